@@ -1,0 +1,55 @@
+package auth
+
+import (
+	"slices"
+	"time"
+)
+
+// Client is a machine client registered to obtain access tokens.
+type Client struct {
+	ID   string
+	Name string
+	// Scopes the client may be granted. A token request without `scope` gets all of them.
+	Scopes []string
+	// Audiences the client may ask for with `resource` or `audience`; the first
+	// is the default. Empty means the server's default audience only.
+	Audiences []string
+	// TokenTTL overrides the server's token lifetime when non-zero.
+	TokenTTL time.Duration
+	// RateLimit overrides the server's per-client rate limit when non-zero.
+	RateLimit Rate
+	// Disabled clients cannot obtain tokens; they are kept for audit and re-enabling.
+	Disabled bool
+	// Secrets are the hashes of the client's live secrets (at most two during a rotation).
+	Secrets   []Secret
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Clone returns a deep copy, so that a cached client can be handed out and
+// changed without touching the cache.
+func (c *Client) Clone() *Client {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.Scopes = slices.Clone(c.Scopes)
+	d.Audiences = slices.Clone(c.Audiences)
+	d.Secrets = slices.Clone(c.Secrets)
+	return &d
+}
+
+// Secret is one client secret, stored only as a hash.
+type Secret struct {
+	// ID identifies the secret within its client (for rotation and display); never the secret itself.
+	ID string
+	// Hash is the encoded hash, self-describing: "sha256:<base64url>" for
+	// generated high-entropy secrets, a PHC "$argon2id$…" string for imported ones.
+	Hash      string
+	CreatedAt time.Time
+	// ExpiresAt ends a secret's life (the grace period of a rotation); zero means never.
+	ExpiresAt time.Time
+}
+
+// Live reports whether the secret may still authenticate at t.
+func (s Secret) Live(t time.Time) bool { return s.ExpiresAt.IsZero() || t.Before(s.ExpiresAt) }
