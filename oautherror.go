@@ -6,7 +6,7 @@ package auth
 // errors.Is matches on Code.
 type OAuthError struct {
 	Code        string `json:"error"`
-	Description string `json:"error_description,omitempty"`
+	Description string `json:"error_description"`
 }
 
 func (e *OAuthError) Error() string {

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+)
+
+func newKeysCmd(e *env, g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "List and rotate the token signing keys",
+	}
+	cmd.AddCommand(newKeysListCmd(e, g), newKeysRotateCmd(e, g))
+	return cmd
+}
+
+func newKeysListCmd(e *env, g *globalFlags) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List signing keys and their state (next, active, retired)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			return withService(cmd.Context(), g, func(svc *admin.Service) error {
+				st, err := svc.KeyStatuses(cmd.Context())
+				if err != nil {
+					return err
+				}
+				views := viewKeys(st)
+				if output == "json" {
+					return writeJSON(e.stdout, views)
+				}
+				if len(views) == 0 {
+					fmt.Fprintln(e.stdout, "No signing keys yet: serve creates the first one when it starts.")
+					return nil
+				}
+				return writeKeyTable(e.stdout, views)
+			})
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newKeysRotateCmd(e *env, g *globalFlags) *cobra.Command {
+	var (
+		output       string
+		alg          string
+		publishAhead = durationValue(issuer.DefaultPublishAhead)
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Add a new signing key: published at once, signing after --key-publish-ahead",
+		Long: `Add a new signing key. It is published in the JWKS at once and starts signing
+after --key-publish-ahead (10m by default), so that verifiers' caches hold it
+first. The current key keeps signing until then and stays published until its
+last token has expired. Running servers pick the new key up by themselves.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			db, err := openStore(ctx, g.database, nil)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			kek, err := loadKEK(ctx, g, db, nil)
+			if err != nil {
+				return err
+			}
+			if alg == "" {
+				alg = currentAlgorithm(ctx, db)
+			}
+			ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: alg}, kek, db, nil)
+			svc := &admin.Service{Store: db, Keys: ring}
+			k, err := svc.RotateKeys(ctx, time.Duration(publishAhead))
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, map[string]any{"kid": k.ID, "alg": k.Algorithm, "created_at": k.CreatedAt, "signing_from": k.SigningFrom})
+			}
+			fmt.Fprintf(e.stdout, "New %s key %s published; it signs from %s.\n", k.Algorithm, k.ID, k.SigningFrom.Local().Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&alg, "signing-alg", "", "algorithm of the new key: ES256, EdDSA or RS256 (default: the newest key's)")
+	cmd.Flags().Var(&publishAhead, "key-publish-ahead", "how long the new key is published before it signs (0: at once, for an emergency)")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newMigrateCmd(e *env, g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Create or upgrade the database schema (serve does this by itself)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(cmd.Context(), g.database, nil)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			fmt.Fprintf(e.stdout, "Database %s is up to date.\n", g.database)
+			return nil
+		},
+	}
+}
+
+// currentAlgorithm is the newest key's algorithm, ES256 when there is none.
+func currentAlgorithm(ctx context.Context, store auth.KeyStore) string {
+	keys, err := store.Keys(ctx)
+	if err != nil || len(keys) == 0 {
+		return auth.ES256
+	}
+	st := issuer.Statuses(keys, time.Now(), issuer.MaxTokenTTL)
+	return st[len(st)-1].Key.Algorithm
+}

@@ -1,0 +1,158 @@
+// Command gooclaim-auth is the Gooclaim Auth token service and its
+// management tool: `serve` runs the OAuth 2.0 client credentials token
+// endpoint; `clients`, `keys` and `migrate` manage its database.
+//
+// Every flag can also be set with an environment variable GOOCLAIM_<FLAG>,
+// upper-cased with dashes as underscores (--database → GOOCLAIM_DATABASE);
+// a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// Set by the linker: -ldflags "-X main.version=v1.2.3 -X main.commit=abc".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// env is what a command reads besides its flags: streams and environment.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "Error:", explain(err))
+		return 1
+	}
+	return 0
+}
+
+// globalFlags are shared by every command that touches the database.
+type globalFlags struct {
+	database string
+	kekFile  string
+	logLevel string
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "gooclaim-auth",
+		Short: "Gooclaim Auth: OAuth 2.0 client credentials token service",
+		Long: `Gooclaim Auth issues signed JWT access tokens (RFC 9068) to machine clients
+that authenticate with their client_id and client_secret (RFC 6749 §4.4).
+
+Quick start:
+  gooclaim-auth serve                                   # SQLite in ./gooclaim-auth.db, :8080
+  gooclaim-auth clients create --name my-service --scope "claims:read"
+
+Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABASE).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return applyEnv(cmd, e.getenv)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.database, "database", "./gooclaim-auth.db", "database: a SQLite file path (or sqlite:PATH)")
+	pf.StringVar(&g.kekFile, "key-encryption-key-file", "", "file holding the 32-byte key-encryption key, base64 (make one with: openssl rand -base64 32); default: beside the SQLite database, created if missing")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+
+	root.AddCommand(
+		newServeCmd(e, g),
+		newClientsCmd(e, g),
+		newKeysCmd(e, g),
+		newMigrateCmd(e, g),
+		newVersionCmd(e),
+	)
+	return root
+}
+
+// envName is the environment variable of a flag: --key-encryption-key-file → GOOCLAIM_KEY_ENCRYPTION_KEY_FILE.
+func envName(flag string) string {
+	return "GOOCLAIM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, if set.
+func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "help" {
+			return
+		}
+		v := getenv(envName(f.Name))
+		if v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+			return
+		}
+		f.Changed = true
+	})
+	return errors.Join(errs...)
+}
+
+// explain turns an error into a sentence that says what to do next.
+func explain(err error) string {
+	msg := err.Error()
+	switch auth.ErrorCode(err) {
+	case auth.ENOTFOUND:
+		return msg + " (list clients with: gooclaim-auth clients list)"
+	case auth.ECONFLICT:
+		return msg + " (choose another --client-id, or update the existing client)"
+	case auth.EINVALID:
+		return msg + " (see --help for the accepted values)"
+	case auth.EUNAVAILABLE:
+		return msg
+	}
+	return msg
+}
+
+func newVersionCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := version
+			if commit != "" {
+				v += " (" + commit + ")"
+			}
+			fmt.Fprintln(e.stdout, "gooclaim-auth", v)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/credential"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+)
+
+// addOutputFlag adds --output/-o (table or json) to a command.
+func addOutputFlag(cmd *cobra.Command, out *string) {
+	cmd.Flags().StringVarP(out, "output", "o", "table", "output format: table or json")
+}
+
+func checkOutput(out string) error {
+	if out != "table" && out != "json" {
+		return fmt.Errorf("--output %q: use table or json", out)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// clientView is how a client is shown: never a secret or its hash.
+type clientView struct {
+	ClientID  string       `json:"client_id"`
+	Name      string       `json:"name"`
+	Scopes    []string     `json:"scopes"`
+	Audiences []string     `json:"audiences"`
+	TokenTTL  string       `json:"token_ttl,omitempty"`
+	RateLimit string       `json:"rate_limit,omitempty"`
+	Disabled  bool         `json:"disabled"`
+	Secrets   []secretView `json:"secrets"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+}
+
+type secretView struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+func viewClient(c *auth.Client) clientView {
+	v := clientView{
+		ClientID: c.ID, Name: c.Name, Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
+		Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []secretView{},
+	}
+	if c.TokenTTL != 0 {
+		v.TokenTTL = formatDuration(c.TokenTTL)
+	}
+	if !c.RateLimit.IsZero() {
+		v.RateLimit = c.RateLimit.String()
+	}
+	for _, s := range c.Secrets {
+		sv := secretView{ID: s.ID, Kind: credential.KindOf(s.Hash).String(), CreatedAt: s.CreatedAt}
+		if !s.ExpiresAt.IsZero() {
+			t := s.ExpiresAt
+			sv.ExpiresAt = &t
+		}
+		v.Secrets = append(v.Secrets, sv)
+	}
+	return v
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func status(c *auth.Client) string {
+	if c.Disabled {
+		return "disabled"
+	}
+	return "enabled"
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func writeClientTable(w io.Writer, clients []*auth.Client) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSTATUS\tSCOPES\tAUDIENCES\tTOKEN TTL\tCREATED")
+	for _, c := range clients {
+		ttl := "default"
+		if c.TokenTTL != 0 {
+			ttl = formatDuration(c.TokenTTL)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status(c),
+			orDefault(strings.Join(c.Scopes, " "), "-"), orDefault(strings.Join(c.Audiences, " "), "default"),
+			ttl, c.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func writeClientDetail(w io.Writer, c *auth.Client) error {
+	v := viewClient(c)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Client ID:\t%s\n", v.ClientID)
+	fmt.Fprintf(tw, "Name:\t%s\n", v.Name)
+	fmt.Fprintf(tw, "Status:\t%s\n", status(c))
+	fmt.Fprintf(tw, "Scopes:\t%s\n", orDefault(strings.Join(v.Scopes, " "), "-"))
+	fmt.Fprintf(tw, "Audiences:\t%s\n", orDefault(strings.Join(v.Audiences, " "), "(server default)"))
+	fmt.Fprintf(tw, "Token TTL:\t%s\n", orDefault(v.TokenTTL, "(server default)"))
+	fmt.Fprintf(tw, "Rate limit:\t%s\n", orDefault(v.RateLimit, "(server default)"))
+	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "Updated:\t%s\n", v.UpdatedAt.Format(time.RFC3339))
+	for _, s := range v.Secrets {
+		exp := "never expires"
+		if s.ExpiresAt != nil {
+			exp = "expires " + s.ExpiresAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "Secret:\t%s, %s, created %s, %s\n", s.ID, s.Kind, s.CreatedAt.Format(time.RFC3339), exp)
+	}
+	return tw.Flush()
+}
+
+type keyView struct {
+	KID          string     `json:"kid"`
+	Algorithm    string     `json:"alg"`
+	State        string     `json:"state"`
+	CreatedAt    time.Time  `json:"created_at"`
+	SigningFrom  time.Time  `json:"signing_from"`
+	RetiredAt    *time.Time `json:"retired_at,omitempty"`
+	PublishedTil *time.Time `json:"published_until,omitempty"`
+}
+
+func viewKeys(st []issuer.KeyStatus) []keyView {
+	out := []keyView{}
+	for _, s := range st {
+		v := keyView{KID: s.Key.ID, Algorithm: s.Key.Algorithm, State: string(s.State), CreatedAt: s.Key.CreatedAt, SigningFrom: s.Key.SigningFrom}
+		if !s.RetiredAt.IsZero() {
+			r, p := s.RetiredAt, s.PublishedTil
+			v.RetiredAt, v.PublishedTil = &r, &p
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func writeKeyTable(w io.Writer, keys []keyView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNING FROM\tPUBLISHED UNTIL")
+	for _, k := range keys {
+		until := "-"
+		if k.PublishedTil != nil {
+			until = k.PublishedTil.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), k.SigningFrom.Format(time.RFC3339), until)
+	}
+	return tw.Flush()
+}

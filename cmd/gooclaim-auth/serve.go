@@ -1,0 +1,358 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/httpapi"
+	"github.com/gooclaim/gooclaim-auth/inmem"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/gooclaim-auth/sqlite"
+)
+
+// serveConfig is the configuration of `serve`; its zero value is not used,
+// the flags' defaults are.
+type serveConfig struct {
+	listen            string
+	issuer            string
+	audience          string
+	signingAlg        string
+	tokenTTL          durationValue
+	rateLimit         rateValue
+	ipRateLimit       rateValue
+	publishAhead      durationValue
+	rotationPeriod    durationValue
+	keyCheckInterval  durationValue
+	pollInterval      durationValue
+	shutdownTimeout   durationValue
+	readHeaderTimeout durationValue
+	requestTimeout    durationValue
+	idleTimeout       durationValue
+	maxHeaderBytes    int
+	noRequestLog      bool
+}
+
+func newServeCmd(e *env, g *globalFlags) *cobra.Command {
+	c := &serveConfig{
+		tokenTTL:          durationValue(issuer.DefaultTokenTTL),
+		rateLimit:         rateValue(issuer.DefaultRate),
+		ipRateLimit:       rateValue(issuer.DefaultRate),
+		publishAhead:      durationValue(issuer.DefaultPublishAhead),
+		rotationPeriod:    durationValue(issuer.DefaultRotationPeriod),
+		keyCheckInterval:  durationValue(time.Minute),
+		pollInterval:      durationValue(500 * time.Millisecond),
+		shutdownTimeout:   durationValue(30 * time.Second),
+		readHeaderTimeout: durationValue(5 * time.Second),
+		requestTimeout:    durationValue(10 * time.Second),
+		idleTimeout:       durationValue(2 * time.Minute),
+	}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the token service",
+		Long: `Run the token service: POST /v1/auth/token, the JWKS and the discovery documents.
+
+With no flags it keeps its state in ./gooclaim-auth.db (created and migrated
+automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.validate(cmd.Flags().Changed("issuer")); err != nil {
+				return err
+			}
+			logger, err := newLogger(e, g.logLevel)
+			if err != nil {
+				return err
+			}
+			s, err := startServer(cmd.Context(), c, g, logger, nil)
+			if err != nil {
+				return err
+			}
+			return s.wait()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.listen, "listen", ":8080", "address to listen on, host:port")
+	f.StringVar(&c.issuer, "issuer", "", "issuer URL: the tokens' iss and the base of the endpoint URLs (default http://localhost:<listen port>)")
+	f.StringVar(&c.audience, "audience", issuer.DefaultAudience, "default token audience (aud) for clients that set none")
+	f.StringVar(&c.signingAlg, "signing-alg", auth.ES256, "signing algorithm of new keys: ES256, EdDSA or RS256")
+	f.Var(&c.tokenTTL, "token-ttl", "default access token lifetime (clients may override; at most 24h)")
+	f.Var(&c.rateLimit, "rate-limit", "token requests allowed per client_id in any rolling window, LIMIT/WINDOW")
+	f.Var(&c.ipRateLimit, "ip-rate-limit", "token requests without a client_id allowed per remote address, LIMIT/WINDOW")
+	f.Var(&c.publishAhead, "key-publish-ahead", "how long a new key is published in the JWKS before it signs")
+	f.Var(&c.rotationPeriod, "key-rotation-period", "how long a key signs before the next one takes over (e.g. 90d)")
+	f.Var(&c.keyCheckInterval, "key-check-interval", "how often the server checks whether a key rotation is due")
+	f.Var(&c.pollInterval, "poll-interval", "how often changes made by other processes (the CLI) are picked up")
+	f.Var(&c.shutdownTimeout, "shutdown-timeout", "how long a graceful shutdown waits for requests in flight")
+	f.Var(&c.readHeaderTimeout, "read-header-timeout", "time allowed to read a request's headers")
+	f.Var(&c.requestTimeout, "request-timeout", "time allowed to read a request and write its response")
+	f.Var(&c.idleTimeout, "idle-timeout", "how long an idle keep-alive connection is kept")
+	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request header block accepted, in bytes")
+	f.BoolVar(&c.noRequestLog, "no-request-log", false, "do not log one line per request")
+	return cmd
+}
+
+// validate checks every setting and reports all problems at once.
+func (c *serveConfig) validate(issuerSet bool) error {
+	var p []string
+	if _, _, err := net.SplitHostPort(c.listen); err != nil {
+		p = append(p, fmt.Sprintf("--listen %q: want host:port, for example :8080 or 127.0.0.1:8080", c.listen))
+	}
+	if issuerSet {
+		if iss, err := checkIssuer(c.issuer); err != nil {
+			p = append(p, "--issuer: "+err.Error())
+		} else {
+			c.issuer = iss
+		}
+	}
+	switch c.signingAlg {
+	case auth.ES256, auth.EdDSA, auth.RS256:
+	default:
+		p = append(p, fmt.Sprintf("--signing-alg %q: use ES256, EdDSA or RS256", c.signingAlg))
+	}
+	if d := time.Duration(c.tokenTTL); d < 10*time.Second || d > issuer.MaxTokenTTL {
+		p = append(p, fmt.Sprintf("--token-ttl %s: between 10s and 24h", formatDuration(d)))
+	}
+	if c.audience == "" || strings.ContainsAny(c.audience, " \t\r\n") {
+		p = append(p, "--audience: a URI or name without spaces")
+	}
+	if time.Duration(c.rotationPeriod) <= time.Duration(c.publishAhead) {
+		p = append(p, "--key-rotation-period must be longer than --key-publish-ahead")
+	}
+	for name, d := range map[string]durationValue{"--key-check-interval": c.keyCheckInterval, "--poll-interval": c.pollInterval, "--read-header-timeout": c.readHeaderTimeout, "--request-timeout": c.requestTimeout, "--idle-timeout": c.idleTimeout} {
+		if d <= 0 {
+			p = append(p, name+" must be positive")
+		}
+	}
+	if c.maxHeaderBytes < 4096 {
+		p = append(p, "--max-header-bytes: at least 4096")
+	}
+	if len(p) > 0 {
+		return errors.New("invalid settings:\n  " + strings.Join(p, "\n  "))
+	}
+	return nil
+}
+
+// checkIssuer validates an issuer identifier (RFC 8414 §2: https, no query
+// or fragment; http is tolerated for development) and trims a trailing slash.
+func checkIssuer(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an absolute http(s) URL such as https://auth.example.com", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%q: an issuer has no query, fragment or user info (RFC 8414 §2)", s)
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
+
+func newLogger(e *env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// server is a running `serve`.
+type server struct {
+	cfg      *serveConfig
+	logger   *slog.Logger
+	store    *sqlite.DB
+	replica  *inmem.Replica
+	keys     *issuer.KeyRing
+	limiter  *inmem.Limiter
+	issuer   *issuer.Issuer
+	http     *http.Server
+	listener net.Listener
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan error
+	stopping atomic.Bool
+}
+
+// startServer opens everything, listens, and serves in the background until
+// ctx ends. clock may be nil for the system clock.
+func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *slog.Logger, clock auth.Clock) (_ *server, err error) {
+	if clock == nil {
+		clock = auth.SystemClock{}
+	}
+	s := &server{cfg: c, logger: logger, done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	s.store, err = openStore(ctx, g.database, clock)
+	if err != nil {
+		return nil, err
+	}
+	kek, err := loadKEK(ctx, g, s.store, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.replica = inmem.NewReplica(s.store, inmem.ReplicaOptions{
+		PollInterval: time.Duration(c.pollInterval),
+		Logger:       logger,
+		OnKeys:       func(keys []auth.Key) error { return s.keys.Load(keys) },
+	})
+	s.keys = issuer.NewKeyRing(issuer.KeyPolicy{
+		Algorithm:      c.signingAlg,
+		PublishAhead:   time.Duration(c.publishAhead),
+		RotationPeriod: time.Duration(c.rotationPeriod),
+	}, kek, s.replica, clock)
+	if err := s.replica.Load(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := s.keys.Maintain(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := s.keys.Signer(clock.Now()); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+
+	s.listener, err = net.Listen("tcp", c.listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", c.listen, err)
+	}
+	if c.issuer == "" {
+		_, port, _ := net.SplitHostPort(s.listener.Addr().String())
+		c.issuer = "http://localhost:" + port
+	}
+	s.limiter = inmem.NewLimiter(inmem.LimiterOptions{Clock: clock})
+	s.issuer = issuer.New(issuer.Config{
+		Issuer:      c.issuer,
+		Audience:    c.audience,
+		TokenTTL:    time.Duration(c.tokenTTL),
+		RateLimit:   auth.Rate(c.rateLimit),
+		IPRateLimit: auth.Rate(c.ipRateLimit),
+	}, s.replica, s.keys, s.limiter, clock)
+	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Ready: s.ready, NoRequestLog: c.noRequestLog}
+	s.http = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: time.Duration(c.readHeaderTimeout),
+		ReadTimeout:       time.Duration(c.requestTimeout),
+		WriteTimeout:      time.Duration(c.requestTimeout),
+		IdleTimeout:       time.Duration(c.idleTimeout),
+		MaxHeaderBytes:    c.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go s.replica.Run(s.ctx)
+	go s.maintainKeys(time.Duration(c.keyCheckInterval))
+	go func() {
+		err := s.http.Serve(s.listener)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	go func() {
+		<-ctx.Done()
+		s.shutdown()
+	}()
+	s.logStart(g, clock)
+	return s, nil
+}
+
+func (s *server) logStart(g *globalFlags, clock auth.Clock) {
+	signer, _ := s.keys.Signer(clock.Now())
+	s.logger.Info("gooclaim-auth serving",
+		"version", version,
+		"issuer", s.cfg.issuer,
+		"listen", s.listener.Addr().String(),
+		"database", g.database,
+		"signing_alg", signer.Algorithm(),
+		"signing_kid", signer.KeyID(),
+		"clients", s.replica.Len())
+	if s.replica.Len() == 0 {
+		cmd := `gooclaim-auth clients create --name my-service --scope "claims:read"`
+		if g.database != "./gooclaim-auth.db" {
+			cmd += " --database " + g.database
+		}
+		s.logger.Info("no clients yet; create one with: " + cmd)
+	}
+	if strings.HasPrefix(s.cfg.issuer, "http://") {
+		s.logger.Warn("the issuer is plain HTTP: fine for development, not for production", "issuer", s.cfg.issuer)
+	}
+}
+
+// maintainKeys creates, rotates and prunes keys when due, on every node;
+// the store's transaction makes sure only one node's change happens.
+func (s *server) maintainKeys(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			changed, err := s.keys.Maintain(s.ctx)
+			if err != nil {
+				s.logger.Error("signing key maintenance failed; will retry", "err", err)
+			} else if changed {
+				s.logger.Info("signing keys rotated or pruned", "next_rotation", s.keys.NextRotation(time.Now()))
+			}
+		}
+	}
+}
+
+func (s *server) ready() error {
+	if s.stopping.Load() {
+		return errors.New("shutting down")
+	}
+	if _, err := s.keys.Signer(time.Now()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *server) Addr() string { return s.listener.Addr().String() }
+
+// shutdown stops accepting connections, lets requests in flight finish
+// (up to the shutdown timeout), then stops the background work.
+func (s *server) shutdown() {
+	if s.stopping.Swap(true) {
+		return
+	}
+	s.logger.Info("shutting down: finishing requests in flight", "timeout", formatDuration(time.Duration(s.cfg.shutdownTimeout)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.shutdownTimeout))
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.logger.Error("graceful shutdown timed out; closing remaining connections", "err", err)
+		s.http.Close()
+	}
+}
+
+// wait blocks until the server has stopped, then releases everything.
+func (s *server) wait() error {
+	err := <-s.done
+	s.close()
+	if err == nil {
+		s.logger.Info("stopped")
+	}
+	return err
+}
+
+func (s *server) close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.limiter != nil {
+		s.limiter.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/gooclaim-auth/sqlite"
+)
+
+// openStore opens the database and brings its schema up to date.
+func openStore(ctx context.Context, database string, clock auth.Clock) (*sqlite.DB, error) {
+	if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
+		return nil, fmt.Errorf("--database %s: PostgreSQL is not supported by this build; use a SQLite file path", redactURL(database))
+	}
+	db, err := sqlite.Open(ctx, database, sqlite.Options{Clock: clock})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w (check --database)", database, err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", database, err)
+	}
+	return db, nil
+}
+
+// sqlitePath is the file behind a SQLite --database value.
+func sqlitePath(database string) string {
+	p := strings.TrimPrefix(database, "sqlite://")
+	p = strings.TrimPrefix(p, "sqlite:")
+	p = strings.TrimPrefix(p, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// defaultKEKPath is where the key-encryption key lives when none is given:
+// beside the SQLite database, gooclaim-auth.db → gooclaim-auth.kek.
+func defaultKEKPath(database string) string {
+	p := sqlitePath(database)
+	return strings.TrimSuffix(p, filepath.Ext(p)) + ".kek"
+}
+
+// loadKEK returns the key-encryption key: from --key-encryption-key-file
+// when given, else from the default file beside the database, which is
+// created when missing — but only while the database holds no keys, since a
+// new KEK could not open them.
+func loadKEK(ctx context.Context, g *globalFlags, store auth.KeyStore, logger *slog.Logger) (*jose.KEK, error) {
+	if g.kekFile != "" {
+		kek, err := jose.LoadKEKFile(g.kekFile)
+		if err != nil {
+			return nil, fmt.Errorf("--key-encryption-key-file: %w", err)
+		}
+		return kek, nil
+	}
+	path := defaultKEKPath(g.database)
+	kek, err := jose.LoadKEKFile(path)
+	if err == nil {
+		return kek, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("key-encryption key %s: %w", path, err)
+	}
+	keys, err := store.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) > 0 {
+		return nil, fmt.Errorf("the database holds signing keys but their key-encryption key %s is missing: pass the right one with --key-encryption-key-file", path)
+	}
+	kek, err = jose.CreateKEKFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("create key-encryption key %s: %w", path, err)
+	}
+	if logger != nil {
+		logger.Warn("generated a key-encryption key for the signing keys; production needs an explicit one kept apart from the database (--key-encryption-key-file, made with: openssl rand -base64 32)",
+			"path", path, "fingerprint", kek.Fingerprint())
+	}
+	return kek, nil
+}
+
+// redactURL hides a password in a connection URL.
+func redactURL(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	scheme := strings.Index(s, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return s
+	}
+	userinfo := s[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return s[:scheme+3] + user + ":REDACTED" + s[at:]
+	}
+	return s
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

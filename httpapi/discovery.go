@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/oauthwire"
+)
+
+// handleJWKS serves the key set. Its max-age is at most half the publish-ahead
+// delay, so that a verifier that cached the set has refetched it, with the
+// next key in it, before that key signs its first token.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	body, etag, err := s.Keys.JWKS(s.Clock.Now())
+	if err != nil {
+		s.Logger.Error("build JWKS", "err", err)
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	maxAge := min(5*time.Minute, s.Keys.Policy().PublishAhead/2)
+	h := w.Header()
+	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(maxAge/time.Second), 10))
+	h.Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/jwk-set+json")
+	w.Write(body)
+}
+
+// Metadata is the authorization server metadata of RFC 8414 §2.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	// Not in RFC 8414 but read by OpenID Connect libraries that fetch
+	// /.well-known/openid-configuration; ours sign access tokens only.
+	SubjectTypesSupported            []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	ServiceDocumentation             string   `json:"service_documentation,omitempty"`
+}
+
+func (s *Server) metadata() Metadata {
+	iss := s.Issuer.Config().Issuer
+	return Metadata{
+		Issuer:                            iss,
+		TokenEndpoint:                     iss + TokenPath,
+		JWKSURI:                           iss + JWKSPath,
+		ScopesSupported:                   s.Scopes.Scopes(),
+		ResponseTypesSupported:            []string{}, // no authorization endpoint: no response types
+		GrantTypesSupported:               []string{auth.GrantClientCredentials},
+		TokenEndpointAuthMethodsSupported: []string{auth.AuthClientSecretBasic, auth.AuthClientSecretPost},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{s.Keys.Policy().Algorithm},
+	}
+}
+
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	oauthwire.WriteJSON(w, http.StatusOK, s.metadata())
+}

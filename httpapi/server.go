@@ -1,0 +1,131 @@
+// Package httpapi is the HTTP face of Gooclaim Auth: routes, middleware, and
+// the mapping of domain and OAuth errors to HTTP statuses — the only package
+// that knows them. Endpoints:
+//
+//	POST /v1/auth/token                          RFC 6749 §4.4 token endpoint
+//	GET  /.well-known/jwks.json                  RFC 7517 JWK Set
+//	GET  /.well-known/oauth-authorization-server RFC 8414 metadata
+//	GET  /.well-known/openid-configuration       the same document
+//	GET  /healthz, /readyz                       liveness and readiness
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/gooclaim-auth/oauthwire"
+)
+
+// Paths of the public endpoints.
+const (
+	TokenPath        = "/v1/auth/token"
+	JWKSPath         = "/.well-known/jwks.json"
+	MetadataPath     = "/.well-known/oauth-authorization-server"
+	OIDCMetadataPath = "/.well-known/openid-configuration"
+	HealthPath       = "/healthz"
+	ReadyPath        = "/readyz"
+)
+
+// ScopeLister lists the scopes that may be granted (for discovery).
+type ScopeLister interface {
+	Scopes() []string
+}
+
+// Server holds what the handlers need. All fields are required but Logger, Clock and Ready.
+type Server struct {
+	Issuer *issuer.Issuer
+	Keys   *issuer.KeyRing
+	Scopes ScopeLister
+	Logger *slog.Logger
+	Clock  auth.Clock
+	// Ready reports why the node cannot serve yet (nil when it can).
+	Ready func() error
+	// NoRequestLog turns off the one-line-per-request log; errors are still logged.
+	NoRequestLog bool
+}
+
+// Handler returns the routed handler with its middleware.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Clock == nil {
+		s.Clock = auth.SystemClock{}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+TokenPath, s.handleToken)
+	mux.HandleFunc(TokenPath, methodNotAllowed("POST"))
+	for path, h := range map[string]http.HandlerFunc{
+		JWKSPath:         s.handleJWKS,
+		MetadataPath:     s.handleMetadata,
+		OIDCMetadataPath: s.handleMetadata,
+		HealthPath:       s.handleHealth,
+		ReadyPath:        s.handleReady,
+	} {
+		mux.HandleFunc("GET "+path, h)
+		mux.HandleFunc(path, methodNotAllowed("GET, HEAD"))
+	}
+	// RFC 8414 §3: for an issuer with a path, the metadata lives at the
+	// well-known path followed by the issuer's path.
+	if p := issuerPath(s.Issuer.Config().Issuer); p != "" {
+		mux.HandleFunc("GET "+MetadataPath+p, s.handleMetadata)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found", Description: "no endpoint at this path; the token endpoint is POST " + TokenPath})
+	})
+	h := securityHeaders(mux)
+	if !s.NoRequestLog {
+		h = s.logRequests(h)
+	}
+	return s.recoverPanics(h)
+}
+
+func issuerPath(iss string) string {
+	i := strings.Index(iss, "://")
+	if i < 0 {
+		return ""
+	}
+	rest := iss[i+3:]
+	j := strings.IndexByte(rest, '/')
+	if j < 0 {
+		return ""
+	}
+	return strings.TrimSuffix(rest[j:], "/")
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, &auth.OAuthError{Code: "method_not_allowed", Description: r.Method + " is not allowed here; use " + allow})
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	oauthwire.WriteError(w, status, err)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	oauthwire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		if err := s.Ready(); err != nil {
+			oauthwire.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			return
+		}
+	}
+	oauthwire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// seconds rounds a duration up to whole seconds, as Retry-After and the rate-limit headers want.
+func seconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/gooclaim-auth/oauthwire"
+)
+
+// handleToken is the token endpoint (RFC 6749 §3.2, §4.4). Every request is
+// first charged to the rate limit — of the client_id it names, even when
+// malformed or unauthenticated, else of its address — so that past the limit
+// the answer is 429 whatever else is wrong with it.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	req, parseErr := oauthwire.ParseTokenRequest(r)
+	req.RemoteAddr = remoteIP(r)
+	if rec, ok := w.(*recorder); ok {
+		rec.clientID = req.ClientID
+	}
+	usedBasic := r.Header.Get("Authorization") != ""
+
+	d, scope, err := s.Issuer.Limit(r.Context(), &req)
+	if err != nil {
+		s.Logger.Error("rate limiter failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the rate limiter is unavailable; retry shortly"))
+		return
+	}
+	setRateLimitHeaders(w.Header(), d, scope)
+	if !d.Allowed {
+		w.Header().Set("Retry-After", strconv.FormatInt(max(1, seconds(d.RetryAfter)), 10))
+		who := "client_id"
+		if scope == issuer.LimitAddress {
+			who = "address"
+		}
+		writeError(w, http.StatusTooManyRequests, auth.ErrRateLimited.WithDescription(
+			"rate limit exceeded: at most "+strconv.Itoa(d.Limit)+" requests per "+strconv.FormatInt(seconds(d.Window), 10)+
+				" seconds per "+who+"; retry after "+strconv.FormatInt(max(1, seconds(d.RetryAfter)), 10)+" seconds"))
+		return
+	}
+	if parseErr != nil {
+		s.tokenError(w, parseErr, usedBasic)
+		return
+	}
+	tok, err := s.Issuer.Issue(r.Context(), req)
+	if err != nil {
+		s.tokenError(w, err, usedBasic)
+		return
+	}
+	oauthwire.WriteToken(w, tok)
+}
+
+func (s *Server) tokenError(w http.ResponseWriter, err error, usedBasic bool) {
+	status := tokenErrorStatus(err)
+	if status == http.StatusUnauthorized && usedBasic {
+		// RFC 6749 §5.2: a client that tried the Authorization header gets a challenge.
+		w.Header().Set("WWW-Authenticate", `Basic realm="gooclaim", charset="UTF-8"`)
+	}
+	if status >= 500 {
+		s.Logger.Error("token request failed", "err", err)
+		if auth.ErrorCode(err) == auth.EUNAVAILABLE {
+			err = auth.ErrTemporarilyUnavailable.WithDescription(auth.ErrorMessage(err) + "; retry shortly")
+		}
+	}
+	writeError(w, status, err)
+}
+
+// tokenErrorStatus maps an error to its status (RFC 6749 §5.2, RFC 6585 §4).
+func tokenErrorStatus(err error) int {
+	var oe *auth.OAuthError
+	if errors.As(err, &oe) {
+		switch oe.Code {
+		case auth.ErrInvalidClient.Code:
+			return http.StatusUnauthorized
+		case auth.ErrRateLimited.Code:
+			return http.StatusTooManyRequests
+		case auth.ErrServerError.Code:
+			return http.StatusInternalServerError
+		case auth.ErrTemporarilyUnavailable.Code:
+			return http.StatusServiceUnavailable
+		}
+		if oe == oauthwire.ErrBodyTooLarge {
+			return http.StatusRequestEntityTooLarge
+		}
+		return http.StatusBadRequest
+	}
+	if auth.ErrorCode(err) == auth.EUNAVAILABLE {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// setRateLimitHeaders tells the client its limit, what is left and when it
+// may send again, as the IETF draft's structured fields
+// (draft-ietf-httpapi-ratelimit-headers: RateLimit-Policy and RateLimit) and
+// the de-facto X-RateLimit-* trio. X-RateLimit-Reset is in seconds from now,
+// like the draft's t, not an epoch time: it does not depend on clocks agreeing.
+func setRateLimitHeaders(h http.Header, d auth.Decision, scope issuer.LimitScope) {
+	policy := `"default"`
+	if scope == issuer.LimitAddress {
+		policy = `"address"`
+	}
+	limit := strconv.Itoa(d.Limit)
+	remaining := strconv.Itoa(d.Remaining)
+	reset := seconds(d.Reset)
+	if !d.Allowed {
+		reset = max(1, seconds(d.RetryAfter))
+	}
+	resetS := strconv.FormatInt(reset, 10)
+	h["Ratelimit-Policy"] = []string{policy + ";q=" + limit + ";w=" + strconv.FormatInt(seconds(d.Window), 10)}
+	h["Ratelimit"] = []string{policy + ";r=" + remaining + ";t=" + resetS}
+	h["X-Ratelimit-Limit"] = []string{limit}
+	h["X-Ratelimit-Remaining"] = []string{remaining}
+	h["X-Ratelimit-Reset"] = []string{resetS}
+}
+
+// remoteIP is the peer's address. Forwarding headers are not believed here.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

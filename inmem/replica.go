@@ -1,0 +1,331 @@
+package inmem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// ReplicaOptions tune a Replica. The zero value works.
+type ReplicaOptions struct {
+	// PollInterval is how often the change feed is read. Default 500ms.
+	PollInterval time.Duration
+	// FullReloadInterval is how often everything is reread, a safety net
+	// under the change feed. Default 10m.
+	FullReloadInterval time.Duration
+	// PageSize is how many clients are read per query during a full load. Default 1000.
+	PageSize int
+	// OnKeys is called with the whole key set after every load that changed it.
+	OnKeys func([]auth.Key) error
+	// Logger receives sync failures (once per episode) and recoveries. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Replica is an in-memory copy of the store's clients and keys, kept fresh
+// from the store's change feed, so that the token endpoint touches neither
+// disk nor database. It embeds the store: reads other than Lookup and Keys
+// and all writes go to the store, and writes are applied to the copy at once
+// so that the node that made a change sees it immediately.
+type Replica struct {
+	auth.Store
+	opts ReplicaOptions
+
+	mu      sync.RWMutex
+	clients map[string]*auth.Client
+	keys    []auth.Key
+	scopes  []string // nil when stale
+	seq     int64
+
+	syncMu   sync.Mutex // one Load or Sync at a time
+	lastSync atomic.Int64
+	failing  atomic.Bool
+}
+
+// NewReplica returns an empty replica of store; call Load before use.
+func NewReplica(store auth.Store, opts ReplicaOptions) *Replica {
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 500 * time.Millisecond
+	}
+	if opts.FullReloadInterval == 0 {
+		opts.FullReloadInterval = 10 * time.Minute
+	}
+	if opts.PageSize == 0 {
+		opts.PageSize = 1000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Replica{Store: store, opts: opts, clients: map[string]*auth.Client{}}
+}
+
+// Lookup returns the client with the given ID, nil if none. The client is
+// shared: callers must not modify it.
+func (r *Replica) Lookup(id string) *auth.Client {
+	r.mu.RLock()
+	c := r.clients[id]
+	r.mu.RUnlock()
+	return c
+}
+
+// Len returns the number of clients held.
+func (r *Replica) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.clients)
+}
+
+// Scopes returns every scope some client may be granted, sorted.
+func (r *Replica) Scopes() []string {
+	r.mu.RLock()
+	s := r.scopes
+	r.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := map[string]struct{}{}
+	for _, c := range r.clients {
+		for _, sc := range c.Scopes {
+			set[sc] = struct{}{}
+		}
+	}
+	s = make([]string, 0, len(set))
+	for sc := range set {
+		s = append(s, sc)
+	}
+	sort.Strings(s)
+	r.scopes = s
+	return s
+}
+
+// LastSync returns when the replica was last known to match the store.
+func (r *Replica) LastSync() time.Time {
+	n := r.lastSync.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Seq returns the change sequence number the replica has caught up to.
+func (r *Replica) Seq() int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.seq
+}
+
+// Load rereads everything from the store.
+func (r *Replica) Load(ctx context.Context) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	return r.load(ctx)
+}
+
+func (r *Replica) load(ctx context.Context) error {
+	// Read the sequence first: a write racing with the load is then also in
+	// the feed after seq and is applied again by the next Sync (idempotent).
+	seq, err := r.Store.LatestChange(ctx)
+	if err != nil {
+		return fmt.Errorf("read change feed position: %w", err)
+	}
+	clients := make(map[string]*auth.Client, r.Len())
+	after := ""
+	for {
+		page, err := r.Store.ListClients(ctx, after, r.opts.PageSize)
+		if err != nil {
+			return fmt.Errorf("load clients: %w", err)
+		}
+		for _, c := range page {
+			clients[c.ID] = c
+		}
+		if len(page) < r.opts.PageSize {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	keys, err := r.Store.Keys(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	if err := r.setKeys(keys); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.clients, r.seq, r.scopes = clients, seq, nil
+	r.mu.Unlock()
+	r.lastSync.Store(time.Now().UnixNano())
+	return nil
+}
+
+func (r *Replica) setKeys(keys []auth.Key) error {
+	r.mu.RLock()
+	cur := r.keys
+	r.mu.RUnlock()
+	if cur != nil && slices.EqualFunc(cur, keys, func(a, b auth.Key) bool { return a.ID == b.ID }) {
+		return nil
+	}
+	if r.opts.OnKeys != nil {
+		if err := r.opts.OnKeys(keys); err != nil {
+			return err
+		}
+	}
+	if keys == nil {
+		keys = []auth.Key{}
+	}
+	r.mu.Lock()
+	r.keys = keys
+	r.mu.Unlock()
+	return nil
+}
+
+// maxIncremental is the backlog past which a full load is cheaper than
+// applying changes one by one.
+const maxIncremental = 10_000
+
+// Sync applies the changes made since the last Load or Sync.
+func (r *Replica) Sync(ctx context.Context) error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	applied := 0
+	for {
+		changes, err := r.Store.Changes(ctx, r.Seq(), r.opts.PageSize)
+		if errors.Is(err, auth.ErrChangesPruned) {
+			return r.load(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("read change feed: %w", err)
+		}
+		if len(changes) == 0 {
+			r.lastSync.Store(time.Now().UnixNano())
+			return nil
+		}
+		if applied += len(changes); applied > maxIncremental {
+			return r.load(ctx)
+		}
+		if err := r.apply(ctx, changes); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
+	seen := map[string]bool{}
+	keys := false
+	for _, ch := range changes {
+		switch ch.Kind {
+		case auth.ChangeKeys:
+			keys = true
+		case auth.ChangeClient:
+			if seen[ch.ID] {
+				continue
+			}
+			seen[ch.ID] = true
+			c, err := r.Store.Client(ctx, ch.ID)
+			switch {
+			case errors.Is(err, auth.ErrNotFound):
+				c = nil
+			case err != nil:
+				return fmt.Errorf("reload client %q: %w", ch.ID, err)
+			}
+			r.mu.Lock()
+			if c == nil {
+				delete(r.clients, ch.ID)
+			} else {
+				r.clients[ch.ID] = c
+			}
+			r.scopes = nil
+			r.mu.Unlock()
+		}
+	}
+	if keys {
+		ks, err := r.Store.Keys(ctx)
+		if err != nil {
+			return fmt.Errorf("reload signing keys: %w", err)
+		}
+		if err := r.setKeys(ks); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.seq = changes[len(changes)-1].Seq
+	r.mu.Unlock()
+	return nil
+}
+
+// Run keeps the replica fresh until ctx ends: Sync every PollInterval and a
+// full Load every FullReloadInterval. A failure is logged once per episode;
+// the replica keeps serving what it has.
+func (r *Replica) Run(ctx context.Context) {
+	poll := time.NewTicker(r.opts.PollInterval)
+	defer poll.Stop()
+	full := time.NewTicker(r.opts.FullReloadInterval)
+	defer full.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			err = r.Sync(ctx)
+		case <-full.C:
+			err = r.Load(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.report(err)
+	}
+}
+
+func (r *Replica) report(err error) {
+	switch {
+	case err != nil && !r.failing.Swap(true):
+		r.opts.Logger.Error("cannot refresh clients and keys from the store; serving the last copy", "err", err, "last_sync", r.LastSync())
+	case err == nil && r.failing.Swap(false):
+		r.opts.Logger.Info("refreshing from the store works again")
+	}
+}
+
+// Write-through: the store first, then catch up, so this node sees its own change.
+
+// CreateClient creates the client in the store and in the replica.
+func (r *Replica) CreateClient(ctx context.Context, c *auth.Client) error {
+	if err := r.Store.CreateClient(ctx, c); err != nil {
+		return err
+	}
+	return r.Sync(ctx)
+}
+
+// UpdateClient updates the client in the store and in the replica.
+func (r *Replica) UpdateClient(ctx context.Context, id string, fn func(*auth.Client) error) (*auth.Client, error) {
+	c, err := r.Store.UpdateClient(ctx, id, fn)
+	if err != nil {
+		return nil, err
+	}
+	return c, r.Sync(ctx)
+}
+
+// DeleteClient deletes the client from the store and the replica.
+func (r *Replica) DeleteClient(ctx context.Context, id string) error {
+	if err := r.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	return r.Sync(ctx)
+}
+
+// UpdateKeys changes the key set in the store and in the replica.
+func (r *Replica) UpdateKeys(ctx context.Context, fn func([]auth.Key) ([]auth.Key, error)) error {
+	if err := r.Store.UpdateKeys(ctx, fn); err != nil {
+		return err
+	}
+	return r.Sync(ctx)
+}

@@ -1,0 +1,255 @@
+// Package issuer is the client credentials grant (RFC 6749 §4.4): it
+// authenticates the client (§2.3.1), applies the scope (§3.3) and audience
+// (RFC 8707) policy, enforces the rate limit, and signs an RFC 9068 JWT
+// access token. It also owns the signing-key lifecycle (KeyRing). It knows
+// neither HTTP nor SQL.
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/credential"
+)
+
+// Config is the token policy. The zero value of each field takes the default
+// shown beside it (see Defaults).
+type Config struct {
+	// Issuer is the "iss" of every token, an https URL (http on localhost in development).
+	Issuer string
+	// Audience is the default "aud" for clients that set none. Default https://api.gooclaim.com.
+	Audience string
+	// TokenTTL is the default token lifetime. Default 1h.
+	TokenTTL time.Duration
+	// RateLimit is the default per-client_id limit. Default 60/1m.
+	RateLimit auth.Rate
+	// IPRateLimit limits requests that name no client_id, per remote address. Default 60/1m.
+	IPRateLimit auth.Rate
+}
+
+// Defaults of Config.
+const (
+	DefaultAudience = "https://api.gooclaim.com"
+	DefaultTokenTTL = time.Hour
+	// MaxTokenTTL bounds any token's lifetime; retired keys stay published this long.
+	MaxTokenTTL = 24 * time.Hour
+)
+
+// DefaultRate is the seed's limit: 60 requests per minute.
+var DefaultRate = auth.Rate{Limit: 60, Window: time.Minute}
+
+func (c Config) withDefaults() Config {
+	if c.Audience == "" {
+		c.Audience = DefaultAudience
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.RateLimit.IsZero() {
+		c.RateLimit = DefaultRate
+	}
+	if c.IPRateLimit.IsZero() {
+		c.IPRateLimit = DefaultRate
+	}
+	return c
+}
+
+// ClientLookup finds a client in memory. The returned client is shared and
+// must not be modified. inmem.Replica implements it.
+type ClientLookup interface {
+	Lookup(id string) *auth.Client
+}
+
+// Issuer issues access tokens. Safe for concurrent use.
+type Issuer struct {
+	cfg      Config
+	clients  ClientLookup
+	keys     *KeyRing
+	verifier *credential.Verifier
+	limiter  auth.Limiter
+	clock    auth.Clock
+}
+
+// New returns an Issuer. clock may be nil for the system clock.
+func New(cfg Config, clients ClientLookup, keys *KeyRing, limiter auth.Limiter, clock auth.Clock) *Issuer {
+	if clock == nil {
+		clock = auth.SystemClock{}
+	}
+	return &Issuer{cfg: cfg.withDefaults(), clients: clients, keys: keys, verifier: credential.NewVerifier(), limiter: limiter, clock: clock}
+}
+
+// Config returns the effective configuration.
+func (i *Issuer) Config() Config { return i.cfg }
+
+// LimitScope says what a rate-limit decision was keyed on.
+type LimitScope int
+
+const (
+	LimitClient  LimitScope = iota // the client_id the request names
+	LimitAddress                   // the remote address (the request names no client_id)
+)
+
+// Limit charges the request to the rate limit of the client_id it names —
+// whether or not the client exists or the secret is right, so the limit also
+// bounds secret guessing — or, when it names none, to its remote address.
+func (i *Issuer) Limit(ctx context.Context, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
+	if req.ClientID == "" {
+		d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
+		return d, LimitAddress, err
+	}
+	rate := i.cfg.RateLimit
+	if c := i.clients.Lookup(req.ClientID); c != nil && !c.RateLimit.IsZero() {
+		rate = c.RateLimit
+	}
+	d, err := i.limiter.Allow(ctx, "client:"+req.ClientID, rate)
+	return d, LimitClient, err
+}
+
+var errAuthFailed = auth.ErrInvalidClient.WithDescription("client authentication failed: the client_id is unknown, the secret is wrong, or the client is disabled")
+
+// Issue runs the client credentials grant for an already rate-limited request.
+// Errors are *auth.OAuthError values, except for failures of the server itself.
+func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token, error) {
+	switch req.GrantType {
+	case "":
+		return nil, auth.ErrInvalidRequest.WithDescription("grant_type is required; this server supports grant_type=client_credentials")
+	case auth.GrantClientCredentials:
+	default:
+		return nil, auth.ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("grant_type %.64q is not supported; use client_credentials", req.GrantType))
+	}
+	if req.ClientID == "" {
+		return nil, auth.ErrInvalidClient.WithDescription("client authentication is required: send client_id and client_secret in the body or with HTTP Basic")
+	}
+	if req.ClientSecret == "" {
+		return nil, auth.ErrInvalidClient.WithDescription("client_secret is required")
+	}
+	now := i.clock.Now()
+	c := i.clients.Lookup(req.ClientID)
+	// Verify runs the same work for an unknown client, a wrong secret and a
+	// disabled client, so neither the answer nor its timing tells them apart.
+	ok := i.verifier.Verify(c, req.ClientSecret, now)
+	if !ok || c.Disabled {
+		return nil, errAuthFailed
+	}
+	scope, err := grantScope(c, req.Scope)
+	if err != nil {
+		return nil, err
+	}
+	aud, err := i.audience(c, req)
+	if err != nil {
+		return nil, err
+	}
+	ttl := i.cfg.TokenTTL
+	if c.TokenTTL > 0 {
+		ttl = c.TokenTTL
+	}
+	ttl = min(ttl, MaxTokenTTL)
+	signer, err := i.keys.Signer(now)
+	if err != nil {
+		return nil, err
+	}
+	claims := auth.Claims{
+		Issuer:   i.cfg.Issuer,
+		Subject:  c.ID,
+		Audience: auth.Audience{aud},
+		ClientID: c.ID,
+		Scope:    scope,
+		IssuedAt: now.Unix(),
+		Expiry:   now.Add(ttl).Unix(),
+		JWTID:    newJTI(),
+	}
+	payload, err := json.Marshal(&claims)
+	if err != nil {
+		return nil, fmt.Errorf("encode claims: %w", err)
+	}
+	token, err := signer.Sign(payload)
+	if err != nil {
+		return nil, fmt.Errorf("sign access token with key %s: %w", signer.KeyID(), err)
+	}
+	return &auth.Token{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: scope}, nil
+}
+
+// grantScope applies RFC 6749 §3.3: an absent scope gets the client's
+// default (all its scopes); every requested scope must be allowed.
+func grantScope(c *auth.Client, requested string) (string, error) {
+	if requested == "" {
+		return strings.Join(c.Scopes, " "), nil
+	}
+	var granted []string
+	for s := range strings.SplitSeq(requested, " ") {
+		if s == "" {
+			continue // tolerate doubled spaces
+		}
+		if !ValidScopeToken(s) {
+			return "", auth.ErrInvalidScope.WithDescription(fmt.Sprintf("scope %.64q is malformed: scope tokens are printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)", s))
+		}
+		if !contains(c.Scopes, s) {
+			return "", auth.ErrInvalidScope.WithDescription(fmt.Sprintf("scope %q is not allowed for this client", s))
+		}
+		if !contains(granted, s) {
+			granted = append(granted, s)
+		}
+	}
+	return strings.Join(granted, " "), nil
+}
+
+// ValidScopeToken reports whether s is a scope-token of RFC 6749 §3.3:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func ValidScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < 0x21 || b > 0x7e || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// audience picks the token's audience (RFC 8707 §2): the requested resource
+// (or "audience", an alias many client libraries send) when the client may
+// have it, else the client's default.
+func (i *Issuer) audience(c *auth.Client, req auth.TokenRequest) (string, error) {
+	allowed := c.Audiences
+	if len(allowed) == 0 {
+		allowed = []string{i.cfg.Audience}
+	}
+	want := req.Resource
+	if req.Audience != "" {
+		if want != "" && want != req.Audience {
+			return "", auth.ErrInvalidRequest.WithDescription("resource and audience name different audiences; send one of them")
+		}
+		want = req.Audience
+	}
+	if want == "" {
+		return allowed[0], nil
+	}
+	if !contains(allowed, want) {
+		return "", auth.ErrInvalidTarget.WithDescription(fmt.Sprintf("the audience %.128q is not allowed for this client", want))
+	}
+	return want, nil
+}
+
+func contains(l []string, s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// newJTI returns 128 random bits, base64url: unique for every token.
+func newJTI() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

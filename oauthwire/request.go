@@ -1,0 +1,330 @@
+// Package oauthwire is the OAuth 2.0 wire format of the token endpoint: it
+// turns an HTTP request into an auth.TokenRequest (RFC 6749 §4.4.2, §2.3.1,
+// §3.2; RFC 8707 resource indicators) and writes responses and errors in the
+// form of RFC 6749 §5.1 and §5.2. It knows nothing of HTTP statuses; the
+// httpapi package maps errors to them.
+package oauthwire
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// MaxBodyBytes bounds a token request's body. Real requests are a few hundred bytes.
+const MaxBodyBytes = 64 << 10
+
+// ErrBodyTooLarge is returned for a body over MaxBodyBytes.
+var ErrBodyTooLarge = auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
+
+// Token request parameters this server reads; any other is ignored (RFC 6749 §3.2).
+const (
+	paramGrantType    = "grant_type"
+	paramClientID     = "client_id"
+	paramClientSecret = "client_secret"
+	paramScope        = "scope"
+	paramResource     = "resource"
+	paramAudience     = "audience"
+)
+
+type params struct {
+	grantType, clientID, clientSecret, scope, resource, audience string
+}
+
+func (p *params) field(name string) *string {
+	switch name {
+	case paramGrantType:
+		return &p.grantType
+	case paramClientID:
+		return &p.clientID
+	case paramClientSecret:
+		return &p.clientSecret
+	case paramScope:
+		return &p.scope
+	case paramResource:
+		return &p.resource
+	case paramAudience:
+		return &p.audience
+	}
+	return nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// ParseTokenRequest reads a token request: an application/json (the seed's
+// form) or application/x-www-form-urlencoded body, with the client's
+// credentials in the body or in an HTTP Basic header.
+//
+// On error the returned request is still filled as far as parsing got, so
+// that the caller can charge the request to the client_id it names; the error
+// is an *auth.OAuthError (ErrBodyTooLarge for an oversized body).
+func ParseTokenRequest(r *http.Request) (auth.TokenRequest, error) {
+	var req auth.TokenRequest
+	basicID, basicSecret, hasBasic, basicErr := parseBasic(r.Header)
+	if hasBasic && basicErr == nil {
+		req.ClientID, req.ClientSecret, req.AuthMethod = basicID, basicSecret, auth.AuthClientSecretBasic
+	}
+	p, err := readParams(r)
+	if err != nil {
+		return req, err
+	}
+	if basicErr != nil {
+		return req, basicErr
+	}
+	req.GrantType, req.Scope, req.Resource, req.Audience = p.grantType, p.scope, p.resource, p.audience
+	if !hasBasic {
+		req.ClientID, req.ClientSecret = p.clientID, p.clientSecret
+		if p.clientSecret != "" {
+			req.AuthMethod = auth.AuthClientSecretPost
+		}
+	}
+	if !isVSCHAR(req.ClientID) {
+		return req, auth.ErrInvalidRequest.WithDescription("client_id may contain only printable ASCII characters (RFC 6749 Appendix A.1)")
+	}
+	if !isVSCHAR(req.ClientSecret) {
+		return req, auth.ErrInvalidRequest.WithDescription("client_secret may contain only printable ASCII characters (RFC 6749 Appendix A.2)")
+	}
+	if hasBasic {
+		if p.clientSecret != "" {
+			return req, auth.ErrInvalidRequest.WithDescription("the client authenticated with both HTTP Basic and client_secret in the body; use exactly one method")
+		}
+		if p.clientID != "" && p.clientID != req.ClientID {
+			return req, auth.ErrInvalidRequest.WithDescription("client_id in the body differs from the client in the Authorization header")
+		}
+	}
+	return req, nil
+}
+
+// readParams reads the body according to its content type.
+func readParams(r *http.Request) (params, error) {
+	var p params
+	ct := r.Header.Values("Content-Type")
+	if len(ct) != 1 {
+		return p, auth.ErrInvalidRequest.WithDescription("send exactly one Content-Type header: application/json or application/x-www-form-urlencoded")
+	}
+	mt, mparams, err := mime.ParseMediaType(ct[0])
+	if err != nil || (mt != "application/json" && mt != "application/x-www-form-urlencoded") {
+		return p, auth.ErrInvalidRequest.WithDescription("unsupported Content-Type " + quoteTrim(ct[0]) + ": send application/json or application/x-www-form-urlencoded")
+	}
+	if cs, ok := mparams["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return p, auth.ErrInvalidRequest.WithDescription("unsupported charset " + quoteTrim(cs) + ": the body must be UTF-8")
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return p, ErrBodyTooLarge
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= MaxBodyBytes+1 {
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return p, ErrBodyTooLarge
+		}
+		return p, auth.ErrInvalidRequest.WithDescription("the request body could not be read completely")
+	}
+	if buf.Len() > MaxBodyBytes {
+		return p, ErrBodyTooLarge
+	}
+	body := buf.Bytes()
+	if !utf8.Valid(body) {
+		return p, auth.ErrInvalidRequest.WithDescription("the request body is not valid UTF-8")
+	}
+	if mt == "application/json" {
+		return p, parseJSON(body, &p)
+	}
+	return p, parseForm(body, &p)
+}
+
+func parseForm(body []byte, p *params) error {
+	values, err := url.ParseQuery(string(body))
+	if err != nil {
+		return auth.ErrInvalidRequest.WithDescription("the form body is malformed: " + formError(err))
+	}
+	for name, vs := range values {
+		f := p.field(name)
+		if f == nil {
+			continue
+		}
+		if len(vs) > 1 {
+			return auth.ErrInvalidRequest.WithDescription("parameter " + name + " is repeated; send it once (RFC 6749 §3.2)")
+		}
+		if !utf8.ValidString(vs[0]) {
+			return auth.ErrInvalidRequest.WithDescription("parameter " + name + " is not valid UTF-8 once decoded")
+		}
+		*f = vs[0]
+	}
+	return nil
+}
+
+// formError describes a url.ParseQuery error without echoing the body back.
+func formError(err error) string {
+	var ee url.EscapeError
+	if errors.As(err, &ee) {
+		return "a percent-escape is invalid"
+	}
+	if strings.Contains(err.Error(), "semicolon") {
+		return "semicolons are not separators; use &"
+	}
+	return "it is not application/x-www-form-urlencoded"
+}
+
+// parseJSON reads one JSON object. Known parameters must be strings (null
+// counts as absent) and appear once; unknown members are skipped whatever
+// their type (RFC 6749 §3.2: unknown parameters are ignored).
+func parseJSON(body []byte, p *params) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return auth.ErrInvalidRequest.WithDescription("the JSON body must be an object such as {\"grant_type\":\"client_credentials\",\"client_id\":\"…\",\"client_secret\":\"…\"}")
+	}
+	var seen [6]bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonError(err)
+		}
+		name := tok.(string) // object keys are always strings
+		f := p.field(name)
+		if f == nil {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return jsonError(err)
+			}
+			continue
+		}
+		i := fieldIndex(name)
+		if seen[i] {
+			return auth.ErrInvalidRequest.WithDescription("member " + name + " appears more than once in the JSON object")
+		}
+		seen[i] = true
+		v, err := dec.Token()
+		if err != nil {
+			return jsonError(err)
+		}
+		switch v := v.(type) {
+		case string:
+			*f = v
+		case nil:
+		case json.Delim:
+			return auth.ErrInvalidRequest.WithDescription(name + " must be a string, not an " + map[json.Delim]string{'{': "object", '[': "array"}[v])
+		default:
+			return auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("%s must be a string, not a %s", name, jsonType(v)))
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return auth.ErrInvalidRequest.WithDescription("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func fieldIndex(name string) int {
+	switch name {
+	case paramGrantType:
+		return 0
+	case paramClientID:
+		return 1
+	case paramClientSecret:
+		return 2
+	case paramScope:
+		return 3
+	case paramResource:
+		return 4
+	}
+	return 5
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case bool:
+		return "boolean"
+	case json.Number:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("the body is not valid JSON: %s at byte %d", se.Error(), se.Offset))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return auth.ErrInvalidRequest.WithDescription("the JSON body is empty or ends too early")
+	}
+	return auth.ErrInvalidRequest.WithDescription("the body is not valid JSON")
+}
+
+// parseBasic reads HTTP Basic client credentials (RFC 7617), each
+// form-url-decoded as RFC 6749 §2.3.1 requires. hasBasic is true when an
+// Authorization header was sent; err says what was wrong with it.
+func parseBasic(h http.Header) (id, secret string, hasBasic bool, err error) {
+	vs := h.Values("Authorization")
+	if len(vs) == 0 {
+		return "", "", false, nil
+	}
+	if len(vs) > 1 {
+		return "", "", true, auth.ErrInvalidRequest.WithDescription("send at most one Authorization header")
+	}
+	scheme, rest, _ := strings.Cut(vs[0], " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return "", "", true, auth.ErrInvalidClient.WithDescription("unsupported authentication scheme: use HTTP Basic (client_secret_basic) or client_secret in the body (client_secret_post)")
+	}
+	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if derr != nil {
+		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials are not valid base64")
+	}
+	u, p, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials have no colon between client_id and client_secret")
+	}
+	id, err1 := url.QueryUnescape(u)
+	secret, err2 := url.QueryUnescape(p)
+	if err1 != nil || err2 != nil {
+		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials are not form-url-encoded correctly (RFC 6749 §2.3.1)")
+	}
+	if id == "" {
+		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials have an empty client_id")
+	}
+	return id, secret, true, nil
+}
+
+// isVSCHAR reports whether s holds only %x20-7E.
+func isVSCHAR(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteTrim quotes a client-supplied value for an error message, cut short.
+func quoteTrim(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
