@@ -43,8 +43,13 @@ type serveConfig struct {
 	noRequestLog      bool
 }
 
-func newServeCmd(e *env, g *globalFlags) *cobra.Command {
-	c := &serveConfig{
+// defaultServeConfig holds the flags' defaults.
+func defaultServeConfig() *serveConfig {
+	return &serveConfig{
+		listen:            ":8080",
+		audience:          issuer.DefaultAudience,
+		signingAlg:        auth.ES256,
+		maxHeaderBytes:    16 << 10,
 		tokenTTL:          durationValue(issuer.DefaultTokenTTL),
 		rateLimit:         rateValue(issuer.DefaultRate),
 		ipRateLimit:       rateValue(issuer.DefaultRate),
@@ -57,6 +62,10 @@ func newServeCmd(e *env, g *globalFlags) *cobra.Command {
 		requestTimeout:    durationValue(10 * time.Second),
 		idleTimeout:       durationValue(2 * time.Minute),
 	}
+}
+
+func newServeCmd(e *env, g *globalFlags) *cobra.Command {
+	c := defaultServeConfig()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the token service",
@@ -81,10 +90,10 @@ automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&c.listen, "listen", ":8080", "address to listen on, host:port")
+	f.StringVar(&c.listen, "listen", c.listen, "address to listen on, host:port")
 	f.StringVar(&c.issuer, "issuer", "", "issuer URL: the tokens' iss and the base of the endpoint URLs (default http://localhost:<listen port>)")
-	f.StringVar(&c.audience, "audience", issuer.DefaultAudience, "default token audience (aud) for clients that set none")
-	f.StringVar(&c.signingAlg, "signing-alg", auth.ES256, "signing algorithm of new keys: ES256, EdDSA or RS256")
+	f.StringVar(&c.audience, "audience", c.audience, "default token audience (aud) for clients that set none")
+	f.StringVar(&c.signingAlg, "signing-alg", c.signingAlg, "signing algorithm of new keys: ES256, EdDSA or RS256")
 	f.Var(&c.tokenTTL, "token-ttl", "default access token lifetime (clients may override; at most 24h)")
 	f.Var(&c.rateLimit, "rate-limit", "token requests allowed per client_id in any rolling window, LIMIT/WINDOW")
 	f.Var(&c.ipRateLimit, "ip-rate-limit", "token requests without a client_id allowed per remote address, LIMIT/WINDOW")
@@ -96,7 +105,7 @@ automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
 	f.Var(&c.readHeaderTimeout, "read-header-timeout", "time allowed to read a request's headers")
 	f.Var(&c.requestTimeout, "request-timeout", "time allowed to read a request and write its response")
 	f.Var(&c.idleTimeout, "idle-timeout", "how long an idle keep-alive connection is kept")
-	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 16<<10, "largest request header block accepted, in bytes")
+	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", c.maxHeaderBytes, "largest request header block accepted, in bytes")
 	f.BoolVar(&c.noRequestLog, "no-request-log", false, "do not log one line per request")
 	return cmd
 }

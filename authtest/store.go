@@ -1,0 +1,113 @@
+package authtest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// RunStoreTests runs the conformance suite of auth.Store: every backend's
+// test calls it. newStore must return an empty store, ready for use, and
+// close it when the test ends (t.Cleanup); each subtest gets its own.
+//
+// Beyond the interface's documentation the suite requires that times read
+// back are in UTC and Equal to those written (the times it writes have
+// microsecond precision; times a store sets itself, such as CreatedAt and
+// UpdatedAt, must be returned as the store keeps them), that empty lists
+// read back as empty (nil or not), and that a client's secrets are ordered
+// by CreatedAt, then ID.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
+	tests := []struct {
+		name string
+		run  func(*testing.T, auth.Store)
+	}{
+		{"ClientRoundTrip", testClientRoundTrip},
+		{"CreateClientConflict", testCreateClientConflict},
+		{"MissingClient", testMissingClient},
+		{"UpdateClient", testUpdateClient},
+		{"UpdateClientConcurrently", testUpdateClientConcurrently},
+		{"DeleteClient", testDeleteClient},
+		{"ListClients", testListClients},
+		{"UpdateKeys", testUpdateKeys},
+		{"UpdateKeysImmutable", testUpdateKeysImmutable},
+		{"UpdateKeysError", testUpdateKeysError},
+		{"UpdateKeysConcurrently", testUpdateKeysConcurrently},
+		{"ChangeFeed", testChangeFeed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
+	}
+}
+
+// someTime returns a time with microsecond precision, in a zone other than
+// UTC, sec seconds after a fixed instant in the past.
+func someTime(sec int) time.Time {
+	zone := time.FixedZone("UTC+2", 2*60*60)
+	return time.Date(2001, 2, 3, 4, 5, 6, 789_012_000, zone).Add(time.Duration(sec) * time.Second)
+}
+
+// fullClient returns a client with every field set.
+func fullClient(id string) *auth.Client {
+	return &auth.Client{
+		ID:        id,
+		Name:      "Client " + id,
+		Scopes:    []string{"read", "write:all"},
+		Audiences: []string{"https://api.example.com", "urn:example:billing"},
+		TokenTTL:  90 * time.Second,
+		RateLimit: auth.Rate{Limit: 60, Window: time.Minute},
+		Disabled:  true,
+		Secrets: []auth.Secret{
+			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
+			{ID: "s2", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: someTime(2)},
+		},
+		CreatedAt: someTime(0),
+		UpdatedAt: someTime(5),
+	}
+}
+
+// checkClient reports every field of got that differs from want.
+func checkClient(t *testing.T, got, want *auth.Client) {
+	t.Helper()
+	if got == nil {
+		t.Fatalf("client %q: got nil", want.ID)
+	}
+	id := want.ID
+	if got.ID != want.ID || got.Name != want.Name {
+		t.Errorf("client %q: ID, Name = %q, %q; want %q, %q", id, got.ID, got.Name, want.ID, want.Name)
+	}
+	if !slices.Equal(got.Scopes, want.Scopes) || !slices.Equal(got.Audiences, want.Audiences) {
+		t.Errorf("client %q: Scopes, Audiences = %q, %q; want %q, %q", id, got.Scopes, got.Audiences, want.Scopes, want.Audiences)
+	}
+	if got.TokenTTL != want.TokenTTL || got.RateLimit != want.RateLimit || got.Disabled != want.Disabled {
+		t.Errorf("client %q: TokenTTL, RateLimit, Disabled = %v, %v, %v; want %v, %v, %v", id,
+			got.TokenTTL, got.RateLimit, got.Disabled, want.TokenTTL, want.RateLimit, want.Disabled)
+	}
+	checkTime(t, fmt.Sprintf("client %q: CreatedAt", id), got.CreatedAt, want.CreatedAt)
+	checkTime(t, fmt.Sprintf("client %q: UpdatedAt", id), got.UpdatedAt, want.UpdatedAt)
+	if len(got.Secrets) != len(want.Secrets) {
+		t.Errorf("client %q: %d secrets %+v; want %d %+v", id, len(got.Secrets), got.Secrets, len(want.Secrets), want.Secrets)
+		return
+	}
+	for i, g := range got.Secrets {
+		w := want.Secrets[i]
+		if g.ID != w.ID || g.Hash != w.Hash {
+			t.Errorf("client %q: secret %d: ID, Hash = %q, %q; want %q, %q", id, i, g.ID, g.Hash, w.ID, w.Hash)
+		}
+		checkTime(t, fmt.Sprintf("client %q: secret %q: CreatedAt", id, w.ID), g.CreatedAt, w.CreatedAt)
+		checkTime(t, fmt.Sprintf("client %q: secret %q: ExpiresAt", id, w.ID), g.ExpiresAt, w.ExpiresAt)
+	}
+}
+
+// checkTime reports a time read back that is not Equal to the one written, or not in UTC.
+func checkTime(t *testing.T, what string, got, want time.Time) {
+	t.Helper()
+	if !got.Equal(want) {
+		t.Errorf("%s = %v; want %v", what, got, want)
+	}
+	if !got.IsZero() && got.Location() != time.UTC {
+		t.Errorf("%s = %v; want it in UTC", what, got)
+	}
+}

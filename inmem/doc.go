@@ -1,0 +1,5 @@
+// Package inmem holds in-process implementations of the root interfaces: an
+// exact sliding-window Limiter for a single node, and the Replica, an
+// in-memory copy of the store's clients and keys that keeps the token
+// endpoint off the disk.
+package inmem

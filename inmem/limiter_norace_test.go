@@ -1,0 +1,5 @@
+//go:build !race
+
+package inmem
+
+const raceEnabled = false

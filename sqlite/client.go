@@ -1,0 +1,303 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled, created_at, updated_at`
+
+const secretColumns = `client_id, id, hash, created_at, expires_at`
+
+// CreateClient stores a new client with its secrets. A zero CreatedAt or
+// UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
+// and written back into c. ECONFLICT when the ID is taken.
+func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
+	if err := validateClient(c); err != nil {
+		return err
+	}
+	var stored *auth.Client
+	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx *sql.Tx, now time.Time) error {
+		stored = c.Clone()
+		if stored.CreatedAt.IsZero() {
+			stored.CreatedAt = now
+		}
+		if stored.UpdatedAt.IsZero() {
+			stored.UpdatedAt = now
+		}
+		stampSecrets(stored.Secrets, now)
+		if err := insertClient(ctx, tx, stored); err != nil {
+			return err
+		}
+		return appendChange(ctx, tx, auth.ChangeClient, c.ID, now)
+	})
+	if err != nil {
+		return err
+	}
+	c.CreatedAt, c.UpdatedAt = stored.CreatedAt, stored.UpdatedAt
+	for i := range c.Secrets {
+		c.Secrets[i].CreatedAt = stored.Secrets[i].CreatedAt
+	}
+	return nil
+}
+
+// Client returns one client with its secrets. ENOTFOUND when there is none.
+func (db *DB) Client(ctx context.Context, id string) (*auth.Client, error) {
+	var c *auth.Client
+	err := db.read(ctx, fmt.Sprintf("read client %q", id), func(tx *sql.Tx) error {
+		var err error
+		c, err = loadClient(ctx, tx, id)
+		return err
+	})
+	return c, err
+}
+
+// ListClients returns up to limit clients whose ID sorts after the given
+// one, in ID order, with their secrets.
+func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]*auth.Client, error) {
+	if limit < 1 {
+		return nil, auth.Errorf(auth.EINVALID, "list clients: the limit must be at least 1, not %d", limit)
+	}
+	var cs []*auth.Client
+	err := db.read(ctx, "list clients", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+		if err != nil {
+			return err
+		}
+		if cs, err = scanClients(rows); err != nil || len(cs) == 0 {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT `+secretColumns+` FROM client_secrets
+			WHERE client_id > ? AND client_id <= ? ORDER BY client_id, created_at, id`, after, cs[len(cs)-1].ID)
+		if err != nil {
+			return err
+		}
+		return scanSecrets(rows, cs)
+	})
+	return cs, err
+}
+
+// UpdateClient loads the client, lets fn change it and saves the result in
+// one transaction. The ID and CreatedAt stay what they were; UpdatedAt (and
+// a new secret's zero CreatedAt) is set from the clock. ENOTFOUND when there
+// is no such client; fn's error aborts and is returned unchanged.
+func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client) error) (*auth.Client, error) {
+	var c *auth.Client
+	err := db.write(ctx, fmt.Sprintf("update client %q", id), func(tx *sql.Tx, now time.Time) error {
+		var err error
+		if c, err = loadClient(ctx, tx, id); err != nil {
+			return err
+		}
+		createdAt := c.CreatedAt
+		if err := fn(c); err != nil {
+			return &callerError{err}
+		}
+		c.ID, c.CreatedAt, c.UpdatedAt = id, createdAt, now
+		stampSecrets(c.Secrets, now)
+		if err := validateClient(c); err != nil {
+			return err
+		}
+		scopes, audiences := jsonList(c.Scopes), jsonList(c.Audiences)
+		_, err = tx.ExecContext(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?, token_ttl = ?,
+			rate_limit = ?, rate_window = ?, disabled = ?, updated_at = ? WHERE id = ?`,
+			c.Name, scopes, audiences, int64(c.TokenTTL), c.RateLimit.Limit, int64(c.RateLimit.Window),
+			c.Disabled, nanos(c.UpdatedAt), id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM client_secrets WHERE client_id = ?`, id); err != nil {
+			return err
+		}
+		if err := insertSecrets(ctx, tx, c); err != nil {
+			return err
+		}
+		if err := appendChange(ctx, tx, auth.ChangeClient, id, now); err != nil {
+			return err
+		}
+		c, err = loadClient(ctx, tx, id) // as it will be read back
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DeleteClient removes the client and its secrets. ENOTFOUND when there is none.
+func (db *DB) DeleteClient(ctx context.Context, id string) error {
+	return db.write(ctx, fmt.Sprintf("delete client %q", id), func(tx *sql.Tx, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return notFound(id)
+		}
+		return appendChange(ctx, tx, auth.ChangeClient, id, now)
+	})
+}
+
+// CountClients returns how many clients are registered.
+func (db *DB) CountClients(ctx context.Context) (int, error) {
+	var n int
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM clients`).Scan(&n); err != nil {
+		return 0, translate("count clients", err)
+	}
+	return n, nil
+}
+
+func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q not found", id) }
+
+// validateClient checks what the schema needs: an ID, and secrets with
+// distinct, non-empty IDs.
+func validateClient(c *auth.Client) error {
+	if c == nil || c.ID == "" {
+		return auth.Errorf(auth.EINVALID, "the client ID is empty")
+	}
+	seen := make(map[string]bool, len(c.Secrets))
+	for _, s := range c.Secrets {
+		if s.ID == "" {
+			return auth.Errorf(auth.EINVALID, "client %q: a secret has an empty ID", c.ID)
+		}
+		if seen[s.ID] {
+			return auth.Errorf(auth.EINVALID, "client %q: two secrets have the ID %q", c.ID, s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return nil
+}
+
+// stampSecrets sets the zero CreatedAt of secrets to now.
+func stampSecrets(secrets []auth.Secret, now time.Time) {
+	for i := range secrets {
+		if secrets[i].CreatedAt.IsZero() {
+			secrets[i].CreatedAt = now
+		}
+	}
+}
+
+func insertClient(ctx context.Context, tx *sql.Tx, c *auth.Client) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, jsonList(c.Scopes), jsonList(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
+		int64(c.RateLimit.Window), c.Disabled, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
+	}
+	if err != nil {
+		return err
+	}
+	return insertSecrets(ctx, tx, c)
+}
+
+func insertSecrets(ctx context.Context, tx *sql.Tx, c *auth.Client) error {
+	for _, s := range c.Secrets {
+		_, err := tx.ExecContext(ctx, `INSERT INTO client_secrets (`+secretColumns+`) VALUES (?, ?, ?, ?, ?)`,
+			c.ID, s.ID, s.Hash, nanos(s.CreatedAt), nanos(s.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("secret %q: %w", s.ID, err)
+		}
+	}
+	return nil
+}
+
+// loadClient reads one client and its secrets.
+func loadClient(ctx context.Context, tx *sql.Tx, id string) (*auth.Client, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := scanClients(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, notFound(id)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT `+secretColumns+` FROM client_secrets WHERE client_id = ? ORDER BY created_at, id`, id)
+	if err != nil {
+		return nil, err
+	}
+	return cs[0], scanSecrets(rows, cs)
+}
+
+// scanClients reads rows of clientColumns and closes them.
+func scanClients(rows *sql.Rows) ([]*auth.Client, error) {
+	defer rows.Close()
+	var cs []*auth.Client
+	for rows.Next() {
+		var (
+			c                    auth.Client
+			scopes, audiences    string
+			ttl, window          int64
+			createdAt, updatedAt sql.NullInt64
+		)
+		err := rows.Scan(&c.ID, &c.Name, &scopes, &audiences, &ttl, &c.RateLimit.Limit, &window,
+			&c.Disabled, &createdAt, &updatedAt)
+		if err != nil {
+			return nil, err
+		}
+		if c.Scopes, err = parseList(scopes); err != nil {
+			return nil, fmt.Errorf("client %q: scopes: %w", c.ID, err)
+		}
+		if c.Audiences, err = parseList(audiences); err != nil {
+			return nil, fmt.Errorf("client %q: audiences: %w", c.ID, err)
+		}
+		c.TokenTTL, c.RateLimit.Window = time.Duration(ttl), time.Duration(window)
+		c.CreatedAt, c.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
+		cs = append(cs, &c)
+	}
+	return cs, rows.Err()
+}
+
+// scanSecrets appends rows of secretColumns to the secrets of the clients
+// they belong to, and closes the rows.
+func scanSecrets(rows *sql.Rows, cs []*auth.Client) error {
+	defer rows.Close()
+	byID := make(map[string]*auth.Client, len(cs))
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
+	for rows.Next() {
+		var (
+			clientID             string
+			s                    auth.Secret
+			createdAt, expiresAt sql.NullInt64
+		)
+		if err := rows.Scan(&clientID, &s.ID, &s.Hash, &createdAt, &expiresAt); err != nil {
+			return err
+		}
+		s.CreatedAt, s.ExpiresAt = fromNanos(createdAt), fromNanos(expiresAt)
+		if c := byID[clientID]; c != nil {
+			c.Secrets = append(c.Secrets, s)
+		}
+	}
+	return rows.Err()
+}
+
+// jsonList encodes a list of strings as a JSON array, [] when empty.
+func jsonList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // cannot fail for strings
+	return string(b)
+}
+
+// parseList decodes a JSON array of strings; empty is nil.
+func parseList(s string) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}

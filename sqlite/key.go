@@ -1,0 +1,135 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// Keys returns every stored key, oldest first (by CreatedAt, then ID).
+func (db *DB) Keys(ctx context.Context) ([]auth.Key, error) {
+	keys, err := loadKeys(ctx, db.db)
+	if err != nil {
+		return nil, translate("read signing keys", err)
+	}
+	return keys, nil
+}
+
+// UpdateKeys runs fn on the current key set in one write transaction and
+// replaces the set with what fn returns: keys missing from the result are
+// deleted, new ones inserted. A returned key whose ID is stored with other
+// content is an EINVALID error, since keys are immutable. When the set
+// changes, one change of kind auth.ChangeKeys is appended. An error from fn
+// aborts and is returned unchanged.
+func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]auth.Key, error)) error {
+	return db.write(ctx, "update signing keys", func(tx *sql.Tx, now time.Time) error {
+		current, err := loadKeys(ctx, tx)
+		if err != nil {
+			return err
+		}
+		stored := make(map[string]auth.Key, len(current))
+		for _, k := range current {
+			stored[k.ID] = cloneKey(k) // fn may change current's byte slices
+		}
+		next, err := fn(current)
+		if err != nil {
+			return &callerError{err}
+		}
+
+		changed := false
+		kept := make(map[string]bool, len(next))
+		for _, k := range next {
+			if err := validateKey(k, kept); err != nil {
+				return err
+			}
+			kept[k.ID] = true
+			if old, ok := stored[k.ID]; ok {
+				if !sameKey(old, k) {
+					return auth.Errorf(auth.EINVALID, "update signing keys: key %q differs from the stored one, and keys are immutable", k.ID)
+				}
+				continue
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
+				VALUES (?, ?, ?, ?, ?, ?)`,
+				k.ID, k.Algorithm, notNil(k.Public), notNil(k.Sealed), nanos(k.CreatedAt), nanos(k.SigningFrom))
+			if err != nil {
+				return err
+			}
+			changed = true
+		}
+		for id := range stored {
+			if kept[id] {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		return appendChange(ctx, tx, auth.ChangeKeys, "", now)
+	})
+}
+
+func validateKey(k auth.Key, seen map[string]bool) error {
+	switch {
+	case k.ID == "":
+		return auth.Errorf(auth.EINVALID, "update signing keys: a key has an empty ID")
+	case seen[k.ID]:
+		return auth.Errorf(auth.EINVALID, "update signing keys: two keys have the ID %q", k.ID)
+	case k.CreatedAt.IsZero() || k.SigningFrom.IsZero():
+		return auth.Errorf(auth.EINVALID, "update signing keys: key %q has no CreatedAt or SigningFrom", k.ID)
+	}
+	return nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func loadKeys(ctx context.Context, q querier) ([]auth.Key, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, algorithm, public, sealed, created_at, signing_from
+		FROM keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []auth.Key
+	for rows.Next() {
+		var (
+			k                      auth.Key
+			createdAt, signingFrom sql.NullInt64
+		)
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Public, &k.Sealed, &createdAt, &signingFrom); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.SigningFrom = fromNanos(createdAt), fromNanos(signingFrom)
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+func sameKey(a, b auth.Key) bool {
+	return a.ID == b.ID && a.Algorithm == b.Algorithm &&
+		bytes.Equal(a.Public, b.Public) && bytes.Equal(a.Sealed, b.Sealed) &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.SigningFrom.Equal(b.SigningFrom)
+}
+
+func cloneKey(k auth.Key) auth.Key {
+	k.Public = bytes.Clone(k.Public)
+	k.Sealed = bytes.Clone(k.Sealed)
+	return k
+}
+
+// notNil returns b, or an empty slice for nil, which would be stored as NULL.
+func notNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
