@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -31,29 +30,17 @@ func openStore(ctx context.Context, database string, clock auth.Clock) (*sqlite.
 	return db, nil
 }
 
-// sqlitePath is the file behind a SQLite --database value.
-func sqlitePath(database string) string {
-	p := strings.TrimPrefix(database, "sqlite://")
-	p = strings.TrimPrefix(p, "sqlite:")
-	p = strings.TrimPrefix(p, "file:")
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	return p
-}
-
 // defaultKEKPath is where the key-encryption key lives when none is given:
 // beside the SQLite database, gooclaim-auth.db → gooclaim-auth.kek.
-func defaultKEKPath(database string) string {
-	p := sqlitePath(database)
-	return strings.TrimSuffix(p, filepath.Ext(p)) + ".kek"
+func defaultKEKPath(dbPath string) string {
+	return strings.TrimSuffix(dbPath, filepath.Ext(dbPath)) + ".kek"
 }
 
 // loadKEK returns the key-encryption key: from --key-encryption-key-file
 // when given, else from the default file beside the database, which is
 // created when missing — but only while the database holds no keys, since a
 // new KEK could not open them.
-func loadKEK(ctx context.Context, g *globalFlags, store auth.KeyStore, logger *slog.Logger) (*jose.KEK, error) {
+func loadKEK(ctx context.Context, g *globalFlags, db *sqlite.DB, logger *slog.Logger) (*jose.KEK, error) {
 	if g.kekFile != "" {
 		kek, err := jose.LoadKEKFile(g.kekFile)
 		if err != nil {
@@ -61,7 +48,7 @@ func loadKEK(ctx context.Context, g *globalFlags, store auth.KeyStore, logger *s
 		}
 		return kek, nil
 	}
-	path := defaultKEKPath(g.database)
+	path := defaultKEKPath(db.Path())
 	kek, err := jose.LoadKEKFile(path)
 	if err == nil {
 		return kek, nil
@@ -69,7 +56,7 @@ func loadKEK(ctx context.Context, g *globalFlags, store auth.KeyStore, logger *s
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("key-encryption key %s: %w", path, err)
 	}
-	keys, err := store.Keys(ctx)
+	keys, err := db.Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +86,4 @@ func redactURL(s string) string {
 		return s[:scheme+3] + user + ":REDACTED" + s[at:]
 	}
 	return s
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
