@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"unsafe"
 
 	auth "github.com/gooclaim/gooclaim-auth"
 )
@@ -141,9 +140,7 @@ func (s *Signer) sign(header string, claims []byte) (string, error) {
 	default:
 		return "", errors.New("sign: signer has no key (use NewSigner)")
 	}
-	// buf is never written again and nothing else refers to it, so it can
-	// become the string without a copy, as strings.Builder does.
-	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
+	return string(buf), nil
 }
 
 // encodeHeader returns the base64url JOSE header {"alg":…,"typ":…,"kid":…}

@@ -48,10 +48,12 @@ func formatDuration(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {
 		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
 	}
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
+	s := d.String() // "1h0m0s", "15m0s", "10s", "500ms"
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
 	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
+		s = s[:len(s)-2]
 	}
 	return s
 }
