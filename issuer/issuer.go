@@ -196,6 +196,9 @@ func grantScope(c *auth.Client, requested string) (string, error) {
 			granted = append(granted, s)
 		}
 	}
+	if len(granted) == 0 {
+		return "", auth.ErrInvalidScope.WithDescription("scope holds only spaces: send scope tokens separated by single spaces, or leave scope out for all of the client's scopes")
+	}
 	return strings.Join(granted, " "), nil
 }
 

@@ -88,8 +88,10 @@ func NewKeyRing(policy KeyPolicy, kek *jose.KEK, store auth.KeyStore, clock auth
 // Policy returns the effective key policy.
 func (r *KeyRing) Policy() KeyPolicy { return r.policy }
 
-// Load replaces the ring's keys with keys (from the store), decrypting the
-// private halves of those that may sign. Keys already loaded are not decrypted again.
+// Load replaces the ring's keys with keys (from the store) and decrypts the
+// private halves of those that sign now or will: retired keys are only
+// published, so a retired key sealed under an old KEK cannot stop a node.
+// Keys already loaded are not decrypted again.
 func (r *KeyRing) Load(keys []auth.Key) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -97,9 +99,13 @@ func (r *KeyRing) Load(keys []auth.Key) error {
 	sorted := slices.Clone(keys)
 	sortKeys(sorted)
 	st := &keyState{keys: sorted, signers: make(map[string]*jose.Signer, len(sorted))}
-	for _, k := range sorted {
+	for _, ks := range Statuses(sorted, r.clock.Now(), r.policy.Retention) {
+		k := ks.Key
 		if s, ok := old.signers[k.ID]; ok {
 			st.signers[k.ID] = s
+			continue
+		}
+		if ks.State != KeyActive && ks.State != KeyNext {
 			continue
 		}
 		s, err := jose.NewSigner(k, r.kek)
@@ -152,7 +158,11 @@ func (r *KeyRing) Signer(now time.Time) (*jose.Signer, error) {
 	if i < 0 {
 		return nil, auth.Errorf(auth.EUNAVAILABLE, "no signing key is active yet")
 	}
-	return st.signers[st.keys[i].ID], nil
+	s := st.signers[st.keys[i].ID]
+	if s == nil {
+		return nil, auth.Errorf(auth.EUNAVAILABLE, "signing key %s is not loaded", st.keys[i].ID)
+	}
+	return s, nil
 }
 
 // KeyState is where a key is in its lifecycle.
@@ -285,8 +295,14 @@ func (r *KeyRing) plan(current []auth.Key, now time.Time) ([]auth.Key, bool, err
 		signingFrom = now // first key: nobody holds a token to verify yet
 	case newest != active:
 		// A next key is already published; nothing to add.
-	case !now.Before(active.SigningFrom.Add(r.policy.RotationPeriod - r.policy.PublishAhead)),
-		active.Algorithm != r.policy.Algorithm:
+	case !now.Before(active.SigningFrom.Add(r.policy.RotationPeriod - r.policy.PublishAhead)):
+		signingFrom = now.Add(r.policy.PublishAhead)
+	case active.Algorithm != r.policy.Algorithm && !recentKeyOf(keep, r.policy.Algorithm, now.Add(-r.policy.RotationPeriod)):
+		// The configured algorithm changed: move to it with the usual
+		// publish-ahead delay — unless a key of it was made within the
+		// rotation period. Then nodes with different settings share the store
+		// (a rolling deploy), and rotating back and forth would only grow the
+		// JWKS; `keys rotate --signing-alg` still forces a change.
 		signingFrom = now.Add(r.policy.PublishAhead)
 	}
 	if !signingFrom.IsZero() {
@@ -301,6 +317,16 @@ func (r *KeyRing) plan(current []auth.Key, now time.Time) ([]auth.Key, bool, err
 		return current, false, nil
 	}
 	return keep, true, nil
+}
+
+// recentKeyOf reports whether keys hold one of the algorithm created after since.
+func recentKeyOf(keys []auth.Key, alg string, since time.Time) bool {
+	for _, k := range keys {
+		if k.Algorithm == alg && k.CreatedAt.After(since) {
+			return true
+		}
+	}
+	return false
 }
 
 // Rotate adds a new key that is published at once and signs after

@@ -38,6 +38,8 @@ const (
 	paramAudience     = "audience"
 )
 
+var knownParams = []string{paramGrantType, paramClientID, paramClientSecret, paramScope, paramResource, paramAudience}
+
 type params struct {
 	grantType, clientID, clientSecret, scope, resource, audience string
 }
@@ -145,10 +147,14 @@ func readParams(r *http.Request) (params, error) {
 	if !utf8.Valid(body) {
 		return p, auth.ErrInvalidRequest.WithDescription("the request body is not valid UTF-8")
 	}
+	// Parse first, then return p: in "return p, parseJSON(body, &p)" the
+	// order in which p and the call are evaluated is unspecified.
 	if mt == "application/json" {
-		return p, parseJSON(body, &p)
+		err = parseJSON(body, &p)
+	} else {
+		err = parseForm(body, &p)
 	}
-	return p, parseForm(body, &p)
+	return p, err
 }
 
 func parseForm(body []byte, p *params) error {
@@ -156,11 +162,12 @@ func parseForm(body []byte, p *params) error {
 	if err != nil {
 		return auth.ErrInvalidRequest.WithDescription("the form body is malformed: " + formError(err))
 	}
-	for name, vs := range values {
-		f := p.field(name)
-		if f == nil {
+	for _, name := range knownParams { // in a fixed order, so the error reported is too
+		vs, ok := values[name]
+		if !ok {
 			continue
 		}
+		f := p.field(name)
 		if len(vs) > 1 {
 			return auth.ErrInvalidRequest.WithDescription("parameter " + name + " is repeated; send it once (RFC 6749 §3.2)")
 		}

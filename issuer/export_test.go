@@ -1,0 +1,4 @@
+package issuer
+
+// GrantScopeForTest exposes grantScope to the external tests.
+var GrantScopeForTest = grantScope
