@@ -95,3 +95,13 @@ type SystemClock struct{}
 
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
+
+// ChangeNotifier is implemented by stores that can signal new changes as
+// they commit (PostgreSQL LISTEN/NOTIFY), so that replicas catch up at once
+// instead of at their next poll. Polling stays as the safety net.
+type ChangeNotifier interface {
+	// WatchChanges calls notify after changes have been committed (by any
+	// process), until ctx ends or the connection fails; it returns then.
+	// notify must not block. Notifications may be merged or spurious.
+	WatchChanges(ctx context.Context, notify func()) error
+}
