@@ -261,10 +261,15 @@ func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 	return nil
 }
 
-// Run keeps the replica fresh until ctx ends: Sync every PollInterval and a
+// Run keeps the replica fresh until ctx ends: Sync every PollInterval and
+// whenever a store that is an auth.ChangeNotifier signals a commit, and a
 // full Load every FullReloadInterval. A failure is logged once per episode;
 // the replica keeps serving what it has.
 func (r *Replica) Run(ctx context.Context) {
+	kick := make(chan struct{}, 1)
+	if n, ok := r.Store.(auth.ChangeNotifier); ok {
+		go r.watch(ctx, n, kick)
+	}
 	poll := time.NewTicker(r.opts.PollInterval)
 	defer poll.Stop()
 	full := time.NewTicker(r.opts.FullReloadInterval)
@@ -274,6 +279,8 @@ func (r *Replica) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-kick:
+			err = r.Sync(ctx)
 		case <-poll.C:
 			err = r.Sync(ctx)
 		case <-full.C:
@@ -283,6 +290,35 @@ func (r *Replica) Run(ctx context.Context) {
 			return
 		}
 		r.report(err)
+	}
+}
+
+// watch relays the store's change notifications to kick, reconnecting with
+// a capped backoff when the notification connection fails; polling covers
+// the gaps.
+func (r *Replica) watch(ctx context.Context, n auth.ChangeNotifier, kick chan<- struct{}) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := n.WatchChanges(ctx, func() {
+			select {
+			case kick <- struct{}{}:
+			default: // a Sync is already due
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
+		r.opts.Logger.Warn("change notifications interrupted; polling meanwhile", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
 }
 

@@ -147,3 +147,46 @@ func TestReplicaRunPicksUpChanges(t *testing.T) {
 		t.Fatalf("LastSync %v is stale", r.LastSync())
 	}
 }
+
+// notifyingStore is a store that signals changes on demand, as PostgreSQL's
+// LISTEN/NOTIFY does.
+type notifyingStore struct {
+	auth.Store
+	signals chan struct{}
+}
+
+func (n *notifyingStore) WatchChanges(ctx context.Context, notify func()) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.signals:
+			notify()
+		}
+	}
+}
+
+// TestReplicaSyncsOnNotification: with a notifying store a change is applied
+// at once, not at the next poll (here an hour away).
+func TestReplicaSyncsOnNotification(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	store := &notifyingStore{Store: openDB(t, path, sqlite.Options{}), signals: make(chan struct{})}
+	r := inmem.NewReplica(store, inmem.ReplicaOptions{PollInterval: time.Hour})
+	r.Load(ctx)
+	go r.Run(ctx)
+	openDB(t, path, sqlite.Options{}).CreateClient(ctx, client("x", "a"))
+	time.Sleep(50 * time.Millisecond)
+	if r.Lookup("x") != nil {
+		t.Fatal("the premise failed: the change arrived without a notification")
+	}
+	store.signals <- struct{}{}
+	deadline := time.Now().Add(2 * time.Second)
+	for r.Lookup("x") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a notification did not trigger a Sync")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
