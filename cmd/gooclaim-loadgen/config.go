@@ -1,0 +1,212 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+)
+
+// Config is one run's settings. DefaultConfig holds the defaults; the zero
+// value is not used.
+type Config struct {
+	// Clients is how many clients are created; requests go to them round-robin.
+	Clients int
+	// ServerBin is the gooclaim-auth binary; empty: beside this program, else built.
+	ServerBin string
+	// Alg is the signing algorithm of the server's key (serve --signing-alg).
+	Alg string
+	// Connections is the number of concurrent workers, each keeping one connection alive.
+	Connections int
+	// Duration is how long each target is measured, after Warmup.
+	Duration time.Duration
+	// Warmup is how long each target is driven before measuring starts.
+	Warmup time.Duration
+	// Rounds is how many times each target is driven, alternating baseline and service.
+	Rounds int
+	// Body is the request encoding: "form" or "json".
+	Body string
+	// Auth is the client authentication method: "post" (client_secret_post) or "basic".
+	Auth string
+	// RateLimit is passed to serve --rate-limit when set; empty keeps the server's default.
+	RateLimit string
+	// NoRequestLog passes serve --no-request-log.
+	NoRequestLog bool
+	// JSON prints the report as one JSON object.
+	JSON bool
+	// Keep keeps the temporary directory (database, KEK, logs, clients.json).
+	Keep bool
+	// StartTimeout bounds building the server and waiting for each server to be ready.
+	StartTimeout time.Duration
+	// RequestTimeout bounds each request.
+	RequestTimeout time.Duration
+	// Target is the token endpoint's base URL of an already running server;
+	// with ClientsFile, no server is started and no baseline is measured.
+	Target string
+	// ClientsFile holds the credentials for Target: [{"client_id":…,"client_secret":…}].
+	ClientsFile string
+}
+
+// DefaultConfig returns the settings of a run without flags.
+func DefaultConfig() Config {
+	return Config{
+		Clients:        10000,
+		Alg:            auth.ES256,
+		Connections:    64,
+		Duration:       10 * time.Second,
+		Warmup:         2 * time.Second,
+		Rounds:         1,
+		Body:           "form",
+		Auth:           "post",
+		StartTimeout:   2 * time.Minute,
+		RequestTimeout: 10 * time.Second,
+	}
+}
+
+var errHelp = errors.New("help requested")
+
+// ParseFlags reads the command line into m.Config and validates it.
+func (m *Main) ParseFlags(args []string) error {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("gooclaim-loadgen", flag.ContinueOnError)
+	fs.SetOutput(m.stderr)
+	fs.IntVar(&c.Clients, "clients", c.Clients, "number of clients to create; requests go to them round-robin")
+	fs.StringVar(&c.ServerBin, "server-bin", "", "gooclaim-auth binary (default: gooclaim-auth beside this program, else built with go build ./cmd/gooclaim-auth)")
+	fs.StringVar(&c.Alg, "alg", c.Alg, "signing algorithm of the server's key: ES256, EdDSA or RS256")
+	fs.IntVar(&c.Connections, "connections", c.Connections, "concurrent workers, each with its own keep-alive connection")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "measured time per target and round")
+	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "unmeasured load before each measurement")
+	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds of baseline then service; the report shows medians")
+	fs.StringVar(&c.Body, "body", c.Body, "request body encoding: form or json")
+	fs.StringVar(&c.Auth, "auth", c.Auth, "client authentication: post (client_secret_post) or basic (client_secret_basic)")
+	fs.StringVar(&c.RateLimit, "rate-limit", "", "passed to serve --rate-limit, LIMIT/WINDOW (default: the server's, 60/1m per client)")
+	fs.BoolVar(&c.NoRequestLog, "no-request-log", false, "pass --no-request-log to serve (the request log is on in the real service)")
+	fs.BoolVar(&c.JSON, "json", false, "print the report as one JSON object")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory (database, key-encryption key, server logs, clients.json)")
+	fs.DurationVar(&c.StartTimeout, "start-timeout", c.StartTimeout, "time allowed to build the server and for each server to become ready")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "time allowed for one request")
+	fs.StringVar(&c.Target, "target", "", "base URL of an already running server to drive instead (needs --clients-file)")
+	fs.StringVar(&c.ClientsFile, "clients-file", "", `credentials for --target: a JSON array of {"client_id":…,"client_secret":…}`)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: gooclaim-loadgen [flags]
+
+Measures POST /v1/auth/token of a freshly started gooclaim-auth server against
+a baseline server that only parses the request and signs the same claims with
+the same key, and prints tokens/s, latencies and the service/baseline ratio.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (see --help)", fs.Args())
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	m.Config = c
+	m.args = args
+	return nil
+}
+
+// validate checks every setting and reports all problems at once.
+func (c *Config) validate() error {
+	var p []string
+	if c.Target == "" && c.Clients < 1 {
+		p = append(p, "--clients: at least 1")
+	}
+	switch c.Alg {
+	case auth.ES256, auth.EdDSA, auth.RS256:
+	default:
+		p = append(p, fmt.Sprintf("--alg %q: use ES256, EdDSA or RS256", c.Alg))
+	}
+	if c.Connections < 1 || c.Connections > 10000 {
+		p = append(p, "--connections: between 1 and 10000")
+	}
+	if c.Duration <= 0 {
+		p = append(p, "--duration must be positive")
+	}
+	if c.Warmup < 0 {
+		p = append(p, "--warmup must not be negative")
+	}
+	if c.Rounds < 1 {
+		p = append(p, "--rounds: at least 1")
+	}
+	if c.Body != "form" && c.Body != "json" {
+		p = append(p, fmt.Sprintf("--body %q: use form or json", c.Body))
+	}
+	if c.Auth != "post" && c.Auth != "basic" {
+		p = append(p, fmt.Sprintf("--auth %q: use post or basic", c.Auth))
+	}
+	if c.RateLimit != "" {
+		if _, err := auth.ParseRate(c.RateLimit); err != nil {
+			p = append(p, "--rate-limit: "+err.Error())
+		}
+	}
+	if c.StartTimeout <= 0 || c.RequestTimeout <= 0 {
+		p = append(p, "--start-timeout and --request-timeout must be positive")
+	}
+	if (c.Target == "") != (c.ClientsFile == "") {
+		p = append(p, "--target and --clients-file go together")
+	}
+	if c.Target != "" {
+		if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, fmt.Sprintf("--target %q: an http(s) base URL such as http://127.0.0.1:8080", c.Target))
+		}
+	}
+	if len(p) > 0 {
+		return errors.New("invalid settings:\n  " + strings.Join(p, "\n  "))
+	}
+	return nil
+}
+
+// rate is the per-client limit the service applies.
+func (c *Config) rate() auth.Rate {
+	if c.RateLimit == "" {
+		return issuer.DefaultRate
+	}
+	r, _ := auth.ParseRate(c.RateLimit) // validated
+	return r
+}
+
+// Main is one run of the load generator: ParseFlags, Run, Close.
+type Main struct {
+	Config Config
+
+	stdout, stderr io.Writer
+	args           []string
+	cleanup        []func() // run in reverse order by Close
+}
+
+// NewMain returns a Main with the default settings that writes its report to stdout.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{Config: DefaultConfig(), stdout: stdout, stderr: stderr}
+}
+
+// Close stops the servers and removes the temporary directory (unless Keep).
+func (m *Main) Close() error {
+	for i := len(m.cleanup) - 1; i >= 0; i-- {
+		m.cleanup[i]()
+	}
+	m.cleanup = nil
+	return nil
+}
+
+func (m *Main) onClose(f func()) { m.cleanup = append(m.cleanup, f) }
+
+// logf writes a progress line to stderr.
+func (m *Main) logf(format string, args ...any) {
+	fmt.Fprintf(m.stderr, "loadgen: "+format+"\n", args...)
+}

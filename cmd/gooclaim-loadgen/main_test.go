@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/oauthwire"
+)
+
+// TestMain lets the test binary play the baseline server: the load generator
+// starts it by re-executing itself (os.Executable) with baseline-server.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == baselineCommand {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestEndToEnd runs the whole thing with tiny settings: a database with 50
+// clients, the real server (built), the baseline, one second each.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := []string{"--clients", "50", "--duration", "1s", "--warmup", "200ms", "--connections", "4",
+		// 50 clients at thousands of requests per second exceed 60/1m each.
+		"--rate-limit", "1000000/1m", "--json"}
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	var rep report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Targets) != 2 || rep.Targets[0].Target != "baseline" || rep.Targets[1].Target != "service" {
+		t.Fatalf("targets = %+v, want baseline then service", rep.Targets)
+	}
+	for _, s := range rep.Targets {
+		if s.OK == 0 || s.Requests != s.OK || len(s.Non200) != 0 {
+			t.Errorf("%s: %d requests, %d OK, non-200 %v; want 200s only", s.Target, s.Requests, s.OK, s.Non200)
+		}
+		if s.TokensPerS <= 0 || s.P50Ms <= 0 || s.P99Ms < s.P50Ms || s.MaxMs < s.P99Ms {
+			t.Errorf("%s: tokens/s %v, p50 %v, p99 %v, max %v", s.Target, s.TokensPerS, s.P50Ms, s.P99Ms, s.MaxMs)
+		}
+	}
+	if rep.RatioPercent == nil || *rep.RatioPercent <= 0 {
+		t.Errorf("no service/baseline ratio: %v", rep.RatioPercent)
+	}
+	if runtime.GOOS == "linux" {
+		for _, s := range rep.Targets {
+			if s.CPUPerTokenUs <= 0 {
+				t.Errorf("%s: no server CPU per token", s.Target)
+			}
+		}
+		if rep.CPURatioPercent == nil {
+			t.Error("no CPU ratio")
+		}
+	}
+	if rep.Setup.ClientsCreated != 50 || rep.NumCPU == 0 || rep.GOMAXPROCS == 0 || !strings.HasPrefix(rep.Command, "gooclaim-loadgen --clients 50") {
+		t.Errorf("setup %+v, NumCPU %d, GOMAXPROCS %d, command %q", rep.Setup, rep.NumCPU, rep.GOMAXPROCS, rep.Command)
+	}
+	if rep.RateLimit == nil || rep.RateLimit.Exceeded || rep.RateLimit.Limit != 1000000 {
+		t.Errorf("rate limit usage = %+v", rep.RateLimit)
+	}
+	if !strings.HasPrefix(rep.ResponseCheck, "both targets answer the same token shape") {
+		t.Errorf("response check: %s", rep.ResponseCheck)
+	}
+	if rep.Workspace != "" {
+		t.Errorf("workspace %q reported without --keep", rep.Workspace)
+	}
+	// The temporary directory is gone, and the service with it.
+	log := stderr.String()
+	if _, rest, ok := strings.Cut(log, "clients in "); !ok {
+		t.Errorf("no database path in the progress log:\n%s", log)
+	} else if db, _, _ := strings.Cut(rest, "\n"); db == "" {
+		t.Errorf("no database path in the progress log:\n%s", log)
+	} else if _, err := os.Stat(filepath.Dir(db)); !os.IsNotExist(err) {
+		t.Errorf("temporary directory %s left behind (%v)", filepath.Dir(db), err)
+	}
+	if _, rest, ok := strings.Cut(log, "--listen "); ok {
+		addr, _, _ := strings.Cut(rest, " ")
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("the service still answers on %s", addr)
+		}
+	} else {
+		t.Errorf("no service address in the progress log:\n%s", log)
+	}
+
+	var text bytes.Buffer
+	rep.writeText(&text)
+	for _, want := range []string{"command:   gooclaim-loadgen --clients 50", "GOMAXPROCS", "target", "requests", "tokens/s",
+		"p50", "p99", "server CPU/token", "non-200", "baseline", "service", "service/baseline ratio: ", "rate limit: "} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	t.Logf("\n%s", text.String())
+}
+
+// TestTargetMode drives an already running server with --clients-file.
+func TestTargetMode(t *testing.T) {
+	creds := []credential{{"client-a", "secret a"}, {"client-b", "secret+b"}}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := oauthwire.ParseTokenRequest(r)
+		if err != nil || r.URL.Path != "/v1/auth/token" {
+			oauthwire.WriteError(w, http.StatusBadRequest, err)
+			return
+		}
+		if (req.ClientID == "client-a" && req.ClientSecret != "secret a") || (req.ClientID == "client-b" && req.ClientSecret != "secret+b") {
+			oauthwire.WriteError(w, http.StatusUnauthorized, auth.ErrInvalidClient)
+			return
+		}
+		mu.Lock()
+		seen[req.ClientID]++
+		mu.Unlock()
+		oauthwire.WriteToken(w, &auth.Token{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 3600})
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "clients.json")
+	if err := writeClientsFile(file, creds); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range [][]string{{"--body", "form"}, {"--body", "json"}, {"--auth", "basic"}} {
+		mu.Lock()
+		clear(seen)
+		mu.Unlock()
+		args := append([]string{"--target", srv.URL, "--clients-file", file, "--duration", "200ms", "--warmup", "0s", "--connections", "1", "--json"}, mode...)
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit code %d; stderr:\n%s", mode, code, stderr.String())
+		}
+		var rep report
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Targets) != 1 || rep.Targets[0].OK == 0 || len(rep.Targets[0].Non200) != 0 {
+			t.Errorf("%v: targets %+v", mode, rep.Targets)
+		}
+		mu.Lock()
+		a, b := seen["client-a"], seen["client-b"]
+		mu.Unlock()
+		if a == 0 || b == 0 {
+			t.Errorf("%v: requests per client %v: want both", mode, seen)
+		}
+		if rep.RatioPercent != nil {
+			t.Errorf("%v: a ratio without a baseline", mode)
+		}
+	}
+}
+
+func TestParseFlagsReportsEveryProblem(t *testing.T) {
+	m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+	err := m.ParseFlags([]string{"--clients", "0", "--alg", "HS256", "--body", "xml", "--rate-limit", "lots", "--target", "http://x"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"--clients", "--alg", "--body", "--rate-limit", "--clients-file"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+}

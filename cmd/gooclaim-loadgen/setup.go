@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/gooclaim-auth/sqlite"
+)
+
+// credential is one client's id and secret, as in --clients-file.
+type credential struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// testScope is every created client's only scope.
+const testScope = "claims:read"
+
+// workspace is the temporary directory of a run and what it holds.
+type workspace struct {
+	dir         string
+	database    string
+	kekFile     string
+	clientsFile string
+}
+
+func newWorkspace() (*workspace, error) {
+	dir, err := os.MkdirTemp("", "gooclaim-loadgen-")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary directory: %w", err)
+	}
+	return &workspace{
+		dir:         dir,
+		database:    filepath.Join(dir, "auth.db"),
+		kekFile:     filepath.Join(dir, "auth.kek"),
+		clientsFile: filepath.Join(dir, "clients.json"),
+	}, nil
+}
+
+// createClients makes a fresh database holding n clients with generated
+// secrets and scope claims:read, created one by one through
+// admin.Service.CreateClient as an operator would, and returns their
+// credentials. The store serializes its write transactions anyway, so one
+// goroutine is as fast as several; WAL with synchronous=NORMAL makes each
+// commit cheap (no fsync).
+func createClients(ctx context.Context, database string, n int) ([]credential, error) {
+	db, err := sqlite.Open(ctx, database, sqlite.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", database, err)
+	}
+	svc := &admin.Service{Store: db}
+	creds := make([]credential, 0, n)
+	for i := range n {
+		c, secret, err := svc.CreateClient(ctx, admin.ClientSpec{
+			Name:   fmt.Sprintf("loadgen-%06d", i),
+			Scopes: []string{testScope},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create client %d of %d: %w", i+1, n, err)
+		}
+		creds = append(creds, credential{ClientID: c.ID, ClientSecret: secret})
+	}
+	return creds, nil
+}
+
+// writeClientsFile saves the credentials for a later --clients-file run
+// (only readable by the owner: they are secrets).
+func writeClientsFile(path string, creds []credential) error {
+	b, err := json.MarshalIndent(creds, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write clients file: %w", err)
+	}
+	return nil
+}
+
+// readClientsFile reads --clients-file.
+func readClientsFile(path string) ([]credential, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--clients-file: %w", err)
+	}
+	var creds []credential
+	if err := json.Unmarshal(b, &creds); err != nil {
+		return nil, fmt.Errorf("--clients-file %s: want a JSON array of {\"client_id\":…,\"client_secret\":…}: %w", path, err)
+	}
+	for i, c := range creds {
+		if c.ClientID == "" || c.ClientSecret == "" {
+			return nil, fmt.Errorf("--clients-file %s: entry %d lacks client_id or client_secret", path, i)
+		}
+	}
+	if len(creds) == 0 {
+		return nil, fmt.Errorf("--clients-file %s: no clients", path)
+	}
+	return creds, nil
+}
+
+// createKEK writes a new key-encryption key for the server and the baseline.
+func createKEK(path string) error {
+	_, err := jose.CreateKEKFile(path)
+	return err
+}
+
+// since returns the seconds elapsed since t, rounded to milliseconds.
+func since(t time.Time) float64 {
+	return float64(time.Since(t).Milliseconds()) / 1000
+}

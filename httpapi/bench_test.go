@@ -1,0 +1,255 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/gooclaim-auth/httpapi"
+	"github.com/gooclaim/gooclaim-auth/inmem"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/gooclaim-auth/sqlite"
+)
+
+// benchClients is how many clients the benchmarks spread their requests over.
+const benchClients = 1000
+
+const benchIssuer = "http://localhost:8080"
+
+// benchStack is the token endpoint as serve assembles it — SQLite store,
+// replica, key ring, limiter, issuer, httpapi.Server — without the network.
+type benchStack struct {
+	logged   http.Handler // with the request log, formatted as JSON and discarded
+	unlogged http.Handler // with NoRequestLog
+	signer   *jose.Signer // the active key, for the baseline
+	creds    [][2]string  // client_id, client_secret
+}
+
+func newBenchStack(b *testing.B) *benchStack {
+	b.Helper()
+	ctx := context.Background()
+	dir := b.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "auth.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// Clients first, as an operator would create them before serve starts;
+	// the replica then reads them in one load.
+	st := &benchStack{}
+	svc := &admin.Service{Store: db}
+	for i := range benchClients {
+		c, secret, err := svc.CreateClient(ctx, admin.ClientSpec{Name: fmt.Sprintf("bench-%d", i), Scopes: []string{"claims:read"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.creds = append(st.creds, [2]string{c.ID, secret})
+	}
+	kek, err := jose.CreateKEKFile(filepath.Join(dir, "auth.kek"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	discard := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var keys *issuer.KeyRing
+	replica := inmem.NewReplica(db, inmem.ReplicaOptions{
+		Logger: discard,
+		OnKeys: func(k []auth.Key) error { return keys.Load(k) },
+	})
+	keys = issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: auth.ES256}, kek, replica, nil)
+	if err := replica.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := keys.Maintain(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if st.signer, err = keys.Signer(time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	limiter := inmem.NewLimiter(inmem.LimiterOptions{})
+	b.Cleanup(limiter.Close)
+	never := auth.Rate{Limit: 1 << 30, Window: time.Minute} // the limiter counts but never refuses
+	iss := issuer.New(issuer.Config{Issuer: benchIssuer, RateLimit: never, IPRateLimit: never}, replica, keys, limiter, nil)
+	st.logged = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard}).Handler()
+	st.unlogged = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard, NoRequestLog: true}).Handler()
+	return st
+}
+
+// encoding builds client i's token request in one of the three ways a client may send it.
+type encoding func(id, secret string) *http.Request
+
+func formRequest(id, secret string) *http.Request {
+	body := "grant_type=client_credentials&client_id=" + url.QueryEscape(id) + "&client_secret=" + url.QueryEscape(secret)
+	r := httptest.NewRequest(http.MethodPost, httpapi.TokenPath, bytes.NewReader([]byte(body)))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+func jsonRequest(id, secret string) *http.Request {
+	body, _ := json.Marshal(map[string]string{"grant_type": "client_credentials", "client_id": id, "client_secret": secret})
+	r := httptest.NewRequest(http.MethodPost, httpapi.TokenPath, bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+func basicRequest(id, secret string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, httpapi.TokenPath, bytes.NewReader([]byte("grant_type=client_credentials")))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	return r
+}
+
+// serve sends one request and fails the benchmark unless it got a token.
+func serve(b *testing.B, h http.Handler, r *http.Request) {
+	if err := try(h, r); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// try sends one request and says what was wrong if it got no token; for
+// RunParallel's goroutines, which must not call b.Fatal.
+func try(h http.Handler, r *http.Request) error {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		return fmt.Errorf("status %d: %s", w.Code, w.Body.String())
+	}
+	return nil
+}
+
+// BenchmarkTokenHandler is one token request at a time through the whole
+// handler: routing, request log, parsing, rate limit, authentication,
+// signing, response. form_nolog is form with NoRequestLog.
+func BenchmarkTokenHandler(b *testing.B) {
+	st := newBenchStack(b)
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+		enc  encoding
+	}{
+		{"form", st.logged, formRequest},
+		{"json", st.logged, jsonRequest},
+		{"basic", st.logged, basicRequest},
+		{"form_nolog", st.unlogged, formRequest},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				c := st.creds[i%len(st.creds)]
+				i++
+				serve(b, bc.h, bc.enc(c[0], c[1]))
+			}
+		})
+	}
+}
+
+// BenchmarkTokenHandlerParallel is BenchmarkTokenHandler/form (and
+// /form_nolog) from GOMAXPROCS goroutines at once: what contention adds.
+func BenchmarkTokenHandlerParallel(b *testing.B) {
+	st := newBenchStack(b)
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"form", st.logged}, {"form_nolog", st.unlogged}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var next atomic.Uint64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c := st.creds[(next.Add(1)-1)%uint64(len(st.creds))]
+					if err := try(bc.h, formRequest(c[0], c[1])); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// baselineHandler does only what any token endpoint must — parse the
+// request, sign claims of the shape issuer.Issue builds, write the response —
+// with none of the service's authentication, rate limit, logging or routing;
+// as gooclaim-loadgen's baseline server. The ratio of its ns/op to
+// BenchmarkTokenHandler's is the cost of the rest.
+func baselineHandler(signer *jose.Signer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := oauthwire.ParseTokenRequest(r)
+		if err != nil {
+			oauthwire.WriteError(w, http.StatusBadRequest, err)
+			return
+		}
+		now := time.Now()
+		var jti [16]byte
+		rand.Read(jti[:])
+		claims := auth.Claims{
+			Issuer:   benchIssuer,
+			Subject:  req.ClientID,
+			Audience: auth.Audience{issuer.DefaultAudience},
+			ClientID: req.ClientID,
+			Scope:    "claims:read",
+			IssuedAt: now.Unix(),
+			Expiry:   now.Add(issuer.DefaultTokenTTL).Unix(),
+			JWTID:    base64.RawURLEncoding.EncodeToString(jti[:]),
+		}
+		payload, err := json.Marshal(&claims)
+		if err != nil {
+			oauthwire.WriteError(w, http.StatusInternalServerError, err)
+			return
+		}
+		token, err := signer.Sign(payload)
+		if err != nil {
+			oauthwire.WriteError(w, http.StatusInternalServerError, err)
+			return
+		}
+		oauthwire.WriteToken(w, &auth.Token{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(issuer.DefaultTokenTTL / time.Second), Scope: claims.Scope})
+	})
+}
+
+// BenchmarkBaselineHandler is the baseline with the same requests and key as
+// BenchmarkTokenHandler/form, serially and in parallel.
+func BenchmarkBaselineHandler(b *testing.B) {
+	st := newBenchStack(b)
+	h := baselineHandler(st.signer)
+	b.Run("form", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c := st.creds[i%len(st.creds)]
+			i++
+			serve(b, h, formRequest(c[0], c[1]))
+		}
+	})
+	b.Run("form_parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var next atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c := st.creds[(next.Add(1)-1)%uint64(len(st.creds))]
+				if err := try(h, formRequest(c[0], c[1])); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,290 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled, created_at, updated_at`
+
+const secretColumns = `client_id, id, hash, created_at, expires_at`
+
+// CreateClient stores a new client with its secrets. A zero CreatedAt or
+// UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
+// and written back into c. ECONFLICT when the ID is taken.
+func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
+	if err := validateClient(c); err != nil {
+		return err
+	}
+	var stored *auth.Client
+	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx pgx.Tx, now time.Time) (*change, error) {
+		stored = c.Clone()
+		if stored.CreatedAt.IsZero() {
+			stored.CreatedAt = now
+		}
+		if stored.UpdatedAt.IsZero() {
+			stored.UpdatedAt = now
+		}
+		stampSecrets(stored.Secrets, now)
+		if err := insertClient(ctx, tx, stored); err != nil {
+			return nil, err
+		}
+		return &change{auth.ChangeClient, c.ID}, nil
+	})
+	if err != nil {
+		return err
+	}
+	c.CreatedAt, c.UpdatedAt = stored.CreatedAt, stored.UpdatedAt
+	for i := range c.Secrets {
+		c.Secrets[i].CreatedAt = stored.Secrets[i].CreatedAt
+	}
+	return nil
+}
+
+// Client returns one client with its secrets. ENOTFOUND when there is none.
+func (db *DB) Client(ctx context.Context, id string) (*auth.Client, error) {
+	var c *auth.Client
+	err := db.read(ctx, fmt.Sprintf("read client %q", id), func(tx pgx.Tx) error {
+		var err error
+		c, err = loadClient(ctx, tx, id, false)
+		return err
+	})
+	return c, err
+}
+
+// ListClients returns up to limit clients whose ID sorts after the given
+// one, in ID order (bytewise), with their secrets.
+func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]*auth.Client, error) {
+	if limit < 1 {
+		return nil, auth.Errorf(auth.EINVALID, "list clients: the limit must be at least 1, not %d", limit)
+	}
+	var cs []*auth.Client
+	err := db.read(ctx, "list clients", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+clientColumns+` FROM clients WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+		if err != nil {
+			return err
+		}
+		if cs, err = scanClients(rows); err != nil || len(cs) == 0 {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT `+secretColumns+` FROM client_secrets
+			WHERE client_id > $1 AND client_id <= $2 ORDER BY client_id, created_at, id`, after, cs[len(cs)-1].ID)
+		if err != nil {
+			return err
+		}
+		return scanSecrets(rows, cs)
+	})
+	return cs, err
+}
+
+// UpdateClient loads the client, locking its row, lets fn change it and
+// saves the result in one transaction. The ID and CreatedAt stay what they
+// were; UpdatedAt (and a new secret's zero CreatedAt) is set from the clock.
+// ENOTFOUND when there is no such client; fn's error aborts and is returned
+// unchanged.
+func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client) error) (*auth.Client, error) {
+	var c *auth.Client
+	err := db.write(ctx, fmt.Sprintf("update client %q", id), func(tx pgx.Tx, now time.Time) (*change, error) {
+		var err error
+		if c, err = loadClient(ctx, tx, id, true); err != nil {
+			return nil, err
+		}
+		createdAt := c.CreatedAt
+		if err := fn(c); err != nil {
+			return nil, &callerError{err}
+		}
+		c.ID, c.CreatedAt, c.UpdatedAt = id, createdAt, now
+		stampSecrets(c.Secrets, now)
+		if err := validateClient(c); err != nil {
+			return nil, err
+		}
+		_, err = tx.Exec(ctx, `UPDATE clients SET name = $1, scopes = $2, audiences = $3, token_ttl = $4,
+			rate_limit = $5, rate_window = $6, disabled = $7, updated_at = $8 WHERE id = $9`,
+			c.Name, textArray(c.Scopes), textArray(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
+			int64(c.RateLimit.Window), c.Disabled, nanos(c.UpdatedAt), id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM client_secrets WHERE client_id = $1`, id); err != nil {
+			return nil, err
+		}
+		if err := insertSecrets(ctx, tx, c); err != nil {
+			return nil, err
+		}
+		c, err = loadClient(ctx, tx, id, false) // as it will be read back
+		return &change{auth.ChangeClient, id}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DeleteClient removes the client and its secrets. ENOTFOUND when there is none.
+func (db *DB) DeleteClient(ctx context.Context, id string) error {
+	return db.write(ctx, fmt.Sprintf("delete client %q", id), func(tx pgx.Tx, now time.Time) (*change, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err != nil {
+			return nil, err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil, notFound(id)
+		}
+		return &change{auth.ChangeClient, id}, nil
+	})
+}
+
+// CountClients returns how many clients are registered.
+func (db *DB) CountClients(ctx context.Context) (int, error) {
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM clients`).Scan(&n); err != nil {
+		return 0, db.translate("count clients", err)
+	}
+	return n, nil
+}
+
+func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q not found", id) }
+
+// validateClient checks what the schema needs: an ID, and secrets with
+// distinct, non-empty IDs.
+func validateClient(c *auth.Client) error {
+	if c == nil || c.ID == "" {
+		return auth.Errorf(auth.EINVALID, "the client ID is empty")
+	}
+	seen := make(map[string]bool, len(c.Secrets))
+	for _, s := range c.Secrets {
+		if s.ID == "" {
+			return auth.Errorf(auth.EINVALID, "client %q: a secret has an empty ID", c.ID)
+		}
+		if seen[s.ID] {
+			return auth.Errorf(auth.EINVALID, "client %q: two secrets have the ID %q", c.ID, s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return nil
+}
+
+// stampSecrets sets the zero CreatedAt of secrets to now.
+func stampSecrets(secrets []auth.Secret, now time.Time) {
+	for i := range secrets {
+		if secrets[i].CreatedAt.IsZero() {
+			secrets[i].CreatedAt = now
+		}
+	}
+}
+
+func insertClient(ctx context.Context, tx pgx.Tx, c *auth.Client) error {
+	_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.ID, c.Name, textArray(c.Scopes), textArray(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
+		int64(c.RateLimit.Window), c.Disabled, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
+	}
+	if err != nil {
+		return err
+	}
+	return insertSecrets(ctx, tx, c)
+}
+
+func insertSecrets(ctx context.Context, tx pgx.Tx, c *auth.Client) error {
+	for _, s := range c.Secrets {
+		_, err := tx.Exec(ctx, `INSERT INTO client_secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+			c.ID, s.ID, s.Hash, nanos(s.CreatedAt), nanos(s.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("secret %q: %w", s.ID, err)
+		}
+	}
+	return nil
+}
+
+// loadClient reads one client and its secrets, locking the client's row
+// until tx ends when forUpdate is set. Under READ COMMITTED, the secrets
+// are then read after any concurrent writer of the client has committed.
+func loadClient(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (*auth.Client, error) {
+	query := `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	rows, err := tx.Query(ctx, query, id)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := scanClients(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, notFound(id)
+	}
+	rows, err = tx.Query(ctx, `SELECT `+secretColumns+` FROM client_secrets WHERE client_id = $1 ORDER BY created_at, id`, id)
+	if err != nil {
+		return nil, err
+	}
+	return cs[0], scanSecrets(rows, cs)
+}
+
+// scanClients reads rows of clientColumns and closes them.
+func scanClients(rows pgx.Rows) ([]*auth.Client, error) {
+	defer rows.Close()
+	var cs []*auth.Client
+	for rows.Next() {
+		var (
+			c                    auth.Client
+			ttl, window          int64
+			createdAt, updatedAt *int64
+		)
+		err := rows.Scan(&c.ID, &c.Name, &c.Scopes, &c.Audiences, &ttl, &c.RateLimit.Limit, &window,
+			&c.Disabled, &createdAt, &updatedAt)
+		if err != nil {
+			return nil, err
+		}
+		if len(c.Scopes) == 0 {
+			c.Scopes = nil
+		}
+		if len(c.Audiences) == 0 {
+			c.Audiences = nil
+		}
+		c.TokenTTL, c.RateLimit.Window = time.Duration(ttl), time.Duration(window)
+		c.CreatedAt, c.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
+		cs = append(cs, &c)
+	}
+	return cs, rows.Err()
+}
+
+// scanSecrets appends rows of secretColumns to the secrets of the clients
+// they belong to, and closes the rows.
+func scanSecrets(rows pgx.Rows, cs []*auth.Client) error {
+	defer rows.Close()
+	byID := make(map[string]*auth.Client, len(cs))
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
+	for rows.Next() {
+		var (
+			clientID             string
+			s                    auth.Secret
+			createdAt, expiresAt *int64
+		)
+		if err := rows.Scan(&clientID, &s.ID, &s.Hash, &createdAt, &expiresAt); err != nil {
+			return err
+		}
+		s.CreatedAt, s.ExpiresAt = fromNanos(createdAt), fromNanos(expiresAt)
+		if c := byID[clientID]; c != nil {
+			c.Secrets = append(c.Secrets, s)
+		}
+	}
+	return rows.Err()
+}
+
+// textArray returns l, or an empty list for nil, which would be stored as NULL.
+func textArray(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}

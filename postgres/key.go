@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// Keys returns every stored key, oldest first (by CreatedAt, then ID).
+func (db *DB) Keys(ctx context.Context) ([]auth.Key, error) {
+	keys, err := loadKeys(ctx, db.pool)
+	if err != nil {
+		return nil, db.translate("read signing keys", err)
+	}
+	return keys, nil
+}
+
+// UpdateKeys runs fn on the current key set in one write transaction and
+// replaces the set with what fn returns: keys missing from the result are
+// deleted, new ones inserted. A returned key whose ID is stored with other
+// content is an EINVALID error, since keys are immutable. When the set
+// changes, one change of kind auth.ChangeKeys is appended. An error from fn
+// aborts and is returned unchanged.
+//
+// The transaction first locks the keys table in SHARE ROW EXCLUSIVE mode,
+// which conflicts with itself but not with readers: concurrent UpdateKeys,
+// from any node, run one after the other, each reading the set its
+// predecessor committed, so that when several nodes rotate at once exactly
+// one rotation happens. Keys and Changes are not blocked meanwhile.
+func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]auth.Key, error)) error {
+	return db.write(ctx, "update signing keys", func(tx pgx.Tx, now time.Time) (*change, error) {
+		if _, err := tx.Exec(ctx, `LOCK TABLE keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return nil, err
+		}
+		current, err := loadKeys(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		stored := make(map[string]auth.Key, len(current))
+		for _, k := range current {
+			stored[k.ID] = cloneKey(k) // fn may change current's byte slices
+		}
+		next, err := fn(current)
+		if err != nil {
+			return nil, &callerError{err}
+		}
+
+		changed := false
+		kept := make(map[string]bool, len(next))
+		for _, k := range next {
+			if err := validateKey(k, kept); err != nil {
+				return nil, err
+			}
+			kept[k.ID] = true
+			if old, ok := stored[k.ID]; ok {
+				if !sameKey(old, k) {
+					return nil, auth.Errorf(auth.EINVALID, "update signing keys: key %q differs from the stored one, and keys are immutable", k.ID)
+				}
+				continue
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
+				VALUES ($1, $2, $3, $4, $5, $6)`,
+				k.ID, k.Algorithm, notNil(k.Public), notNil(k.Sealed), nanos(k.CreatedAt), nanos(k.SigningFrom))
+			if err != nil {
+				return nil, err
+			}
+			changed = true
+		}
+		for id := range stored {
+			if kept[id] {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM keys WHERE id = $1`, id); err != nil {
+				return nil, err
+			}
+			changed = true
+		}
+		if !changed {
+			return nil, nil
+		}
+		return &change{auth.ChangeKeys, ""}, nil
+	})
+}
+
+func validateKey(k auth.Key, seen map[string]bool) error {
+	switch {
+	case k.ID == "":
+		return auth.Errorf(auth.EINVALID, "update signing keys: a key has an empty ID")
+	case seen[k.ID]:
+		return auth.Errorf(auth.EINVALID, "update signing keys: two keys have the ID %q", k.ID)
+	case k.CreatedAt.IsZero() || k.SigningFrom.IsZero():
+		return auth.Errorf(auth.EINVALID, "update signing keys: key %q has no CreatedAt or SigningFrom", k.ID)
+	}
+	return nil
+}
+
+func loadKeys(ctx context.Context, q querier) ([]auth.Key, error) {
+	rows, err := q.Query(ctx, `SELECT id, algorithm, public, sealed, created_at, signing_from
+		FROM keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []auth.Key
+	for rows.Next() {
+		var (
+			k                      auth.Key
+			createdAt, signingFrom *int64
+		)
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Public, &k.Sealed, &createdAt, &signingFrom); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.SigningFrom = fromNanos(createdAt), fromNanos(signingFrom)
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+func sameKey(a, b auth.Key) bool {
+	return a.ID == b.ID && a.Algorithm == b.Algorithm &&
+		bytes.Equal(a.Public, b.Public) && bytes.Equal(a.Sealed, b.Sealed) &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.SigningFrom.Equal(b.SigningFrom)
+}
+
+func cloneKey(k auth.Key) auth.Key {
+	k.Public = bytes.Clone(k.Public)
+	k.Sealed = bytes.Clone(k.Sealed)
+	return k
+}
+
+// notNil returns b, or an empty slice for nil, which would be stored as NULL.
+func notNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
