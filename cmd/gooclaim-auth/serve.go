@@ -78,10 +78,13 @@ automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
 			if err := c.validate(cmd.Flags().Changed("issuer")); err != nil {
 				return err
 			}
-			logger, err := newLogger(e, g.logLevel)
+			level, err := parseLevel(g.logLevel)
 			if err != nil {
 				return err
 			}
+			lw := newLogWriter(e.stderr, 200*time.Millisecond)
+			defer lw.Close()
+			logger := slog.New(flushingHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}), lw})
 			s, err := startServer(cmd.Context(), c, g, logger, nil)
 			if err != nil {
 				return err
@@ -164,12 +167,12 @@ func checkIssuer(s string) (string, error) {
 	return strings.TrimSuffix(s, "/"), nil
 }
 
-func newLogger(e *env, level string) (*slog.Logger, error) {
+func parseLevel(level string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+		return l, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+	return l, nil
 }
 
 // server is a running `serve`.
