@@ -35,15 +35,16 @@ type ScopeLister interface {
 	Scopes() []string
 }
 
-// Server holds what the handlers need. All fields are required but Logger, Clock and Ready.
+// Server holds what the handlers need. All fields are required but Logger, Clock and Health.
 type Server struct {
 	Issuer *issuer.Issuer
 	Keys   *issuer.KeyRing
 	Scopes ScopeLister
 	Logger *slog.Logger
 	Clock  auth.Clock
-	// Ready reports why the node cannot serve yet (nil when it can).
-	Ready func() error
+	// Health reports whether the node should receive traffic, and the state
+	// of what it depends on (served as /readyz's detail).
+	Health func() (ready bool, detail any)
 	// NoRequestLog turns off the one-line-per-request log; errors are still logged.
 	NoRequestLog bool
 }
@@ -112,14 +113,19 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	oauthwire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// handleReady answers 200 when the node should receive traffic and 503
+// otherwise (starting, shutting down), with the detail in both cases.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if s.Ready != nil {
-		if err := s.Ready(); err != nil {
-			oauthwire.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
-			return
-		}
+	ready, detail := true, any(nil)
+	if s.Health != nil {
+		ready, detail = s.Health()
 	}
-	oauthwire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	w.Header().Set("Cache-Control", "no-store")
+	if !ready {
+		oauthwire.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "detail": detail})
+		return
+	}
+	oauthwire.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "detail": detail})
 }
 
 // seconds rounds a duration up to whole seconds, as Retry-After and the rate-limit headers want.

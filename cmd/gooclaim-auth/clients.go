@@ -35,7 +35,7 @@ within its poll interval (500ms by default), without a restart.`,
 
 // withService opens the database for one command and closes it after.
 func withService(ctx context.Context, g *globalFlags, fn func(*admin.Service) error) error {
-	db, err := openStore(ctx, g.database, nil)
+	db, err := openStore(ctx, g, nil)
 	if err != nil {
 		return err
 	}

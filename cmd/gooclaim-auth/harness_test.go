@@ -23,7 +23,7 @@ type testServer struct {
 	srv    *server
 	url    string
 	dir    string
-	db     string
+	g      *globalFlags
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	waited chan error
@@ -47,11 +47,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startTestServer starts a server; configure may change its settings, clock may be nil.
+// startTestServer starts a server on a fresh SQLite database; configure may
+// change its settings, clock may be nil.
 func startTestServer(t *testing.T, clock auth.Clock, configure ...func(*serveConfig)) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	ts := &testServer{t: t, dir: dir, db: filepath.Join(dir, "auth.db"), logs: &syncBuffer{}, waited: make(chan error, 1)}
+	return startTestNode(t, &globalFlags{database: filepath.Join(t.TempDir(), "auth.db")}, clock, configure...)
+}
+
+// startTestNode starts a server with the given database settings (several
+// nodes may share them).
+func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...func(*serveConfig)) *testServer {
+	t.Helper()
+	ts := &testServer{t: t, dir: t.TempDir(), g: g, logs: &syncBuffer{}, waited: make(chan error, 1)}
 	c := defaultServeConfig()
 	c.listen = "127.0.0.1:0"
 	c.pollInterval = durationValue(100 * time.Millisecond)
@@ -61,7 +68,6 @@ func startTestServer(t *testing.T, clock auth.Clock, configure ...func(*serveCon
 	if err := c.validate(c.issuer != ""); err != nil {
 		t.Fatal(err)
 	}
-	g := &globalFlags{database: ts.db, logLevel: "info"}
 	logger := slog.New(slog.NewJSONHandler(ts.logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := startServer(ctx, c, g, logger, clock)
@@ -74,6 +80,13 @@ func startTestServer(t *testing.T, clock auth.Clock, configure ...func(*serveCon
 	go func() { ts.waited <- srv.wait() }()
 	t.Cleanup(ts.stop)
 	return ts
+}
+
+// kill stops the node abruptly, as SIGKILL would: connections are cut,
+// nothing is drained.
+func (ts *testServer) kill() {
+	ts.srv.stopping.Store(true)
+	ts.srv.http.Close()
 }
 
 func (ts *testServer) stop() {
@@ -90,7 +103,14 @@ func (ts *testServer) stop() {
 
 // cli runs gooclaim-auth with args against the server's database.
 func (ts *testServer) cli(stdin string, args ...string) (stdout, stderr string, code int) {
-	return runCLI(ts.t, stdin, append(args, "--database", ts.db)...)
+	args = append(args, "--database", ts.g.database)
+	if ts.g.postgresSchema != "" {
+		args = append(args, "--postgres-schema", ts.g.postgresSchema)
+	}
+	if ts.g.kekFile != "" {
+		args = append(args, "--key-encryption-key-file", ts.g.kekFile)
+	}
+	return runCLI(ts.t, stdin, args...)
 }
 
 func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {

@@ -71,7 +71,7 @@ last token has expired. Running servers pick the new key up by themselves.`,
 				return err
 			}
 			ctx := cmd.Context()
-			db, err := openStore(ctx, g.database, nil)
+			db, err := openStore(ctx, g, nil)
 			if err != nil {
 				return err
 			}
@@ -108,7 +108,7 @@ func newMigrateCmd(e *env, g *globalFlags) *cobra.Command {
 		Short: "Create or upgrade the database schema (serve does this by itself)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(cmd.Context(), g.database, nil)
+			db, err := openStore(cmd.Context(), g, nil)
 			if err != nil {
 				return err
 			}

@@ -60,9 +60,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // globalFlags are shared by every command that touches the database.
 type globalFlags struct {
-	database string
-	kekFile  string
-	logLevel string
+	database       string
+	postgresSchema string
+	kekFile        string
+	logLevel       string
 }
 
 func newRootCmd(e *env) *cobra.Command {
@@ -85,7 +86,8 @@ Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABAS
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.database, "database", "./gooclaim-auth.db", "database: a SQLite file path (or sqlite:PATH)")
+	pf.StringVar(&g.database, "database", "./gooclaim-auth.db", "database: a SQLite file path (or sqlite:PATH), or a postgres:// URL shared by every node")
+	pf.StringVar(&g.postgresSchema, "postgres-schema", "", "PostgreSQL schema holding the tables, created if missing (default: the connection's search_path)")
 	pf.StringVar(&g.kekFile, "key-encryption-key-file", "", "file holding the 32-byte key-encryption key, base64 (make one with: openssl rand -base64 32); default: beside the SQLite database, created if missing")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 

@@ -12,13 +12,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/httpapi"
 	"github.com/gooclaim/gooclaim-auth/inmem"
 	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/gooclaim-auth/postgres"
+	"github.com/gooclaim/gooclaim-auth/redis"
 )
 
 // serveConfig is the configuration of `serve`; its zero value is not used,
@@ -41,6 +43,10 @@ type serveConfig struct {
 	idleTimeout       durationValue
 	maxHeaderBytes    int
 	noRequestLog      bool
+	redisURL          string
+	redisPrefix       string
+	rateLimitFail     string
+	shutdownDelay     durationValue
 }
 
 // defaultServeConfig holds the flags' defaults.
@@ -50,6 +56,8 @@ func defaultServeConfig() *serveConfig {
 		audience:          issuer.DefaultAudience,
 		signingAlg:        auth.ES256,
 		maxHeaderBytes:    16 << 10,
+		redisPrefix:       redis.DefaultPrefix,
+		rateLimitFail:     "open",
 		tokenTTL:          durationValue(issuer.DefaultTokenTTL),
 		rateLimit:         rateValue(issuer.DefaultRate),
 		ipRateLimit:       rateValue(issuer.DefaultRate),
@@ -110,6 +118,10 @@ automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
 	f.Var(&c.idleTimeout, "idle-timeout", "how long an idle keep-alive connection is kept")
 	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", c.maxHeaderBytes, "largest request header block accepted, in bytes")
 	f.BoolVar(&c.noRequestLog, "no-request-log", false, "do not log one line per request")
+	f.StringVar(&c.redisURL, "redis-url", "", "redis:// URL of the Redis that holds the fleet-wide rate limit (default: a per-node in-memory limit)")
+	f.StringVar(&c.redisPrefix, "redis-prefix", c.redisPrefix, "prefix of the rate-limit keys in Redis")
+	f.StringVar(&c.rateLimitFail, "rate-limit-fail", c.rateLimitFail, "when Redis is unreachable: open (each node enforces the limit itself) or closed (token requests get 503)")
+	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
 	return cmd
 }
 
@@ -145,6 +157,12 @@ func (c *serveConfig) validate(issuerSet bool) error {
 			p = append(p, name+" must be positive")
 		}
 	}
+	if c.rateLimitFail != "open" && c.rateLimitFail != "closed" {
+		p = append(p, fmt.Sprintf("--rate-limit-fail %q: use open or closed", c.rateLimitFail))
+	}
+	if c.redisURL != "" && !strings.HasPrefix(c.redisURL, "redis://") && !strings.HasPrefix(c.redisURL, "rediss://") {
+		p = append(p, "--redis-url: want redis://host:6379/0 or rediss://…")
+	}
 	if c.maxHeaderBytes < 4096 {
 		p = append(p, "--max-header-bytes: at least 4096")
 	}
@@ -179,10 +197,12 @@ func parseLevel(level string) (slog.Level, error) {
 type server struct {
 	cfg      *serveConfig
 	logger   *slog.Logger
-	store    *sqlite.DB
+	store    database
 	replica  *inmem.Replica
 	keys     *issuer.KeyRing
 	limiter  *inmem.Limiter
+	redis    *redis.Limiter
+	redisCl  goredis.UniversalClient
 	issuer   *issuer.Issuer
 	http     *http.Server
 	listener net.Listener
@@ -204,7 +224,7 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 			s.close()
 		}
 	}()
-	s.store, err = openStore(ctx, g.database, clock)
+	s.store, err = openStore(ctx, g, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -241,14 +261,33 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		c.issuer = "http://localhost:" + port
 	}
 	s.limiter = inmem.NewLimiter(inmem.LimiterOptions{Clock: clock})
+	var limiter auth.Limiter = s.limiter
+	if c.redisURL != "" {
+		s.redisCl, err = redis.ParseURL(c.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		opts := redis.LimiterOptions{Prefix: c.redisPrefix, Logger: logger}
+		if c.rateLimitFail == "open" {
+			opts.Fallback = s.limiter
+		}
+		if _, ok := clock.(auth.SystemClock); !ok {
+			opts.Clock = clock // tests; in production Redis's own clock is shared by every node
+		}
+		// go-redis reports every failed dial itself; our limiter logs an
+		// outage once per episode, so the library's lines go to debug.
+		goredis.SetLogger(redisLogger{logger})
+		s.redis = redis.NewLimiter(s.redisCl, opts)
+		limiter = s.redis
+	}
 	s.issuer = issuer.New(issuer.Config{
 		Issuer:      c.issuer,
 		Audience:    c.audience,
 		TokenTTL:    time.Duration(c.tokenTTL),
 		RateLimit:   auth.Rate(c.rateLimit),
 		IPRateLimit: auth.Rate(c.ipRateLimit),
-	}, s.replica, s.keys, s.limiter, clock)
-	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Ready: s.ready, NoRequestLog: c.noRequestLog}
+	}, s.replica, s.keys, limiter, clock)
+	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health, NoRequestLog: c.noRequestLog}
 	s.http = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: time.Duration(c.readHeaderTimeout),
@@ -283,14 +322,15 @@ func (s *server) logStart(g *globalFlags, clock auth.Clock) {
 		"version", version,
 		"issuer", s.cfg.issuer,
 		"listen", s.listener.Addr().String(),
-		"database", g.database,
+		"database", redactURL(g.database),
+		"rate_limiter", s.limiterBackend(),
 		"signing_alg", signer.Algorithm(),
 		"signing_kid", signer.KeyID(),
 		"clients", s.replica.Len())
 	if s.replica.Len() == 0 {
 		cmd := `gooclaim-auth clients create --name my-service --scope "claims:read"`
 		if g.database != "./gooclaim-auth.db" {
-			cmd += " --database " + g.database
+			cmd += " --database " + redactURL(g.database)
 		}
 		s.logger.Info("no clients yet; create one with: " + cmd)
 	}
@@ -319,14 +359,75 @@ func (s *server) maintainKeys(every time.Duration) {
 	}
 }
 
-func (s *server) ready() error {
-	if s.stopping.Load() {
-		return errors.New("shutting down")
+// health reports whether the node should receive traffic, with the state
+// of what it depends on. A node keeps serving while the store or Redis is
+// down (from its replica; with the fallback limiter), so those degrade the
+// detail, not readiness.
+func (s *server) health() (bool, any) {
+	now := time.Now()
+	ready, reason := true, ""
+	signer, err := s.keys.Signer(now)
+	keys := map[string]any{}
+	if err != nil {
+		ready, reason = false, err.Error()
+		keys["error"] = err.Error()
+	} else {
+		keys["active_kid"], keys["alg"] = signer.KeyID(), signer.Algorithm()
+		if next := s.keys.NextRotation(now); !next.IsZero() {
+			keys["next_rotation"] = next
+		}
 	}
-	if _, err := s.keys.Signer(time.Now()); err != nil {
-		return err
+	if s.stopping.Load() {
+		ready, reason = false, "shutting down"
+	}
+	last := s.replica.LastSync()
+	detail := map[string]any{
+		"keys": keys,
+		"store": map[string]any{
+			"backend":     storeBackend(s.store),
+			"clients":     s.replica.Len(),
+			"last_sync":   last,
+			"sync_age_ms": now.Sub(last).Milliseconds(),
+		},
+		"rate_limiter": s.limiterState(),
+	}
+	if reason != "" {
+		detail["reason"] = reason
+	}
+	return ready, detail
+}
+
+func (s *server) ready() error {
+	if ok, d := s.health(); !ok {
+		return errors.New(d.(map[string]any)["reason"].(string))
 	}
 	return nil
+}
+
+func storeBackend(db database) string {
+	if _, ok := db.(*postgres.DB); ok {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func (s *server) limiterBackend() string {
+	if s.redis == nil {
+		return "memory"
+	}
+	return s.redis.State().Backend
+}
+
+func (s *server) limiterState() map[string]any {
+	if s.redis == nil {
+		return map[string]any{"backend": "memory", "tracked_keys": s.limiter.Len()}
+	}
+	st := s.redis.State()
+	m := map[string]any{"backend": st.Backend, "since": st.Since, "fail": s.cfg.rateLimitFail, "fallback_requests": st.Fallbacks}
+	if st.LastError != "" {
+		m["last_error"] = st.LastError
+	}
+	return m
 }
 
 // Addr is the address the server listens on.
@@ -337,6 +438,10 @@ func (s *server) Addr() string { return s.listener.Addr().String() }
 func (s *server) shutdown() {
 	if s.stopping.Swap(true) {
 		return
+	}
+	if d := time.Duration(s.cfg.shutdownDelay); d > 0 {
+		s.logger.Info("shutting down: failing readiness so load balancers stop sending", "delay", formatDuration(d))
+		time.Sleep(d)
 	}
 	s.logger.Info("shutting down: finishing requests in flight", "timeout", formatDuration(time.Duration(s.cfg.shutdownTimeout)))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.shutdownTimeout))
@@ -364,7 +469,17 @@ func (s *server) close() {
 	if s.limiter != nil {
 		s.limiter.Close()
 	}
+	if s.redisCl != nil {
+		s.redisCl.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
 	}
+}
+
+// redisLogger sends go-redis's own log lines to slog at debug level.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Debug("redis: " + fmt.Sprintf(format, v...))
 }

@@ -11,21 +11,43 @@ import (
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/gooclaim-auth/postgres"
 	"github.com/gooclaim/gooclaim-auth/sqlite"
 )
 
-// openStore opens the database and brings its schema up to date.
-func openStore(ctx context.Context, database string, clock auth.Clock) (*sqlite.DB, error) {
-	if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
-		return nil, fmt.Errorf("--database %s: PostgreSQL is not supported by this build; use a SQLite file path", redactURL(database))
-	}
-	db, err := sqlite.Open(ctx, database, sqlite.Options{Clock: clock})
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w (check --database)", database, err)
+// database is a store that can bring its own schema up to date.
+type database interface {
+	auth.Store
+	Migrate(ctx context.Context) error
+}
+
+// isPostgres reports whether --database names a PostgreSQL server.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// openStore opens the database named by --database — a postgres:// URL, or
+// else a SQLite file — and brings its schema up to date (under a lock, so
+// that nodes starting together do not race).
+func openStore(ctx context.Context, g *globalFlags, clock auth.Clock) (database, error) {
+	var db database
+	dsn := g.database
+	if isPostgres(dsn) {
+		pg, err := postgres.Open(ctx, dsn, postgres.Options{Clock: clock, Schema: g.postgresSchema})
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w (check --database)", redactURL(dsn), err)
+		}
+		db = pg
+	} else {
+		lite, err := sqlite.Open(ctx, dsn, sqlite.Options{Clock: clock})
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w (check --database)", dsn, err)
+		}
+		db = lite
 	}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("migrate database %s: %w", database, err)
+		return nil, fmt.Errorf("migrate database %s: %w", redactURL(dsn), err)
 	}
 	return db, nil
 }
@@ -40,7 +62,7 @@ func defaultKEKPath(dbPath string) string {
 // when given, else from the default file beside the database, which is
 // created when missing — but only while the database holds no keys, since a
 // new KEK could not open them.
-func loadKEK(ctx context.Context, g *globalFlags, db *sqlite.DB, logger *slog.Logger) (*jose.KEK, error) {
+func loadKEK(ctx context.Context, g *globalFlags, db database, logger *slog.Logger) (*jose.KEK, error) {
 	if g.kekFile != "" {
 		kek, err := jose.LoadKEKFile(g.kekFile)
 		if err != nil {
@@ -48,7 +70,11 @@ func loadKEK(ctx context.Context, g *globalFlags, db *sqlite.DB, logger *slog.Lo
 		}
 		return kek, nil
 	}
-	path := defaultKEKPath(db.Path())
+	lite, ok := db.(*sqlite.DB)
+	if !ok {
+		return nil, errors.New("--key-encryption-key-file is required with PostgreSQL: every node must be given the same key (make one with: openssl rand -base64 32 > kek; chmod 600 kek)")
+	}
+	path := defaultKEKPath(lite.Path())
 	kek, err := jose.LoadKEKFile(path)
 	if err == nil {
 		return kek, nil

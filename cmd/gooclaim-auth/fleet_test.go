@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/gooclaim-auth/authtest"
+	gjose "github.com/gooclaim/gooclaim-auth/jose"
+)
+
+// fleet is several nodes over one PostgreSQL schema and one Redis prefix,
+// each with its own listener, replica, key ring and limiters — as separate
+// processes would be.
+type fleet struct {
+	g      *globalFlags
+	prefix string
+	nodes  []*testServer
+}
+
+func randomName() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newFleetGlobals makes a PostgreSQL schema, a Redis prefix and a
+// key-encryption key for a fleet, all removed when the test ends.
+func newFleetGlobals(t *testing.T) (*globalFlags, string) {
+	t.Helper()
+	pgURL, redisURL := authtest.PostgresURL(t), authtest.RedisURL(t)
+	schema := "gooclaim_fleet_" + randomName()
+	prefix := "gooclaim:test:" + randomName() + ":"
+	kekPath := filepath.Join(t.TempDir(), "kek")
+	if _, err := gjose.CreateKEKFile(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if conn, err := pgx.Connect(ctx, pgURL); err == nil {
+			conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			conn.Close(ctx)
+		}
+		opt, err := goredis.ParseURL(redisURL)
+		if err != nil {
+			return
+		}
+		rc := goredis.NewClient(opt)
+		defer rc.Close()
+		iter := rc.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rc.Del(ctx, iter.Val())
+		}
+	})
+	return &globalFlags{database: pgURL, postgresSchema: schema, kekFile: kekPath}, prefix
+}
+
+func startFleet(t *testing.T, n int, clock *authtest.Clock, configure ...func(*serveConfig)) *fleet {
+	t.Helper()
+	g, prefix := newFleetGlobals(t)
+	f := &fleet{g: g, prefix: prefix}
+	redisURL := authtest.RedisURL(t)
+	// Nodes start together, as after a deploy: migrations and the first key
+	// must come out once.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			var clk = clock
+			cfg := append([]func(*serveConfig){func(c *serveConfig) {
+				c.redisURL, c.redisPrefix = redisURL, prefix
+			}}, configure...)
+			var node *testServer
+			if clk != nil {
+				node = startTestNode(t, g, clk, cfg...)
+			} else {
+				node = startTestNode(t, g, nil, cfg...)
+			}
+			mu.Lock()
+			f.nodes = append(f.nodes, node)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(f.nodes) != n {
+		t.FailNow()
+	}
+	return f
+}
+
+// TestThreeNodes: three nodes over one PostgreSQL and one Redis behave as one
+// service (issue: scale-out).
+func TestThreeNodes(t *testing.T) {
+	clock := authtest.NewClock(time.Now().Truncate(time.Millisecond))
+	f := startFleet(t, 3, clock)
+	a, b, c := f.nodes[0], f.nodes[1], f.nodes[2]
+	if keys, _ := a.srv.store.Keys(context.Background()); len(keys) != 1 {
+		t.Fatalf("three nodes starting together made %d keys, want 1", len(keys))
+	}
+	id, secret := a.createClient("--name", "fleet", "--scope", "claims:read")
+	for _, n := range f.nodes {
+		n.waitForClient(id, true)
+	}
+	body := "grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret
+
+	t.Run("token from A verifies with the JWKS of C", func(t *testing.T) {
+		tok := a.form(body).token(t)
+		parsed, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwks := fetchJWKS(t, c)
+		keys := jwks.Key(parsed.Signatures[0].Protected.KeyID)
+		if len(keys) != 1 {
+			t.Fatal("node C's JWKS lacks node A's signing key")
+		}
+		if _, err := parsed.Verify(keys[0].Key); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("90 requests over three nodes, exactly 60 accepted", func(t *testing.T) {
+		other, otherSecret := b.createClient("--name", "burst", "--scope", "claims:read")
+		for _, n := range f.nodes {
+			n.waitForClient(other, true)
+		}
+		var ok, limited atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 90 {
+			node := f.nodes[i%3]
+			wg.Go(func() {
+				switch r := node.form("grant_type=client_credentials&client_id=" + other + "&client_secret=" + otherSecret); r.StatusCode {
+				case 200:
+					ok.Add(1)
+				case 429:
+					limited.Add(1)
+				default:
+					t.Errorf("status %d: %s", r.StatusCode, r.body)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 60 || limited.Load() != 30 {
+			t.Fatalf("%d accepted and %d limited, want 60 and 30", ok.Load(), limited.Load())
+		}
+		for _, n := range f.nodes {
+			if st := n.srv.limiterBackend(); st != "redis" {
+				t.Errorf("node limiter backend %q", st)
+			}
+		}
+	})
+
+	t.Run("client disabled through B is refused by A within 1s", func(t *testing.T) {
+		svc := &admin.Service{Store: b.srv.replica}
+		start := time.Now()
+		if _, err := svc.SetDisabled(context.Background(), id, true); err != nil {
+			t.Fatal(err)
+		}
+		for a.srv.replica.Lookup(id) == nil || !a.srv.replica.Lookup(id).Disabled {
+			if time.Since(start) > time.Second {
+				t.Fatal("node A did not see the change within 1s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		delay := time.Since(start)
+		if r := a.form(body); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("node A: status %d for a disabled client", r.StatusCode)
+		}
+		t.Logf("propagation from node B to node A: %v", delay)
+		svc.SetDisabled(context.Background(), id, false)
+	})
+
+	t.Run("concurrent rotation from all three nodes yields one new key", func(t *testing.T) {
+		before, _ := a.srv.store.Keys(context.Background())
+		clock.Advance(time.Duration(a.srv.cfg.rotationPeriod)) // every node's rotation is now due
+		var changed atomic.Int32
+		var wg sync.WaitGroup
+		for _, n := range f.nodes {
+			wg.Go(func() {
+				ch, err := n.srv.keys.Maintain(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				if ch {
+					changed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		after, _ := a.srv.store.Keys(context.Background())
+		if changed.Load() != 1 || len(after) != len(before)+1 {
+			t.Fatalf("%d nodes rotated, %d → %d keys; want exactly one new key", changed.Load(), len(before), len(after))
+		}
+		// The new key is published everywhere before any node signs with it.
+		newKid := after[len(after)-1].ID
+		for _, n := range f.nodes {
+			waitUntil(t, func() bool { j := fetchJWKS(t, n); return len(j.Key(newKid)) == 1 })
+			if kid := headerOf(t, n.form(body).token(t).AccessToken)["kid"]; kid == newKid {
+				t.Fatal("a node signs with the new key before the publish-ahead delay")
+			}
+		}
+	})
+}
+
+// TestNodeKilledMidLoad: one node dies abruptly while three serve; the
+// others keep answering and nothing committed is lost.
+func TestNodeKilledMidLoad(t *testing.T) {
+	f := startFleet(t, 3, nil, func(c *serveConfig) { c.rateLimit = rateValue{Limit: 100000, Window: time.Minute} })
+	a, b, c := f.nodes[0], f.nodes[1], f.nodes[2]
+	id, secret := a.createClient("--name", "load", "--scope", "claims:read")
+	for _, n := range f.nodes {
+		n.waitForClient(id, true)
+	}
+	body := "grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret
+
+	// Clients created through C just before it dies must survive it.
+	var created []string
+	for range 5 {
+		cl, _, err := (&admin.Service{Store: c.srv.replica}).CreateClient(context.Background(), admin.ClientSpec{Name: "made-on-c", Scopes: []string{"x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created = append(created, cl.ID)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	var served, failedOnSurvivors atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 6 {
+		node := f.nodes[i%3]
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, _ := http.NewRequest("POST", node.url+"/v1/auth/token", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					if node != c {
+						failedOnSurvivors.Add(1)
+					}
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					served.Add(1)
+				} else if node != c {
+					failedOnSurvivors.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.kill()
+	before := served.Load()
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if failedOnSurvivors.Load() != 0 {
+		t.Fatalf("%d requests to the surviving nodes failed", failedOnSurvivors.Load())
+	}
+	if served.Load() <= before {
+		t.Fatal("the surviving nodes stopped serving")
+	}
+	for _, cid := range created {
+		for _, n := range []*testServer{a, b} {
+			if n.srv.replica.Lookup(cid) == nil {
+				t.Fatalf("client %s created on the killed node is missing on a survivor", cid)
+			}
+		}
+	}
+	t.Logf("%d tokens served; node C killed after %d", served.Load(), before)
+}
+
+// TestRedisUnreachable: with --rate-limit-fail open a node keeps issuing
+// tokens under its own limit and says so in /readyz; with closed it answers 503.
+func TestRedisUnreachable(t *testing.T) {
+	for _, mode := range []string{"open", "closed"} {
+		t.Run(mode, func(t *testing.T) {
+			ts := startTestServer(t, nil, func(c *serveConfig) { c.redisURL, c.rateLimitFail = "redis://127.0.0.1:1/0", mode })
+			id, secret := ts.createClient("--name", "svc", "--scope", "a")
+			r := ts.form("grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret)
+			ready := ts.do("GET", "/readyz", "", "")
+			if mode == "open" {
+				r.token(t)
+				if ready.StatusCode != 200 || !strings.Contains(string(ready.body), `"backend":"fallback"`) {
+					t.Fatalf("/readyz %d %s", ready.StatusCode, ready.body)
+				}
+				return
+			}
+			if r.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("fail closed: status %d %s", r.StatusCode, r.body)
+			}
+			if code, _ := r.errorBody(t); code != "temporarily_unavailable" {
+				t.Fatalf("code %q", code)
+			}
+			if !strings.Contains(string(ready.body), `"backend":"unavailable"`) {
+				t.Fatalf("/readyz %s", ready.body)
+			}
+		})
+	}
+}
