@@ -53,3 +53,31 @@ type Secret struct {
 
 // Live reports whether the secret may still authenticate at t.
 func (s Secret) Live(t time.Time) bool { return s.ExpiresAt.IsZero() || t.Before(s.ExpiresAt) }
+
+// CheckStorable checks what every ClientStore relies on: an ID, and secrets
+// with distinct, non-empty IDs. Violations are EINVALID errors.
+func (c *Client) CheckStorable() error {
+	if c == nil || c.ID == "" {
+		return Errorf(EINVALID, "the client ID is empty")
+	}
+	seen := make(map[string]bool, len(c.Secrets))
+	for _, s := range c.Secrets {
+		if s.ID == "" {
+			return Errorf(EINVALID, "client %q: a secret has an empty ID", c.ID)
+		}
+		if seen[s.ID] {
+			return Errorf(EINVALID, "client %q: two secrets have the ID %q", c.ID, s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return nil
+}
+
+// StampSecrets sets the zero CreatedAt of the client's secrets to now.
+func (c *Client) StampSecrets(now time.Time) {
+	for i := range c.Secrets {
+		if c.Secrets[i].CreatedAt.IsZero() {
+			c.Secrets[i].CreatedAt = now
+		}
+	}
+}

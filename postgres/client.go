@@ -18,7 +18,7 @@ const secretColumns = `client_id, id, hash, created_at, expires_at`
 // UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
 // and written back into c. ECONFLICT when the ID is taken.
 func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
-	if err := validateClient(c); err != nil {
+	if err := c.CheckStorable(); err != nil {
 		return err
 	}
 	var stored *auth.Client
@@ -30,7 +30,7 @@ func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 		if stored.UpdatedAt.IsZero() {
 			stored.UpdatedAt = now
 		}
-		stampSecrets(stored.Secrets, now)
+		stored.StampSecrets(now)
 		if err := insertClient(ctx, tx, stored); err != nil {
 			return nil, err
 		}
@@ -99,8 +99,8 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client)
 			return nil, &callerError{err}
 		}
 		c.ID, c.CreatedAt, c.UpdatedAt = id, createdAt, now
-		stampSecrets(c.Secrets, now)
-		if err := validateClient(c); err != nil {
+		c.StampSecrets(now)
+		if err := c.CheckStorable(); err != nil {
 			return nil, err
 		}
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $1, scopes = $2, audiences = $3, token_ttl = $4,
@@ -149,34 +149,6 @@ func (db *DB) CountClients(ctx context.Context) (int, error) {
 }
 
 func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q not found", id) }
-
-// validateClient checks what the schema needs: an ID, and secrets with
-// distinct, non-empty IDs.
-func validateClient(c *auth.Client) error {
-	if c == nil || c.ID == "" {
-		return auth.Errorf(auth.EINVALID, "the client ID is empty")
-	}
-	seen := make(map[string]bool, len(c.Secrets))
-	for _, s := range c.Secrets {
-		if s.ID == "" {
-			return auth.Errorf(auth.EINVALID, "client %q: a secret has an empty ID", c.ID)
-		}
-		if seen[s.ID] {
-			return auth.Errorf(auth.EINVALID, "client %q: two secrets have the ID %q", c.ID, s.ID)
-		}
-		seen[s.ID] = true
-	}
-	return nil
-}
-
-// stampSecrets sets the zero CreatedAt of secrets to now.
-func stampSecrets(secrets []auth.Secret, now time.Time) {
-	for i := range secrets {
-		if secrets[i].CreatedAt.IsZero() {
-			secrets[i].CreatedAt = now
-		}
-	}
-}
 
 func insertClient(ctx context.Context, tx pgx.Tx, c *auth.Client) error {
 	_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,

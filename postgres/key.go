@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"time"
 
@@ -40,62 +39,34 @@ func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]aut
 		if err != nil {
 			return nil, err
 		}
-		stored := make(map[string]auth.Key, len(current))
-		for _, k := range current {
-			stored[k.ID] = cloneKey(k) // fn may change current's byte slices
-		}
+		stored := auth.CloneKeys(current) // fn may change current's byte slices
 		next, err := fn(current)
 		if err != nil {
 			return nil, &callerError{err}
 		}
-
-		changed := false
-		kept := make(map[string]bool, len(next))
-		for _, k := range next {
-			if err := validateKey(k, kept); err != nil {
-				return nil, err
-			}
-			kept[k.ID] = true
-			if old, ok := stored[k.ID]; ok {
-				if !sameKey(old, k) {
-					return nil, auth.Errorf(auth.EINVALID, "update signing keys: key %q differs from the stored one, and keys are immutable", k.ID)
-				}
-				continue
-			}
+		insert, remove, err := auth.DiffKeys(stored, next)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range insert {
 			_, err := tx.Exec(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
 				VALUES ($1, $2, $3, $4, $5, $6)`,
 				k.ID, k.Algorithm, notNil(k.Public), notNil(k.Sealed), nanos(k.CreatedAt), nanos(k.SigningFrom))
 			if err != nil {
 				return nil, err
 			}
-			changed = true
 		}
-		for id := range stored {
-			if kept[id] {
-				continue
-			}
+		for _, id := range remove {
 			if _, err := tx.Exec(ctx, `DELETE FROM keys WHERE id = $1`, id); err != nil {
 				return nil, err
 			}
-			changed = true
 		}
+		changed := len(insert)+len(remove) > 0
 		if !changed {
 			return nil, nil
 		}
 		return &change{auth.ChangeKeys, ""}, nil
 	})
-}
-
-func validateKey(k auth.Key, seen map[string]bool) error {
-	switch {
-	case k.ID == "":
-		return auth.Errorf(auth.EINVALID, "update signing keys: a key has an empty ID")
-	case seen[k.ID]:
-		return auth.Errorf(auth.EINVALID, "update signing keys: two keys have the ID %q", k.ID)
-	case k.CreatedAt.IsZero() || k.SigningFrom.IsZero():
-		return auth.Errorf(auth.EINVALID, "update signing keys: key %q has no CreatedAt or SigningFrom", k.ID)
-	}
-	return nil
 }
 
 func loadKeys(ctx context.Context, q querier) ([]auth.Key, error) {
@@ -118,18 +89,6 @@ func loadKeys(ctx context.Context, q querier) ([]auth.Key, error) {
 		keys = append(keys, k)
 	}
 	return keys, rows.Err()
-}
-
-func sameKey(a, b auth.Key) bool {
-	return a.ID == b.ID && a.Algorithm == b.Algorithm &&
-		bytes.Equal(a.Public, b.Public) && bytes.Equal(a.Sealed, b.Sealed) &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.SigningFrom.Equal(b.SigningFrom)
-}
-
-func cloneKey(k auth.Key) auth.Key {
-	k.Public = bytes.Clone(k.Public)
-	k.Sealed = bytes.Clone(k.Sealed)
-	return k
 }
 
 // notNil returns b, or an empty slice for nil, which would be stored as NULL.

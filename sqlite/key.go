@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"time"
@@ -30,62 +29,34 @@ func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]aut
 		if err != nil {
 			return err
 		}
-		stored := make(map[string]auth.Key, len(current))
-		for _, k := range current {
-			stored[k.ID] = cloneKey(k) // fn may change current's byte slices
-		}
+		stored := auth.CloneKeys(current) // fn may change current's byte slices
 		next, err := fn(current)
 		if err != nil {
 			return &callerError{err}
 		}
-
-		changed := false
-		kept := make(map[string]bool, len(next))
-		for _, k := range next {
-			if err := validateKey(k, kept); err != nil {
-				return err
-			}
-			kept[k.ID] = true
-			if old, ok := stored[k.ID]; ok {
-				if !sameKey(old, k) {
-					return auth.Errorf(auth.EINVALID, "update signing keys: key %q differs from the stored one, and keys are immutable", k.ID)
-				}
-				continue
-			}
+		insert, remove, err := auth.DiffKeys(stored, next)
+		if err != nil {
+			return err
+		}
+		for _, k := range insert {
 			_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
 				VALUES (?, ?, ?, ?, ?, ?)`,
 				k.ID, k.Algorithm, notNil(k.Public), notNil(k.Sealed), nanos(k.CreatedAt), nanos(k.SigningFrom))
 			if err != nil {
 				return err
 			}
-			changed = true
 		}
-		for id := range stored {
-			if kept[id] {
-				continue
-			}
+		for _, id := range remove {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id); err != nil {
 				return err
 			}
-			changed = true
 		}
+		changed := len(insert)+len(remove) > 0
 		if !changed {
 			return nil
 		}
 		return appendChange(ctx, tx, auth.ChangeKeys, "", now)
 	})
-}
-
-func validateKey(k auth.Key, seen map[string]bool) error {
-	switch {
-	case k.ID == "":
-		return auth.Errorf(auth.EINVALID, "update signing keys: a key has an empty ID")
-	case seen[k.ID]:
-		return auth.Errorf(auth.EINVALID, "update signing keys: two keys have the ID %q", k.ID)
-	case k.CreatedAt.IsZero() || k.SigningFrom.IsZero():
-		return auth.Errorf(auth.EINVALID, "update signing keys: key %q has no CreatedAt or SigningFrom", k.ID)
-	}
-	return nil
 }
 
 type querier interface {
@@ -112,18 +83,6 @@ func loadKeys(ctx context.Context, q querier) ([]auth.Key, error) {
 		keys = append(keys, k)
 	}
 	return keys, rows.Err()
-}
-
-func sameKey(a, b auth.Key) bool {
-	return a.ID == b.ID && a.Algorithm == b.Algorithm &&
-		bytes.Equal(a.Public, b.Public) && bytes.Equal(a.Sealed, b.Sealed) &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.SigningFrom.Equal(b.SigningFrom)
-}
-
-func cloneKey(k auth.Key) auth.Key {
-	k.Public = bytes.Clone(k.Public)
-	k.Sealed = bytes.Clone(k.Sealed)
-	return k
 }
 
 // notNil returns b, or an empty slice for nil, which would be stored as NULL.
