@@ -4,51 +4,18 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gooclaim/gooclaim-auth/internal/migration"
 )
 
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
-// A migration is one embedded file, NNNN_description.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migration/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migration/")
-		num, _, _ := strings.Cut(base, "_")
-		version, err := strconv.Atoi(num)
-		if err != nil || version < 1 {
-			return nil, fmt.Errorf("migration %s: the name must start with its version number, such as 0001_", base)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: version, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFS, "migration")
 }
 
 // Migrate brings the schema up to date, applying each missing migration in
@@ -66,11 +33,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return db.translate("migrate: read applied migrations", err)
 	}
 	for _, m := range ms {
-		if applied[m.version] {
+		if applied[m.Version] {
 			continue
 		}
 		if err := db.migrate(ctx, m); err != nil {
-			return db.translate(fmt.Sprintf("migrate: apply %s", m.name), err)
+			return db.translate(fmt.Sprintf("migrate: apply %s", m.Name), err)
 		}
 	}
 	return nil
@@ -110,7 +77,7 @@ func appliedMigrations(ctx context.Context, q querier) (map[int]bool, error) {
 }
 
 // migrate applies m unless another node has meanwhile.
-func (db *DB) migrate(ctx context.Context, m migration) error {
+func (db *DB) migrate(ctx context.Context, m migration.Migration) error {
 	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if err := db.lockMigrations(ctx, tx); err != nil {
 			return err
@@ -123,14 +90,14 @@ func (db *DB) migrate(ctx context.Context, m migration) error {
 			return err
 		}
 		var done bool
-		err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done)
+		err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done)
 		if err != nil || done {
 			return err
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil { // no arguments: the simple protocol, several statements
+		if _, err := tx.Exec(ctx, m.SQL); err != nil { // no arguments: the simple protocol, several statements
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version)
+		_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version)
 		return err
 	})
 }

@@ -4,49 +4,16 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/gooclaim/gooclaim-auth/internal/migration"
 )
 
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
-// A migration is one embedded file, NNNN_description.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migration/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migration/")
-		num, _, _ := strings.Cut(base, "_")
-		version, err := strconv.Atoi(num)
-		if err != nil || version < 1 {
-			return nil, fmt.Errorf("migration %s: the name must start with its version number, such as 0001_", base)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: version, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFS, "migration")
 }
 
 // Migrate brings the schema up to date, applying each missing migration in
@@ -63,11 +30,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return translate("migrate: read applied migrations", err)
 	}
 	for _, m := range ms {
-		if applied[m.version] {
+		if applied[m.Version] {
 			continue
 		}
 		if err := db.migrate(ctx, m); err != nil {
-			return translate(fmt.Sprintf("migrate: apply %s", m.name), err)
+			return translate(fmt.Sprintf("migrate: apply %s", m.Name), err)
 		}
 	}
 	return nil
@@ -99,7 +66,7 @@ func (db *DB) appliedMigrations(ctx context.Context) (map[int]bool, error) {
 }
 
 // migrate applies m unless another process has meanwhile.
-func (db *DB) migrate(ctx context.Context, m migration) error {
+func (db *DB) migrate(ctx context.Context, m migration.Migration) error {
 	select {
 	case db.writeMu <- struct{}{}:
 	case <-ctx.Done():
@@ -116,16 +83,16 @@ func (db *DB) migrate(ctx context.Context, m migration) error {
 		return err
 	}
 	var done int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&done); err != nil {
 		return err
 	}
 	if done > 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.version); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.Version); err != nil {
 		return err
 	}
 	return tx.Commit()
