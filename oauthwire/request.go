@@ -25,6 +25,9 @@ import (
 // MaxBodyBytes bounds a token request's body. Real requests are a few hundred bytes.
 const MaxBodyBytes = 64 << 10
 
+// MaxClientIDLength bounds a client_id; registered IDs are far shorter.
+const MaxClientIDLength = 256
+
 // ErrBodyTooLarge is returned for a body over MaxBodyBytes.
 var ErrBodyTooLarge = auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
 
@@ -90,6 +93,13 @@ func ParseTokenRequest(r *http.Request) (auth.TokenRequest, error) {
 		if p.clientSecret != "" {
 			req.AuthMethod = auth.AuthClientSecretPost
 		}
+	}
+	if len(req.ClientID) > MaxClientIDLength {
+		// Not charged to this client_id: a limiter entry per invented
+		// kilobyte-long ID would let a flood grow memory. The caller charges
+		// the address instead.
+		req.ClientID = ""
+		return req, auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("client_id is longer than %d characters", MaxClientIDLength))
 	}
 	if !isVSCHAR(req.ClientID) {
 		return req, auth.ErrInvalidRequest.WithDescription("client_id may contain only printable ASCII characters (RFC 6749 Appendix A.1)")

@@ -548,3 +548,13 @@ func checkHeaders(t *testing.T, h http.Header, want map[string]string) {
 		}
 	}
 }
+
+func TestOverlongClientIDIsNotCharged(t *testing.T) {
+	long := strings.Repeat("a", oauthwire.MaxClientIDLength+1)
+	r := httptest.NewRequest("POST", "/v1/auth/token", strings.NewReader("grant_type=client_credentials&client_secret=x&client_id="+long))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req, err := oauthwire.ParseTokenRequest(r)
+	if !errors.Is(err, auth.ErrInvalidRequest) || req.ClientID != "" {
+		t.Fatalf("err %v, client_id kept: %v", err, req.ClientID != "")
+	}
+}
