@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ type Config struct {
 	Duration time.Duration
 	// Warmup is how long each target is driven before measuring starts.
 	Warmup time.Duration
-	// Rounds is how many times each target is driven, alternating baseline and service.
+	// Rounds is how many times each target is driven, alternating baseline, service (and scaleout).
 	Rounds int
 	// Body is the request encoding: "form" or "json".
 	Body string
@@ -51,6 +52,29 @@ type Config struct {
 	Target string
 	// ClientsFile holds the credentials for Target: [{"client_id":…,"client_secret":…}].
 	ClientsFile string
+	// Scaleout also starts and drives a third target: serve over PostgreSQL
+	// (a fresh schema of PostgresURL's database) with the Redis rate limiter
+	// (a fresh key prefix in RedisURL's Redis), holding the same clients.
+	Scaleout bool
+	// PostgresURL is the PostgreSQL database of the scale-out target.
+	PostgresURL string
+	// RedisURL is the Redis of the scale-out target.
+	RedisURL string
+}
+
+// Defaults of --postgres-url and --redis-url when their environment
+// variables (the ones the backend tests read) are unset.
+const (
+	defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+)
+
+// envOr returns the environment variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // DefaultConfig returns the settings of a run without flags.
@@ -66,6 +90,8 @@ func DefaultConfig() Config {
 		Auth:           "post",
 		StartTimeout:   2 * time.Minute,
 		RequestTimeout: 10 * time.Second,
+		PostgresURL:    envOr("GOOCLAIM_TEST_POSTGRES_URL", defaultPostgresURL),
+		RedisURL:       envOr("GOOCLAIM_TEST_REDIS_URL", defaultRedisURL),
 	}
 }
 
@@ -82,7 +108,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Connections, "connections", c.Connections, "concurrent workers, each with its own keep-alive connection")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "measured time per target and round")
 	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "unmeasured load before each measurement")
-	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds of baseline then service; the report shows medians")
+	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds of baseline, service (and scaleout with --scaleout), one after the other; the report shows medians")
 	fs.StringVar(&c.Body, "body", c.Body, "request body encoding: form or json")
 	fs.StringVar(&c.Auth, "auth", c.Auth, "client authentication: post (client_secret_post) or basic (client_secret_basic)")
 	fs.StringVar(&c.RateLimit, "rate-limit", "", "passed to serve --rate-limit, LIMIT/WINDOW (default: the server's, 60/1m per client)")
@@ -93,12 +119,20 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "time allowed for one request")
 	fs.StringVar(&c.Target, "target", "", "base URL of an already running server to drive instead (needs --clients-file)")
 	fs.StringVar(&c.ClientsFile, "clients-file", "", `credentials for --target: a JSON array of {"client_id":…,"client_secret":…}`)
+	fs.BoolVar(&c.Scaleout, "scaleout", false, "also start and drive serve over PostgreSQL (--postgres-url, a fresh schema) with the Redis rate limiter (--redis-url, a fresh key prefix), holding the same clients")
+	fs.StringVar(&c.PostgresURL, "postgres-url", c.PostgresURL, "PostgreSQL database of the --scaleout target (default: $GOOCLAIM_TEST_POSTGRES_URL, else "+defaultPostgresURL+"); a schema gooclaim_loadgen_<random> is created in it and dropped at exit")
+	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis of the --scaleout target (default: $GOOCLAIM_TEST_REDIS_URL, else "+defaultRedisURL+"); its keys go under gooclaim:loadgen:<random>: and are deleted at exit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: gooclaim-loadgen [flags]
 
 Measures POST /v1/auth/token of a freshly started gooclaim-auth server against
 a baseline server that only parses the request and signs the same claims with
 the same key, and prints tokens/s, latencies and the service/baseline ratio.
+
+With --scaleout it also starts gooclaim-auth serve over PostgreSQL and Redis
+(the scale-out configuration) with the same clients, drives it in the same
+rounds and prints its tokens/s as a percentage of the embedded (SQLite,
+in-memory limiter) service's.
 
 Flags:
 `)
@@ -160,6 +194,17 @@ func (c *Config) validate() error {
 	}
 	if (c.Target == "") != (c.ClientsFile == "") {
 		p = append(p, "--target and --clients-file go together")
+	}
+	if c.Scaleout {
+		if c.Target != "" {
+			p = append(p, "--scaleout starts its own servers: it does not go with --target")
+		}
+		if !strings.HasPrefix(c.PostgresURL, "postgres://") && !strings.HasPrefix(c.PostgresURL, "postgresql://") {
+			p = append(p, fmt.Sprintf("--postgres-url %q: want postgres://USER@HOST:PORT/DATABASE?sslmode=…", redactURL(c.PostgresURL)))
+		}
+		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+			p = append(p, fmt.Sprintf("--redis-url %q: want redis://HOST:6379/0 or rediss://…", redactURL(c.RedisURL)))
+		}
 	}
 	if c.Target != "" {
 		if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -114,6 +114,12 @@ type phase struct {
 	ServerCPUSeconds  float64 `json:"server_cpu_seconds,omitempty"`
 	CPUPerTokenUs     float64 `json:"server_cpu_us_per_token,omitempty"`
 	LoadgenCPUSeconds float64 `json:"loadgen_cpu_seconds,omitempty"`
+	// RedisCPUSeconds is the CPU time the Redis server used while measured
+	// (with --scaleout, from INFO cpu: every client of that Redis counts),
+	// and RedisCPUPerTokenUs that per 200 answer, for the scale-out target
+	// only: the others do not use Redis.
+	RedisCPUSeconds    float64 `json:"redis_cpu_seconds,omitempty"`
+	RedisCPUPerTokenUs float64 `json:"redis_cpu_us_per_token,omitempty"`
 
 	P50, P99, Max  time.Duration `json:"-"`
 	started, ended time.Time
@@ -128,6 +134,11 @@ type driver struct {
 	reqs *requestSet
 	next atomic.Uint64
 	pid  int // the server's process, whose CPU time is measured; 0 if unknown
+	// redisCPU returns the Redis server's CPU time so far (zero if unknown);
+	// nil without --scaleout. usesRedis says whether its Redis CPU is this
+	// target's cost.
+	redisCPU  func() time.Duration
+	usesRedis bool
 }
 
 func newDriver(name, baseURL string, reqs *requestSet) (*driver, error) {
@@ -173,7 +184,7 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 	const capacity = 4096
 
 	// CPU time of the server and of this process when measuring starts.
-	cpuStart := make(chan [2]time.Duration, 1)
+	cpuStart := make(chan cpuSample, 1)
 	cpuTimer := time.AfterFunc(time.Until(measureFrom), func() { cpuStart <- d.cpu() })
 	defer cpuTimer.Stop()
 
@@ -242,14 +253,18 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 	select {
 	case c0 := <-cpuStart:
 		c1 := d.cpu()
-		if c0[0] > 0 && c1[0] > c0[0] {
-			p.ServerCPUSeconds = (c1[0] - c0[0]).Seconds()
-			if p.OK > 0 {
-				p.CPUPerTokenUs = math.Round((c1[0]-c0[0]).Seconds()*1e7/float64(p.OK)) / 10
-			}
+		if c0.server > 0 && c1.server > c0.server {
+			p.ServerCPUSeconds = (c1.server - c0.server).Seconds()
+			p.CPUPerTokenUs = perTokenUs(c1.server-c0.server, p.OK)
 		}
-		if c0[1] > 0 && c1[1] > c0[1] {
-			p.LoadgenCPUSeconds = (c1[1] - c0[1]).Seconds()
+		if c0.loadgen > 0 && c1.loadgen > c0.loadgen {
+			p.LoadgenCPUSeconds = (c1.loadgen - c0.loadgen).Seconds()
+		}
+		if c0.redis > 0 && c1.redis >= c0.redis {
+			p.RedisCPUSeconds = math.Round((c1.redis-c0.redis).Seconds()*1000) / 1000
+			if d.usesRedis {
+				p.RedisCPUPerTokenUs = perTokenUs(c1.redis-c0.redis, p.OK)
+			}
 		}
 	default:
 	}
@@ -264,15 +279,28 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 	return p, nil
 }
 
-// cpu returns the CPU time used so far by the server and by this process
-// (zero when unknown).
-func (d *driver) cpu() [2]time.Duration {
-	var out [2]time.Duration
+// cpuSample is the CPU time used so far by the server, by this process and
+// by Redis (zero when unknown).
+type cpuSample struct{ server, loadgen, redis time.Duration }
+
+func (d *driver) cpu() cpuSample {
+	var out cpuSample
 	if d.pid > 0 {
-		out[0], _ = processCPU(d.pid)
+		out.server, _ = processCPU(d.pid)
 	}
-	out[1], _ = processCPU(os.Getpid())
+	out.loadgen, _ = processCPU(os.Getpid())
+	if d.redisCPU != nil {
+		out.redis = d.redisCPU()
+	}
 	return out
+}
+
+// perTokenUs is cpu per token in microseconds, to 0.1µs; 0 without tokens.
+func perTokenUs(cpu time.Duration, tokens int) float64 {
+	if tokens <= 0 {
+		return 0
+	}
+	return math.Round(cpu.Seconds()*1e7/float64(tokens)) / 10
 }
 
 // do sends client i's request and reads the whole answer (keeping it when

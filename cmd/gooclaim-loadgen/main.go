@@ -12,6 +12,15 @@
 // non-200 answers of each, and the service's throughput as a percentage of
 // the baseline's: what authentication, limiting, logging and routing cost.
 //
+// With --scaleout it also starts a third target, `gooclaim-auth serve` as one
+// node of a fleet runs it: over PostgreSQL (--postgres-url, in a schema
+// gooclaim_loadgen_<random> made for the run) with the fleet-wide Redis rate
+// limiter (--redis-url, under the key prefix gooclaim:loadgen:<random>:),
+// holding the same clients with the same secrets. It is driven in the same
+// rounds, and the report adds the scale-out/embedded ratio of tokens/s. The
+// schema is dropped and the keys deleted at exit, interrupted or not, unless
+// --keep.
+//
 // With --target URL --clients-file FILE it drives an already running server
 // instead, with the credentials in FILE (a JSON array of
 // {"client_id": …, "client_secret": …}).

@@ -15,8 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/authtest"
 	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/gooclaim-auth/redis"
 )
 
 // TestMain lets the test binary play the baseline server: the load generator
@@ -113,6 +117,105 @@ func TestEndToEnd(t *testing.T) {
 	t.Logf("\n%s", text.String())
 }
 
+// TestScaleout runs --scaleout with tiny settings against the test
+// PostgreSQL and Redis (authtest: skipped without them, failed under CI):
+// three targets, 200s only, the scale-out ratio, and nothing left behind.
+func TestScaleout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server: skipped with -short")
+	}
+	pgURL, redisURL := authtest.PostgresURL(t), authtest.RedisURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := []string{"--scaleout", "--postgres-url", pgURL, "--redis-url", redisURL,
+		"--clients", "30", "--duration", "1s", "--warmup", "200ms", "--connections", "4",
+		"--rate-limit", "1000000/1m", "--json"}
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	var rep report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, stdout.String())
+	}
+	var names []string
+	for _, s := range rep.Targets {
+		names = append(names, s.Target)
+		if s.OK == 0 || s.Requests != s.OK || len(s.Non200) != 0 {
+			t.Errorf("%s: %d requests, %d OK, non-200 %v; want 200s only", s.Target, s.Requests, s.OK, s.Non200)
+		}
+	}
+	if strings.Join(names, " ") != "baseline service scaleout" {
+		t.Fatalf("targets %v, want baseline service scaleout", names)
+	}
+	if rep.ScaleoutRatioPercent == nil || *rep.ScaleoutRatioPercent <= 0 {
+		t.Errorf("no scaleout/embedded ratio: %v", rep.ScaleoutRatioPercent)
+	}
+	so := rep.Scaleout
+	if so == nil {
+		t.Fatal("no scaleout section in the report")
+	}
+	if so.ClientsCopied != 30 || so.TargetPercent != 50 || so.TargetMet == nil {
+		t.Errorf("scaleout %+v", so)
+	}
+	if so.LimiterAfter != "redis" || so.FallbackRequests != 0 {
+		t.Errorf("the scale-out node's limiter: %q, %d fallback requests; want redis, 0", so.LimiterAfter, so.FallbackRequests)
+	}
+	if !strings.Contains(rep.Backends["scaleout"], "store postgres (30 clients") || !strings.Contains(rep.Backends["scaleout"], "rate limiter redis") ||
+		!strings.Contains(rep.Backends["service"], "store sqlite (30 clients)") {
+		t.Errorf("backends %v", rep.Backends)
+	}
+	if !strings.HasPrefix(so.ResponseCheck, "the scale-out node answers the same token shape") {
+		t.Errorf("scaleout response check: %s", so.ResponseCheck)
+	}
+	if !strings.HasPrefix(so.Schema, "gooclaim_loadgen_") || !strings.HasPrefix(so.RedisPrefix, "gooclaim:loadgen:") || so.Kept {
+		t.Errorf("schema %q, prefix %q, kept %v", so.Schema, so.RedisPrefix, so.Kept)
+	}
+	if runtime.GOOS == "linux" {
+		out := rep.summary("scaleout")
+		if out.CPUPerTokenUs <= 0 || out.RedisCPUPerTokenUs <= 0 || rep.ScaleoutCPURatioPercent == nil || rep.ScaleoutCPURatioWithRedisPercent == nil {
+			t.Errorf("scaleout CPU per token %v, Redis %v; CPU ratios %v, %v", out.CPUPerTokenUs, out.RedisCPUPerTokenUs,
+				rep.ScaleoutCPURatioPercent, rep.ScaleoutCPURatioWithRedisPercent)
+		}
+	}
+
+	// Nothing is left behind: the schema is dropped, the keys deleted.
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, so.Schema).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		t.Errorf("schema %s left behind", so.Schema)
+		conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{so.Schema}.Sanitize()+` CASCADE`)
+	}
+	rc, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if keys, _, err := rc.Scan(ctx, 0, so.RedisPrefix+"*", 10000).Result(); err != nil {
+		t.Fatal(err)
+	} else if len(keys) > 0 {
+		t.Errorf("%d Redis keys %s* left behind", len(keys), so.RedisPrefix)
+		deleteKeys(ctx, rc, so.RedisPrefix)
+	}
+
+	var text bytes.Buffer
+	rep.writeText(&text)
+	for _, want := range []string{"scaleout/embedded ratio: ", "target ≥ 50%", "scaleout/embedded ratio by CPU per token: ",
+		"Redis CPU/token", "one Redis round trip per token request", "Redis runs on this machine, on the same", "scaleout:  PostgreSQL"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	t.Logf("\n%s", text.String())
+}
+
 // TestTargetMode drives an already running server with --clients-file.
 func TestTargetMode(t *testing.T) {
 	creds := []credential{{"client-a", "secret a"}, {"client-b", "secret+b"}}
@@ -176,5 +279,31 @@ func TestParseFlagsReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
+	}
+}
+
+func TestParseFlagsScaleout(t *testing.T) {
+	m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+	err := m.ParseFlags([]string{"--scaleout", "--target", "http://x", "--clients-file", "f",
+		"--postgres-url", "mysql://u:hunter2@h/db", "--redis-url", "http://h"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"--target", "--postgres-url", "--redis-url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error shows the password: %v", err)
+	}
+	t.Setenv("GOOCLAIM_TEST_POSTGRES_URL", "postgres://u@db:5432/x")
+	t.Setenv("GOOCLAIM_TEST_REDIS_URL", "")
+	m = NewMain(&bytes.Buffer{}, &bytes.Buffer{})
+	if err := m.ParseFlags([]string{"--scaleout"}); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.PostgresURL != "postgres://u@db:5432/x" || m.Config.RedisURL != defaultRedisURL {
+		t.Errorf("defaults: %q, %q", m.Config.PostgresURL, m.Config.RedisURL)
 	}
 }

@@ -36,6 +36,17 @@ type report struct {
 	// of the service's: the ratio of tokens/s each would reach on CPUs of
 	// its own, unaffected by the load generator and other processes sharing them.
 	CPURatioPercent *float64 `json:"cpu_ratio_percent,omitempty"`
+	// ScaleoutRatioPercent is the scale-out target's median tokens/s as a
+	// percentage of the embedded service's (--scaleout).
+	ScaleoutRatioPercent *float64 `json:"scaleout_embedded_ratio_percent,omitempty"`
+	// ScaleoutCPURatioPercent is the service's server CPU per token as a
+	// percentage of the scale-out node's; ScaleoutCPURatioWithRedisPercent
+	// counts Redis's CPU per token as the scale-out node's too.
+	ScaleoutCPURatioPercent          *float64 `json:"scaleout_embedded_cpu_ratio_percent,omitempty"`
+	ScaleoutCPURatioWithRedisPercent *float64 `json:"scaleout_embedded_cpu_ratio_with_redis_percent,omitempty"`
+	// Backends is what each started server's /readyz says it runs on.
+	Backends map[string]string `json:"backends,omitempty"`
+	Scaleout *scaleoutInfo     `json:"scaleout,omitempty"`
 
 	RateLimit     *rateUsage `json:"rate_limit,omitempty"`
 	ResponseCheck string     `json:"response_check,omitempty"`
@@ -79,7 +90,42 @@ type summary struct {
 	Non200     map[string]int `json:"non_200"`
 	// CPUPerTokenUs is the median server CPU time per token (Linux only).
 	CPUPerTokenUs float64 `json:"server_cpu_us_per_token,omitempty"`
+	// RedisCPUPerTokenUs is the median Redis CPU time per token (the scale-out target only).
+	RedisCPUPerTokenUs float64 `json:"redis_cpu_us_per_token,omitempty"`
 }
+
+// scaleoutInfo describes the scale-out target (--scaleout): where its state
+// lives, how it was set up, and what came out.
+type scaleoutInfo struct {
+	PostgresURL string `json:"postgres_url"`
+	Schema      string `json:"postgres_schema"`
+	RedisURL    string `json:"redis_url"`
+	RedisPrefix string `json:"redis_prefix"`
+	// Kept is set when --keep left the schema and the keys in place.
+	Kept bool `json:"kept,omitempty"`
+	// ClientsCopied clients were stored in the schema in CopySeconds, by
+	// CopyWorkers concurrent transactions.
+	ClientsCopied int     `json:"clients_copied"`
+	CopySeconds   float64 `json:"copy_seconds"`
+	CopyWorkers   int     `json:"copy_workers"`
+	ReadySeconds  float64 `json:"ready_seconds"`
+	// LimiterAfter is the node's rate-limiter backend after the run ("redis",
+	// or "fallback" while Redis was unreachable) and FallbackRequests how
+	// many requests its in-memory fallback decided instead of Redis.
+	LimiterAfter     string `json:"rate_limiter_after_run,omitempty"`
+	FallbackRequests int64  `json:"rate_limiter_fallback_requests"`
+	LimiterLastError string `json:"rate_limiter_last_error,omitempty"`
+	// TargetPercent is the issue's goal for ScaleoutRatioPercent; TargetMet whether it was reached.
+	TargetPercent float64    `json:"target_percent"`
+	TargetMet     *bool      `json:"target_met,omitempty"`
+	RateLimit     *rateUsage `json:"rate_limit,omitempty"`
+	ResponseCheck string     `json:"response_check,omitempty"`
+	Note          string     `json:"note"`
+}
+
+// scaleoutTarget is the issue's goal: the scale-out configuration serves at
+// least this percentage of the embedded one's tokens/s on one node.
+const scaleoutTarget = 50.0
 
 // rateUsage compares the requests each client sent to the service with its rate limit.
 type rateUsage struct {
@@ -117,6 +163,7 @@ func newReport(args []string, c *Config) *report {
 		NumCPU:     runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
 		URLs:       map[string]string{},
+		Backends:   map[string]string{},
 		Settings: settings{
 			Clients:      c.Clients,
 			Connections:  c.Connections,
@@ -153,7 +200,7 @@ func (r *report) finish(c *Config) {
 	for _, name := range names {
 		ps := byTarget[name]
 		s := summary{Target: name, Rounds: len(ps), Non200: map[string]int{}}
-		var tps, p50, p99, cpu []float64
+		var tps, p50, p99, cpu, rcpu []float64
 		for _, p := range ps {
 			s.Requests += p.Requests
 			s.OK += p.OK
@@ -165,8 +212,12 @@ func (r *report) finish(c *Config) {
 			if p.CPUPerTokenUs > 0 {
 				cpu = append(cpu, p.CPUPerTokenUs)
 			}
+			if p.RedisCPUPerTokenUs > 0 {
+				rcpu = append(rcpu, p.RedisCPUPerTokenUs)
+			}
 		}
 		s.TokensPerS, s.P50Ms, s.P99Ms, s.CPUPerTokenUs = median(tps), median(p50), median(p99), median(cpu)
+		s.RedisCPUPerTokenUs = median(rcpu)
 		r.Targets = append(r.Targets, s)
 	}
 	base, svc := r.summary("baseline"), r.summary("service")
@@ -191,6 +242,40 @@ func (r *report) finish(c *Config) {
 	if bs, ss := byTarget["baseline"], byTarget["service"]; len(bs) > 0 && len(ss) > 0 {
 		r.ResponseCheck = compareSamples(bs[0].sample, ss[0].sample)
 	}
+	if r.Scaleout != nil {
+		r.finishScaleout(c, byTarget)
+	}
+}
+
+// finishScaleout computes the scale-out target's ratios to the embedded service.
+func (r *report) finishScaleout(c *Config, byTarget map[string][]*phase) {
+	so := r.Scaleout
+	so.TargetPercent = scaleoutTarget
+	svc, out := r.summary("service"), r.summary("scaleout")
+	if svc != nil && out != nil && svc.TokensPerS > 0 {
+		ratio := math.Round(1000*out.TokensPerS/svc.TokensPerS) / 10
+		r.ScaleoutRatioPercent = &ratio
+		met := ratio >= scaleoutTarget
+		so.TargetMet = &met
+	}
+	if svc != nil && out != nil && svc.CPUPerTokenUs > 0 && out.CPUPerTokenUs > 0 {
+		ratio := math.Round(1000*svc.CPUPerTokenUs/out.CPUPerTokenUs) / 10
+		r.ScaleoutCPURatioPercent = &ratio
+		if out.RedisCPUPerTokenUs > 0 {
+			ratio := math.Round(1000*svc.CPUPerTokenUs/(out.CPUPerTokenUs+out.RedisCPUPerTokenUs)) / 10
+			r.ScaleoutCPURatioWithRedisPercent = &ratio
+		}
+	}
+	if ps := byTarget["scaleout"]; len(ps) > 0 {
+		so.RateLimit = rateUsageOf(ps, r.Settings.Clients, c.rate(), "scale-out node")
+	}
+	if bs, ss := byTarget["baseline"], byTarget["scaleout"]; len(bs) > 0 && len(ss) > 0 {
+		so.ResponseCheck = compareScaleout(bs[0].sample, ss[0].sample)
+	}
+	so.Note = fmt.Sprintf("the scale-out node makes one Redis round trip per token request (the fleet-wide rate limit: one EVALSHA), "+
+		"which the embedded service decides in its own memory; Redis runs on this machine, on the same %d CPUs as the three servers and the load generator, "+
+		"so its work competes with theirs for CPU; PostgreSQL is off the request path (each node serves clients and keys from its in-memory replica, "+
+		"and only follows PostgreSQL's change feed)", r.NumCPU)
 }
 
 func (r *report) summary(name string) *summary {
@@ -246,6 +331,40 @@ func compareSamples(base, svc []byte) string {
 	return fmt.Sprintf("both targets answer the same token shape: header %s, claims %s; access_token %d bytes (baseline) vs %d (service)", bh, bc, bn, sn)
 }
 
+// compareScaleout checks that the scale-out node answers tokens of the
+// baseline's shape: the same JOSE header but for the key ID (the node made
+// its own signing key in its PostgreSQL schema), the same claim names.
+func compareScaleout(base, out []byte) string {
+	bh, bc, bn, err1 := tokenShape(base)
+	oh, oc, on, err2 := tokenShape(out)
+	switch {
+	case err1 != nil:
+		return "WARNING: cannot read a baseline token: " + err1.Error()
+	case err2 != nil:
+		return "WARNING: cannot read a scale-out token: " + err2.Error()
+	}
+	bhd, bkid := withoutKid(bh)
+	ohd, okid := withoutKid(oh)
+	if bhd != ohd || bc != oc {
+		return fmt.Sprintf("WARNING: tokens differ: baseline header %s claims %s, scaleout header %s claims %s", bh, bc, oh, oc)
+	}
+	return fmt.Sprintf("the scale-out node answers the same token shape: header %s but for its own key (kid %s, the baseline's %s), claims %s; access_token %d bytes (scaleout) vs %d (baseline)",
+		bhd, okid, bkid, bc, on, bn)
+}
+
+// withoutKid returns a JOSE header without its kid, re-encoded with sorted
+// members, and the kid.
+func withoutKid(header string) (string, string) {
+	var h map[string]any
+	if json.Unmarshal([]byte(header), &h) != nil {
+		return header, ""
+	}
+	kid, _ := h["kid"].(string)
+	delete(h, "kid")
+	b, _ := json.Marshal(h)
+	return string(b), kid
+}
+
 // tokenShape returns a token response's JOSE header, its sorted claim names
 // and the access token's length.
 func tokenShape(body []byte) (header, claims string, n int, err error) {
@@ -298,19 +417,46 @@ func (r *report) writeText(w io.Writer) {
 			line += fmt.Sprintf("; server built in %.1fs", u.BuildSeconds)
 		}
 		line += fmt.Sprintf("; service ready in %.2fs, baseline in %.2fs", u.ServiceReadySeconds, u.BaselineReadySeconds)
+		if so := r.Scaleout; so != nil {
+			line += fmt.Sprintf(", scaleout in %.2fs", so.ReadySeconds)
+		}
 		fmt.Fprintln(w, line)
 	}
-	for _, name := range slices.Sorted(maps.Keys(r.URLs)) {
-		fmt.Fprintf(w, "%-10s %s\n", name+":", r.URLs[name])
+	if so := r.Scaleout; so != nil {
+		fmt.Fprintf(w, "scaleout:  PostgreSQL %s schema %s, Redis %s key prefix %s; the same %d clients (IDs, secret hashes) stored there in %.2fs (%.0f/s, %d concurrent transactions)",
+			so.PostgresURL, so.Schema, so.RedisURL, so.RedisPrefix, so.ClientsCopied, so.CopySeconds,
+			float64(so.ClientsCopied)/max(so.CopySeconds, 0.001), so.CopyWorkers)
+		if so.Kept {
+			fmt.Fprint(w, "; kept (--keep)")
+		}
+		fmt.Fprintln(w)
+	}
+	for _, name := range urlOrder(r.URLs) {
+		line := fmt.Sprintf("%-10s %s", name+":", r.URLs[name])
+		if b := r.Backends[name]; b != "" {
+			line += " (" + b + ")"
+		}
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w)
 
+	withRedis := r.Scaleout != nil
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\trequests\ttokens/s\tp50\tp99\tmax\tserver CPU/token\tnon-200\t")
+	head := "target\trequests\ttokens/s\tp50\tp99\tmax\tserver CPU/token\t"
+	if withRedis {
+		head += "Redis CPU/token\t"
+	}
+	fmt.Fprintln(tw, head+"non-200\t")
+	row := func(name string, requests int, tps, p50, p99, maxMs, cpu, rcpu float64, non200 map[string]int) {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t", name, requests, tps, fmtMs(p50), fmtMs(p99), fmtMs(maxMs), fmtUs(cpu))
+		if withRedis {
+			fmt.Fprintf(tw, "%s\t", fmtUs(rcpu))
+		}
+		fmt.Fprintf(tw, "%s\t\n", fmtNon200(non200))
+	}
 	if len(r.Phases) > len(r.Targets) {
 		for _, p := range r.Phases {
-			fmt.Fprintf(tw, "%s #%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t\n", p.Target, p.Round, p.Requests, p.TokensPerS,
-				fmtMs(p.P50Ms), fmtMs(p.P99Ms), fmtMs(p.MaxMs), fmtUs(p.CPUPerTokenUs), fmtNon200(p.Non200))
+			row(fmt.Sprintf("%s #%d", p.Target, p.Round), p.Requests, p.TokensPerS, p.P50Ms, p.P99Ms, p.MaxMs, p.CPUPerTokenUs, p.RedisCPUPerTokenUs, p.Non200)
 		}
 	}
 	for _, t := range r.Targets {
@@ -318,8 +464,7 @@ func (r *report) writeText(w io.Writer) {
 		if t.Rounds > 1 {
 			name += " (median)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t\n", name, t.Requests, t.TokensPerS,
-			fmtMs(t.P50Ms), fmtMs(t.P99Ms), fmtMs(t.MaxMs), fmtUs(t.CPUPerTokenUs), fmtNon200(t.Non200))
+		row(name, t.Requests, t.TokensPerS, t.P50Ms, t.P99Ms, t.MaxMs, t.CPUPerTokenUs, t.RedisCPUPerTokenUs, t.Non200)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -330,11 +475,41 @@ func (r *report) writeText(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	if so := r.Scaleout; so != nil {
+		if r.ScaleoutRatioPercent != nil {
+			verdict := "NOT MET"
+			if so.TargetMet != nil && *so.TargetMet {
+				verdict = "met"
+			}
+			fmt.Fprintf(w, "scaleout/embedded ratio: %.1f%% (scaleout tokens/s ÷ service tokens/s; target ≥ %.0f%%: %s)\n", *r.ScaleoutRatioPercent, so.TargetPercent, verdict)
+		}
+		if r.ScaleoutCPURatioPercent != nil {
+			line := fmt.Sprintf("scaleout/embedded ratio by CPU per token: %.1f%% counting the node's CPU only", *r.ScaleoutCPURatioPercent)
+			if r.ScaleoutCPURatioWithRedisPercent != nil {
+				line += fmt.Sprintf(", %.1f%% counting Redis's CPU per token as the node's too", *r.ScaleoutCPURatioWithRedisPercent)
+			}
+			fmt.Fprintln(w, line+" (what each would reach on CPUs of its own)")
+		}
+		limiter := fmt.Sprintf("the scale-out node's rate limiter after the run: %s, %d requests decided by its in-memory fallback instead of Redis", so.LimiterAfter, so.FallbackRequests)
+		if so.FallbackRequests > 0 || (so.LimiterAfter != "" && so.LimiterAfter != "redis") {
+			limiter = "WARNING: " + limiter + " (last error: " + so.LimiterLastError + "): those requests did not pay the Redis round trip"
+		}
+		fmt.Fprintln(w, limiter)
+		fmt.Fprintf(w, "note: %s\n", so.Note)
+		fmt.Fprintln(w)
+	}
 	for _, p := range r.Phases {
 		if p.ServerCPUSeconds > 0 {
-			fmt.Fprintf(w, "CPU while measuring %s #%d: server %.1fs, load generator %.1fs, of %.1fs available (%d CPUs × %.1fs)\n",
-				p.Target, p.Round, p.ServerCPUSeconds, p.LoadgenCPUSeconds, float64(r.NumCPU)*p.Seconds, r.NumCPU, p.Seconds)
+			redis := ""
+			if withRedis {
+				redis = fmt.Sprintf(", Redis %.2fs", p.RedisCPUSeconds)
+			}
+			fmt.Fprintf(w, "CPU while measuring %s #%d: server %.1fs, load generator %.1fs%s, of %.1fs available (%d CPUs × %.1fs)\n",
+				p.Target, p.Round, p.ServerCPUSeconds, p.LoadgenCPUSeconds, redis, float64(r.NumCPU)*p.Seconds, r.NumCPU, p.Seconds)
 		}
+	}
+	if withRedis {
+		fmt.Fprintln(w, "(Redis's CPU is the whole Redis server's, from INFO cpu: while baseline and service are measured it is other clients' background work)")
 	}
 	for _, p := range r.Phases {
 		if p.FirstError != "" {
@@ -344,12 +519,38 @@ func (r *report) writeText(w io.Writer) {
 	if r.RateLimit != nil {
 		fmt.Fprintf(w, "rate limit: %s\n", r.RateLimit.Note)
 	}
+	if so := r.Scaleout; so != nil && so.RateLimit != nil {
+		fmt.Fprintf(w, "rate limit: %s\n", so.RateLimit.Note)
+	}
 	if r.ResponseCheck != "" {
 		fmt.Fprintf(w, "responses:  %s\n", r.ResponseCheck)
 	}
-	if r.Workspace != "" {
-		fmt.Fprintf(w, "workspace:  %s (server.log, baseline.log, clients.json for --target/--clients-file)\n", r.Workspace)
+	if so := r.Scaleout; so != nil && so.ResponseCheck != "" {
+		fmt.Fprintf(w, "responses:  %s\n", so.ResponseCheck)
 	}
+	if r.Workspace != "" {
+		logs := "server.log, baseline.log"
+		if r.Scaleout != nil {
+			logs += ", scaleout.log"
+		}
+		fmt.Fprintf(w, "workspace:  %s (%s, clients.json for --target/--clients-file)\n", r.Workspace, logs)
+	}
+}
+
+// urlOrder lists the targets in the order they are driven, then any other.
+func urlOrder(urls map[string]string) []string {
+	var names []string
+	for _, n := range []string{"baseline", "service", "scaleout", "target"} {
+		if _, ok := urls[n]; ok {
+			names = append(names, n)
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(urls)) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }

@@ -6,7 +6,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/gooclaim/gooclaim-auth/postgres"
+	"github.com/gooclaim/gooclaim-auth/redis"
 )
 
 // target is one server under load.
@@ -42,6 +48,19 @@ func (m *Main) Run(ctx context.Context) error {
 				return fmt.Errorf("%s exited during the run (%v); its log %s ends with:\n%s", t.child.name, t.child.err, t.child.logPath, t.child.logTail())
 			}
 			rep.addPhase(p)
+		}
+	}
+	if rep.Scaleout != nil {
+		// Did every scale-out request go through Redis? With the default
+		// --rate-limit-fail open, a slow or unreachable Redis would make the
+		// node decide with its in-memory fallback instead, silently.
+		so := targets[slices.IndexFunc(targets, func(t *target) bool { return t.driver.name == "scaleout" })]
+		if rd, err := readyDetail(ctx, "http://"+so.driver.url.Host); err != nil {
+			m.logf("cannot read the scale-out node's /readyz after the run: %v", err)
+		} else {
+			rep.Scaleout.LimiterAfter = rd.RateLimiter.Backend
+			rep.Scaleout.FallbackRequests = rd.RateLimiter.FallbackRequests
+			rep.Scaleout.LimiterLastError = rd.RateLimiter.LastError
 		}
 	}
 	rep.finish(c)
@@ -89,9 +108,18 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 		return nil, err
 	}
 
+	var so *scaleoutSetup
+	if c.Scaleout {
+		// Before the clients are made, so that a PostgreSQL or Redis that
+		// is not there fails the run at once.
+		if so, err = m.prepareScaleout(ctx, rep); err != nil {
+			return nil, err
+		}
+	}
+
 	m.logf("creating %d clients in %s", c.Clients, ws.database)
 	t0 := time.Now()
-	creds, err := createClients(ctx, ws.database, c.Clients)
+	creds, clients, err := createClients(ctx, ws.database, c.Clients)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +127,18 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	rep.Setup.ClientsCreated = len(creds)
 	if err := writeClientsFile(ws.clientsFile, creds); err != nil {
 		return nil, err
+	}
+	if so != nil {
+		m.logf("storing the same %d clients in PostgreSQL schema %s (%d at a time)", len(clients), so.schema, copyWorkers)
+		t0 = time.Now()
+		err := copyClients(ctx, so.db, clients, copyWorkers)
+		so.db.Close()
+		if err != nil {
+			return nil, err
+		}
+		rep.Scaleout.CopySeconds = since(t0)
+		rep.Scaleout.ClientsCopied = len(clients)
+		rep.Scaleout.CopyWorkers = copyWorkers
 	}
 
 	t0 = time.Now()
@@ -168,5 +208,122 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	}
 	bd.pid, sd.pid = base.cmd.Process.Pid, srv.cmd.Process.Pid
 	rep.URLs["baseline"], rep.URLs["service"] = bd.url.String(), sd.url.String()
-	return []*target{{driver: bd, child: base}, {driver: sd, child: srv}}, nil
+	targets := []*target{{driver: bd, child: base}, {driver: sd, child: srv}}
+	rd, err := readyDetail(ctx, "http://"+serverAddr)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	rep.Backends["service"] = fmt.Sprintf("store %s (%d clients), rate limiter %s", rd.Store.Backend, rd.Store.Clients, rd.RateLimiter.Backend)
+	if so == nil {
+		return targets, nil
+	}
+
+	soAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	soArgs := []string{"serve", "--listen", soAddr, "--database", c.PostgresURL, "--postgres-schema", so.schema,
+		"--redis-url", c.RedisURL, "--redis-prefix", so.prefix,
+		"--key-encryption-key-file", ws.kekFile, "--signing-alg", c.Alg}
+	if c.RateLimit != "" {
+		soArgs = append(soArgs, "--rate-limit", c.RateLimit)
+	}
+	if c.NoRequestLog {
+		soArgs = append(soArgs, "--no-request-log")
+	}
+	shown := slices.Clone(soArgs)
+	shown[slices.Index(shown, "--database")+1] = redactURL(c.PostgresURL)
+	shown[slices.Index(shown, "--redis-url")+1] = redactURL(c.RedisURL)
+	m.logf("starting %s %v", bin, shown)
+	t0 = time.Now()
+	soSrv, err := startChild(ctx, "scaleout", bin, soArgs, filepath.Join(ws.dir, "scaleout.log"))
+	if err != nil {
+		return nil, err
+	}
+	m.onClose(soSrv.stop)
+	if err := soSrv.waitReady(ctx, "http://"+soAddr+"/readyz", c.StartTimeout); err != nil {
+		return nil, err
+	}
+	rep.Scaleout.ReadySeconds = since(t0)
+	rd, err = readyDetail(ctx, "http://"+soAddr)
+	if err != nil {
+		return nil, fmt.Errorf("scaleout: %w", err)
+	}
+	if rd.Store.Backend != "postgres" || rd.RateLimiter.Backend != "redis" || rd.Store.Clients != len(creds) {
+		return nil, fmt.Errorf("the scale-out node reports store %q with %d clients and rate limiter %q; want postgres with %d and redis (its log: %s)",
+			rd.Store.Backend, rd.Store.Clients, rd.RateLimiter.Backend, len(creds), soSrv.logPath)
+	}
+	rep.Backends["scaleout"] = fmt.Sprintf("store %s (%d clients, schema %s), rate limiter %s (prefix %s)",
+		rd.Store.Backend, rd.Store.Clients, so.schema, rd.RateLimiter.Backend, so.prefix)
+	od, err := newDriver("scaleout", "http://"+soAddr, reqs)
+	if err != nil {
+		return nil, err
+	}
+	od.pid = soSrv.cmd.Process.Pid
+	od.usesRedis = true
+	for _, d := range []*driver{bd, sd, od} {
+		d.redisCPU = func() time.Duration { return redisCPU(so.redis) }
+	}
+	rep.URLs["scaleout"] = od.url.String()
+	return append(targets, &target{driver: od, child: soSrv}), nil
+}
+
+// scaleoutSetup is the scale-out target's schema and key prefix while it is set up.
+type scaleoutSetup struct {
+	schema, prefix string
+	db             *postgres.DB            // open until the clients are stored
+	redis          goredis.UniversalClient // open until the run ends, for INFO cpu
+}
+
+// prepareScaleout names the scale-out schema and Redis key prefix, arranges
+// for their removal at exit (unless --keep), creates and migrates the
+// schema and checks that Redis answers.
+func (m *Main) prepareScaleout(ctx context.Context, rep *report) (*scaleoutSetup, error) {
+	c := &m.Config
+	so := &scaleoutSetup{}
+	so.schema, so.prefix = scaleoutNames()
+	rep.Scaleout = &scaleoutInfo{
+		PostgresURL: redactURL(c.PostgresURL), Schema: so.schema,
+		RedisURL: redactURL(c.RedisURL), RedisPrefix: so.prefix,
+		Kept: c.Keep,
+	}
+	rc, err := redis.ParseURL(c.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	so.redis = rc
+	// Registered before anything is made, so that an interrupted setup
+	// leaves nothing behind either; it runs after the server is stopped
+	// (Close runs the cleanups in reverse order).
+	m.onClose(func() {
+		defer rc.Close()
+		if c.Keep {
+			m.logf("kept PostgreSQL schema %s in %s and the Redis keys %s* in %s", so.schema, redactURL(c.PostgresURL), so.prefix, redactURL(c.RedisURL))
+			return
+		}
+		// A fresh context: ctx may be the one an interrupt ended.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := dropSchema(cctx, c.PostgresURL, so.schema); err != nil {
+			m.logf("WARNING: could not drop PostgreSQL schema %s: %v (drop it with: DROP SCHEMA %s CASCADE)", so.schema, err, so.schema)
+		} else {
+			m.logf("dropped PostgreSQL schema %s", so.schema)
+		}
+		if n, err := deleteKeys(cctx, rc, so.prefix); err != nil {
+			m.logf("WARNING: could not delete the Redis keys %s*: %v", so.prefix, err)
+		} else {
+			m.logf("deleted %d Redis keys %s*", n, so.prefix)
+		}
+	})
+	pctx, cancel := context.WithTimeout(ctx, c.StartTimeout)
+	defer cancel()
+	if err := rc.Ping(pctx).Err(); err != nil {
+		return nil, fmt.Errorf("--scaleout: Redis at %s does not answer: %w (check --redis-url)", redactURL(c.RedisURL), err)
+	}
+	m.logf("creating PostgreSQL schema %s in %s", so.schema, redactURL(c.PostgresURL))
+	if so.db, err = openScaleoutStore(pctx, c.PostgresURL, so.schema); err != nil {
+		return nil, err
+	}
+	m.onClose(func() { so.db.Close() }) // in case the setup fails before the clients are stored
+	return so, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/admin"
 	"github.com/gooclaim/gooclaim-auth/jose"
 	"github.com/gooclaim/gooclaim-auth/sqlite"
@@ -46,31 +47,34 @@ func newWorkspace() (*workspace, error) {
 // createClients makes a fresh database holding n clients with generated
 // secrets and scope claims:read, created one by one through
 // admin.Service.CreateClient as an operator would, and returns their
-// credentials. The store serializes its write transactions anyway, so one
-// goroutine is as fast as several; WAL with synchronous=NORMAL makes each
-// commit cheap (no fsync).
-func createClients(ctx context.Context, database string, n int) ([]credential, error) {
+// credentials, and the clients as stored (for --scaleout to store them in
+// PostgreSQL too). The store serializes its write transactions anyway, so
+// one goroutine is as fast as several; WAL with synchronous=NORMAL makes
+// each commit cheap (no fsync).
+func createClients(ctx context.Context, database string, n int) ([]credential, []*auth.Client, error) {
 	db, err := sqlite.Open(ctx, database, sqlite.Options{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer db.Close()
 	if err := db.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrate %s: %w", database, err)
+		return nil, nil, fmt.Errorf("migrate %s: %w", database, err)
 	}
 	svc := &admin.Service{Store: db}
 	creds := make([]credential, 0, n)
+	clients := make([]*auth.Client, 0, n)
 	for i := range n {
 		c, secret, err := svc.CreateClient(ctx, admin.ClientSpec{
 			Name:   fmt.Sprintf("loadgen-%06d", i),
 			Scopes: []string{testScope},
 		})
 		if err != nil {
-			return nil, fmt.Errorf("create client %d of %d: %w", i+1, n, err)
+			return nil, nil, fmt.Errorf("create client %d of %d: %w", i+1, n, err)
 		}
 		creds = append(creds, credential{ClientID: c.ID, ClientSecret: secret})
+		clients = append(clients, c)
 	}
-	return creds, nil
+	return creds, clients, nil
 }
 
 // writeClientsFile saves the credentials for a later --clients-file run
