@@ -1,0 +1,334 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// AuthStyle is how the client authenticates to the token endpoint
+// (RFC 6749 §2.3, RFC 8414 token_endpoint_auth_methods_supported).
+// Further styles, such as private_key_jwt (a client assertion signed with
+// the client's key, RFC 7523 §2.2), may be added with the Config fields they
+// need; the zero value stays AuthBasic.
+type AuthStyle int
+
+const (
+	// AuthBasic sends client_id and client_secret in an HTTP Basic
+	// Authorization header, each form-url-encoded first (RFC 6749 §2.3.1):
+	// "client_secret_basic". It is the default.
+	AuthBasic AuthStyle = iota
+	// AuthPost sends client_id and client_secret as body parameters:
+	// "client_secret_post".
+	AuthPost
+)
+
+// String returns the RFC 8414 name of the style.
+func (s AuthStyle) String() string {
+	switch s {
+	case AuthBasic:
+		return "client_secret_basic"
+	case AuthPost:
+		return "client_secret_post"
+	}
+	return fmt.Sprintf("AuthStyle(%d)", int(s))
+}
+
+// Encoding is the media type of the token request's body.
+type Encoding int
+
+const (
+	// EncodingForm sends application/x-www-form-urlencoded, as RFC 6749
+	// §4.4.2 specifies. It is the default.
+	EncodingForm Encoding = iota
+	// EncodingJSON sends application/json, which Gooclaim Auth also accepts.
+	EncodingJSON
+)
+
+// String returns the media type of the encoding.
+func (e Encoding) String() string {
+	switch e {
+	case EncodingForm:
+		return "application/x-www-form-urlencoded"
+	case EncodingJSON:
+		return "application/json"
+	}
+	return fmt.Sprintf("Encoding(%d)", int(e))
+}
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultExpirySkew    = 30 * time.Second
+	DefaultHTTPTimeout   = 10 * time.Second
+	DefaultMaxRetries    = 3
+	DefaultMinBackoff    = 200 * time.Millisecond
+	DefaultMaxBackoff    = 5 * time.Second
+	DefaultMaxRetryAfter = 60 * time.Second
+)
+
+// defaultHTTPClient is used when Config.HTTPClient is nil.
+var defaultHTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+
+// Config describes a client of the client credentials grant (RFC 6749 §4.4)
+// and how to reach its token endpoint. Its zero value needs only a token
+// endpoint (TokenURL or Issuer) and a ClientID to work.
+//
+// A Config must not be modified or copied while it is in use by a
+// TokenSource or Client made from it.
+type Config struct {
+	// TokenURL is the token endpoint, for example
+	// "https://auth.gooclaim.com/v1/auth/token". When it is set, Issuer is not
+	// used.
+	TokenURL string
+
+	// Issuer is the authorization server's issuer identifier, for example
+	// "https://auth.gooclaim.com", used when TokenURL is empty: the token
+	// endpoint is read from its metadata (RFC 8414 §3, see Discover), once,
+	// and cached in the Config.
+	Issuer string
+
+	// ClientID and ClientSecret are the client's credentials.
+	ClientID     string
+	ClientSecret string
+
+	// Scopes are the scopes requested (RFC 6749 §3.3), each one scope token.
+	// None means all the scopes the client is allowed.
+	Scopes []string
+
+	// Audience is the API the token is for, sent as the "resource" parameter
+	// (RFC 8707 §2). Empty means the client's default audience.
+	Audience string
+
+	// AuthStyle is how the client authenticates; the zero value is AuthBasic.
+	AuthStyle AuthStyle
+
+	// Encoding is the request body's media type; the zero value is EncodingForm.
+	Encoding Encoding
+
+	// ExpirySkew is how long before its expiry a cached token is replaced;
+	// zero means DefaultExpirySkew (30s), negative means none. It is never
+	// more than half the token's lifetime, so that a short-lived token is
+	// still used.
+	ExpirySkew time.Duration
+
+	// HTTPClient sends the token and metadata requests, and its Transport,
+	// Timeout, Jar and CheckRedirect are those of the client Config.Client
+	// returns. Nil means a client with a timeout of DefaultHTTPTimeout (10s)
+	// over http.DefaultTransport.
+	HTTPClient *http.Client
+
+	// MaxRetries bounds the retries of one token request; zero means
+	// DefaultMaxRetries (3), negative means none.
+	MaxRetries int
+
+	// MinBackoff and MaxBackoff shape the wait before a retry after a
+	// transient failure: before retry n (counting from 0) the wait is drawn
+	// uniformly from [0, min(MaxBackoff, MinBackoff·2ⁿ)] ("full jitter").
+	// Zero means DefaultMinBackoff (200ms) and DefaultMaxBackoff (5s).
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+
+	// MaxRetryAfter is the longest Retry-After the client waits for before
+	// retrying a 429 (or 503) answer; a longer one returns the *Error at
+	// once. Zero means DefaultMaxRetryAfter (60s), negative means never wait.
+	MaxRetryAfter time.Duration
+
+	// discovered caches the token endpoint found through Issuer, as a
+	// *discovered; it is only used while Issuer is unchanged.
+	discovered atomic.Value
+}
+
+// discovered is a token endpoint read from an issuer's metadata.
+type discovered struct {
+	issuer, tokenURL string
+}
+
+// settings is a Config with its defaults applied, checked.
+type settings struct {
+	tokenURL, issuer       string
+	clientID, clientSecret string
+	scope, resource        string
+	authStyle              AuthStyle
+	encoding               Encoding
+	expirySkew             time.Duration
+	hc                     *http.Client
+	maxRetries             int
+	minBackoff, maxBackoff time.Duration
+	maxRetryAfter          time.Duration
+}
+
+// settings applies the defaults and checks the Config, listing every problem.
+func (c *Config) settings() (*settings, error) {
+	s := &settings{
+		tokenURL:      c.TokenURL,
+		issuer:        c.Issuer,
+		clientID:      c.ClientID,
+		clientSecret:  c.ClientSecret,
+		scope:         strings.Join(c.Scopes, " "),
+		resource:      c.Audience,
+		authStyle:     c.AuthStyle,
+		encoding:      c.Encoding,
+		expirySkew:    orDefault(c.ExpirySkew, DefaultExpirySkew),
+		hc:            c.httpClient(),
+		maxRetries:    c.MaxRetries,
+		minBackoff:    orDefault(c.MinBackoff, DefaultMinBackoff),
+		maxBackoff:    orDefault(c.MaxBackoff, DefaultMaxBackoff),
+		maxRetryAfter: orDefault(c.MaxRetryAfter, DefaultMaxRetryAfter),
+	}
+	switch {
+	case s.maxRetries == 0:
+		s.maxRetries = DefaultMaxRetries
+	case s.maxRetries < 0:
+		s.maxRetries = 0
+	}
+	var problems []string
+	switch {
+	case c.TokenURL != "":
+		if err := checkURL(c.TokenURL); err != nil {
+			problems = append(problems, "TokenURL: "+err.Error())
+		}
+	case c.Issuer != "":
+		if err := checkURL(c.Issuer); err != nil {
+			problems = append(problems, "Issuer: "+err.Error())
+		}
+	default:
+		problems = append(problems, "set TokenURL or Issuer")
+	}
+	if c.ClientID == "" {
+		problems = append(problems, "ClientID is empty")
+	}
+	for _, sc := range c.Scopes {
+		if !isScopeToken(sc) {
+			problems = append(problems, fmt.Sprintf("scope %q is not one scope token (RFC 6749 §3.3): give each scope as its own element, without spaces or quotes", sc))
+		}
+	}
+	if c.AuthStyle != AuthBasic && c.AuthStyle != AuthPost {
+		problems = append(problems, "unknown "+c.AuthStyle.String())
+	}
+	if c.Encoding != EncodingForm && c.Encoding != EncodingJSON {
+		problems = append(problems, "unknown "+c.Encoding.String())
+	}
+	if c.MinBackoff < 0 || c.MaxBackoff < 0 {
+		problems = append(problems, "MinBackoff and MaxBackoff may not be negative")
+	} else if s.minBackoff > s.maxBackoff {
+		problems = append(problems, fmt.Sprintf("MinBackoff (%v) is longer than MaxBackoff (%v)", s.minBackoff, s.maxBackoff))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("client: invalid Config: %s", strings.Join(problems, "; "))
+	}
+	s.expirySkew = max(s.expirySkew, 0)
+	s.maxRetryAfter = max(s.maxRetryAfter, 0)
+	return s, nil
+}
+
+func (c *Config) httpClient() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return defaultHTTPClient
+}
+
+// tokenEndpoint returns TokenURL, or the token endpoint of the Issuer's
+// metadata, discovered once.
+func (c *Config) tokenEndpoint(ctx context.Context, s *settings) (string, error) {
+	if s.tokenURL != "" {
+		return s.tokenURL, nil
+	}
+	if d, ok := c.discovered.Load().(*discovered); ok && d.issuer == s.issuer {
+		return d.tokenURL, nil
+	}
+	md, err := Discover(ctx, s.issuer, s.hc)
+	if err != nil {
+		return "", err
+	}
+	c.discovered.Store(&discovered{issuer: s.issuer, tokenURL: md.TokenEndpoint})
+	return md.TokenEndpoint, nil
+}
+
+// TokenSource returns a TokenSource that returns the same token until
+// ExpirySkew before it expires, then requests a new one. Concurrent callers
+// share one request: however many goroutines ask while no valid token is
+// cached, exactly one token request is made and all of them get its
+// result. If the request fails while the cached token has not yet expired
+// (inside the skew), that token is returned instead of the error, and the
+// next call tries again.
+//
+// ctx governs every token request the source makes: cancelling it makes them
+// fail. Each call returns a source with its own cache, so make one and share
+// it.
+func (c *Config) TokenSource(ctx context.Context) oauth2.TokenSource {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &tokenSource{ctx: ctx, conf: c}
+}
+
+// Client returns an HTTP client that sends every request with a token of
+// c.TokenSource(ctx) in its Authorization header (see Transport). Its
+// Timeout, Jar, CheckRedirect and base Transport are those of c.HTTPClient:
+// by default a 10s timeout over http.DefaultTransport.
+func (c *Config) Client(ctx context.Context) *http.Client {
+	hc := c.httpClient()
+	return &http.Client{
+		Transport:     &Transport{Source: c.TokenSource(ctx), Base: hc.Transport},
+		CheckRedirect: hc.CheckRedirect,
+		Jar:           hc.Jar,
+		Timeout:       hc.Timeout,
+	}
+}
+
+// Token requests a token from the token endpoint, retrying as the package
+// documentation describes. It does not cache: use TokenSource or Client for
+// that. The token's Expiry is set from "expires_in", and Extra("scope") is
+// the granted scope (the requested one when the server leaves it out, as
+// RFC 6749 §5.1 allows).
+func (c *Config) Token(ctx context.Context) (*oauth2.Token, error) {
+	s, err := c.settings()
+	if err != nil {
+		return nil, err
+	}
+	endpoint, err := c.tokenEndpoint(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return s.fetch(ctx, endpoint)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// checkURL checks that u is an absolute http or https URL.
+func checkURL(u string) error {
+	p, err := url.Parse(u)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", u)
+	}
+	if (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+		return fmt.Errorf("%q is not an absolute http or https URL", u)
+	}
+	return nil
+}
+
+// isScopeToken reports whether s is a scope-token: 1*NQCHAR, where NQCHAR
+// is %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3).
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x21 || b > 0x7e || b == '"' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,226 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// maxResponseBytes bounds a token response read; real ones are a few hundred bytes.
+const maxResponseBytes = 1 << 20
+
+// tokenRequest is the token request of RFC 6749 §4.4.2, ready to send as
+// many times as retries need.
+type tokenRequest struct {
+	body          []byte
+	contentType   string
+	authorization string // the Basic header, or empty
+}
+
+// newTokenRequest encodes the request's parameters and client
+// authentication. A future client assertion (private_key_jwt) would add its
+// two parameters here.
+func (s *settings) newTokenRequest() *tokenRequest {
+	params := [][2]string{{"grant_type", "client_credentials"}}
+	if s.scope != "" {
+		params = append(params, [2]string{"scope", s.scope})
+	}
+	if s.resource != "" {
+		params = append(params, [2]string{"resource", s.resource})
+	}
+	r := &tokenRequest{}
+	switch s.authStyle {
+	case AuthBasic:
+		// RFC 6749 §2.3.1: the client identifier and password are each
+		// form-url-encoded before being used as the Basic user-id and password.
+		creds := url.QueryEscape(s.clientID) + ":" + url.QueryEscape(s.clientSecret)
+		r.authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(creds))
+	case AuthPost:
+		params = append(params, [2]string{"client_id", s.clientID}, [2]string{"client_secret", s.clientSecret})
+	}
+	switch s.encoding {
+	case EncodingJSON:
+		m := make(map[string]string, len(params))
+		for _, p := range params {
+			m[p[0]] = p[1]
+		}
+		r.body, _ = json.Marshal(m) // a map of strings: cannot fail
+		r.contentType = "application/json"
+	default:
+		v := make(url.Values, len(params))
+		for _, p := range params {
+			v.Set(p[0], p[1])
+		}
+		r.body = []byte(v.Encode())
+		r.contentType = "application/x-www-form-urlencoded"
+	}
+	return r
+}
+
+// fetch requests a token from endpoint, retrying transient failures.
+func (s *settings) fetch(ctx context.Context, endpoint string) (*oauth2.Token, error) {
+	tr := s.newTokenRequest()
+	for attempt := 0; ; attempt++ {
+		tok, retry, err := s.try(ctx, endpoint, tr)
+		if err == nil {
+			return tok, nil
+		}
+		if !retry.ok {
+			return nil, err
+		}
+		if attempt >= s.maxRetries {
+			if attempt == 0 {
+				return nil, err
+			}
+			return nil, fmt.Errorf("token request failed %d times: %w", attempt+1, err)
+		}
+		wait := retry.after
+		if retry.backoff {
+			wait = backoff(attempt, s.minBackoff, s.maxBackoff)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			// Waiting would only end in the context's deadline: say what failed now.
+			return nil, fmt.Errorf("%w (not retried: the context's deadline is sooner than the %v wait)", err, wait.Round(time.Millisecond))
+		}
+		if werr := sleep(ctx, wait); werr != nil {
+			return nil, fmt.Errorf("token request: %w while waiting %v to retry after: %v", werr, wait.Round(time.Millisecond), err)
+		}
+	}
+}
+
+// retryAdvice says whether a failed attempt may be retried, and after how
+// long: a fixed delay (Retry-After) or a backoff.
+type retryAdvice struct {
+	ok      bool
+	after   time.Duration
+	backoff bool
+}
+
+// retryWithBackoff is the advice for a transient failure.
+var retryWithBackoff = retryAdvice{ok: true, backoff: true}
+
+// try makes one token request.
+func (s *settings) try(ctx context.Context, endpoint string, tr *tokenRequest) (*oauth2.Token, retryAdvice, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(tr.body))
+	if err != nil {
+		return nil, retryAdvice{}, fmt.Errorf("token request: %w", err)
+	}
+	req.Header.Set("Content-Type", tr.contentType)
+	req.Header.Set("Accept", "application/json")
+	if tr.authorization != "" {
+		req.Header.Set("Authorization", tr.authorization)
+	}
+	sent := time.Now()
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, transient(ctx, err), fmt.Errorf("token request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return nil, transient(ctx, err), fmt.Errorf("token request: reading the response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		e, hasRetryAfter := newError(resp, body)
+		return nil, s.advise(e, hasRetryAfter), e
+	}
+	tok, err := parseToken(body, sent, s.scope)
+	if err != nil {
+		return nil, retryAdvice{}, fmt.Errorf("token response from %s: %w", endpoint, err)
+	}
+	return tok, retryAdvice{}, nil
+}
+
+// transient advises a backoff for a transient network failure, unless the
+// context is done.
+func transient(ctx context.Context, err error) retryAdvice {
+	if ctx.Err() == nil && isTransient(err) {
+		return retryWithBackoff
+	}
+	return retryAdvice{}
+}
+
+// advise decides whether an error answer is retried: 429, 500, 502, 503 and
+// 504 are, after their Retry-After if they send one short enough (a longer
+// one is not waited for), else after a backoff; nothing else is.
+func (s *settings) advise(e *Error, hasRetryAfter bool) retryAdvice {
+	switch e.StatusCode {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	default:
+		return retryAdvice{}
+	}
+	switch {
+	case !hasRetryAfter:
+		return retryWithBackoff
+	case e.RetryAfter > s.maxRetryAfter:
+		return retryAdvice{}
+	}
+	return retryAdvice{ok: true, after: e.RetryAfter}
+}
+
+// tokenResponse is the successful response of RFC 6749 §5.1.
+type tokenResponse struct {
+	AccessToken string          `json:"access_token"`
+	TokenType   string          `json:"token_type"`
+	ExpiresIn   json.RawMessage `json:"expires_in"`
+}
+
+// parseToken reads a token response. Expiry counts from sent, when the
+// request left, so that it is never later than the server's. When the
+// response has no "scope", it is the requested one (RFC 6749 §5.1).
+func parseToken(body []byte, sent time.Time, requestedScope string) (*oauth2.Token, error) {
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, fmt.Errorf("not a JSON token response: %w", err)
+	}
+	var extra map[string]any
+	if err := json.Unmarshal(body, &extra); err != nil {
+		return nil, fmt.Errorf("not a JSON token response: %w", err)
+	}
+	if tr.AccessToken == "" {
+		return nil, fmt.Errorf("no access_token")
+	}
+	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "Bearer") {
+		return nil, fmt.Errorf("token_type %q is not Bearer, the only type this client can send", tr.TokenType)
+	}
+	expiresIn, err := parseExpiresIn(tr.ExpiresIn)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := extra["scope"]; !ok && requestedScope != "" {
+		extra["scope"] = requestedScope
+	}
+	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: "Bearer", ExpiresIn: expiresIn}
+	if expiresIn > 0 {
+		tok.Expiry = sent.Add(time.Duration(expiresIn) * time.Second)
+	}
+	return tok.WithExtra(extra), nil
+}
+
+// parseExpiresIn reads "expires_in", a number of seconds; some servers send
+// it as a string. Absent means unknown (0).
+func parseExpiresIn(raw json.RawMessage) (int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		raw = json.RawMessage(s)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || n < 0 || n > 10*365*24*3600 {
+		return 0, fmt.Errorf("expires_in %s is not a number of seconds", raw)
+	}
+	return n, nil
+}
