@@ -1,6 +1,8 @@
 // Command gooclaim-auth is the Gooclaim Auth token service and its
 // management tool: `serve` runs the OAuth 2.0 client credentials token
-// endpoint; `clients`, `keys` and `migrate` manage its database.
+// endpoint; `clients`, `keys` and `migrate` manage its database; `token`
+// and `verify` fetch and check access tokens over HTTP with the client and
+// verification kits.
 //
 // Every flag can also be set with an environment variable GOOCLAIM_<FLAG>,
 // upper-cased with dashes as underscores (--database → GOOCLAIM_DATABASE);
@@ -96,6 +98,8 @@ Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABAS
 		newClientsCmd(e, g),
 		newKeysCmd(e, g),
 		newMigrateCmd(e, g),
+		newTokenCmd(e),
+		newVerifyCmd(e),
 		newVersionCmd(e),
 	)
 	return root

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gooclaim/gooclaim-auth/client"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/gooclaim-auth/verify"
+)
+
+// The `token` and `verify` commands are the two kits on the command line:
+// they speak HTTP to a running service, like any client or resource server,
+// and never open the database.
+
+type tokenFlags struct {
+	issuer, tokenURL string
+	clientID         string
+	secretFile       string
+	scopes           []string
+	audience         string
+	authMethod       string
+	output           string
+}
+
+func newTokenCmd(e *env) *cobra.Command {
+	f := &tokenFlags{}
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Fetch an access token with the client credentials grant and print it",
+		Long: `Fetch an access token from a running Gooclaim Auth (or any OAuth 2.0
+authorization server) with the client credentials grant, using the client kit,
+and print it, for example:
+
+  curl -H "Authorization: Bearer $(gooclaim-auth token --issuer http://localhost:8080 \
+      --client-id gooclaim_app_… --client-secret-file secret.txt)" https://api.example/…
+
+The secret is read from a file (or - for standard input), never from a flag,
+so that it does not show in the process list or the shell history.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runToken(cmd, e, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.issuer, "issuer", "", "issuer URL; the token endpoint is read from its metadata (RFC 8414)")
+	fl.StringVar(&f.tokenURL, "token-url", "", "token endpoint URL, instead of --issuer")
+	fl.StringVar(&f.clientID, "client-id", "", "client_id (required)")
+	fl.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client_secret, or - for standard input (required)")
+	fl.StringArrayVar(&f.scopes, "scope", nil, "scopes to request, space-separated; repeatable (default: all the client's scopes)")
+	fl.StringVar(&f.audience, "audience", "", "audience (resource, RFC 8707) to request (default: the client's default)")
+	fl.StringVar(&f.authMethod, "auth-method", "client_secret_basic", "client authentication: client_secret_basic or client_secret_post")
+	fl.StringVarP(&f.output, "output", "o", "token", "output: token (the access token alone) or json (the whole response)")
+	return cmd
+}
+
+func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
+	if (f.issuer == "") == (f.tokenURL == "") {
+		return errors.New("give exactly one of --issuer and --token-url")
+	}
+	if f.clientID == "" {
+		return errors.New("--client-id is required")
+	}
+	if f.secretFile == "" {
+		return errors.New("--client-secret-file is required (use - to read the secret from standard input)")
+	}
+	if f.output != "token" && f.output != "json" {
+		return fmt.Errorf("--output %q: use token or json", f.output)
+	}
+	cfg := &client.Config{
+		Issuer: f.issuer, TokenURL: f.tokenURL, ClientID: f.clientID,
+		Audience: f.audience, Scopes: splitScopes(f.scopes),
+	}
+	switch f.authMethod {
+	case "client_secret_basic", "basic":
+		cfg.AuthStyle = client.AuthBasic
+	case "client_secret_post", "post":
+		cfg.AuthStyle = client.AuthPost
+	default:
+		return fmt.Errorf("--auth-method %q: use client_secret_basic or client_secret_post", f.authMethod)
+	}
+	secret, err := readSecretFile(e, f.secretFile)
+	if err != nil {
+		return err
+	}
+	cfg.ClientSecret = secret
+	tok, err := cfg.Token(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if f.output == "token" {
+		_, err := fmt.Fprintln(e.stdout, tok.AccessToken)
+		return err
+	}
+	out := map[string]any{"access_token": tok.AccessToken, "token_type": tok.TokenType}
+	if tok.ExpiresIn > 0 {
+		out["expires_in"] = tok.ExpiresIn
+		out["expires_at"] = tok.Expiry.UTC().Format(time.RFC3339)
+	}
+	if s, ok := tok.Extra("scope").(string); ok {
+		out["scope"] = s
+	}
+	return writeJSON(e.stdout, out)
+}
+
+// maxSecretFile bounds what is read as a secret, so that pointing the flag
+// at a large file by mistake fails fast.
+const maxSecretFile = 4 << 10
+
+// readSecretFile reads a secret from a file or standard input ("-"): its first
+// line, without surrounding white space.
+func readSecretFile(e *env, path string) (string, error) {
+	var r io.Reader
+	if path == "-" {
+		r = e.stdin
+	} else {
+		fh, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("read the client secret: %w", err)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxSecretFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read the client secret: %w", err)
+	}
+	if len(data) > maxSecretFile {
+		return "", fmt.Errorf("read the client secret from %s: over %d bytes; is it the right file?", path, maxSecretFile)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	secret := strings.TrimSpace(line)
+	if secret == "" {
+		return "", fmt.Errorf("read the client secret from %s: it is empty", path)
+	}
+	return secret, nil
+}
+
+type verifyFlags struct {
+	issuer, audience string
+	jwksURL          string
+	scopes           []string
+	algorithms       []string
+	leeway           time.Duration
+}
+
+func newVerifyCmd(e *env) *cobra.Command {
+	f := &verifyFlags{}
+	cmd := &cobra.Command{
+		Use:   "verify [TOKEN | -]",
+		Short: "Verify an access token as a resource server would, and print its claims",
+		Long: `Verify an access token with the verification kit, exactly as a resource server
+using it would: signature against the issuer's published keys, typ at+jwt, iss,
+aud, exp/nbf/iat, and any --scope required. On success the claims are printed
+as JSON and the exit status is 0; otherwise the reason is printed and the exit
+status is 1.
+
+The token is the argument, or read from standard input when it is - or
+absent, so that it need not be in the shell history:
+
+  gooclaim-auth token … | gooclaim-auth verify --issuer http://localhost:8080`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd, e, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.issuer, "issuer", "", "issuer URL the token must come from (required)")
+	fl.StringVar(&f.audience, "audience", issuer.DefaultAudience, "audience the token must be for")
+	fl.StringVar(&f.jwksURL, "jwks-url", "", "JWK Set URL (default: the jwks_uri of the issuer's metadata)")
+	fl.StringArrayVar(&f.scopes, "scope", nil, "scopes the token must grant, space-separated; repeatable")
+	fl.StringSliceVar(&f.algorithms, "algorithms", nil, "signing algorithms accepted (default: ES256, EdDSA, RS256)")
+	fl.DurationVar(&f.leeway, "leeway", verify.DefaultLeeway, "clock skew tolerated on exp, nbf and iat")
+	return cmd
+}
+
+func runVerify(cmd *cobra.Command, e *env, f *verifyFlags, args []string) error {
+	if f.issuer == "" {
+		return errors.New("--issuer is required")
+	}
+	token := "-"
+	if len(args) == 1 {
+		token = args[0]
+	}
+	if token == "-" {
+		line, err := bufio.NewReaderSize(e.stdin, verify.MaxTokenSize+2).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read the token from standard input: %w", err)
+		}
+		token = line
+	}
+	token = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(token), "Bearer "))
+	if token == "" {
+		return errors.New("no token: give it as the argument or on standard input")
+	}
+	v, err := verify.New(cmd.Context(), verify.Config{
+		Issuer: f.issuer, Audience: f.audience, JWKSURL: f.jwksURL,
+		RequiredScopes: splitScopes(f.scopes), Algorithms: f.algorithms, Leeway: f.leeway,
+	})
+	if err != nil {
+		return err
+	}
+	claims, err := v.Verify(cmd.Context(), token)
+	if err != nil {
+		return err
+	}
+	return writeJSON(e.stdout, claims.Raw)
+}
