@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -21,9 +22,49 @@ type Client struct {
 	// Disabled clients cannot obtain tokens; they are kept for audit and re-enabling.
 	Disabled bool
 	// Secrets are the hashes of the client's live secrets (at most two during a rotation).
-	Secrets   []Secret
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Secrets []Secret
+	// AuthMethods are the client authentication methods it may use (AuthClientSecretBasic,
+	// AuthClientSecretPost, AuthPrivateKeyJWT). Empty means every method its
+	// credentials allow: the secret methods when it has a secret,
+	// private_key_jwt when it has public keys.
+	AuthMethods []string
+	// JWKS is the client's public JWK Set (RFC 7517) for private_key_jwt,
+	// as JSON; JWKSURI is where to fetch it instead. At most one is set.
+	JWKS    []byte
+	JWKSURI string
+	// Metadata is free-form information for people (owner, contact,
+	// description, …); the server gives it no meaning.
+	Metadata map[string]string
+	// TokensRevokedBefore revokes every token of the client issued at or
+	// before it ("revoke all"); zero means none.
+	TokensRevokedBefore time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// AllowsAuthMethod reports whether the client may authenticate with method m.
+func (c *Client) AllowsAuthMethod(m string) bool {
+	if len(c.AuthMethods) > 0 {
+		return slices.Contains(c.AuthMethods, m)
+	}
+	switch m {
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		return len(c.Secrets) > 0
+	case AuthPrivateKeyJWT:
+		return c.HasPublicKeys()
+	}
+	return false
+}
+
+// HasPublicKeys reports whether the client registered keys for private_key_jwt.
+func (c *Client) HasPublicKeys() bool { return len(c.JWKS) > 0 || c.JWKSURI != "" }
+
+// TokenRevoked reports whether a token of the client issued at iat (Unix
+// seconds) is revoked by TokensRevokedBefore. A token's iat has a resolution
+// of one second, so tokens issued within the second of a revoke-all are
+// revoked too: revoking slightly too much is the safe side.
+func (c *Client) TokenRevoked(iat int64) bool {
+	return !c.TokensRevokedBefore.IsZero() && iat <= c.TokensRevokedBefore.Unix()
 }
 
 // Clone returns a deep copy, so that a cached client can be handed out and
@@ -36,6 +77,9 @@ func (c *Client) Clone() *Client {
 	d.Scopes = slices.Clone(c.Scopes)
 	d.Audiences = slices.Clone(c.Audiences)
 	d.Secrets = slices.Clone(c.Secrets)
+	d.AuthMethods = slices.Clone(c.AuthMethods)
+	d.JWKS = slices.Clone(c.JWKS)
+	d.Metadata = maps.Clone(c.Metadata)
 	return &d
 }
 

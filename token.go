@@ -5,7 +5,18 @@ const (
 	AuthNone              = ""
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
+	// AuthPrivateKeyJWT is a JWT client assertion signed with the client's
+	// private key (RFC 7523 §2.2, RFC 7521 §4.2).
+	AuthPrivateKeyJWT = "private_key_jwt"
 )
+
+// ClientAssertionTypeJWT is the client_assertion_type of private_key_jwt
+// (RFC 7523 §2.2).
+const ClientAssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// AuthMethods lists every client authentication method the server supports,
+// in the order discovery advertises them.
+var AuthMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT}
 
 // GrantClientCredentials is the only grant this server issues (RFC 6749 §4.4).
 const GrantClientCredentials = "client_credentials"
@@ -16,8 +27,13 @@ type TokenRequest struct {
 	GrantType    string
 	ClientID     string
 	ClientSecret string
-	// AuthMethod is how the client authenticated (AuthClientSecretBasic/Post), AuthNone if it did not.
+	// AuthMethod is how the client authenticated (AuthClientSecretBasic,
+	// AuthClientSecretPost or AuthPrivateKeyJWT), AuthNone if it did not.
 	AuthMethod string
+	// ClientAssertion is the private_key_jwt assertion (RFC 7523 §2.2), when
+	// AuthMethod is AuthPrivateKeyJWT; ClientID is then the one the request
+	// names, or else the assertion's unverified "sub", for the rate limit.
+	ClientAssertion string
 	Scope      string // raw space-delimited scope parameter
 	Resource   string // RFC 8707 resource indicator
 	Audience   string // the "audience" parameter many servers accept as an alias of resource

@@ -8,20 +8,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/clientauth"
 	"github.com/gooclaim/gooclaim-auth/credential"
 	"github.com/gooclaim/gooclaim-auth/issuer"
 )
 
 // Service runs the management use cases.
+//
+// The caller says who it is with auth.WithAudit on the context (actor and
+// remote address); the service adds the action, and the store records both
+// with the change in one transaction.
 type Service struct {
 	Store auth.Store
 	// Keys rotates signing keys; nil when the caller has no key-encryption key.
 	Keys  *issuer.KeyRing
 	Clock auth.Clock
+	// AllowHTTPJWKSURI accepts plain http jwks_uri values (development only).
+	AllowHTTPJWKSURI bool
+}
+
+// audit returns ctx with the action set, keeping the caller's actor.
+func audit(ctx context.Context, action string) context.Context {
+	a := auth.AuditFrom(ctx, "")
+	a.Action = action
+	return auth.WithAudit(ctx, a)
 }
 
 func (s *Service) now() time.Time {
@@ -43,6 +59,15 @@ type ClientSpec struct {
 	// Secret is empty for a generated secret; set it to import an existing one
 	// (it is then hashed with argon2id, as it may be weak).
 	Secret string
+	// JWKS (a public JWK Set, JSON) or JWKSURI registers keys for
+	// private_key_jwt. Such a client gets no secret unless AuthMethods
+	// names a secret method.
+	JWKS    []byte
+	JWKSURI string
+	// AuthMethods restricts the authentication methods; empty allows every
+	// method the client's credentials support.
+	AuthMethods []string
+	Metadata    map[string]string
 }
 
 // Limits on client settings.
@@ -61,38 +86,107 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 	if spec.ID != "" {
 		problems = append(problems, checkClientID(spec.ID)...)
 	}
-	problems = append(problems, checkSettings(spec.Name, spec.Scopes, spec.Audiences, spec.TokenTTL, spec.RateLimit)...)
-	secret, hash := spec.Secret, ""
-	if secret == "" {
-		secret = credential.NewSecret()
-		hash = credential.HashGenerated(secret)
-	} else if h, err := credential.HashImported(secret); err != nil {
-		problems = append(problems, "client secret: "+err.Error())
-	} else {
-		hash = h
-	}
-	if len(problems) > 0 {
-		return nil, "", invalid(problems)
-	}
 	now := s.now().UTC()
 	c := &auth.Client{
-		ID:        spec.ID,
-		Name:      spec.Name,
-		Scopes:    dedupe(spec.Scopes),
-		Audiences: dedupe(spec.Audiences),
-		TokenTTL:  spec.TokenTTL,
-		RateLimit: spec.RateLimit,
-		Secrets:   []auth.Secret{{ID: credential.NewSecretID(), Hash: hash, CreatedAt: now}},
-		CreatedAt: now,
-		UpdatedAt: now,
+		ID:          spec.ID,
+		Name:        spec.Name,
+		Scopes:      dedupe(spec.Scopes),
+		Audiences:   dedupe(spec.Audiences),
+		TokenTTL:    spec.TokenTTL,
+		RateLimit:   spec.RateLimit,
+		JWKS:        spec.JWKS,
+		JWKSURI:     spec.JWKSURI,
+		AuthMethods: dedupe(spec.AuthMethods),
+		Metadata:    spec.Metadata,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if len(c.AuthMethods) == 0 {
+		c.AuthMethods = nil
+	}
+	wantSecret := !c.HasPublicKeys() || spec.Secret != "" ||
+		slices.Contains(c.AuthMethods, auth.AuthClientSecretBasic) || slices.Contains(c.AuthMethods, auth.AuthClientSecretPost)
+	secret := ""
+	if wantSecret {
+		secret = spec.Secret
+		hash := ""
+		if secret == "" {
+			secret = credential.NewSecret()
+			hash = credential.HashGenerated(secret)
+		} else if h, err := credential.HashImported(secret); err != nil {
+			problems = append(problems, "client secret: "+err.Error())
+		} else {
+			hash = h
+		}
+		c.Secrets = []auth.Secret{{ID: credential.NewSecretID(), Hash: hash, CreatedAt: now}}
+	}
+	problems = append(problems, s.checkClient(c)...)
+	if len(problems) > 0 {
+		return nil, "", invalid(problems)
 	}
 	if c.ID == "" {
 		c.ID = credential.NewClientID()
 	}
-	if err := s.Store.CreateClient(ctx, c); err != nil {
+	if err := s.Store.CreateClient(audit(ctx, auth.ActionClientCreate), c); err != nil {
 		return nil, "", err
 	}
 	return c, secret, nil
+}
+
+// checkClient checks every setting of c (its ID apart).
+func (s *Service) checkClient(c *auth.Client) []string {
+	p := checkSettings(c.Name, c.Scopes, c.Audiences, c.TokenTTL, c.RateLimit)
+	p = append(p, checkMetadata(c.Metadata)...)
+	if len(c.JWKS) > 0 && c.JWKSURI != "" {
+		p = append(p, "keys: register a JWK Set or a jwks_uri, not both")
+	}
+	if len(c.JWKS) > 0 {
+		if err := clientauth.CheckJWKS(c.JWKS); err != nil {
+			p = append(p, "jwks: "+err.Error())
+		}
+	}
+	if c.JWKSURI != "" {
+		if err := clientauth.CheckJWKSURI(c.JWKSURI, s.AllowHTTPJWKSURI); err != nil {
+			p = append(p, err.Error())
+		}
+	}
+	for _, m := range c.AuthMethods {
+		switch {
+		case !slices.Contains(auth.AuthMethods, m):
+			p = append(p, fmt.Sprintf("auth method %q: use %s", m, strings.Join(auth.AuthMethods, ", ")))
+		case m == auth.AuthPrivateKeyJWT && !c.HasPublicKeys():
+			p = append(p, "auth method private_key_jwt needs public keys: register a JWK Set or a jwks_uri")
+		case m != auth.AuthPrivateKeyJWT && len(c.Secrets) == 0:
+			p = append(p, fmt.Sprintf("auth method %s needs a client secret, and the client has none: rotate-secret gives it one", m))
+		}
+	}
+	if len(c.Secrets) == 0 && !c.HasPublicKeys() {
+		p = append(p, "the client has neither a secret nor public keys, so it could never authenticate")
+	}
+	return p
+}
+
+// Limits on metadata.
+const (
+	maxMetadataEntries = 32
+	maxMetadataKey     = 64
+	maxMetadataValue   = 1024
+)
+
+func checkMetadata(m map[string]string) []string {
+	var p []string
+	if len(m) > maxMetadataEntries {
+		p = append(p, fmt.Sprintf("metadata: at most %d entries", maxMetadataEntries))
+	}
+	for k, v := range m {
+		if k == "" || len(k) > maxMetadataKey || strings.ContainsFunc(k, func(r rune) bool { return r <= 0x20 || r == 0x7f || r == '=' }) {
+			p = append(p, fmt.Sprintf("metadata key %q: 1 to %d characters, no spaces, = or control characters", k, maxMetadataKey))
+		}
+		if len(v) > maxMetadataValue || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			p = append(p, fmt.Sprintf("metadata %q: a value of at most %d characters without control characters", k, maxMetadataValue))
+		}
+	}
+	return p
 }
 
 // ClientUpdate lists the settings to change; nil fields are left alone.
@@ -103,11 +197,28 @@ type ClientUpdate struct {
 	TokenTTL  *time.Duration
 	RateLimit *auth.Rate
 	Disabled  *bool
+	// JWKS and JWKSURI replace the registered keys; set one to empty to
+	// remove it.
+	JWKS        *[]byte
+	JWKSURI     *string
+	AuthMethods *[]string
+	// Metadata replaces the metadata; MetadataSet and MetadataUnset edit
+	// single entries after that.
+	Metadata      *map[string]string
+	MetadataSet   map[string]string
+	MetadataUnset []string
 }
 
 // UpdateClient applies u to the client with the given ID.
 func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (*auth.Client, error) {
-	return s.Store.UpdateClient(ctx, id, func(c *auth.Client) error {
+	action := auth.ActionClientUpdate
+	if u.Disabled != nil && u.onlyDisabled() {
+		action = auth.ActionClientEnable
+		if *u.Disabled {
+			action = auth.ActionClientDisable
+		}
+	}
+	return s.Store.UpdateClient(audit(ctx, action), id, func(c *auth.Client) error {
 		if u.Name != nil {
 			c.Name = *u.Name
 		}
@@ -126,11 +237,118 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 		if u.Disabled != nil {
 			c.Disabled = *u.Disabled
 		}
-		if p := checkSettings(c.Name, c.Scopes, c.Audiences, c.TokenTTL, c.RateLimit); len(p) > 0 {
+		if u.JWKS != nil {
+			c.JWKS = *u.JWKS
+		}
+		if u.JWKSURI != nil {
+			c.JWKSURI = *u.JWKSURI
+		}
+		if u.AuthMethods != nil {
+			c.AuthMethods = dedupe(*u.AuthMethods)
+			if len(c.AuthMethods) == 0 {
+				c.AuthMethods = nil
+			}
+		}
+		if u.Metadata != nil {
+			c.Metadata = maps.Clone(*u.Metadata)
+		}
+		if len(u.MetadataSet) > 0 && c.Metadata == nil {
+			c.Metadata = map[string]string{}
+		}
+		maps.Copy(c.Metadata, u.MetadataSet)
+		for _, k := range u.MetadataUnset {
+			delete(c.Metadata, k)
+		}
+		if len(c.Metadata) == 0 {
+			c.Metadata = nil
+		}
+		c.Secrets = liveSecrets(c.Secrets, s.now())
+		if p := s.checkClient(c); len(p) > 0 {
 			return invalid(p)
 		}
 		return nil
 	})
+}
+
+// onlyDisabled reports whether u changes nothing but Disabled, which the
+// audit trail then names as disable or enable.
+func (u ClientUpdate) onlyDisabled() bool {
+	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
+		u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
+		len(u.MetadataSet) == 0 && len(u.MetadataUnset) == 0
+}
+
+// MaxSecretGrace bounds the grace period of a secret rotation.
+const MaxSecretGrace = 30 * 24 * time.Hour
+
+// RotateSecret gives the client a new secret, returned in clear (the only
+// time it is seen). The current secret keeps working for grace (zero: it
+// stops at once); at most two secrets are ever live, so a rotation during
+// another one's grace ends the older secret now.
+func (s *Service) RotateSecret(ctx context.Context, id string, grace time.Duration) (*auth.Client, string, error) {
+	if grace < 0 || grace > MaxSecretGrace {
+		return nil, "", auth.Errorf(auth.EINVALID, "grace %s: between 0 and %s", grace, MaxSecretGrace)
+	}
+	secret := credential.NewSecret()
+	c, err := s.Store.UpdateClient(audit(ctx, auth.ActionSecretRotate), id, func(c *auth.Client) error {
+		now := s.now().UTC()
+		live := liveSecrets(c.Secrets, now)
+		// Keep only the newest live secret, now ending after the grace.
+		var kept []auth.Secret
+		if n := len(live); n > 0 && grace > 0 {
+			newest := live[n-1]
+			if end := now.Add(grace); newest.ExpiresAt.IsZero() || end.Before(newest.ExpiresAt) {
+				newest.ExpiresAt = end
+			}
+			kept = append(kept, newest)
+		}
+		c.Secrets = append(kept, auth.Secret{ID: credential.NewSecretID(), Hash: credential.HashGenerated(secret), CreatedAt: now})
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+// RevokeOldSecrets ends a rotation's grace now: every secret but the newest
+// stops working.
+func (s *Service) RevokeOldSecrets(ctx context.Context, id string) (*auth.Client, error) {
+	return s.Store.UpdateClient(audit(ctx, auth.ActionSecretRevoke), id, func(c *auth.Client) error {
+		live := liveSecrets(c.Secrets, s.now())
+		if len(live) < 2 {
+			return auth.Errorf(auth.EINVALID, "client %s has no old secret to revoke (it has %d live secret(s))", id, len(live))
+		}
+		c.Secrets = live[len(live)-1:]
+		return nil
+	})
+}
+
+// liveSecrets drops the secrets whose grace has ended, and orders the rest
+// oldest first.
+func liveSecrets(l []auth.Secret, now time.Time) []auth.Secret {
+	out := make([]auth.Secret, 0, len(l))
+	for _, sec := range l {
+		if sec.Live(now) {
+			out = append(out, sec)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b auth.Secret) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out
+}
+
+// RevokeClientTokens revokes every token the client holds now; tokens it
+// obtains afterwards work (disable the client to stop those too).
+func (s *Service) RevokeClientTokens(ctx context.Context, id string) (*auth.Client, error) {
+	return s.Store.UpdateClient(audit(ctx, auth.ActionClientRevokeTokens), id, func(c *auth.Client) error {
+		c.TokensRevokedBefore = s.now().UTC()
+		return nil
+	})
+}
+
+// AuditEvents queries the audit trail.
+func (s *Service) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.AuditEvent, error) {
+	return s.Store.AuditEvents(ctx, q)
 }
 
 // SetDisabled disables or re-enables a client.
@@ -140,7 +358,7 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (*a
 
 // DeleteClient deletes a client and its secrets.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
-	return s.Store.DeleteClient(ctx, id)
+	return s.Store.DeleteClient(audit(ctx, auth.ActionClientDelete), id)
 }
 
 // Client returns one client.
@@ -156,13 +374,73 @@ func (s *Service) ListClients(ctx context.Context, after string, limit int) ([]*
 	return s.Store.ListClients(ctx, after, limit)
 }
 
+// ClientFilter selects clients; zero fields select all.
+type ClientFilter struct {
+	After string // clients whose ID sorts after this one (pagination)
+	Limit int    // at most this many; 0 means 100, at most 1000
+	// Name selects clients whose name contains it, ignoring case.
+	Name     string
+	Disabled *bool
+	Scope    string // clients allowed this scope
+	// Metadata selects clients with every one of these entries.
+	Metadata map[string]string
+}
+
+func (f ClientFilter) matches(c *auth.Client) bool {
+	if f.Name != "" && !strings.Contains(strings.ToLower(c.Name), strings.ToLower(f.Name)) {
+		return false
+	}
+	if f.Disabled != nil && c.Disabled != *f.Disabled {
+		return false
+	}
+	if f.Scope != "" && !slices.Contains(c.Scopes, f.Scope) {
+		return false
+	}
+	for k, v := range f.Metadata {
+		if c.Metadata[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// FindClients returns a page of the clients f selects, in ID order, and the
+// cursor of the next page ("" when this is the last).
+func (s *Service) FindClients(ctx context.Context, f ClientFilter) (page []*auth.Client, next string, err error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	after := f.After
+	for {
+		batch, err := s.Store.ListClients(ctx, after, 500)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range batch {
+			if !f.matches(c) {
+				continue
+			}
+			if len(page) == limit {
+				return page, page[len(page)-1].ID, nil
+			}
+			page = append(page, c)
+		}
+		if len(batch) < 500 {
+			return page, "", nil
+		}
+		after = batch[len(batch)-1].ID
+	}
+}
+
 // RotateKeys adds a new signing key that signs after publishAhead (the
 // policy's default when negative).
 func (s *Service) RotateKeys(ctx context.Context, publishAhead time.Duration) (auth.Key, error) {
 	if s.Keys == nil {
 		return auth.Key{}, errors.New("rotating keys needs the key-encryption key")
 	}
-	return s.Keys.Rotate(ctx, publishAhead)
+	return s.Keys.Rotate(audit(ctx, auth.ActionKeysRotate), publishAhead)
 }
 
 // KeyStatuses describes the stored keys now.

@@ -1,0 +1,72 @@
+package clientauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+
+	gojose "github.com/go-jose/go-jose/v4"
+)
+
+// Algorithms are the assertion signing algorithms accepted, advertised in
+// discovery as token_endpoint_auth_signing_alg_values_supported. "none"
+// and the HMAC algorithms are never accepted: a public key is not a shared
+// secret (RFC 8725 §3.1, §3.2).
+var Algorithms = []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+
+// MaxJWKSSize bounds a registered or fetched JWK Set.
+const MaxJWKSSize = 64 << 10
+
+// CheckJWKS checks a JWK Set a client registers: JSON of at most
+// MaxJWKSSize bytes with a "keys" array of public signature keys (no private
+// or symmetric key), at least one of them usable with Algorithms.
+func CheckJWKS(data []byte) error {
+	if len(data) > MaxJWKSSize {
+		return fmt.Errorf("the JWK Set is over %d bytes", MaxJWKSSize)
+	}
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("not a JWK Set (RFC 7517 §5): %v", err)
+	}
+	if len(doc.Keys) == 0 {
+		return errors.New(`not a JWK Set (RFC 7517 §5): no "keys", or an empty array`)
+	}
+	for i, raw := range doc.Keys {
+		var k gojose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			return fmt.Errorf("key %d: %v", i, err)
+		}
+		if !k.IsPublic() {
+			return fmt.Errorf("key %d (kid %q) is private or symmetric: register only public keys, and keep the private key to yourself", i, k.KeyID)
+		}
+		if k.Algorithm != "" && !slices.Contains(Algorithms, k.Algorithm) {
+			return fmt.Errorf("key %d (kid %q): alg %q is not accepted; use one of %v", i, k.KeyID, k.Algorithm, Algorithms)
+		}
+	}
+	return nil
+}
+
+// CheckJWKSURI checks a jwks_uri a client registers: an absolute https URL
+// (or http when allowHTTP, for development), without user info or fragment.
+func CheckJWKSURI(raw string, allowHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("jwks_uri %q is not an absolute URL", raw)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && allowHTTP:
+	case u.Scheme == "http":
+		return fmt.Errorf("jwks_uri %q is plain http: keys fetched over it can be substituted; use https", raw)
+	default:
+		return fmt.Errorf("jwks_uri %q: use an https URL", raw)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("jwks_uri %q: no user info or fragment", raw)
+	}
+	return nil
+}
