@@ -34,10 +34,10 @@ type TokenRequest struct {
 	// AuthMethod is AuthPrivateKeyJWT; ClientID is then the one the request
 	// names, or else the assertion's unverified "sub", for the rate limit.
 	ClientAssertion string
-	Scope      string // raw space-delimited scope parameter
-	Resource   string // RFC 8707 resource indicator
-	Audience   string // the "audience" parameter many servers accept as an alias of resource
-	RemoteAddr string // the caller's address, for limits and logs
+	Scope           string // raw space-delimited scope parameter
+	Resource        string // RFC 8707 resource indicator
+	Audience        string // the "audience" parameter many servers accept as an alias of resource
+	RemoteAddr      string // the caller's address, for limits and logs
 }
 
 // Token is a successful token response (RFC 6749 §5.1).
