@@ -63,3 +63,18 @@ type Claims struct {
 // Audience is the "aud" claim: one string when there is one value (the common
 // form, which every JWT library reads), an array otherwise (RFC 7519 §4.1.3).
 type Audience []string
+
+// Scopes with a meaning to this server itself.
+const (
+	// ScopeAdmin lets a token call the admin API (/v1/admin/).
+	ScopeAdmin = "auth:admin"
+	// ScopeIntrospect lets a client call the introspection endpoint (RFC 7662).
+	ScopeIntrospect = "auth:introspect"
+)
+
+// AdminAudience is the default audience ("aud") the admin API requires of
+// its Bearer tokens, so that a token meant for another API cannot manage
+// this one. It is a URN rather than the issuer's URL so that the first admin
+// client can be created from the command line, which does not know the
+// server's URL.
+const AdminAudience = "urn:gooclaim:auth:admin"
