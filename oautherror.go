@@ -42,3 +42,7 @@ var (
 	ErrServerError            = &OAuthError{Code: "server_error"}
 	ErrTemporarilyUnavailable = &OAuthError{Code: "temporarily_unavailable"}
 )
+
+// ErrUnsupportedTokenType is RFC 7009 §2.2.1's: the server cannot revoke
+// this type of token.
+var ErrUnsupportedTokenType = &OAuthError{Code: "unsupported_token_type"}

@@ -46,6 +46,8 @@ type Token struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// JTI is the token's "jti", for logs; it is not part of the response.
+	JTI string `json:"-"`
 }
 
 // Claims are the claims of an access token (RFC 9068 §2.2).

@@ -40,6 +40,14 @@ type Metadata struct {
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	// The algorithms of private_key_jwt assertions (RFC 8414 §2).
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthSigningAlgValues  []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthSigningAlgValues     []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// Not in RFC 8414 but read by OpenID Connect libraries that fetch
 	// /.well-known/openid-configuration; ours sign access tokens only.
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
@@ -49,6 +57,10 @@ type Metadata struct {
 
 func (s *Server) metadata() Metadata {
 	iss := s.Issuer.Config().Issuer
+	methods := []string{auth.AuthClientSecretBasic, auth.AuthClientSecretPost}
+	if len(s.AssertionAlgorithms) > 0 {
+		methods = append(methods, auth.AuthPrivateKeyJWT)
+	}
 	return Metadata{
 		Issuer:                            iss,
 		TokenEndpoint:                     iss + TokenPath,
@@ -56,9 +68,16 @@ func (s *Server) metadata() Metadata {
 		ScopesSupported:                   s.Scopes.Scopes(),
 		ResponseTypesSupported:            []string{}, // no authorization endpoint: no response types
 		GrantTypesSupported:               []string{auth.GrantClientCredentials},
-		TokenEndpointAuthMethodsSupported: []string{auth.AuthClientSecretBasic, auth.AuthClientSecretPost},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{s.Keys.Policy().Algorithm},
+		TokenEndpointAuthMethodsSupported: methods,
+		TokenEndpointAuthSigningAlgValuesSupported: s.AssertionAlgorithms,
+		IntrospectionEndpoint:                      iss + IntrospectPath,
+		IntrospectionEndpointAuthMethodsSupported:  methods,
+		IntrospectionEndpointAuthSigningAlgValues:  s.AssertionAlgorithms,
+		RevocationEndpoint:                         iss + RevokePath,
+		RevocationEndpointAuthMethodsSupported:     methods,
+		RevocationEndpointAuthSigningAlgValues:     s.AssertionAlgorithms,
+		SubjectTypesSupported:                      []string{"public"},
+		IDTokenSigningAlgValuesSupported:           []string{s.Keys.Policy().Algorithm},
 	}
 }
 

@@ -14,6 +14,43 @@ type recorder struct {
 	http.ResponseWriter
 	status   int
 	clientID string
+	event    *authEvent
+}
+
+// authEvent is what happened at the token, introspection or revocation
+// endpoint, logged as structured fields: who (client_id, address), what
+// (event, outcome: "issued", "active", … or the OAuth error code), and the
+// token's jti and scope — never a secret, an assertion or a token.
+type authEvent struct {
+	name, outcome, jti, scope, method string
+}
+
+func (e *authEvent) attrs() []slog.Attr {
+	attrs := []slog.Attr{slog.String("event", e.name), slog.String("outcome", e.outcome)}
+	if e.method != "" {
+		attrs = append(attrs, slog.String("auth_method", e.method))
+	}
+	if e.jti != "" {
+		attrs = append(attrs, slog.String("jti", e.jti))
+	}
+	if e.scope != "" {
+		attrs = append(attrs, slog.String("scope", e.scope))
+	}
+	return attrs
+}
+
+// recordEvent logs ev: on the request's log line when requests are logged,
+// so that a token costs one line, else on a line of its own.
+func (s *Server) recordEvent(w http.ResponseWriter, r *http.Request, clientID string, ev authEvent) {
+	if rec, ok := w.(*recorder); ok {
+		rec.clientID, rec.event = clientID, &ev
+		return
+	}
+	attrs := append(ev.attrs(), slog.String("remote", remoteIP(r)))
+	if clientID != "" {
+		attrs = append(attrs, slog.String("client_id", clientID))
+	}
+	s.Logger.LogAttrs(r.Context(), slog.LevelInfo, ev.name, attrs...)
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -49,6 +86,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		if rec.clientID != "" {
 			attrs = append(attrs, slog.String("client_id", rec.clientID))
+		}
+		if rec.event != nil {
+			attrs = append(attrs, rec.event.attrs()...)
 		}
 		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})

@@ -23,6 +23,9 @@ import (
 // Paths of the public endpoints.
 const (
 	TokenPath        = "/v1/auth/token"
+	IntrospectPath   = "/v1/auth/introspect"
+	RevokePath       = "/v1/auth/revoke"
+	AdminPrefix      = "/v1/admin/"
 	JWKSPath         = "/.well-known/jwks.json"
 	MetadataPath     = "/.well-known/oauth-authorization-server"
 	OIDCMetadataPath = "/.well-known/openid-configuration"
@@ -45,8 +48,14 @@ type Server struct {
 	// Health reports whether the node should receive traffic, and the state
 	// of what it depends on (served as /readyz's detail).
 	Health func() (ready bool, detail any)
-	// NoRequestLog turns off the one-line-per-request log; errors are still logged.
+	// NoRequestLog turns off the one-line-per-request log; errors and the
+	// token, introspection and revocation events are still logged.
 	NoRequestLog bool
+	// Admin serves the admin API under AdminPrefix; nil leaves it out.
+	Admin http.Handler
+	// AssertionAlgorithms are the algorithms accepted for private_key_jwt
+	// client assertions; empty means that method is not offered.
+	AssertionAlgorithms []string
 }
 
 // Handler returns the routed handler with its middleware.
@@ -58,8 +67,17 @@ func (s *Server) Handler() http.Handler {
 		s.Clock = auth.SystemClock{}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+TokenPath, s.handleToken)
-	mux.HandleFunc(TokenPath, methodNotAllowed("POST"))
+	for path, h := range map[string]http.HandlerFunc{
+		TokenPath:      s.handleToken,
+		IntrospectPath: s.handleIntrospect,
+		RevokePath:     s.handleRevoke,
+	} {
+		mux.HandleFunc("POST "+path, h)
+		mux.HandleFunc(path, methodNotAllowed("POST"))
+	}
+	if s.Admin != nil {
+		mux.Handle(AdminPrefix, s.Admin)
+	}
 	for path, h := range map[string]http.HandlerFunc{
 		JWKSPath:         s.handleJWKS,
 		MetadataPath:     s.handleMetadata,

@@ -36,21 +36,35 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if scope == issuer.LimitAddress {
 			who = "address"
 		}
+		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: auth.ErrRateLimited.Code, method: req.AuthMethod})
 		writeError(w, http.StatusTooManyRequests, auth.ErrRateLimited.WithDescription(
 			"rate limit exceeded: at most "+strconv.Itoa(d.Limit)+" requests per "+strconv.FormatInt(seconds(d.Window), 10)+
 				" seconds per "+who+"; retry after "+strconv.FormatInt(max(1, seconds(d.RetryAfter)), 10)+" seconds"))
 		return
 	}
 	if parseErr != nil {
+		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(parseErr), method: req.AuthMethod})
 		s.tokenError(w, parseErr, usedBasic)
 		return
 	}
 	tok, err := s.Issuer.Issue(r.Context(), req)
 	if err != nil {
+		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(err), method: req.AuthMethod})
 		s.tokenError(w, err, usedBasic)
 		return
 	}
+	s.recordEvent(w, r, req.ClientID, authEvent{name: "token.issued", outcome: "issued", jti: tok.JTI, scope: tok.Scope, method: req.AuthMethod})
 	oauthwire.WriteToken(w, tok)
+}
+
+// errorCode is the OAuth error code of err, for the logs: server_error for
+// failures of the server.
+func errorCode(err error) string {
+	var oe *auth.OAuthError
+	if errors.As(err, &oe) {
+		return oe.Code
+	}
+	return auth.ErrServerError.Code
 }
 
 func (s *Server) tokenError(w http.ResponseWriter, err error, usedBasic bool) {

@@ -31,6 +31,20 @@ type Config struct {
 	RateLimit auth.Rate
 	// IPRateLimit limits requests that name no client_id, per remote address. Default 60/1m.
 	IPRateLimit auth.Rate
+	// ClientAssertions checks private_key_jwt client assertions; nil
+	// refuses that method.
+	ClientAssertions AssertionVerifier
+	// Revocations holds revoked token IDs (RFC 7009) for introspection and
+	// revocation; nil means tokens cannot be revoked one by one.
+	Revocations auth.RevocationStore
+}
+
+// AssertionVerifier checks a client assertion (RFC 7523 §3) against the
+// client's registered keys. clientauth.Verifier implements it. Errors are
+// *auth.OAuthError values for a bad assertion, others for failures of the
+// server (such as the replay cache).
+type AssertionVerifier interface {
+	Verify(ctx context.Context, c *auth.Client, assertion string) error
 }
 
 // Defaults of Config.
@@ -99,15 +113,28 @@ const (
 // whether or not the client exists or the secret is right, so the limit also
 // bounds secret guessing — or, when it names none, to its remote address.
 func (i *Issuer) Limit(ctx context.Context, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
+	return i.limit(ctx, "", req)
+}
+
+// LimitOperation charges an introspection or revocation request (op names
+// which) like Limit does a token request, on a counter of its own per
+// client and operation, with the same rate.
+func (i *Issuer) LimitOperation(ctx context.Context, op string, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
+	return i.limit(ctx, op+":", req)
+}
+
+// limit charges req to the counter of its client_id, or of its address when
+// it names none; prefix separates the endpoints' counters.
+func (i *Issuer) limit(ctx context.Context, prefix string, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
 	if req.ClientID == "" {
-		d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
+		d, err := i.limiter.Allow(ctx, prefix+"addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
 		return d, LimitAddress, err
 	}
 	rate := i.cfg.RateLimit
 	if c := i.clients.Lookup(req.ClientID); c != nil && !c.RateLimit.IsZero() {
 		rate = c.RateLimit
 	}
-	d, err := i.limiter.Allow(ctx, "client:"+req.ClientID, rate)
+	d, err := i.limiter.Allow(ctx, prefix+"client:"+req.ClientID, rate)
 	return d, LimitClient, err
 }
 
@@ -123,20 +150,11 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 	default:
 		return nil, auth.ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("grant_type %.64q is not supported; use client_credentials", req.GrantType))
 	}
-	if req.ClientID == "" {
-		return nil, auth.ErrInvalidClient.WithDescription("client authentication is required: send client_id and client_secret in the body or with HTTP Basic")
-	}
-	if req.ClientSecret == "" {
-		return nil, auth.ErrInvalidClient.WithDescription("client_secret is required")
+	c, err := i.Authenticate(ctx, req)
+	if err != nil {
+		return nil, err
 	}
 	now := i.clock.Now()
-	c := i.clients.Lookup(req.ClientID)
-	// Verify runs the same work for an unknown client, a wrong secret and a
-	// disabled client, so neither the answer nor its timing tells them apart.
-	ok := i.verifier.Verify(c, req.ClientSecret, now)
-	if !ok || c.Disabled {
-		return nil, errAuthFailed
-	}
 	scope, err := grantScope(c, req.Scope)
 	if err != nil {
 		return nil, err
@@ -172,8 +190,44 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 	if err != nil {
 		return nil, fmt.Errorf("sign access token with key %s: %w", signer.KeyID(), err)
 	}
-	return &auth.Token{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: scope}, nil
+	return &auth.Token{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: scope, JTI: claims.JWTID}, nil
 }
+
+// Authenticate checks the client's credentials, whichever method they use
+// (RFC 6749 §2.3.1 secrets, RFC 7523 private_key_jwt), and that the client
+// may use that method and is enabled. The client returned is shared and
+// must not be modified. Errors are *auth.OAuthError values, except for
+// failures of the server itself.
+func (i *Issuer) Authenticate(ctx context.Context, req auth.TokenRequest) (*auth.Client, error) {
+	if req.ClientID == "" {
+		return nil, auth.ErrInvalidClient.WithDescription("client authentication is required: send client_id and client_secret in the body or with HTTP Basic, or a client_assertion (private_key_jwt)")
+	}
+	c := i.clients.Lookup(req.ClientID)
+	if req.AuthMethod == auth.AuthPrivateKeyJWT {
+		if c == nil || c.Disabled || !c.AllowsAuthMethod(auth.AuthPrivateKeyJWT) || i.cfg.ClientAssertions == nil {
+			return nil, errAssertionFailed
+		}
+		if err := i.cfg.ClientAssertions.Verify(ctx, c, req.ClientAssertion); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	if req.ClientSecret == "" {
+		return nil, auth.ErrInvalidClient.WithDescription("client_secret is required")
+	}
+	// Verify runs the same work for an unknown client, a wrong secret and a
+	// disabled client, so neither the answer nor its timing tells them apart.
+	ok := i.verifier.Verify(c, req.ClientSecret, i.clock.Now())
+	if !ok || c.Disabled {
+		return nil, errAuthFailed
+	}
+	if !c.AllowsAuthMethod(req.AuthMethod) {
+		return nil, auth.ErrInvalidClient.WithDescription(fmt.Sprintf("this client may not authenticate with %s", req.AuthMethod))
+	}
+	return c, nil
+}
+
+var errAssertionFailed = auth.ErrInvalidClient.WithDescription("client authentication failed: the client is unknown, disabled, or has no keys registered for private_key_jwt")
 
 // grantScope applies RFC 6749 §3.3: an absent scope gets the client's
 // default (all its scopes); every requested scope must be allowed.

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -366,4 +367,21 @@ func (r *KeyRing) NextRotation(now time.Time) time.Time {
 		return time.Time{}
 	}
 	return keys[i].SigningFrom.Add(r.policy.RotationPeriod - r.policy.PublishAhead)
+}
+
+// VerificationKey returns the public key with this kid if it is published
+// now (next, active or retired: any key a live token may carry), and its
+// algorithm.
+func (r *KeyRing) VerificationKey(kid string, now time.Time) (alg string, pub crypto.PublicKey, ok bool) {
+	for _, s := range Statuses(r.state.Load().keys, now, r.policy.Retention) {
+		if s.Key.ID != kid || s.State == KeyExpired {
+			continue
+		}
+		pub, err := jose.PublicKey(s.Key)
+		if err != nil {
+			return "", nil, false
+		}
+		return s.Key.Algorithm, pub, true
+	}
+	return "", nil, false
 }

@@ -31,39 +31,38 @@ const MaxClientIDLength = 256
 // ErrBodyTooLarge is returned for a body over MaxBodyBytes.
 var ErrBodyTooLarge = auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
 
-// Token request parameters this server reads; any other is ignored (RFC 6749 §3.2).
+// Request parameters this server reads; any other is ignored (RFC 6749 §3.2).
 const (
-	paramGrantType    = "grant_type"
-	paramClientID     = "client_id"
-	paramClientSecret = "client_secret"
-	paramScope        = "scope"
-	paramResource     = "resource"
-	paramAudience     = "audience"
+	paramGrantType           = "grant_type"
+	paramClientID            = "client_id"
+	paramClientSecret        = "client_secret"
+	paramScope               = "scope"
+	paramResource            = "resource"
+	paramAudience            = "audience"
+	paramClientAssertionType = "client_assertion_type" // RFC 7521 §4.2
+	paramClientAssertion     = "client_assertion"
+	paramToken               = "token"           // RFC 7662 §2.1, RFC 7009 §2.1
+	paramTokenTypeHint       = "token_type_hint" // idem
 )
 
-var knownParams = []string{paramGrantType, paramClientID, paramClientSecret, paramScope, paramResource, paramAudience}
+// knownParams is the order in which parameters are checked, so that the
+// error reported for a request with several problems is always the same.
+var knownParams = [...]string{paramGrantType, paramClientID, paramClientSecret, paramScope, paramResource, paramAudience,
+	paramClientAssertionType, paramClientAssertion, paramToken, paramTokenTypeHint}
 
-type params struct {
-	grantType, clientID, clientSecret, scope, resource, audience string
-}
+// params holds the known parameters' values, indexed like knownParams.
+type params [len(knownParams)]string
 
-func (p *params) field(name string) *string {
-	switch name {
-	case paramGrantType:
-		return &p.grantType
-	case paramClientID:
-		return &p.clientID
-	case paramClientSecret:
-		return &p.clientSecret
-	case paramScope:
-		return &p.scope
-	case paramResource:
-		return &p.resource
-	case paramAudience:
-		return &p.audience
+func paramIndex(name string) int {
+	for i, n := range knownParams {
+		if n == name {
+			return i
+		}
 	}
-	return nil
+	return -1
 }
+
+func (p *params) get(name string) string { return p[paramIndex(name)] }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -75,6 +74,42 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // that the caller can charge the request to the client_id it names; the error
 // is an *auth.OAuthError (ErrBodyTooLarge for an oversized body).
 func ParseTokenRequest(r *http.Request) (auth.TokenRequest, error) {
+	req, _, err := parseRequest(r)
+	return req, err
+}
+
+// TokenOperation is an introspection (RFC 7662 §2.1) or revocation
+// (RFC 7009 §2.1) request: the calling client's credentials and the token
+// it asks about.
+type TokenOperation struct {
+	// Client holds the caller's credentials (GrantType and the token
+	// request's other parameters are empty).
+	Client        auth.TokenRequest
+	Token         string
+	TokenTypeHint string
+}
+
+// MaxTokenLength bounds the token parameter; our tokens are under 2 KiB.
+const MaxTokenLength = 16 << 10
+
+// ParseTokenOperation reads an introspection or revocation request, in the
+// same encodings and with the same client authentication as a token request.
+func ParseTokenOperation(r *http.Request) (TokenOperation, error) {
+	req, p, err := parseRequest(r)
+	op := TokenOperation{Client: req, Token: p.get(paramToken), TokenTypeHint: p.get(paramTokenTypeHint)}
+	if err != nil {
+		return op, err
+	}
+	switch {
+	case op.Token == "":
+		return op, auth.ErrInvalidRequest.WithDescription("the token parameter is required: send token=<the access token>")
+	case len(op.Token) > MaxTokenLength:
+		return op, auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("the token is longer than %d bytes", MaxTokenLength))
+	}
+	return op, nil
+}
+
+func parseRequest(r *http.Request) (auth.TokenRequest, params, error) {
 	var req auth.TokenRequest
 	basicID, basicSecret, hasBasic, basicErr := parseBasic(r.Header)
 	if hasBasic && basicErr == nil {
@@ -82,40 +117,44 @@ func ParseTokenRequest(r *http.Request) (auth.TokenRequest, error) {
 	}
 	p, err := readParams(r)
 	if err != nil {
-		return req, err
+		return req, p, err
 	}
 	if basicErr != nil {
-		return req, basicErr
+		return req, p, basicErr
 	}
-	req.GrantType, req.Scope, req.Resource, req.Audience = p.grantType, p.scope, p.resource, p.audience
+	req.GrantType, req.Scope, req.Resource, req.Audience = p.get(paramGrantType), p.get(paramScope), p.get(paramResource), p.get(paramAudience)
+	bodyID, bodySecret := p.get(paramClientID), p.get(paramClientSecret)
 	if !hasBasic {
-		req.ClientID, req.ClientSecret = p.clientID, p.clientSecret
-		if p.clientSecret != "" {
+		req.ClientID, req.ClientSecret = bodyID, bodySecret
+		if bodySecret != "" {
 			req.AuthMethod = auth.AuthClientSecretPost
 		}
+	}
+	if err := readAssertion(&req, &p, hasBasic); err != nil {
+		return req, p, err
 	}
 	if len(req.ClientID) > MaxClientIDLength {
 		// Not charged to this client_id: a limiter entry per invented
 		// kilobyte-long ID would let a flood grow memory. The caller charges
 		// the address instead.
 		req.ClientID = ""
-		return req, auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("client_id is longer than %d characters", MaxClientIDLength))
+		return req, p, auth.ErrInvalidRequest.WithDescription(fmt.Sprintf("client_id is longer than %d characters", MaxClientIDLength))
 	}
 	if !isVSCHAR(req.ClientID) {
-		return req, auth.ErrInvalidRequest.WithDescription("client_id may contain only printable ASCII characters (RFC 6749 Appendix A.1)")
+		return req, p, auth.ErrInvalidRequest.WithDescription("client_id may contain only printable ASCII characters (RFC 6749 Appendix A.1)")
 	}
 	if !isVSCHAR(req.ClientSecret) {
-		return req, auth.ErrInvalidRequest.WithDescription("client_secret may contain only printable ASCII characters (RFC 6749 Appendix A.2)")
+		return req, p, auth.ErrInvalidRequest.WithDescription("client_secret may contain only printable ASCII characters (RFC 6749 Appendix A.2)")
 	}
 	if hasBasic {
-		if p.clientSecret != "" {
-			return req, auth.ErrInvalidRequest.WithDescription("the client authenticated with both HTTP Basic and client_secret in the body; use exactly one method")
+		if bodySecret != "" {
+			return req, p, auth.ErrInvalidRequest.WithDescription("the client authenticated with both HTTP Basic and client_secret in the body; use exactly one method")
 		}
-		if p.clientID != "" && p.clientID != req.ClientID {
-			return req, auth.ErrInvalidRequest.WithDescription("client_id in the body differs from the client in the Authorization header")
+		if bodyID != "" && bodyID != req.ClientID {
+			return req, p, auth.ErrInvalidRequest.WithDescription("client_id in the body differs from the client in the Authorization header")
 		}
 	}
-	return req, nil
+	return req, p, nil
 }
 
 // readParams reads the body according to its content type.
@@ -177,7 +216,7 @@ func parseForm(body []byte, p *params) error {
 		if !ok {
 			continue
 		}
-		f := p.field(name)
+		f := &p[paramIndex(name)]
 		if len(vs) > 1 {
 			return auth.ErrInvalidRequest.WithDescription("parameter " + name + " is repeated; send it once (RFC 6749 §3.2)")
 		}
@@ -214,22 +253,22 @@ func parseJSON(body []byte, p *params) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return auth.ErrInvalidRequest.WithDescription("the JSON body must be an object such as {\"grant_type\":\"client_credentials\",\"client_id\":\"…\",\"client_secret\":\"…\"}")
 	}
-	var seen [6]bool
+	var seen [len(knownParams)]bool
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return jsonError(err)
 		}
 		name := tok.(string) // object keys are always strings
-		f := p.field(name)
-		if f == nil {
+		i := paramIndex(name)
+		if i < 0 {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return jsonError(err)
 			}
 			continue
 		}
-		i := fieldIndex(name)
+		f := &p[i]
 		if seen[i] {
 			return auth.ErrInvalidRequest.WithDescription("member " + name + " appears more than once in the JSON object")
 		}
@@ -255,22 +294,6 @@ func parseJSON(body []byte, p *params) error {
 		return auth.ErrInvalidRequest.WithDescription("the body holds more than one JSON value")
 	}
 	return nil
-}
-
-func fieldIndex(name string) int {
-	switch name {
-	case paramGrantType:
-		return 0
-	case paramClientID:
-		return 1
-	case paramClientSecret:
-		return 2
-	case paramScope:
-		return 3
-	case paramResource:
-		return 4
-	}
-	return 5
 }
 
 func jsonType(v any) string {

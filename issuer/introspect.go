@@ -1,0 +1,131 @@
+package issuer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	gojose "github.com/go-jose/go-jose/v4"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// Introspection is an introspection response (RFC 7662 §2.2). An inactive
+// token gets {"active": false} and nothing else, whatever the reason, so
+// that the answer tells the caller nothing about a token it cannot use.
+type Introspection struct {
+	Active    bool          `json:"active"`
+	Scope     string        `json:"scope,omitempty"`
+	ClientID  string        `json:"client_id,omitempty"`
+	TokenType string        `json:"token_type,omitempty"`
+	Expiry    int64         `json:"exp,omitempty"`
+	IssuedAt  int64         `json:"iat,omitempty"`
+	NotBefore int64         `json:"nbf,omitempty"`
+	Subject   string        `json:"sub,omitempty"`
+	Audience  auth.Audience `json:"aud,omitempty"`
+	Issuer    string        `json:"iss,omitempty"`
+	JWTID     string        `json:"jti,omitempty"`
+}
+
+var inactive = &Introspection{Active: false}
+
+// tokenClaims are the claims of a token read back by introspection.
+type tokenClaims struct {
+	auth.Claims
+	NotBefore int64 `json:"nbf,omitempty"`
+}
+
+// Inspect verifies one of this server's own access tokens now: signature
+// with a published key (the key decides the algorithm), typ at+jwt, iss,
+// exp, nbf and iat, and that it is not revoked and its client exists and is
+// enabled. A token that fails any check is inactive, with no error; errors
+// are failures of the server (the revocation store).
+func (i *Issuer) Inspect(ctx context.Context, token string) (*Introspection, error) {
+	tc, ok, err := i.inspect(ctx, token)
+	if err != nil || !ok {
+		return inactive, err
+	}
+	return &Introspection{
+		Active: true, Scope: tc.Scope, ClientID: tc.ClientID, TokenType: "Bearer",
+		Expiry: tc.Expiry, IssuedAt: tc.IssuedAt, NotBefore: tc.NotBefore, Subject: tc.Subject,
+		Audience: tc.Audience, Issuer: tc.Issuer, JWTID: tc.JWTID,
+	}, nil
+}
+
+func (i *Issuer) inspect(ctx context.Context, token string) (c *tokenClaims, ok bool, err error) {
+	now := i.clock.Now()
+	jws, perr := gojose.ParseSignedCompact(token, jwsAlgorithms)
+	if perr != nil || len(jws.Signatures) != 1 {
+		return nil, false, nil
+	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders[gojose.HeaderType].(string); typ != "at+jwt" {
+		return nil, false, nil
+	}
+	alg, pub, found := i.keys.VerificationKey(h.KeyID, now)
+	if !found || alg != h.Algorithm {
+		return nil, false, nil
+	}
+	payload, verr := jws.Verify(pub)
+	if verr != nil {
+		return nil, false, nil
+	}
+	var tc tokenClaims
+	if json.Unmarshal(payload, &tc) != nil {
+		return nil, false, nil
+	}
+	unix := now.Unix()
+	if tc.Issuer != i.cfg.Issuer || tc.Expiry <= unix || tc.NotBefore > unix || tc.IssuedAt > unix+60 || tc.ClientID == "" || tc.JWTID == "" {
+		return nil, false, nil
+	}
+	client := i.clients.Lookup(tc.ClientID)
+	if client == nil || client.Disabled || client.TokenRevoked(tc.IssuedAt) {
+		return nil, false, nil
+	}
+	if i.cfg.Revocations != nil {
+		revoked, err := i.cfg.Revocations.TokenRevoked(ctx, tc.JWTID)
+		if err != nil {
+			return nil, false, fmt.Errorf("check revocation of token %s: %w", tc.JWTID, err)
+		}
+		if revoked {
+			return nil, false, nil
+		}
+	}
+	return &tc, true, nil
+}
+
+// jwsAlgorithms are the algorithms this server signs with.
+var jwsAlgorithms = []gojose.SignatureAlgorithm{gojose.ES256, gojose.EdDSA, gojose.RS256}
+
+// Introspect answers an introspection request (RFC 7662) from an
+// authenticated caller, which must be allowed the scope auth:introspect.
+func (i *Issuer) Introspect(ctx context.Context, caller *auth.Client, token string) (*Introspection, error) {
+	if !slices.Contains(caller.Scopes, auth.ScopeIntrospect) {
+		return nil, auth.ErrUnauthorizedClient.WithDescription("this client may not introspect tokens: it needs the scope " + auth.ScopeIntrospect)
+	}
+	return i.Inspect(ctx, token)
+}
+
+// Revoke revokes a token for an authenticated caller (RFC 7009 §2.1): a
+// client may revoke its own tokens only. Revoking a token that is invalid,
+// already expired or revoked, or another client's, changes nothing and is
+// not an error (§2.2), so that the answer reveals nothing either.
+func (i *Issuer) Revoke(ctx context.Context, caller *auth.Client, token string) error {
+	tc, ok, err := i.inspect(ctx, token)
+	if err != nil || !ok || tc.ClientID != caller.ID {
+		return err
+	}
+	if i.cfg.Revocations == nil {
+		return auth.ErrUnsupportedTokenType.WithDescription("this server does not revoke single tokens")
+	}
+	ctx = auth.WithAudit(ctx, auth.Audit{Actor: "client:" + caller.ID, Action: auth.ActionTokenRevoke, RemoteAddr: auditAddr(ctx)})
+	return i.cfg.Revocations.RevokeToken(ctx, auth.RevokedToken{
+		JTI: tc.JWTID, ClientID: tc.ClientID, ExpiresAt: time.Unix(tc.Expiry, 0).UTC(), RevokedAt: i.clock.Now().UTC(),
+	})
+}
+
+// auditAddr keeps the remote address the caller put in the context's
+// Audit, if any.
+func auditAddr(ctx context.Context) string { return auth.AuditFrom(ctx, "").RemoteAddr }
