@@ -221,8 +221,12 @@ func (i *Issuer) Authenticate(ctx context.Context, req auth.TokenRequest) (*auth
 	if !ok || c.Disabled {
 		return nil, errAuthFailed
 	}
-	if !c.AllowsAuthMethod(req.AuthMethod) {
-		return nil, auth.ErrInvalidClient.WithDescription(fmt.Sprintf("this client may not authenticate with %s", req.AuthMethod))
+	method := req.AuthMethod
+	if method == auth.AuthNone {
+		method = auth.AuthClientSecretPost // a caller that did not say: the secret came as a parameter
+	}
+	if !c.AllowsAuthMethod(method) {
+		return nil, auth.ErrInvalidClient.WithDescription(fmt.Sprintf("this client may not authenticate with %s", method))
 	}
 	return c, nil
 }
