@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/gooclaim-auth/verify"
+)
+
+// inProcess is an http.RoundTripper that serves requests with a handler in
+// this process: the admin API's verifier reads this server's own metadata
+// and JWK Set through it, exactly as a remote resource server would over
+// the network, without depending on the issuer URL being reachable from
+// inside (behind a proxy it often is not).
+type inProcess struct{ handler *atomic.Pointer[http.Handler] }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	(*t.handler.Load()).ServeHTTP(rec, req)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+// newAdminGuard returns the admin API's authentication: a Bearer access
+// token from this server, checked by the verification kit like any resource
+// server would (signature with a published key, typ at+jwt, iss, aud = the
+// admin audience, exp/nbf/iat, the scope auth:admin), and then checked
+// against revocation, the client's revoke-all and its disabled flag, which
+// only the server knows.
+func newAdminGuard(ctx context.Context, iss *issuer.Issuer, audience string, self *atomic.Pointer[http.Handler]) (func(http.Handler) http.Handler, error) {
+	v, err := verify.New(ctx, verify.Config{
+		Issuer:     iss.Config().Issuer,
+		Audience:   audience,
+		HTTPClient: &http.Client{Transport: inProcess{self}},
+		Lazy:       true, // the handler it reads is built after the guard
+		// The fetches never leave the process, so an http:// issuer is
+		// safe here even on a non-loopback name.
+		AllowInsecureHTTP: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		active := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token := bearer(r.Header.Get("Authorization"))
+			res, err := iss.Inspect(r.Context(), token)
+			if err != nil {
+				writeAdminChallenge(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token's revocation status could not be checked; retry shortly")
+				return
+			}
+			if !res.Active {
+				writeAdminChallenge(w, http.StatusUnauthorized, verify.CodeInvalidToken, "the token is revoked, or its client is disabled or deleted")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+		return v.Middleware(auth.ScopeAdmin)(active)
+	}, nil
+}
+
+// bearer returns the token of an "Authorization: Bearer" value (the
+// verification kit has already checked its form).
+func bearer(h string) string {
+	scheme, token, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+func writeAdminChallenge(w http.ResponseWriter, status int, code, description string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+verify.Realm+`", error="`+code+`", error_description="`+description+`"`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(`{"error":"` + code + `","error_description":"` + description + `"}` + "\n"))
+}
