@@ -77,10 +77,12 @@ type Config struct {
 	// Middleware can require more per route.
 	RequiredScopes []string
 
-	// HTTPClient fetches the metadata and the JWK Set. Default a client
-	// with a 10-second timeout that follows at most 5 redirects, each only
-	// to a URL the Config itself would accept (https, or http on loopback).
-	// Every fetch is bounded by 10 seconds whatever the client.
+	// HTTPClient fetches the metadata and the JWK Set, and sends the
+	// introspection requests unless Introspection.HTTPClient is set.
+	// Default a client with a 10-second timeout that follows at most 5
+	// redirects, each only to a URL the Config itself would accept (https,
+	// or http on loopback). Every fetch is bounded by 10 seconds whatever
+	// the client.
 	HTTPClient *http.Client
 
 	// MinRefreshInterval bounds how often a token with an unknown "kid"
@@ -104,11 +106,33 @@ type Config struct {
 	// that a misconfiguration shows at start.
 	Lazy bool
 
-	// AllowInsecureHTTP lets Issuer, the metadata's jwks_uri and JWKSURL be
-	// plain http:// URLs on hosts other than loopback ones. Anyone on the
-	// path of a plain HTTP fetch can substitute keys and forge tokens, so
-	// this is for demos only.
+	// AllowInsecureHTTP lets Issuer, the metadata's jwks_uri and JWKSURL,
+	// and the introspection endpoint, be plain http:// URLs on hosts other
+	// than loopback ones. Anyone on the path of a plain HTTP fetch can
+	// substitute keys and forge tokens, and read the introspection
+	// client's secret, so this is for demos only.
 	AllowInsecureHTTP bool
+
+	// Introspection, when set, makes Verify also ask the authorization
+	// server whether each token is still active (RFC 7662), so that a
+	// revocation takes effect within Introspection.CacheTTL instead of at
+	// the token's expiry. Only a token that passed every local check is
+	// sent, with token_type_hint=access_token, by a client holding the
+	// scope auth:introspect; an answer "active": false refuses it as "no
+	// longer active". Verify fails closed: when no usable answer can be
+	// had (the server is unreachable or answers an error, such as 401 for
+	// bad credentials, or its answer names another iss, client_id, sub or
+	// jti than the token), the token is refused as one whose status could
+	// not be checked, with the cause kept for the logs.
+	//
+	// Middleware gets the check too, and it costs: each token not in the
+	// cache adds one round trip to the authorization server to the
+	// request's latency, and the server one request per distinct token per
+	// CacheTTL (concurrent checks of one token share a request); while the
+	// server is down, requests whose tokens are not cached are refused.
+	// Nil (the default) verifies offline only: a token stays valid until
+	// its exp.
+	Introspection *Introspection
 
 	// Now tells the time; nil is time.Now. Tests replace it.
 	Now func() time.Time
@@ -124,6 +148,7 @@ type settings struct {
 	minRefresh, maxKeyAge     time.Duration
 	lazy, allowHTTP           bool
 	now                       func() time.Time
+	introspection             *introspectionSettings // nil: offline only
 }
 
 // check validates cfg and applies the defaults. It reports every problem at
@@ -215,6 +240,9 @@ func (cfg Config) check() (settings, error) {
 			},
 		}
 	}
+	if cfg.Introspection != nil {
+		s.introspection = cfg.Introspection.check(cfg, s.client, bad)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -238,7 +266,7 @@ func checkURL(raw string, allowHTTP bool) error {
 		if allowHTTP || isLoopback(u.Hostname()) {
 			return nil
 		}
-		return fmt.Errorf("%q is plain http on a non-loopback host: keys fetched over it can be substituted; use https (or set AllowInsecureHTTP for a demo)", raw)
+		return fmt.Errorf("%q is plain http on a non-loopback host: what goes over it (keys, tokens, secrets) can be read and substituted; use https (or set AllowInsecureHTTP for a demo)", raw)
 	default:
 		return fmt.Errorf("%q is not an absolute https URL", raw)
 	}

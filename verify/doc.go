@@ -38,7 +38,24 @@
 // nothing. If the set cannot be fetched, cached keys keep working for
 // Config.MaxKeyAge, after which verification fails closed.
 //
+// Offline verification cannot see a revocation: a revoked token passes
+// until its exp. Config.Introspection adds an online check (token
+// introspection, RFC 7662): once a token has passed every local check,
+// Verify asks the authorization server's introspection endpoint, found in
+// its metadata (RFC 8414 §2) unless configured, whether the token is still
+// active, authenticating as a client that holds the scope auth:introspect.
+// Answers are cached by the token's SHA-256 for Introspection.CacheTTL
+// (default 10s, never past the token's exp), which bounds how long a
+// revoked token keeps working; concurrent checks of one token share one
+// request. An "active": false answer refuses the token; so does the lack
+// of a usable answer (fail closed), and an active answer whose iss,
+// client_id, sub or jti is not the token's.
+//
 // Middleware puts the checks in front of an http.Handler, reading the token
 // from the Authorization header only (RFC 6750 §2.1) and answering
-// refusals with the WWW-Authenticate challenges of RFC 6750 §3.
+// refusals with the WWW-Authenticate challenges of RFC 6750 §3. With
+// Config.Introspection it makes the online check too: a request whose token
+// is not in the introspection cache waits one round trip to the
+// authorization server, and is refused (401 invalid_token) while that
+// server cannot answer.
 package verify

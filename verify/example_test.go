@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
@@ -128,6 +129,44 @@ func Example() {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		st := v.Stats()
 		json.NewEncoder(w).Encode(map[string]any{"keys": st.Keys, "keys_fetched": st.KeysFetched, "last_error": fmt.Sprint(st.LastError)})
+	})
+	log.Fatal(http.ListenAndServe(":8081", mux))
+}
+
+// ExampleIntrospection shows the online check: tokens are also checked
+// with the authorization server's introspection endpoint (found in its
+// metadata), so that a revoked token is refused within CacheTTL. It does
+// not run.
+func ExampleIntrospection() {
+	ctx := context.Background()
+	v, err := verify.New(ctx, verify.Config{
+		Issuer:   "https://auth.gooclaim.com",
+		Audience: "https://api.gooclaim.com",
+		Introspection: &verify.Introspection{
+			// A client of Gooclaim Auth holding the scope auth:introspect.
+			ClientID:     "claims-api-introspector",
+			ClientSecret: os.Getenv("INTROSPECTION_CLIENT_SECRET"),
+			// A revoked token keeps working for at most this long.
+			CacheTTL: 5 * time.Second,
+		},
+	})
+	if err != nil {
+		log.Fatal(err) // the metadata, the keys or the introspection endpoint cannot be found
+	}
+	mux := http.NewServeMux()
+	// Middleware makes the online check too: a token not in the cache
+	// costs a round trip to the authorization server, and while that
+	// server cannot answer, such tokens are refused (401).
+	mux.Handle("GET /v1/claims/{id}", v.Middleware("claims:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := verify.FromContext(r.Context())
+		log.Printf("claim %s read by %s", r.PathValue("id"), c.ClientID)
+	})))
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		st := v.Stats()
+		json.NewEncoder(w).Encode(map[string]any{
+			"keys": st.Keys, "introspections": st.Introspections,
+			"introspection_cache_hits": st.IntrospectionCacheHits, "introspection_failures": st.IntrospectionFailures,
+		})
 	})
 	log.Fatal(http.ListenAndServe(":8081", mux))
 }

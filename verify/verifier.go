@@ -32,18 +32,23 @@ func (c *Claims) HasScope(s string) bool {
 	return slices.Contains(c.Scopes, s)
 }
 
-// Verifier checks access tokens against the issuer's JWK Set. It is safe
-// for concurrent use; while the cached set is fresh, verifying a token
-// whose key it holds takes no lock and makes no request.
+// Verifier checks access tokens against the issuer's JWK Set and, with
+// Config.Introspection, asks the issuer whether they are still active. It
+// is safe for concurrent use; while the cached set is fresh, verifying a
+// token whose key it holds takes no lock and, without introspection, makes
+// no request.
 type Verifier struct {
-	cfg  settings
-	keys *keySource
+	cfg   settings
+	keys  *keySource
+	intro *introspector // nil without Config.Introspection
 }
 
 // New checks cfg and, unless cfg.Lazy is set, fetches the authorization
 // server metadata and the JWK Set once, failing if either cannot be had, so
-// that a misconfiguration shows at start. After that, the key set is kept
-// fresh as tokens are verified; no goroutine runs between fetches.
+// that a misconfiguration shows at start; with Config.Introspection and no
+// Introspection.Endpoint, the metadata must name an introspection_endpoint.
+// After that, the key set is kept fresh as tokens are verified; no
+// goroutine runs between fetches.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	s, err := cfg.check()
 	if err != nil {
@@ -51,9 +56,17 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{cfg: s}
 	v.keys = newKeySource(&v.cfg)
+	if s.introspection != nil {
+		v.intro = newIntrospector(&v.cfg)
+	}
 	if !s.lazy {
 		if err := v.keys.refreshNow(ctx); err != nil {
 			return nil, fmt.Errorf("verify: load the signing keys of %s: %w", s.issuer, err)
+		}
+		if v.intro != nil {
+			if _, err := v.intro.endpointURL(ctx); err != nil {
+				return nil, fmt.Errorf("verify: find the introspection endpoint of %s: %w", s.issuer, err)
+			}
 		}
 	}
 	return v, nil
@@ -66,10 +79,12 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // verify with that key; iss must be the Issuer, aud must contain the
 // Audience, exp must be in the future and nbf and iat not, within Leeway;
 // sub and client_id must be present; RequiredScopes must all be granted.
+// Then, with Config.Introspection, the issuer must say that the token is
+// still active (RFC 7662), unless it said so less than CacheTTL ago.
 //
 // Errors are *Error: invalid_token, or insufficient_scope for a token that
 // is valid but lacks a required scope. ctx bounds only the wait for a JWK
-// Set fetch.
+// Set fetch or an introspection answer.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	c, err := v.verify(ctx, token, nil)
 	if err != nil {
@@ -122,6 +137,12 @@ func (v *Verifier) verify(ctx context.Context, token string, extraScopes []strin
 	if e := checkScopes(c, v.cfg.requiredScopes, extraScopes); e != nil {
 		return nil, e
 	}
+	// Last: only a token that passed every local check is sent.
+	if v.intro != nil {
+		if e := v.intro.check(ctx, token, c); e != nil {
+			return nil, e
+		}
+	}
 	return c, nil
 }
 
@@ -159,7 +180,8 @@ func (v *Verifier) KeyIDs() []string {
 	return slices.Clone(set.kids)
 }
 
-// Stats describes the JWK Set cache, for tests and health checks.
+// Stats describes the JWK Set cache and the introspection cache, for tests
+// and health checks.
 type Stats struct {
 	JWKSURL     string    // where the set is fetched; empty before discovery
 	Fetches     int       // JWKS requests sent, whatever their outcome
@@ -170,15 +192,26 @@ type Stats struct {
 	Keys        int       // usable keys cached
 	KeysFetched time.Time // when the server last confirmed the cached set
 	Ignored     []string  // why some of the set's JWKs are not used
+
+	// With Config.Introspection (zero without):
+	IntrospectionEndpoint  string // empty before discovery
+	Introspections         int    // introspection requests sent (a retry counts), whatever their outcome
+	IntrospectionCacheHits int    // checks answered from the cache
+	IntrospectionFailures  int    // checks that got no usable answer, each refusing its token
+	IntrospectionCached    int    // answers in the cache, some maybe expired
 }
 
-// Stats returns the JWK Set cache's counters and state.
+// Stats returns the counters and state of the JWK Set cache and of the
+// introspection cache.
 func (v *Verifier) Stats() Stats {
 	v.keys.mu.Lock()
 	st := v.keys.stats
 	v.keys.mu.Unlock()
 	if set := v.keys.set.Load(); set != nil {
 		st.Keys, st.KeysFetched, st.Ignored = len(set.kids), set.fetched, slices.Clone(set.ignored)
+	}
+	if v.intro != nil {
+		v.intro.stats(&st)
 	}
 	return st
 }
