@@ -1,0 +1,485 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/gooclaim-auth/credential"
+)
+
+// ClientView is how the admin API shows a client: the field names of the
+// CLI's JSON output, plus the lifecycle settings. Never a secret or its hash.
+type ClientView struct {
+	ClientID            string            `json:"client_id"`
+	Name                string            `json:"name"`
+	Scopes              []string          `json:"scopes"`
+	Audiences           []string          `json:"audiences"`
+	TokenTTL            string            `json:"token_ttl,omitempty"`  // "15m"; absent: the server's default
+	RateLimit           string            `json:"rate_limit,omitempty"` // "100/1m"; absent: the server's default
+	Disabled            bool              `json:"disabled"`
+	AuthMethods         []string          `json:"auth_methods,omitempty"`
+	JWKS                json.RawMessage   `json:"jwks,omitempty"`
+	JWKSURI             string            `json:"jwks_uri,omitempty"`
+	Metadata            map[string]string `json:"metadata,omitempty"`
+	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
+	Secrets             []SecretView      `json:"secrets"`
+	CreatedAt           time.Time         `json:"created_at"`
+	UpdatedAt           time.Time         `json:"updated_at"`
+}
+
+// SecretView describes one secret without revealing it.
+type SecretView struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"` // "generated" or "imported"
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+func viewClient(c *auth.Client) ClientView {
+	v := ClientView{
+		ClientID: c.ID, Name: c.Name, Scopes: nonNilStrings(c.Scopes), Audiences: nonNilStrings(c.Audiences),
+		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKSURI: c.JWKSURI, Metadata: c.Metadata,
+		Secrets: []SecretView{}, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+	if c.TokenTTL != 0 {
+		v.TokenTTL = formatDuration(c.TokenTTL)
+	}
+	if !c.RateLimit.IsZero() {
+		v.RateLimit = c.RateLimit.String()
+	}
+	if len(c.JWKS) > 0 && json.Valid(c.JWKS) {
+		v.JWKS = c.JWKS
+	}
+	if !c.TokensRevokedBefore.IsZero() {
+		t := c.TokensRevokedBefore
+		v.TokensRevokedBefore = &t
+	}
+	for _, s := range c.Secrets {
+		sv := SecretView{ID: s.ID, Kind: secretKind(s.Hash), CreatedAt: s.CreatedAt}
+		if !s.ExpiresAt.IsZero() {
+			t := s.ExpiresAt
+			sv.ExpiresAt = &t
+		}
+		v.Secrets = append(v.Secrets, sv)
+	}
+	return v
+}
+
+func secretKind(hash string) string {
+	switch credential.KindOf(hash) {
+	case credential.KindSHA256:
+		return "generated"
+	case credential.KindArgon2id:
+		return "imported"
+	}
+	return "unknown"
+}
+
+func nonNilStrings(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// clientWithSecret answers the calls that make a secret: the only time it is seen.
+type clientWithSecret struct {
+	Client       ClientView `json:"client"`
+	ClientSecret string     `json:"client_secret,omitempty"`
+}
+
+// clientNotFound says a client does not exist and how to find the right one.
+func clientNotFound(id string) error {
+	return &auth.OAuthError{Code: "not_found", Description: fmt.Sprintf("no client with client_id %q; GET %sclients lists them", id, AdminPrefix)}
+}
+
+// failClient is fail with a clearer answer when the client does not exist.
+func (a *Admin) failClient(w http.ResponseWriter, r *http.Request, id string, err error) {
+	if errors.Is(err, auth.ErrNotFound) {
+		err = clientNotFound(id)
+	}
+	a.fail(w, r, err)
+}
+
+// findClients serves GET /v1/admin/clients.
+func (a *Admin) findClients(w http.ResponseWriter, r *http.Request) {
+	f, err := parseClientFilter(r.URL.Query())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page, next, err := a.Service.FindClients(r.Context(), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	views := make([]ClientView, 0, len(page))
+	for _, c := range page {
+		views = append(views, viewClient(c))
+	}
+	writeAdminJSON(w, http.StatusOK, struct {
+		Clients   []ClientView `json:"clients"`
+		NextAfter string       `json:"next_after"`
+	}{views, next})
+}
+
+func parseClientFilter(q url.Values) (admin.ClientFilter, error) {
+	var f admin.ClientFilter
+	for name, values := range q {
+		if len(values) != 1 {
+			return f, badRequest("query parameter %s: give it once", name)
+		}
+		v := values[0]
+		switch name {
+		case "limit":
+			n, err := parseLimit(v)
+			if err != nil {
+				return f, err
+			}
+			f.Limit = n
+		case "after":
+			f.After = v
+		case "name":
+			f.Name = v
+		case "scope":
+			f.Scope = v
+		case "disabled":
+			b, err := strconv.ParseBool(v)
+			if err != nil || (v != "true" && v != "false") {
+				return f, badRequest("query parameter disabled=%q: use true or false", v)
+			}
+			f.Disabled = &b
+		default:
+			key, ok := strings.CutPrefix(name, "metadata.")
+			if !ok {
+				return f, badRequest("unknown query parameter %q; use limit, after, name, disabled, scope or metadata.KEY", name)
+			}
+			if key == "" {
+				return f, badRequest("query parameter metadata.: name the key, as in metadata.owner=team-a")
+			}
+			if f.Metadata == nil {
+				f.Metadata = map[string]string{}
+			}
+			f.Metadata[key] = v
+		}
+	}
+	return f, nil
+}
+
+// parseLimit reads a page size: 1 to 1000.
+func parseLimit(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, badRequest("query parameter limit=%q: a whole number from 1 to 1000", v)
+	}
+	return n, nil
+}
+
+// createRequest is the body of POST /v1/admin/clients.
+type createRequest struct {
+	ClientID     string            `json:"client_id"`
+	Name         string            `json:"name"`
+	Scopes       []string          `json:"scopes"`
+	Audiences    []string          `json:"audiences"`
+	TokenTTL     string            `json:"token_ttl"`
+	RateLimit    string            `json:"rate_limit"`
+	AuthMethods  []string          `json:"auth_methods"`
+	JWKS         json.RawMessage   `json:"jwks"`
+	JWKSURI      string            `json:"jwks_uri"`
+	Metadata     map[string]string `json:"metadata"`
+	ClientSecret string            `json:"client_secret"`
+}
+
+// createClient serves POST /v1/admin/clients.
+func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	if err := decodeBody(w, r, &req, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	spec := admin.ClientSpec{
+		ID: req.ClientID, Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences,
+		AuthMethods: req.AuthMethods, JWKSURI: req.JWKSURI, Metadata: req.Metadata, Secret: req.ClientSecret,
+	}
+	var err error
+	if spec.TokenTTL, err = parseTTL("token_ttl", req.TokenTTL); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if spec.RateLimit, err = parseRateField(req.RateLimit); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if spec.JWKS, err = jwksField(req.JWKS); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, secret, err := a.Service.CreateClient(r.Context(), spec)
+	if err != nil {
+		if errors.Is(err, auth.ErrConflict) {
+			err = &auth.OAuthError{Code: "conflict", Description: fmt.Sprintf("a client with client_id %q already exists: choose another client_id, or leave it out for a generated one", req.ClientID)}
+		}
+		a.fail(w, r, err)
+		return
+	}
+	if req.ClientSecret != "" {
+		secret = "" // imported: the caller has it, and it is not echoed
+	}
+	w.Header().Set("Location", AdminPrefix+"clients/"+url.PathEscape(c.ID))
+	writeAdminJSON(w, http.StatusCreated, clientWithSecret{viewClient(c), secret})
+}
+
+// getClient serves GET /v1/admin/clients/{id}.
+func (a *Admin) getClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := a.Service.Client(r.Context(), id)
+	a.answerClient(w, r, id, c, err)
+}
+
+// answerClient answers with the client's view, or with err.
+func (a *Admin) answerClient(w http.ResponseWriter, r *http.Request, id string, c *auth.Client, err error) {
+	if err != nil {
+		a.failClient(w, r, id, err)
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, viewClient(c))
+}
+
+// updateRequest is the body of PATCH /v1/admin/clients/{id}: absent (or
+// null) fields are left alone, but jwks: null removes the JWK Set.
+type updateRequest struct {
+	Name        *string            `json:"name"`
+	Scopes      *[]string          `json:"scopes"`
+	Audiences   *[]string          `json:"audiences"`
+	TokenTTL    *string            `json:"token_ttl"`
+	RateLimit   *string            `json:"rate_limit"`
+	AuthMethods *[]string          `json:"auth_methods"`
+	JWKS        json.RawMessage    `json:"jwks"` // absent: nil; null: "null"
+	JWKSURI     *string            `json:"jwks_uri"`
+	Metadata    *map[string]string `json:"metadata"`
+	Disabled    *bool              `json:"disabled"`
+}
+
+func (u *updateRequest) empty() bool {
+	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
+		u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil
+}
+
+// updateClient serves PATCH /v1/admin/clients/{id}.
+func (a *Admin) updateClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req updateRequest
+	if err := decodeBody(w, r, &req, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if req.empty() {
+		a.fail(w, r, badRequest("nothing to change: give at least one of %s", strings.Join(jsonFields(&req), ", ")))
+		return
+	}
+	u := admin.ClientUpdate{
+		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, AuthMethods: req.AuthMethods,
+		JWKSURI: req.JWKSURI, Metadata: req.Metadata, Disabled: req.Disabled,
+	}
+	if req.TokenTTL != nil {
+		d, err := parseTTL("token_ttl", *req.TokenTTL)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		u.TokenTTL = &d
+	}
+	if req.RateLimit != nil {
+		rate, err := parseRateField(*req.RateLimit)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		u.RateLimit = &rate
+	}
+	if req.JWKS != nil {
+		jwks, err := jwksField(req.JWKS)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if jwks == nil {
+			jwks = []byte{}
+		}
+		u.JWKS = &jwks
+	}
+	c, err := a.Service.UpdateClient(r.Context(), id, u)
+	a.answerClient(w, r, id, c, err)
+}
+
+// setDisabled serves POST /v1/admin/clients/{id}/disable and /enable.
+func (a *Admin) setDisabled(disabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := decodeBody(w, r, &struct{}{}, false); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		c, err := a.Service.SetDisabled(r.Context(), id, disabled)
+		a.answerClient(w, r, id, c, err)
+	}
+}
+
+// deleteClient serves DELETE /v1/admin/clients/{id}.
+func (a *Admin) deleteClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := a.Service.DeleteClient(r.Context(), id); err != nil {
+		a.failClient(w, r, id, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// defaultSecretGrace is how long the old secret keeps working after a
+// rotation when the request does not say.
+const defaultSecretGrace = 24 * time.Hour
+
+// rotateSecret serves POST /v1/admin/clients/{id}/rotate-secret.
+func (a *Admin) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req struct {
+		Grace *string `json:"grace"`
+	}
+	if err := decodeBody(w, r, &req, false); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	grace := defaultSecretGrace
+	if req.Grace != nil {
+		d, err := parseDuration(*req.Grace)
+		if err != nil {
+			a.fail(w, r, badRequest("grace: %v; 0 ends the old secret at once", err))
+			return
+		}
+		grace = d
+	}
+	c, secret, err := a.Service.RotateSecret(r.Context(), id, grace)
+	if err != nil {
+		a.failClient(w, r, id, err)
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, clientWithSecret{viewClient(c), secret})
+}
+
+// revokeSecret serves POST /v1/admin/clients/{id}/revoke-secret.
+func (a *Admin) revokeSecret(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req struct {
+		Old bool `json:"old"`
+	}
+	if err := decodeBody(w, r, &req, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !req.Old {
+		a.fail(w, r, badRequest(`old: must be true — this endpoint ends the grace of the secrets older than the newest one; send {"old": true}`))
+		return
+	}
+	c, err := a.Service.RevokeOldSecrets(r.Context(), id)
+	a.answerClient(w, r, id, c, err)
+}
+
+// revokeTokens serves POST /v1/admin/clients/{id}/revoke-tokens.
+func (a *Admin) revokeTokens(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.Service.RevokeClientTokens(r.Context(), id)
+	a.answerClient(w, r, id, c, err)
+}
+
+// parseTTL reads a client's token lifetime: "" or "0" (or "default") is
+// the server's default.
+func parseTTL(field, s string) (time.Duration, error) {
+	switch strings.TrimSpace(s) {
+	case "", "0", "default":
+		return 0, nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, badRequest("%s: %v; \"\" or \"0\" means the server's default", field, err)
+	}
+	return d, nil
+}
+
+// parseRateField reads rate_limit: "" or "0" (or "default") is the
+// server's default.
+func parseRateField(s string) (auth.Rate, error) {
+	switch strings.TrimSpace(s) {
+	case "", "0", "default":
+		return auth.Rate{}, nil
+	}
+	rate, err := auth.ParseRate(s)
+	if err != nil {
+		return auth.Rate{}, badRequest("rate_limit: %v; \"\" or \"0\" means the server's default", err)
+	}
+	return rate, nil
+}
+
+// jwksField reads the jwks field: a JSON object, or null for none.
+func jwksField(raw json.RawMessage) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, badRequest(`jwks: must be a JWK Set object such as {"keys":[…]} (RFC 7517 §5), or null`)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, badRequest("jwks: %v", err)
+	}
+	return b.Bytes(), nil
+}
+
+// parseDuration reads a duration as the CLI does: Go's form ("36h",
+// "15m", "30s") or whole days ("90d"); never negative.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100_000 {
+			return 0, fmt.Errorf("invalid duration %q: use for example 90d, 36h, 15m or 30s", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid duration %q: use for example 90d, 36h, 15m or 30s", s)
+	}
+	return d, nil
+}
+
+// formatDuration prints a duration as the CLI does: 90d, 1h, 15m, 1h30m.
+func formatDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	if d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	s := d.String() // "1h0m0s", "15m0s", "10s", "500ms"
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
