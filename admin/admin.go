@@ -6,7 +6,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -270,6 +269,9 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 	})
 }
 
+// IsEmpty reports whether u changes nothing.
+func (u ClientUpdate) IsEmpty() bool { return u.Disabled == nil && u.onlyDisabled() }
+
 // onlyDisabled reports whether u changes nothing but Disabled, which the
 // audit trail then names as disable or enable.
 func (u ClientUpdate) onlyDisabled() bool {
@@ -438,7 +440,7 @@ func (s *Service) FindClients(ctx context.Context, f ClientFilter) (page []*auth
 // policy's default when negative).
 func (s *Service) RotateKeys(ctx context.Context, publishAhead time.Duration) (auth.Key, error) {
 	if s.Keys == nil {
-		return auth.Key{}, errors.New("rotating keys needs the key-encryption key")
+		return auth.Key{}, auth.Errorf(auth.EUNAVAILABLE, "rotating keys needs the key-encryption key")
 	}
 	return s.Keys.Rotate(audit(ctx, auth.ActionKeysRotate), publishAhead)
 }

@@ -25,7 +25,6 @@ const (
 	TokenPath        = "/v1/auth/token"
 	IntrospectPath   = "/v1/auth/introspect"
 	RevokePath       = "/v1/auth/revoke"
-	AdminPrefix      = "/v1/admin/"
 	JWKSPath         = "/.well-known/jwks.json"
 	MetadataPath     = "/.well-known/oauth-authorization-server"
 	OIDCMetadataPath = "/.well-known/openid-configuration"

@@ -266,7 +266,7 @@ the server's setting.`,
 				}
 				u.RateLimit = &r
 			}
-			if u == (admin.ClientUpdate{}) {
+			if u.IsEmpty() {
 				return fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit")
 			}
 			return withService(cmd.Context(), g, func(svc *admin.Service) error {
