@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/admin"
 	"github.com/gooclaim/gooclaim-auth/httpapi"
 	"github.com/gooclaim/gooclaim-auth/inmem"
 	"github.com/gooclaim/gooclaim-auth/issuer"
@@ -293,10 +294,22 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		TokenTTL:    time.Duration(c.tokenTTL),
 		RateLimit:   auth.Rate(c.rateLimit),
 		IPRateLimit: auth.Rate(c.ipRateLimit),
+		Revocations: s.store,
 	}, s.replica, s.keys, limiter, clock)
 	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health, NoRequestLog: c.noRequestLog}
+	var self atomic.Pointer[http.Handler]
+	if !c.noAdminAPI {
+		guard, err := newAdminGuard(ctx, s.issuer, c.adminAudience, &self)
+		if err != nil {
+			return nil, fmt.Errorf("admin API: %w", err)
+		}
+		svc := &admin.Service{Store: s.store, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: c.allowHTTPJWKSURI || strings.HasPrefix(c.issuer, "http://")}
+		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: logger}).Handler()
+	}
+	handler := api.Handler()
+	self.Store(&handler)
 	s.http = &http.Server{
-		Handler:           api.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: time.Duration(c.readHeaderTimeout),
 		ReadTimeout:       time.Duration(c.requestTimeout),
 		WriteTimeout:      time.Duration(c.requestTimeout),
@@ -361,6 +374,12 @@ func (s *server) maintainKeys(every time.Duration) {
 				s.logger.Error("signing key maintenance failed; will retry", "err", err)
 			} else if changed {
 				s.logger.Info("signing keys rotated or pruned", "next_rotation", s.keys.NextRotation(time.Now()))
+			}
+			// Revoked token IDs are kept only while the tokens could still be used.
+			if n, err := s.store.PruneRevocations(s.ctx, time.Now().Add(-time.Minute)); err != nil {
+				s.logger.Error("pruning expired revocations failed; will retry", "err", err)
+			} else if n > 0 {
+				s.logger.Debug("pruned expired revocations", "count", n)
 			}
 		}
 	}
