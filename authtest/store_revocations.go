@@ -81,7 +81,7 @@ func testRevokeTokenInvalid(t *testing.T, s auth.Store) {
 	checkRevoked(t, s, "", false)
 	checkRevoked(t, s, "no-expiry", false)
 	if events := auditEvents(t, s, auth.AuditQuery{}); len(events) != 0 {
-		t.Errorf("audit events after refused revocations: %+v; want none", events)
+		t.Errorf("audit events after refused revocations:%s; want none", formatEvents(events))
 	}
 }
 

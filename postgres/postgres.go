@@ -7,8 +7,9 @@
 // before writing: UpdateClient locks the client's row (SELECT … FOR UPDATE),
 // UpdateKeys the keys table, so that concurrent read-modify-writes from any
 // number of nodes are serialized and none is lost. Every write that changes
-// something records an audit event (auth.AuditEvent) in its own
-// transaction, and every write to a client or the key set appends to the
+// a client, the key set or a revocation records an audit event
+// (auth.AuditEvent) in its own transaction (pruning expired revocations
+// records none), and every write to a client or the key set appends to the
 // change feed; both are numbered so that they commit in order (see
 // change.go and audit.go). Changes also send a notification (NOTIFY,
 // delivered at commit) that WatchChanges relays, so that replicas catch up
