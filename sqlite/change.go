@@ -10,9 +10,9 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 )
 
-// appendChange records a change in the write transaction tx.
-func appendChange(ctx context.Context, tx *sql.Tx, kind auth.ChangeKind, id string, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, id, at) VALUES (?, ?, ?)`, string(kind), id, nanos(now))
+// appendChange records ch, at now, in the write transaction tx.
+func appendChange(ctx context.Context, tx *sql.Tx, ch change, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO changes (kind, id, at) VALUES (?, ?, ?)`, string(ch.kind), ch.id, nanos(now))
 	if err != nil {
 		return fmt.Errorf("record the change: %w", err)
 	}

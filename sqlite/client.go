@@ -10,19 +10,21 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 )
 
-const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled, created_at, updated_at`
+const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,
+	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at`
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
 // CreateClient stores a new client with its secrets. A zero CreatedAt or
 // UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
-// and written back into c. ECONFLICT when the ID is taken.
+// and written back into c. ECONFLICT when the ID is taken. The audit event's
+// action is auth.ActionClientCreate unless ctx says otherwise.
 func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	if err := c.CheckStorable(); err != nil {
 		return err
 	}
 	var stored *auth.Client
-	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx *sql.Tx, now time.Time) error {
+	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx *sql.Tx, now time.Time) (*outcome, error) {
 		stored = c.Clone()
 		if stored.CreatedAt.IsZero() {
 			stored.CreatedAt = now
@@ -32,9 +34,12 @@ func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 		}
 		stored.StampSecrets(now)
 		if err := insertClient(ctx, tx, stored); err != nil {
-			return err
+			return nil, err
 		}
-		return appendChange(ctx, tx, auth.ChangeClient, c.ID, now)
+		return &outcome{
+			event:  newEvent(ctx, auth.ActionClientCreate, targetClient, c.ID, nil, auth.AuditClientView(stored)),
+			change: &change{auth.ChangeClient, c.ID},
+		}, nil
 	})
 	if err != nil {
 		return err
@@ -85,42 +90,48 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]*auth
 // UpdateClient loads the client, lets fn change it and saves the result in
 // one transaction. The ID and CreatedAt stay what they were; UpdatedAt (and
 // a new secret's zero CreatedAt) is set from the clock. ENOTFOUND when there
-// is no such client; fn's error aborts and is returned unchanged.
+// is no such client; fn's error aborts and is returned unchanged. The audit
+// event, with the client before and after, has the action
+// auth.ActionClientUpdate unless ctx says otherwise.
 func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client) error) (*auth.Client, error) {
 	var c *auth.Client
-	err := db.write(ctx, fmt.Sprintf("update client %q", id), func(tx *sql.Tx, now time.Time) error {
+	err := db.write(ctx, fmt.Sprintf("update client %q", id), func(tx *sql.Tx, now time.Time) (*outcome, error) {
 		var err error
 		if c, err = loadClient(ctx, tx, id); err != nil {
-			return err
+			return nil, err
 		}
+		before := auth.AuditClientView(c)
 		createdAt := c.CreatedAt
 		if err := fn(c); err != nil {
-			return &callerError{err}
+			return nil, &callerError{err}
 		}
 		c.ID, c.CreatedAt, c.UpdatedAt = id, createdAt, now
 		c.StampSecrets(now)
 		if err := c.CheckStorable(); err != nil {
-			return err
+			return nil, err
 		}
-		scopes, audiences := jsonList(c.Scopes), jsonList(c.Audiences)
 		_, err = tx.ExecContext(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?, token_ttl = ?,
-			rate_limit = ?, rate_window = ?, disabled = ?, updated_at = ? WHERE id = ?`,
-			c.Name, scopes, audiences, int64(c.TokenTTL), c.RateLimit.Limit, int64(c.RateLimit.Window),
-			c.Disabled, nanos(c.UpdatedAt), id)
+			rate_limit = ?, rate_window = ?, disabled = ?, auth_methods = ?, jwks = ?, jwks_uri = ?,
+			metadata = ?, tokens_revoked_before = ?, updated_at = ? WHERE id = ?`,
+			c.Name, jsonList(c.Scopes), jsonList(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
+			int64(c.RateLimit.Window), c.Disabled, jsonList(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
+			jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.UpdatedAt), id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM client_secrets WHERE client_id = ?`, id); err != nil {
-			return err
+			return nil, err
 		}
 		if err := insertSecrets(ctx, tx, c); err != nil {
-			return err
+			return nil, err
 		}
-		if err := appendChange(ctx, tx, auth.ChangeClient, id, now); err != nil {
-			return err
+		if c, err = loadClient(ctx, tx, id); err != nil { // as it will be read back
+			return nil, err
 		}
-		c, err = loadClient(ctx, tx, id) // as it will be read back
-		return err
+		return &outcome{
+			event:  newEvent(ctx, auth.ActionClientUpdate, targetClient, id, before, auth.AuditClientView(c)),
+			change: &change{auth.ChangeClient, id},
+		}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -128,19 +139,22 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client)
 	return c, nil
 }
 
-// DeleteClient removes the client and its secrets. ENOTFOUND when there is none.
+// DeleteClient removes the client and its secrets. ENOTFOUND when there is
+// none. The audit event, with the client before, has the action
+// auth.ActionClientDelete unless ctx says otherwise.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
-	return db.write(ctx, fmt.Sprintf("delete client %q", id), func(tx *sql.Tx, now time.Time) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	return db.write(ctx, fmt.Sprintf("delete client %q", id), func(tx *sql.Tx, now time.Time) (*outcome, error) {
+		c, err := loadClient(ctx, tx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return notFound(id)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id); err != nil {
+			return nil, err
 		}
-		return appendChange(ctx, tx, auth.ChangeClient, id, now)
+		return &outcome{
+			event:  newEvent(ctx, auth.ActionClientDelete, targetClient, id, auth.AuditClientView(c), nil),
+			change: &change{auth.ChangeClient, id},
+		}, nil
 	})
 }
 
@@ -156,9 +170,11 @@ func (db *DB) CountClients(ctx context.Context) (int, error) {
 func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q not found", id) }
 
 func insertClient(ctx context.Context, tx *sql.Tx, c *auth.Client) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, jsonList(c.Scopes), jsonList(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
-		int64(c.RateLimit.Window), c.Disabled, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		int64(c.RateLimit.Window), c.Disabled, jsonList(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
+		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
 	}
@@ -205,15 +221,24 @@ func scanClients(rows *sql.Rows) ([]*auth.Client, error) {
 	var cs []*auth.Client
 	for rows.Next() {
 		var (
-			c                    auth.Client
-			scopes, audiences    string
-			ttl, window          int64
-			createdAt, updatedAt sql.NullInt64
+			c                                   auth.Client
+			scopes, audiences, methods, meta    string
+			ttl, window                         int64
+			revokedBefore, createdAt, updatedAt sql.NullInt64
 		)
 		err := rows.Scan(&c.ID, &c.Name, &scopes, &audiences, &ttl, &c.RateLimit.Limit, &window,
-			&c.Disabled, &createdAt, &updatedAt)
+			&c.Disabled, &methods, &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt)
 		if err != nil {
 			return nil, err
+		}
+		if len(c.JWKS) == 0 {
+			c.JWKS = nil
+		}
+		if c.AuthMethods, err = parseList(methods); err != nil {
+			return nil, fmt.Errorf("client %q: auth methods: %w", c.ID, err)
+		}
+		if c.Metadata, err = parseObject(meta); err != nil {
+			return nil, fmt.Errorf("client %q: metadata: %w", c.ID, err)
 		}
 		if c.Scopes, err = parseList(scopes); err != nil {
 			return nil, fmt.Errorf("client %q: scopes: %w", c.ID, err)
@@ -222,6 +247,7 @@ func scanClients(rows *sql.Rows) ([]*auth.Client, error) {
 			return nil, fmt.Errorf("client %q: audiences: %w", c.ID, err)
 		}
 		c.TokenTTL, c.RateLimit.Window = time.Duration(ttl), time.Duration(window)
+		c.TokensRevokedBefore = fromNanos(revokedBefore)
 		c.CreatedAt, c.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
 		cs = append(cs, &c)
 	}
@@ -272,4 +298,33 @@ func parseList(s string) ([]string, error) {
 		return nil, nil
 	}
 	return l, nil
+}
+
+// jsonObject encodes a map of strings as a JSON object, {} when empty.
+func jsonObject(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // cannot fail for strings
+	return string(b)
+}
+
+// parseObject decodes a JSON object of strings; empty is nil.
+func parseObject(s string) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// nullBytes returns b, or nil (NULL) when it is empty.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -21,41 +21,54 @@ func (db *DB) Keys(ctx context.Context) ([]auth.Key, error) {
 // replaces the set with what fn returns: keys missing from the result are
 // deleted, new ones inserted. A returned key whose ID is stored with other
 // content is an EINVALID error, since keys are immutable. When the set
-// changes, one change of kind auth.ChangeKeys is appended. An error from fn
-// aborts and is returned unchanged.
+// changes, one change of kind auth.ChangeKeys and one audit event are
+// appended (the action auth.ActionKeysUpdate unless ctx says otherwise, the
+// target the newest key of the result); when it does not, nothing is. An
+// error from fn aborts and is returned unchanged.
 func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]auth.Key, error)) error {
-	return db.write(ctx, "update signing keys", func(tx *sql.Tx, now time.Time) error {
+	return db.write(ctx, "update signing keys", func(tx *sql.Tx, now time.Time) (*outcome, error) {
 		current, err := loadKeys(ctx, tx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		stored := auth.CloneKeys(current) // fn may change current's byte slices
 		next, err := fn(current)
 		if err != nil {
-			return &callerError{err}
+			return nil, &callerError{err}
 		}
 		insert, remove, err := auth.DiffKeys(stored, next)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if len(insert)+len(remove) == 0 {
+			return nil, nil
 		}
 		for _, k := range insert {
 			_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
 				VALUES (?, ?, ?, ?, ?, ?)`,
 				k.ID, k.Algorithm, notNil(k.Public), notNil(k.Sealed), nanos(k.CreatedAt), nanos(k.SigningFrom))
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, id := range remove {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		changed := len(insert)+len(remove) > 0
-		if !changed {
-			return nil
+		after, err := loadKeys(ctx, tx) // as they will be read back
+		if err != nil {
+			return nil, err
 		}
-		return appendChange(ctx, tx, auth.ChangeKeys, "", now)
+		newest := ""
+		if len(after) > 0 {
+			newest = after[len(after)-1].ID
+		}
+		return &outcome{
+			event: newEvent(ctx, auth.ActionKeysUpdate, targetKeys, newest,
+				auth.AuditKeysView(stored), auth.AuditKeysView(after)),
+			change: &change{auth.ChangeKeys, ""},
+		}, nil
 	})
 }
 

@@ -8,7 +8,10 @@
 // (https://sqlite.org/lang_transaction.html): they take the write lock before
 // reading, so two processes never deadlock upgrading a read lock, and a
 // read-modify-write such as UpdateClient or UpdateKeys cannot lose a
-// concurrent update.
+// concurrent update. Every write that changes something records an audit
+// event (auth.AuditEvent) in its own transaction, so that neither exists
+// without the other; the same serialization numbers the events, and the
+// change feed, in commit order.
 //
 // Times are stored as integer Unix nanoseconds and read back in UTC; the
 // schema lives in the embedded migration/*.sql files, applied by Migrate.
@@ -19,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -28,7 +32,8 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 )
 
-// DB is a SQLite database holding clients, signing keys and the change feed.
+// DB is a SQLite database holding clients, signing keys, revoked tokens, the
+// change feed and the audit trail.
 // It is safe for concurrent use.
 type DB struct {
 	db        *sql.DB
@@ -46,7 +51,8 @@ var _ auth.Store = (*DB)(nil)
 
 // Options tunes a DB. The zero value works.
 type Options struct {
-	// Clock stamps clients' CreatedAt and UpdatedAt and the changes; nil means auth.SystemClock{}.
+	// Clock stamps clients' CreatedAt and UpdatedAt, revocations, changes and
+	// audit events; nil means auth.SystemClock{}.
 	Clock auth.Clock
 	// ChangeRetention is how long changes are kept before writes prune them;
 	// zero means 24 hours. A replica that falls further behind reloads everything.
@@ -152,11 +158,16 @@ type callerError struct{ err error }
 
 func (e *callerError) Error() string { return e.err.Error() }
 
-// write runs fn in a write (IMMEDIATE) transaction and commits, pruning old
-// changes when due. op says what is being done, for error messages; driver
-// errors are translated, fn's own domain errors and callerErrors returned as
-// they are.
-func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx, now time.Time) error) error {
+// write runs fn in a write (IMMEDIATE) transaction, appends the audit event
+// and the change of fn's outcome (none when nil: the write changed
+// nothing), prunes old changes when due, and commits. op says what is being
+// done, for error messages; driver errors are translated, fn's own domain
+// errors and callerErrors returned as they are.
+//
+// The IMMEDIATE transaction holds SQLite's write lock from its start to its
+// commit, so write transactions, from any process, are serialized: audit
+// events and changes are numbered in commit order.
+func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx, now time.Time) (*outcome, error)) error {
 	select {
 	case db.writeMu <- struct{}{}:
 	case <-ctx.Done():
@@ -170,12 +181,23 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx, now time
 	}
 	defer tx.Rollback()
 	now := fromNanos(nanos(db.clock.Now())) // as it will be read back
-	if err := fn(tx, now); err != nil {
+	out, err := fn(tx, now)
+	if err != nil {
 		var ce *callerError
 		if errors.As(err, &ce) {
 			return ce.err
 		}
 		return translate(op, err)
+	}
+	if out != nil {
+		if err := appendEvent(ctx, tx, out.event, now); err != nil {
+			return translate(op, err)
+		}
+		if out.change != nil {
+			if err := appendChange(ctx, tx, *out.change, now); err != nil {
+				return translate(op, err)
+			}
+		}
 	}
 	prune := db.lastPrune.IsZero() || now.Sub(db.lastPrune) >= pruneEvery
 	if prune {
@@ -221,3 +243,17 @@ func fromNanos(n sql.NullInt64) time.Time {
 	}
 	return time.Unix(0, n.Int64).UTC()
 }
+
+// boundNanos is nanos for a query's bound, which may lie beyond the years
+// that Unix nanoseconds can hold (1678 to 2262): those are clamped.
+func boundNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)

@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// What audit events are about (auth.AuditEvent.TargetKind).
+const (
+	targetClient = "client"
+	targetKeys   = "keys"
+	targetToken  = "token"
+)
+
+// outcome is what a write that changed something appends after its own
+// statements: the audit event (its At is set by write), and the change for
+// the feed, nil for writes that replicas need not follow (revocations).
+type outcome struct {
+	event  auth.AuditEvent
+	change *change
+}
+
+// change is an entry of the change feed, before it is numbered.
+type change struct {
+	kind auth.ChangeKind
+	id   string
+}
+
+// newEvent returns the audit event of a write: who made it, from where and
+// why from ctx (auth.AuditFrom, with action as the default), what it changed
+// from the arguments.
+func newEvent(ctx context.Context, action, kind, id string, before, after json.RawMessage) auth.AuditEvent {
+	a := auth.AuditFrom(ctx, action)
+	return auth.AuditEvent{
+		Actor: a.Actor, Action: a.Action, RemoteAddr: a.RemoteAddr,
+		TargetKind: kind, TargetID: id, Before: before, After: after,
+	}
+}
+
+// appendEvent records e, at now, in the write transaction tx.
+func appendEvent(ctx context.Context, tx *sql.Tx, e auth.AuditEvent, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events
+		(at, actor, action, target_kind, target_id, remote_addr, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		nanos(now), e.Actor, e.Action, e.TargetKind, e.TargetID, e.RemoteAddr, nullJSON(e.Before), nullJSON(e.After))
+	if err != nil {
+		return fmt.Errorf("record the audit event: %w", err)
+	}
+	return nil
+}
+
+const eventColumns = `seq, at, actor, action, target_kind, target_id, remote_addr, before, after`
+
+// AuditEvents returns the events q selects, in Seq order, at most
+// q.NormalizedLimit().
+func (db *DB) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.AuditEvent, error) {
+	where, args := []string{"seq > ?"}, []any{q.After}
+	for _, f := range []struct{ column, value string }{
+		{"target_id", q.TargetID}, {"actor", q.Actor}, {"action", q.Action},
+	} {
+		if f.value != "" {
+			where, args = append(where, f.column+" = ?"), append(args, f.value)
+		}
+	}
+	if !q.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, boundNanos(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where, args = append(where, "at < ?"), append(args, boundNanos(q.Until))
+	}
+	args = append(args, q.NormalizedLimit())
+	rows, err := db.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)
+	if err != nil {
+		return nil, translate("read audit events", err)
+	}
+	defer rows.Close()
+	var events []auth.AuditEvent
+	for rows.Next() {
+		var (
+			e             auth.AuditEvent
+			at            sql.NullInt64
+			before, after sql.NullString
+		)
+		err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.TargetKind, &e.TargetID, &e.RemoteAddr, &before, &after)
+		if err != nil {
+			return nil, translate("read audit events", err)
+		}
+		e.At, e.Before, e.After = fromNanos(at), rawJSON(before), rawJSON(after)
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate("read audit events", err)
+	}
+	return events, nil
+}
+
+// nullJSON returns the text of a JSON value to store, nil (NULL) for a
+// missing one or JSON null.
+func nullJSON(v json.RawMessage) any {
+	if len(v) == 0 || string(v) == "null" {
+		return nil
+	}
+	return string(v)
+}
+
+// rawJSON returns a stored JSON value, JSON null for NULL.
+func rawJSON(s sql.NullString) json.RawMessage {
+	if !s.Valid {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s.String)
+}
