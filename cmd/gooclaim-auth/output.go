@@ -127,18 +127,44 @@ func orDefault(s, def string) string {
 }
 
 func writeClientTable(w io.Writer, clients []*auth.Client) error {
+	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSTATUS\tSCOPES\tAUDIENCES\tTOKEN TTL\tCREATED")
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSTATUS\tCREDENTIALS\tSCOPES\tAUDIENCES\tTOKEN TTL\tCREATED")
 	for _, c := range clients {
 		ttl := "default"
 		if c.TokenTTL != 0 {
 			ttl = formatDuration(c.TokenTTL)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status(c),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status(c), credentials(c, now),
 			orDefault(strings.Join(c.Scopes, " "), "-"), orDefault(strings.Join(c.Audiences, " "), "default"),
 			ttl, c.CreatedAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// credentials summarizes what a client authenticates with: "secret" (or
+// "2 secrets" during a rotation's grace), "jwks", "jwks_uri", joined by +.
+func credentials(c *auth.Client, now time.Time) string {
+	var parts []string
+	live := 0
+	for _, s := range c.Secrets {
+		if s.Live(now) {
+			live++
+		}
+	}
+	switch {
+	case live == 1:
+		parts = append(parts, "secret")
+	case live > 1:
+		parts = append(parts, fmt.Sprintf("%d secrets", live))
+	}
+	if len(c.JWKS) > 0 {
+		parts = append(parts, "jwks")
+	}
+	if c.JWKSURI != "" {
+		parts = append(parts, "jwks_uri")
+	}
+	return orDefault(strings.Join(parts, "+"), "-")
 }
 
 func writeClientDetail(w io.Writer, c *auth.Client) error {
