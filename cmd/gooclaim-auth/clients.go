@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/admin"
@@ -390,75 +389,6 @@ the change within its poll interval.`,
 	policy.add(f, true)
 	addOutputFlag(cmd, &output)
 	return cmd
-}
-
-// clientUpdate turns the flags given to clients update into a ClientUpdate.
-func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, scopes, auds []string, policy policyFlags) (admin.ClientUpdate, error) {
-	var u admin.ClientUpdate
-	changed := false
-	if f.Changed("name") {
-		u.Name, changed = &name, true
-	}
-	if f.Changed("scope") {
-		s := splitScopes(scopes)
-		u.Scopes, changed = &s, true
-	}
-	if f.Changed("audience") {
-		u.Audiences, changed = &auds, true
-	}
-	if f.Changed("token-ttl") {
-		var d time.Duration
-		if ttl != "default" {
-			v, err := parseDuration(ttl)
-			if err != nil {
-				return u, fmt.Errorf("--token-ttl: %w", err)
-			}
-			d = v
-		}
-		u.TokenTTL, changed = &d, true
-	}
-	if f.Changed("rate-limit") {
-		var r auth.Rate
-		if rate != "default" {
-			v, err := auth.ParseRate(rate)
-			if err != nil {
-				return u, fmt.Errorf("--rate-limit: %w", err)
-			}
-			r = v
-		}
-		u.RateLimit, changed = &r, true
-	}
-	// The keys are one setting: either flag replaces both.
-	if f.Changed("jwks-file") || f.Changed("jwks-uri") {
-		jwks := []byte{}
-		if policy.jwksFile != "" {
-			b, err := readJWKS(policy.jwksFile, stdin)
-			if err != nil {
-				return u, err
-			}
-			jwks = b
-		}
-		uri := policy.jwksURI
-		u.JWKS, u.JWKSURI, changed = &jwks, &uri, true
-	}
-	if f.Changed("auth-method") {
-		m := parseAuthMethods(policy.authMethods)
-		u.AuthMethods, changed = &m, true
-	}
-	if f.Changed("metadata") {
-		md, err := parseMetadata(policy.metadata)
-		if err != nil {
-			return u, err
-		}
-		u.MetadataSet, changed = md, true
-	}
-	if f.Changed("unset-metadata") {
-		u.MetadataUnset, changed = policy.unsetMetadata, true
-	}
-	if !changed {
-		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata")
-	}
-	return u, nil
 }
 
 func newClientsSetDisabledCmd(e *env, g *globalFlags, disable bool) *cobra.Command {
