@@ -85,7 +85,8 @@ A client authenticates with a secret (client_secret_basic or
 client_secret_post), with a JWT signed by its private key (private_key_jwt,
 RFC 7523) whose public keys it registers with --jwks-file or --jwks-uri, or
 both. A client created with public keys gets no secret unless --auth-method
-names a secret method; one can be added later with clients rotate-secret.
+names a secret method or --secret-stdin imports one; one can be added later
+with clients rotate-secret.
 --auth-method restricts the methods; by default the client may use every
 method its credentials allow.
 
