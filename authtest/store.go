@@ -1,7 +1,9 @@
 package authtest
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -17,14 +19,19 @@ import (
 // back are in UTC and Equal to those written (the times it writes have
 // microsecond precision; times a store sets itself, such as CreatedAt and
 // UpdatedAt, must be returned as the store keeps them), that empty lists
-// read back as empty (nil or not), and that a client's secrets are ordered
-// by CreatedAt, then ID.
+// read back as empty (nil or not) — but a client's AuthMethods, JWKS and
+// Metadata as nil —, that a client's secrets are ordered by CreatedAt, then
+// ID, and that RevokeToken refuses a revocation without a JTI or an expiry
+// (EINVALID). Audit events must have the At of their write (for a client,
+// its new UpdatedAt), in UTC; their Before and After are compared as JSON
+// values, nil counting as null.
 func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	tests := []struct {
 		name string
 		run  func(*testing.T, auth.Store)
 	}{
 		{"ClientRoundTrip", testClientRoundTrip},
+		{"ClientEmptyFields", testClientEmptyFields},
 		{"CreateClientConflict", testCreateClientConflict},
 		{"MissingClient", testMissingClient},
 		{"UpdateClient", testUpdateClient},
@@ -36,6 +43,13 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"UpdateKeysError", testUpdateKeysError},
 		{"UpdateKeysConcurrently", testUpdateKeysConcurrently},
 		{"ChangeFeed", testChangeFeed},
+		{"RevokeToken", testRevokeToken},
+		{"RevokeTokenInvalid", testRevokeTokenInvalid},
+		{"PruneRevocations", testPruneRevocations},
+		{"AuditWrites", testAuditWrites},
+		{"AuditQuery", testAuditQuery},
+		{"AuditLimit", testAuditLimit},
+		{"AuditConcurrentUpdates", testAuditConcurrentUpdates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -52,13 +66,17 @@ func someTime(sec int) time.Time {
 // fullClient returns a client with every field set.
 func fullClient(id string) *auth.Client {
 	return &auth.Client{
-		ID:        id,
-		Name:      "Client " + id,
-		Scopes:    []string{"read", "write:all"},
-		Audiences: []string{"https://api.example.com", "urn:example:billing"},
-		TokenTTL:  90 * time.Second,
-		RateLimit: auth.Rate{Limit: 60, Window: time.Minute},
-		Disabled:  true,
+		ID:                  id,
+		Name:                "Client " + id,
+		Scopes:              []string{"read", "write:all"},
+		Audiences:           []string{"https://api.example.com", "urn:example:billing"},
+		TokenTTL:            90 * time.Second,
+		RateLimit:           auth.Rate{Limit: 60, Window: time.Minute},
+		Disabled:            true,
+		AuthMethods:         []string{auth.AuthClientSecretBasic, auth.AuthPrivateKeyJWT},
+		JWKS:                []byte(`{"keys": [{"kty":"OKP","crv":"Ed25519","kid":"` + id + `-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`),
+		Metadata:            map[string]string{"owner": "team-billing", "contact": "billing@example.com", "note": "é ✓ \"quoted\" {}"},
+		TokensRevokedBefore: someTime(4),
 		Secrets: []auth.Secret{
 			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
 			{ID: "s2", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: someTime(2)},
@@ -85,6 +103,16 @@ func checkClient(t *testing.T, got, want *auth.Client) {
 		t.Errorf("client %q: TokenTTL, RateLimit, Disabled = %v, %v, %v; want %v, %v, %v", id,
 			got.TokenTTL, got.RateLimit, got.Disabled, want.TokenTTL, want.RateLimit, want.Disabled)
 	}
+	if !slices.Equal(got.AuthMethods, want.AuthMethods) {
+		t.Errorf("client %q: AuthMethods = %q; want %q", id, got.AuthMethods, want.AuthMethods)
+	}
+	if !bytes.Equal(got.JWKS, want.JWKS) || got.JWKSURI != want.JWKSURI {
+		t.Errorf("client %q: JWKS, JWKSURI = %q, %q; want %q, %q", id, got.JWKS, got.JWKSURI, want.JWKS, want.JWKSURI)
+	}
+	if !maps.Equal(got.Metadata, want.Metadata) {
+		t.Errorf("client %q: Metadata = %q; want %q", id, got.Metadata, want.Metadata)
+	}
+	checkTime(t, fmt.Sprintf("client %q: TokensRevokedBefore", id), got.TokensRevokedBefore, want.TokensRevokedBefore)
 	checkTime(t, fmt.Sprintf("client %q: CreatedAt", id), got.CreatedAt, want.CreatedAt)
 	checkTime(t, fmt.Sprintf("client %q: UpdatedAt", id), got.UpdatedAt, want.UpdatedAt)
 	if len(got.Secrets) != len(want.Secrets) {

@@ -62,6 +62,63 @@ func testClientRoundTrip(t *testing.T, s auth.Store) {
 	checkClient(t, got, ordered)
 }
 
+// testClientEmptyFields checks that empty AuthMethods, JWKS and Metadata
+// read back as nil, and a zero TokensRevokedBefore as zero, after a create
+// and after an update that empties them.
+func testClientEmptyFields(t *testing.T, s auth.Store) {
+	ctx := t.Context()
+	checkEmpty := func(what string, c *auth.Client) {
+		t.Helper()
+		if c.AuthMethods != nil || c.JWKS != nil || c.Metadata != nil || c.JWKSURI != "" || !c.TokensRevokedBefore.IsZero() {
+			t.Errorf("%s: AuthMethods %#v, JWKS %#v, Metadata %#v, JWKSURI %q, TokensRevokedBefore %v; want nil, nil, nil, empty, zero",
+				what, c.AuthMethods, c.JWKS, c.Metadata, c.JWKSURI, c.TokensRevokedBefore)
+		}
+	}
+	for _, c := range []*auth.Client{
+		{ID: "nil"},
+		{ID: "empty", AuthMethods: []string{}, JWKS: []byte{}, Metadata: map[string]string{}},
+	} {
+		if err := s.CreateClient(ctx, c); err != nil {
+			t.Fatalf("CreateClient(%s): %v", c.ID, err)
+		}
+		got, err := s.Client(ctx, c.ID)
+		if err != nil {
+			t.Fatalf("Client(%s): %v", c.ID, err)
+		}
+		checkEmpty("Client("+c.ID+")", got)
+	}
+
+	// A client with keys by URL only.
+	uri := &auth.Client{ID: "uri", AuthMethods: []string{auth.AuthPrivateKeyJWT}, JWKSURI: "https://client.example.com/jwks",
+		CreatedAt: someTime(0), UpdatedAt: someTime(0)}
+	if err := s.CreateClient(ctx, uri.Clone()); err != nil {
+		t.Fatalf("CreateClient(uri): %v", err)
+	}
+	got, err := s.Client(ctx, "uri")
+	if err != nil {
+		t.Fatalf("Client(uri): %v", err)
+	}
+	checkClient(t, got, uri)
+
+	// Emptied by an update.
+	if err := s.CreateClient(ctx, fullClient("full")); err != nil {
+		t.Fatalf("CreateClient(full): %v", err)
+	}
+	updated, err := s.UpdateClient(ctx, "full", func(c *auth.Client) error {
+		c.AuthMethods, c.JWKS, c.Metadata = []string{}, []byte{}, map[string]string{}
+		c.TokensRevokedBefore = time.Time{}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateClient(full): %v", err)
+	}
+	checkEmpty("UpdateClient(full)", updated)
+	if got, err = s.Client(ctx, "full"); err != nil {
+		t.Fatalf("Client(full): %v", err)
+	}
+	checkEmpty("Client(full) after emptying", got)
+}
+
 func testCreateClientConflict(t *testing.T, s auth.Store) {
 	ctx := t.Context()
 	if err := s.CreateClient(ctx, fullClient("taken")); err != nil {
@@ -115,6 +172,11 @@ func testUpdateClient(t *testing.T, s auth.Store) {
 		c.RateLimit = auth.Rate{Limit: 7, Window: time.Hour}
 		c.Disabled = false
 		c.Secrets = append(c.Secrets[1:], newSecret)
+		c.AuthMethods = []string{auth.AuthClientSecretPost}
+		c.JWKS, c.JWKSURI = nil, "https://client.example.com/.well-known/jwks.json"
+		c.Metadata["owner"] = "team-payments"
+		delete(c.Metadata, "note")
+		c.TokensRevokedBefore = someTime(30)
 		return nil
 	})
 	if err != nil {
@@ -124,6 +186,10 @@ func testUpdateClient(t *testing.T, s auth.Store) {
 	want.Name, want.Scopes, want.Audiences = "renamed", []string{"read", "write:all", "extra"}, orig.Audiences[:1]
 	want.TokenTTL, want.RateLimit, want.Disabled = 2*time.Minute, auth.Rate{Limit: 7, Window: time.Hour}, false
 	want.Secrets = []auth.Secret{orig.Secrets[1], newSecret}
+	want.AuthMethods = []string{auth.AuthClientSecretPost}
+	want.JWKS, want.JWKSURI = nil, "https://client.example.com/.well-known/jwks.json"
+	want.Metadata = map[string]string{"owner": "team-payments", "contact": "billing@example.com"}
+	want.TokensRevokedBefore = someTime(30)
 	want.UpdatedAt = updated.UpdatedAt
 	checkClient(t, updated, want)
 	if !updated.UpdatedAt.After(orig.UpdatedAt) {

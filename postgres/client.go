@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,19 +11,21 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 )
 
-const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled, created_at, updated_at`
+const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,
+	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at`
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
 // CreateClient stores a new client with its secrets. A zero CreatedAt or
 // UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
-// and written back into c. ECONFLICT when the ID is taken.
+// and written back into c. ECONFLICT when the ID is taken. The audit event's
+// action is auth.ActionClientCreate unless ctx says otherwise.
 func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	if err := c.CheckStorable(); err != nil {
 		return err
 	}
 	var stored *auth.Client
-	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx pgx.Tx, now time.Time) (*change, error) {
+	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx pgx.Tx, now time.Time) (*outcome, error) {
 		stored = c.Clone()
 		if stored.CreatedAt.IsZero() {
 			stored.CreatedAt = now
@@ -34,7 +37,10 @@ func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 		if err := insertClient(ctx, tx, stored); err != nil {
 			return nil, err
 		}
-		return &change{auth.ChangeClient, c.ID}, nil
+		return &outcome{
+			event:  newEvent(ctx, auth.ActionClientCreate, targetClient, c.ID, nil, auth.AuditClientView(stored)),
+			change: &change{auth.ChangeClient, c.ID},
+		}, nil
 	})
 	if err != nil {
 		return err
@@ -86,14 +92,16 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]*auth
 // saves the result in one transaction. The ID and CreatedAt stay what they
 // were; UpdatedAt (and a new secret's zero CreatedAt) is set from the clock.
 // ENOTFOUND when there is no such client; fn's error aborts and is returned
-// unchanged.
+// unchanged. The audit event, with the client before and after, has the
+// action auth.ActionClientUpdate unless ctx says otherwise.
 func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client) error) (*auth.Client, error) {
 	var c *auth.Client
-	err := db.write(ctx, fmt.Sprintf("update client %q", id), func(tx pgx.Tx, now time.Time) (*change, error) {
+	err := db.write(ctx, fmt.Sprintf("update client %q", id), func(tx pgx.Tx, now time.Time) (*outcome, error) {
 		var err error
 		if c, err = loadClient(ctx, tx, id, true); err != nil {
 			return nil, err
 		}
+		before := auth.AuditClientView(c)
 		createdAt := c.CreatedAt
 		if err := fn(c); err != nil {
 			return nil, &callerError{err}
@@ -104,9 +112,11 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client)
 			return nil, err
 		}
 		_, err = tx.Exec(ctx, `UPDATE clients SET name = $1, scopes = $2, audiences = $3, token_ttl = $4,
-			rate_limit = $5, rate_window = $6, disabled = $7, updated_at = $8 WHERE id = $9`,
+			rate_limit = $5, rate_window = $6, disabled = $7, auth_methods = $8, jwks = $9, jwks_uri = $10,
+			metadata = $11, tokens_revoked_before = $12, updated_at = $13 WHERE id = $14`,
 			c.Name, textArray(c.Scopes), textArray(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
-			int64(c.RateLimit.Window), c.Disabled, nanos(c.UpdatedAt), id)
+			int64(c.RateLimit.Window), c.Disabled, textArray(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
+			jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.UpdatedAt), id)
 		if err != nil {
 			return nil, err
 		}
@@ -116,8 +126,13 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client)
 		if err := insertSecrets(ctx, tx, c); err != nil {
 			return nil, err
 		}
-		c, err = loadClient(ctx, tx, id, false) // as it will be read back
-		return &change{auth.ChangeClient, id}, err
+		if c, err = loadClient(ctx, tx, id, false); err != nil { // as it will be read back
+			return nil, err
+		}
+		return &outcome{
+			event:  newEvent(ctx, auth.ActionClientUpdate, targetClient, id, before, auth.AuditClientView(c)),
+			change: &change{auth.ChangeClient, id},
+		}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -125,17 +140,22 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client)
 	return c, nil
 }
 
-// DeleteClient removes the client and its secrets. ENOTFOUND when there is none.
+// DeleteClient removes the client and its secrets. ENOTFOUND when there is
+// none. The audit event, with the client before, has the action
+// auth.ActionClientDelete unless ctx says otherwise.
 func (db *DB) DeleteClient(ctx context.Context, id string) error {
-	return db.write(ctx, fmt.Sprintf("delete client %q", id), func(tx pgx.Tx, now time.Time) (*change, error) {
-		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	return db.write(ctx, fmt.Sprintf("delete client %q", id), func(tx pgx.Tx, now time.Time) (*outcome, error) {
+		c, err := loadClient(ctx, tx, id, true)
 		if err != nil {
 			return nil, err
 		}
-		if tag.RowsAffected() == 0 {
-			return nil, notFound(id)
+		if _, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
+			return nil, err
 		}
-		return &change{auth.ChangeClient, id}, nil
+		return &outcome{
+			event:  newEvent(ctx, auth.ActionClientDelete, targetClient, id, auth.AuditClientView(c), nil),
+			change: &change{auth.ChangeClient, id},
+		}, nil
 	})
 }
 
@@ -151,9 +171,11 @@ func (db *DB) CountClients(ctx context.Context) (int, error) {
 func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q not found", id) }
 
 func insertClient(ctx context.Context, tx pgx.Tx, c *auth.Client) error {
-	_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.ID, c.Name, textArray(c.Scopes), textArray(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
-		int64(c.RateLimit.Window), c.Disabled, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		int64(c.RateLimit.Window), c.Disabled, textArray(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
+		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt))
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
 	}
@@ -206,12 +228,13 @@ func scanClients(rows pgx.Rows) ([]*auth.Client, error) {
 	var cs []*auth.Client
 	for rows.Next() {
 		var (
-			c                    auth.Client
-			ttl, window          int64
-			createdAt, updatedAt *int64
+			c                                   auth.Client
+			ttl, window                         int64
+			meta                                string
+			revokedBefore, createdAt, updatedAt *int64
 		)
 		err := rows.Scan(&c.ID, &c.Name, &c.Scopes, &c.Audiences, &ttl, &c.RateLimit.Limit, &window,
-			&c.Disabled, &createdAt, &updatedAt)
+			&c.Disabled, &c.AuthMethods, &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt)
 		if err != nil {
 			return nil, err
 		}
@@ -221,6 +244,16 @@ func scanClients(rows pgx.Rows) ([]*auth.Client, error) {
 		if len(c.Audiences) == 0 {
 			c.Audiences = nil
 		}
+		if len(c.AuthMethods) == 0 {
+			c.AuthMethods = nil
+		}
+		if len(c.JWKS) == 0 {
+			c.JWKS = nil
+		}
+		if c.Metadata, err = parseObject(meta); err != nil {
+			return nil, fmt.Errorf("client %q: metadata: %w", c.ID, err)
+		}
+		c.TokensRevokedBefore = fromNanos(revokedBefore)
 		c.TokenTTL, c.RateLimit.Window = time.Duration(ttl), time.Duration(window)
 		c.CreatedAt, c.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
 		cs = append(cs, &c)
@@ -259,4 +292,33 @@ func textArray(l []string) []string {
 		return []string{}
 	}
 	return l
+}
+
+// jsonObject encodes a map of strings as a JSON object, {} when empty.
+func jsonObject(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // cannot fail for strings
+	return string(b)
+}
+
+// parseObject decodes a JSON object of strings; empty is nil.
+func parseObject(s string) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// nullBytes returns b, or nil (NULL) when it is empty.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -22,8 +22,10 @@ func (db *DB) Keys(ctx context.Context) ([]auth.Key, error) {
 // replaces the set with what fn returns: keys missing from the result are
 // deleted, new ones inserted. A returned key whose ID is stored with other
 // content is an EINVALID error, since keys are immutable. When the set
-// changes, one change of kind auth.ChangeKeys is appended. An error from fn
-// aborts and is returned unchanged.
+// changes, one change of kind auth.ChangeKeys and one audit event are
+// appended (the action auth.ActionKeysUpdate unless ctx says otherwise, the
+// target the newest key of the result); when it does not, nothing is. An
+// error from fn aborts and is returned unchanged.
 //
 // The transaction first locks the keys table in SHARE ROW EXCLUSIVE mode,
 // which conflicts with itself but not with readers: concurrent UpdateKeys,
@@ -31,7 +33,7 @@ func (db *DB) Keys(ctx context.Context) ([]auth.Key, error) {
 // predecessor committed, so that when several nodes rotate at once exactly
 // one rotation happens. Keys and Changes are not blocked meanwhile.
 func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]auth.Key, error)) error {
-	return db.write(ctx, "update signing keys", func(tx pgx.Tx, now time.Time) (*change, error) {
+	return db.write(ctx, "update signing keys", func(tx pgx.Tx, now time.Time) (*outcome, error) {
 		if _, err := tx.Exec(ctx, `LOCK TABLE keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return nil, err
 		}
@@ -48,6 +50,9 @@ func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]aut
 		if err != nil {
 			return nil, err
 		}
+		if len(insert)+len(remove) == 0 {
+			return nil, nil
+		}
 		for _, k := range insert {
 			_, err := tx.Exec(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
 				VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -61,11 +66,19 @@ func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]aut
 				return nil, err
 			}
 		}
-		changed := len(insert)+len(remove) > 0
-		if !changed {
-			return nil, nil
+		after, err := loadKeys(ctx, tx) // as they will be read back
+		if err != nil {
+			return nil, err
 		}
-		return &change{auth.ChangeKeys, ""}, nil
+		newest := ""
+		if len(after) > 0 {
+			newest = after[len(after)-1].ID
+		}
+		return &outcome{
+			event: newEvent(ctx, auth.ActionKeysUpdate, targetKeys, newest,
+				auth.AuditKeysView(stored), auth.AuditKeysView(after)),
+			change: &change{auth.ChangeKeys, ""},
+		}, nil
 	})
 }
 

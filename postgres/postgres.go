@@ -7,9 +7,13 @@
 // before writing: UpdateClient locks the client's row (SELECT … FOR UPDATE),
 // UpdateKeys the keys table, so that concurrent read-modify-writes from any
 // number of nodes are serialized and none is lost. Every write that changes
-// something appends to the change feed with sequence numbers that commit in
-// order (see change.go), and sends a notification (NOTIFY, delivered at
-// commit) that WatchChanges relays, so that replicas catch up at once.
+// a client, the key set or a revocation records an audit event
+// (auth.AuditEvent) in its own transaction (pruning expired revocations
+// records none), and every write to a client or the key set appends to the
+// change feed; both are numbered so that they commit in order (see
+// change.go and audit.go). Changes also send a notification (NOTIFY,
+// delivered at commit) that WatchChanges relays, so that replicas catch up
+// at once.
 //
 // Times are stored as bigint Unix nanoseconds and read back in UTC; IDs
 // compare bytewise (COLLATE "C"), as in SQLite. The schema lives in the
@@ -20,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -34,8 +39,8 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 )
 
-// DB is a PostgreSQL database holding clients, signing keys and the change
-// feed. It is safe for concurrent use.
+// DB is a PostgreSQL database holding clients, signing keys, revoked tokens,
+// the change feed and the audit trail. It is safe for concurrent use.
 type DB struct {
 	pool      *pgxpool.Pool
 	addr      string // host:port, for error messages
@@ -58,7 +63,8 @@ var (
 
 // Options tunes a DB. The zero value works.
 type Options struct {
-	// Clock stamps clients' CreatedAt and UpdatedAt and the changes; nil means auth.SystemClock{}.
+	// Clock stamps clients' CreatedAt and UpdatedAt, revocations, changes and
+	// audit events; nil means auth.SystemClock{}.
 	Clock auth.Clock
 	// ChangeRetention is how long changes are kept before writes prune them;
 	// zero means 24 hours. A replica that falls further behind reloads everything.
@@ -173,22 +179,24 @@ type callerError struct{ err error }
 func (e *callerError) Error() string { return e.err.Error() }
 
 // write runs fn in a READ COMMITTED transaction, prunes old changes when
-// due, appends the change fn returns (none when nil) and commits. op says
-// what is being done, for error messages; driver errors are translated, fn's
-// own domain errors and callerErrors returned as they are.
+// due, appends the audit event and the change of fn's outcome (none when
+// nil: the write changed nothing) and commits. op says what is being done,
+// for error messages; driver errors are translated, fn's own domain errors
+// and callerErrors returned as they are.
 //
-// Locks are taken in one order — fn's (a client's row, the keys table), then
-// pruning's (the pruned_through row), then the change counter — so that
-// writers cannot deadlock, and the counter, which every change-appending
-// writer waits for, is held only from the append to the commit.
-func (db *DB) write(ctx context.Context, op string, fn func(tx pgx.Tx, now time.Time) (*change, error)) error {
+// Locks are taken in one order — fn's (a client's row, the keys table, a
+// revoked token's key), then pruning's (the pruned_through row), then the
+// audit counter, then the change counter — so that writers cannot
+// deadlock, and the counters, which every recording writer waits for, are
+// held only from the appends to the commit.
+func (db *DB) write(ctx context.Context, op string, fn func(tx pgx.Tx, now time.Time) (*outcome, error)) error {
 	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return db.translate(op, err)
 	}
 	defer tx.Rollback(ctx)
 	now := fromNanos(nanos(db.clock.Now())) // as it will be read back
-	ch, err := fn(tx, now)
+	out, err := fn(tx, now)
 	if err != nil {
 		var ce *callerError
 		if errors.As(err, &ce) {
@@ -202,9 +210,14 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx pgx.Tx, now time.
 			return db.translate(op, err)
 		}
 	}
-	if ch != nil {
-		if err := db.appendChange(ctx, tx, *ch, now); err != nil {
+	if out != nil {
+		if err := appendEvent(ctx, tx, out.event, now); err != nil {
 			return db.translate(op, err)
+		}
+		if out.change != nil {
+			if err := db.appendChange(ctx, tx, *out.change, now); err != nil {
+				return db.translate(op, err)
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -270,3 +283,17 @@ func redactURL(s string) string {
 	}
 	return s
 }
+
+// boundNanos is nanos for a query's bound, which may lie beyond the years
+// that Unix nanoseconds can hold (1678 to 2262): those are clamped.
+func boundNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)

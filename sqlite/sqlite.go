@@ -8,10 +8,11 @@
 // (https://sqlite.org/lang_transaction.html): they take the write lock before
 // reading, so two processes never deadlock upgrading a read lock, and a
 // read-modify-write such as UpdateClient or UpdateKeys cannot lose a
-// concurrent update. Every write that changes something records an audit
-// event (auth.AuditEvent) in its own transaction, so that neither exists
-// without the other; the same serialization numbers the events, and the
-// change feed, in commit order.
+// concurrent update. Every write that changes a client, the key set or a
+// revocation records an audit event (auth.AuditEvent) in its own
+// transaction, so that neither exists without the other (pruning expired
+// revocations records none); the same serialization numbers the events,
+// and the change feed, in commit order.
 //
 // Times are stored as integer Unix nanoseconds and read back in UTC; the
 // schema lives in the embedded migration/*.sql files, applied by Migrate.

@@ -260,6 +260,9 @@ func TestReadOnly(t *testing.T) {
 				return []auth.Key{{ID: "k", CreatedAt: authtest.Epoch, SigningFrom: authtest.Epoch}}, nil
 			})
 		},
+		"RevokeToken": func() error {
+			return ro.RevokeToken(ctx, auth.RevokedToken{JTI: "t", ExpiresAt: authtest.Epoch})
+		},
 	}
 	for name, write := range writes {
 		err := write()
@@ -278,5 +281,45 @@ func TestCancelledWrite(t *testing.T) {
 	defer cancel()
 	if err := db.CreateClient(ctx, &auth.Client{ID: "c"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("CreateClient with the lock held = %v; want DeadlineExceeded", err)
+	}
+}
+
+// TestMigrateFrom0001 upgrades a database that has only the first
+// migration, with a client in it: the client reads back with the fields of
+// later migrations empty, and can be changed.
+func TestMigrateFrom0001(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "auth.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ms, err := migrations()
+	if err != nil || ms[0].Version != 1 {
+		t.Fatalf("migrations: %v", err)
+	}
+	if err := db.migrate(ctx, ms[0]); err != nil {
+		t.Fatalf("migrate %s: %v", ms[0].Name, err)
+	}
+	_, err = db.db.ExecContext(ctx, `INSERT INTO clients (id, name, scopes, created_at, updated_at) VALUES ('old', 'Old', '["read"]', 1, 2)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	c, err := db.Client(ctx, "old")
+	if err != nil {
+		t.Fatalf("Client: %v", err)
+	}
+	if c.Name != "Old" || len(c.Scopes) != 1 || c.AuthMethods != nil || c.JWKS != nil || c.JWKSURI != "" ||
+		c.Metadata != nil || !c.TokensRevokedBefore.IsZero() || c.UpdatedAt.UnixNano() != 2 {
+		t.Errorf("Client after the upgrade = %+v; want the old settings and empty new ones", c)
+	}
+	if _, err := db.UpdateClient(ctx, "old", func(c *auth.Client) error { c.Metadata = map[string]string{"k": "v"}; return nil }); err != nil {
+		t.Fatalf("UpdateClient after the upgrade: %v", err)
+	}
+	if events, err := db.AuditEvents(ctx, auth.AuditQuery{TargetID: "old"}); err != nil || len(events) != 1 {
+		t.Errorf("AuditEvents after the upgrade = %d events, %v; want 1", len(events), err)
 	}
 }
