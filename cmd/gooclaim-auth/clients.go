@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,12 @@ func newClientsCmd(e *env, g *globalFlags) *cobra.Command {
 		Use:   "clients",
 		Short: "Manage the clients that may obtain tokens",
 		Long: `Manage clients directly in the database. A running server sees the change
-within its poll interval (500ms by default), without a restart.`,
+within its poll interval (500ms by default), without a restart. Every change
+is recorded in the audit trail as made by "cli:<OS user>" from this host
+(see gooclaim-auth audit).`,
+		Example: `  gooclaim-auth clients create --name claims-importer --scope "claims:read"
+  gooclaim-auth clients list --metadata owner=claims-team
+  gooclaim-auth clients rotate-secret gooclaim_app_3kT9… --grace 24h`,
 	}
 	cmd.AddCommand(
 		newClientsCreateCmd(e, g),
@@ -29,18 +35,23 @@ within its poll interval (500ms by default), without a restart.`,
 		newClientsSetDisabledCmd(e, g, true),
 		newClientsSetDisabledCmd(e, g, false),
 		newClientsDeleteCmd(e, g),
+		newClientsRotateSecretCmd(e, g),
+		newClientsRevokeSecretCmd(e, g),
+		newClientsRevokeTokensCmd(e, g),
 	)
 	return cmd
 }
 
-// withService opens the database for one command and closes it after.
-func withService(ctx context.Context, g *globalFlags, fn func(*admin.Service) error) error {
+// withService opens the database for one command and closes it after. The
+// context given to fn carries the command line's audit identity (see
+// cliAudit), so that every write fn makes is recorded with it.
+func withService(ctx context.Context, g *globalFlags, fn func(context.Context, *admin.Service) error) error {
 	db, err := openStore(ctx, g, nil)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return fn(&admin.Service{Store: db})
+	return fn(cliAudit(ctx), &admin.Service{Store: db})
 }
 
 // splitScopes reads --scope values: each may hold several space-separated scopes.
@@ -59,13 +70,41 @@ func newClientsCreateCmd(e *env, g *globalFlags) *cobra.Command {
 		ttl         durationValue
 		rate        rateValue
 		secretStdin bool
+		adminClient bool
+		policy      policyFlags
 		output      string
 	)
 	cmd := &cobra.Command{
-		Use:   "create --name NAME [--scope \"a b\"] [--audience URL]... [--token-ttl 15m]",
+		Use:   "create --name NAME [--scope \"a b\"] [--audience URL]... [--token-ttl 15m] [--jwks-file F | --jwks-uri URL] [--metadata K=V]... [--admin]",
 		Short: "Create a client and print its client_id and secret (shown only once)",
-		Example: `  gooclaim-auth clients create --name claims-importer --scope "claims:read claims:write"
+		Long: `Create a client directly in the database and print its client_id and, when it
+has one, its secret. The secret is shown only this once and stored only as a
+hash.
+
+A client authenticates with a secret (client_secret_basic or
+client_secret_post), with a JWT signed by its private key (private_key_jwt,
+RFC 7523) whose public keys it registers with --jwks-file or --jwks-uri, or
+both. A client created with public keys gets no secret unless --auth-method
+names a secret method or --secret-stdin imports one; one can be added later
+with clients rotate-secret.
+--auth-method restricts the methods; by default the client may use every
+method its credentials allow.
+
+--admin creates an admin client: the way to bootstrap the first one, since it
+works on the database directly. It adds the scope auth:admin, and the audience
+urn:gooclaim:auth:admin as the client's first (default) audience; its tokens
+can then call the admin API (/v1/admin/).
+
+With -o json the client is printed with its settings, and "client_secret"
+holds the secret; the field is absent when the client has no secret.`,
+		Example: `  gooclaim-auth clients create --name claims-importer --scope "claims:read claims:write" \
+      --metadata owner=claims-team --metadata contact=claims@gooclaim.com
   gooclaim-auth clients create --name partner --scope claims:read --audience https://api.gooclaim.com --token-ttl 15m -o json
+  # a client that authenticates with private_key_jwt, and so has no secret:
+  gooclaim-auth clients create --name signer --scope claims:read --jwks-file signer-public.jwks.json
+  gooclaim-auth clients create --name fetched --scope claims:read --jwks-uri https://signer.example/jwks.json
+  # the first admin client:
+  gooclaim-auth clients create --name ops-admin --admin --metadata owner=platform-team
   # import an existing client and secret (the seed's example):
   printf %s 'S3cureP@ssw0rd!' | gooclaim-auth clients create --client-id gooclaim_app_12345 --name legacy --scope claims:read --secret-stdin`,
 		Args: cobra.NoArgs,
@@ -76,6 +115,9 @@ func newClientsCreateCmd(e *env, g *globalFlags) *cobra.Command {
 			spec.Scopes = splitScopes(scopes)
 			spec.TokenTTL = time.Duration(ttl)
 			spec.RateLimit = auth.Rate(rate)
+			if secretStdin && policy.jwksFile == "-" {
+				return fmt.Errorf("--secret-stdin and --jwks-file - both read standard input: put the JWK Set in a file")
+			}
 			if secretStdin {
 				s, err := readSecret(e.stdin)
 				if err != nil {
@@ -83,21 +125,30 @@ func newClientsCreateCmd(e *env, g *globalFlags) *cobra.Command {
 				}
 				spec.Secret = s
 			}
-			return withService(cmd.Context(), g, func(svc *admin.Service) error {
-				c, secret, err := svc.CreateClient(cmd.Context(), spec)
+			if policy.jwksFile != "" {
+				jwks, err := readJWKS(policy.jwksFile, e.stdin)
 				if err != nil {
 					return err
 				}
-				if output == "json" {
-					v := viewClient(c)
-					return writeJSON(e.stdout, struct {
-						clientView
-						ClientSecret string `json:"client_secret"`
-					}{v, secret})
+				spec.JWKS = jwks
+			}
+			spec.JWKSURI = policy.jwksURI
+			spec.AuthMethods = parseAuthMethods(policy.authMethods)
+			md, err := parseMetadata(policy.metadata)
+			if err != nil {
+				return err
+			}
+			spec.Metadata = md
+			if adminClient {
+				spec.Scopes, spec.Audiences = addAdmin(spec.Scopes, spec.Audiences)
+			}
+			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
+				svc.AllowHTTPJWKSURI = policy.allowHTTP
+				c, secret, err := svc.CreateClient(ctx, spec)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(e.stdout, "Client created.\n\nclient_id:     %s\nclient_secret: %s\n\n", c.ID, secret)
-				fmt.Fprintln(e.stdout, "The secret is shown only this once and is stored only as a hash: keep it in your secret manager now.")
-				return nil
+				return printCreated(e, output, c, secret)
 			})
 		},
 	}
@@ -109,8 +160,33 @@ func newClientsCreateCmd(e *env, g *globalFlags) *cobra.Command {
 	f.Var(&rate, "rate-limit", "rate limit for this client, LIMIT/WINDOW (default: the server's --rate-limit)")
 	f.StringVar(&spec.ID, "client-id", "", "use this client_id instead of a generated one (to import an existing client)")
 	f.BoolVar(&secretStdin, "secret-stdin", false, "read the client secret from standard input instead of generating one (to import an existing secret)")
+	f.BoolVar(&adminClient, "admin", false, "make an admin client: add scope "+auth.ScopeAdmin+" and the default audience "+auth.AdminAudience+" (bootstraps the first admin)")
+	policy.add(f, false)
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// printCreated prints a new client with its secret, if it has one: shown
+// this once. The JSON form has "client_secret" only when there is one.
+func printCreated(e *env, output string, c *auth.Client, secret string) error {
+	if output == "json" {
+		return writeJSON(e.stdout, struct {
+			clientView
+			ClientSecret string `json:"client_secret,omitempty"`
+		}{viewClient(c), secret})
+	}
+	fmt.Fprintf(e.stdout, "Client created.\n\nclient_id:     %s\n", c.ID)
+	if secret != "" {
+		fmt.Fprintf(e.stdout, "client_secret: %s\n\n", secret)
+		fmt.Fprintln(e.stdout, "The secret is shown only this once and is stored only as a hash: keep it in your secret manager now.")
+	} else {
+		fmt.Fprintln(e.stdout, "\nIt has no secret: it authenticates with private_key_jwt, signing with the private key of its registered public keys.")
+	}
+	if slices.Contains(c.Scopes, auth.ScopeAdmin) && len(c.Audiences) > 0 && c.Audiences[0] == auth.AdminAudience {
+		fmt.Fprintf(e.stdout, "It may call the admin API: its tokens carry the scope %s and, by default, the audience %s.\n", auth.ScopeAdmin, auth.AdminAudience)
+	}
+	fmt.Fprintln(e.stdout)
+	return writeClientDetail(e.stdout, c)
 }
 
 // readSecret reads a secret from stdin, without its trailing newline.
@@ -128,34 +204,60 @@ func readSecret(r io.Reader) (string, error) {
 
 func newClientsListCmd(e *env, g *globalFlags) *cobra.Command {
 	var (
-		output string
-		limit  int
-		after  string
+		output            string
+		limit             int
+		after             string
+		filter            admin.ClientFilter
+		disabled, enabled bool
+		metadata          []string
 	)
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List clients",
-		Args:  cobra.NoArgs,
+		Use:   "list [--name TEXT] [--enabled|--disabled] [--scope S] [--metadata K=V]... [--limit N] [--after ID]",
+		Short: "List clients, optionally only those matching filters",
+		Long: `List clients in client_id order, never with their secrets. The filters combine:
+a client is listed when it matches every one given. --name matches part of
+the name, ignoring case; --metadata KEY=VALUE matches an exact entry and may
+be repeated. --limit and --after page through a long list.`,
+		Example: `  gooclaim-auth clients list
+  gooclaim-auth clients list --metadata owner=claims-team --enabled
+  gooclaim-auth clients list --scope claims:write -o json
+  gooclaim-auth clients list --name importer --limit 50 --after gooclaim_app_3kT9…`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			return withService(cmd.Context(), g, func(svc *admin.Service) error {
+			if disabled && enabled {
+				return fmt.Errorf("--disabled and --enabled exclude each other: give one, or neither for both")
+			}
+			if disabled || enabled {
+				filter.Disabled = &disabled
+			}
+			md, err := parseMetadata(metadata)
+			if err != nil {
+				return err
+			}
+			filter.Metadata = md
+			if limit < 0 {
+				return fmt.Errorf("--limit %d: use a positive number, or 0 for all", limit)
+			}
+			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
 				var all []*auth.Client
+				filter.After = after
 				for {
-					n := 1000
+					filter.Limit = 1000
 					if limit > 0 {
-						n = min(n, limit-len(all))
+						filter.Limit = min(filter.Limit, limit-len(all))
 					}
-					page, err := svc.ListClients(cmd.Context(), after, n)
+					page, next, err := svc.FindClients(ctx, filter)
 					if err != nil {
 						return err
 					}
 					all = append(all, page...)
-					if len(page) < n || (limit > 0 && len(all) >= limit) {
+					if next == "" || (limit > 0 && len(all) >= limit) {
 						break
 					}
-					after = page[len(page)-1].ID
+					filter.After = next
 				}
 				if output == "json" {
 					views := []clientView{}
@@ -165,6 +267,10 @@ func newClientsListCmd(e *env, g *globalFlags) *cobra.Command {
 					return writeJSON(e.stdout, views)
 				}
 				if len(all) == 0 {
+					if filter.Name != "" || filter.Disabled != nil || filter.Scope != "" || len(filter.Metadata) > 0 || after != "" {
+						fmt.Fprintln(e.stdout, "No clients match.")
+						return nil
+					}
 					fmt.Fprintln(e.stdout, `No clients. Create one with: gooclaim-auth clients create --name my-service --scope "claims:read"`)
 					return nil
 				}
@@ -172,9 +278,15 @@ func newClientsListCmd(e *env, g *globalFlags) *cobra.Command {
 			})
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&filter.Name, "name", "", "only clients whose name contains this text, ignoring case")
+	f.BoolVar(&disabled, "disabled", false, "only disabled clients")
+	f.BoolVar(&enabled, "enabled", false, "only enabled clients")
+	f.StringVar(&filter.Scope, "scope", "", "only clients allowed this scope")
+	f.StringArrayVar(&metadata, "metadata", nil, "only clients with this metadata entry KEY=VALUE; repeatable (all must match)")
+	f.IntVar(&limit, "limit", 0, "list at most this many clients (0: all)")
+	f.StringVar(&after, "after", "", "list clients whose ID sorts after this one (paging)")
 	addOutputFlag(cmd, &output)
-	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many clients (0: all)")
-	cmd.Flags().StringVar(&after, "after", "", "list clients whose ID sorts after this one (paging)")
 	return cmd
 }
 
@@ -183,13 +295,18 @@ func newClientsShowCmd(e *env, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show CLIENT_ID",
 		Short: "Show one client (never its secret)",
-		Args:  exactlyOneClientID,
+		Long: `Show every setting of one client: scopes, audiences, token lifetime, rate
+limit, authentication methods, public keys, metadata, the revoke-all cut-off
+and its secrets' IDs and lifetimes — never a secret or a secret's hash.`,
+		Example: `  gooclaim-auth clients show gooclaim_app_3kT9…
+  gooclaim-auth clients show gooclaim_app_3kT9… -o json`,
+		Args: exactlyOneClientID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			return withService(cmd.Context(), g, func(svc *admin.Service) error {
-				c, err := svc.Client(cmd.Context(), args[0])
+			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
+				c, err := svc.Client(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -219,58 +336,44 @@ func newClientsUpdateCmd(e *env, g *globalFlags) *cobra.Command {
 	var (
 		name, ttl, rate string
 		scopes, auds    []string
+		policy          policyFlags
 		output          string
 	)
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default]",
-		Short: "Change a client's name, scopes, audiences, token lifetime or rate limit",
-		Long: `Change the settings given; the others stay as they are. --scope and --audience
-replace the whole list. --token-ttl default and --rate-limit default return to
-the server's setting.`,
+		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default] [--jwks-file F | --jwks-uri URL] [--auth-method M]... [--metadata K=V]... [--unset-metadata K]...",
+		Short: "Change a client's settings: name, scopes, audiences, lifetime, rate limit, keys, auth methods, metadata",
+		Long: `Change the settings given; the others stay as they are.
+
+--scope and --audience replace the whole list. --token-ttl default and
+--rate-limit default return to the server's setting.
+
+--jwks-file and --jwks-uri replace the client's public keys for
+private_key_jwt (a client has a JWK Set or a jwks_uri, not both); an empty
+value removes them. --auth-method replaces the list of methods the client may
+use; --auth-method "" returns to the default (every method its credentials
+allow). --metadata KEY=VALUE sets an entry and --unset-metadata KEY removes
+one; the other entries stay.
+
+Secrets are managed by rotate-secret and revoke-secret. A running server sees
+the change within its poll interval.`,
+		Example: `  gooclaim-auth clients update gooclaim_app_3kT9… --scope "claims:read claims:write" --token-ttl 15m
+  gooclaim-auth clients update gooclaim_app_3kT9… --metadata owner=claims-team --unset-metadata contact
+  # move a client to private_key_jwt only (it keeps its secret until revoked):
+  gooclaim-auth clients update gooclaim_app_3kT9… --jwks-file signer-public.jwks.json --auth-method private_key_jwt
+  # back to the default methods, keys removed:
+  gooclaim-auth clients update gooclaim_app_3kT9… --auth-method "" --jwks-uri ""`,
 		Args: exactlyOneClientID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			var u admin.ClientUpdate
-			f := cmd.Flags()
-			if f.Changed("name") {
-				u.Name = &name
+			u, err := clientUpdate(cmd.Flags(), e.stdin, name, ttl, rate, scopes, auds, policy)
+			if err != nil {
+				return err
 			}
-			if f.Changed("scope") {
-				s := splitScopes(scopes)
-				u.Scopes = &s
-			}
-			if f.Changed("audience") {
-				u.Audiences = &auds
-			}
-			if f.Changed("token-ttl") {
-				var d time.Duration
-				if ttl != "default" {
-					v, err := parseDuration(ttl)
-					if err != nil {
-						return fmt.Errorf("--token-ttl: %w", err)
-					}
-					d = v
-				}
-				u.TokenTTL = &d
-			}
-			if f.Changed("rate-limit") {
-				var r auth.Rate
-				if rate != "default" {
-					v, err := auth.ParseRate(rate)
-					if err != nil {
-						return fmt.Errorf("--rate-limit: %w", err)
-					}
-					r = v
-				}
-				u.RateLimit = &r
-			}
-			if u.IsEmpty() {
-				return fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit")
-			}
-			return withService(cmd.Context(), g, func(svc *admin.Service) error {
-				c, err := svc.UpdateClient(cmd.Context(), args[0], u)
+			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
+				svc.AllowHTTPJWKSURI = policy.allowHTTP
+				c, err := svc.UpdateClient(ctx, args[0], u)
 				if err != nil {
 					return err
 				}
@@ -281,9 +384,10 @@ the server's setting.`,
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "new name")
 	f.StringArrayVar(&scopes, "scope", nil, "the client's scopes (replaces them), space-separated; repeatable")
-	f.StringArrayVar(&auds, "audience", nil, "the client's audiences (replaces them); repeatable")
+	f.StringArrayVar(&auds, "audience", nil, "the client's audiences (replaces them); the first is its default; repeatable")
 	f.StringVar(&ttl, "token-ttl", "", "token lifetime, or default")
 	f.StringVar(&rate, "rate-limit", "", "rate limit LIMIT/WINDOW, or default")
+	policy.add(f, true)
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -293,13 +397,23 @@ func newClientsSetDisabledCmd(e *env, g *globalFlags, disable bool) *cobra.Comma
 	if disable {
 		use, short, done = "disable", "Stop a client from obtaining tokens (reversible with enable)", "disabled"
 	}
+	long := `Let a disabled client obtain tokens again, with the same credentials and
+settings. A running server sees the change within its poll interval.`
+	if disable {
+		long = `Stop a client from obtaining tokens. Its credentials and settings are kept, so
+that enable restores it as it was; tokens it already holds stay valid until
+they expire unless revoked (see clients revoke-tokens). A running server sees
+the change within its poll interval.`
+	}
 	return &cobra.Command{
-		Use:   use + " CLIENT_ID",
-		Short: short,
-		Args:  exactlyOneClientID,
+		Use:     use + " CLIENT_ID",
+		Short:   short,
+		Long:    long,
+		Example: "  gooclaim-auth clients " + use + " gooclaim_app_3kT9…",
+		Args:    exactlyOneClientID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withService(cmd.Context(), g, func(svc *admin.Service) error {
-				if _, err := svc.SetDisabled(cmd.Context(), args[0], disable); err != nil {
+			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
+				if _, err := svc.SetDisabled(ctx, args[0], disable); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "Client %s %s.\n", args[0], done)
@@ -313,10 +427,14 @@ func newClientsDeleteCmd(e *env, g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete CLIENT_ID",
 		Short: "Delete a client and its secrets for good (disable is reversible)",
-		Args:  exactlyOneClientID,
+		Long: `Delete a client, its secrets and its keys for good: it can no longer obtain
+tokens. The audit trail keeps the record of the client as it was. To stop a
+client reversibly, use clients disable.`,
+		Example: "  gooclaim-auth clients delete gooclaim_app_3kT9…",
+		Args:    exactlyOneClientID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withService(cmd.Context(), g, func(svc *admin.Service) error {
-				if err := svc.DeleteClient(cmd.Context(), args[0]); err != nil {
+			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
+				if err := svc.DeleteClient(ctx, args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "Client %s deleted.\n", args[0])

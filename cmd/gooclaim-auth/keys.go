@@ -31,8 +31,8 @@ func newKeysListCmd(e *env, g *globalFlags) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			return withService(cmd.Context(), g, func(svc *admin.Service) error {
-				st, err := svc.KeyStatuses(cmd.Context())
+			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
+				st, err := svc.KeyStatuses(ctx)
 				if err != nil {
 					return err
 				}
@@ -70,7 +70,7 @@ last token has expired. Running servers pick the new key up by themselves.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			ctx := cliAudit(cmd.Context())
 			db, err := openStore(ctx, g, nil)
 			if err != nil {
 				return err

@@ -98,6 +98,7 @@ Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABAS
 		newClientsCmd(e, g),
 		newKeysCmd(e, g),
 		newMigrateCmd(e, g),
+		newAuditCmd(e, g),
 		newTokenCmd(e),
 		newVerifyCmd(e),
 		newVersionCmd(e),

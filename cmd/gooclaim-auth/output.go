@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,16 +37,26 @@ func writeJSON(w io.Writer, v any) error {
 
 // clientView is how a client is shown: never a secret or its hash.
 type clientView struct {
-	ClientID  string       `json:"client_id"`
-	Name      string       `json:"name"`
-	Scopes    []string     `json:"scopes"`
-	Audiences []string     `json:"audiences"`
-	TokenTTL  string       `json:"token_ttl,omitempty"`
-	RateLimit string       `json:"rate_limit,omitempty"`
-	Disabled  bool         `json:"disabled"`
-	Secrets   []secretView `json:"secrets"`
-	CreatedAt time.Time    `json:"created_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
+	ClientID  string   `json:"client_id"`
+	Name      string   `json:"name"`
+	Scopes    []string `json:"scopes"`
+	Audiences []string `json:"audiences"`
+	TokenTTL  string   `json:"token_ttl,omitempty"`
+	RateLimit string   `json:"rate_limit,omitempty"`
+	Disabled  bool     `json:"disabled"`
+	// AuthMethods is the configured list, empty for the default (every
+	// method the client's credentials allow); AllowedAuthMethods is what
+	// the client may use now, either way.
+	AuthMethods        []string `json:"auth_methods"`
+	AllowedAuthMethods []string `json:"allowed_auth_methods"`
+	// JWKS is the client's public JWK Set, JWKSURI where it is fetched from.
+	JWKS                json.RawMessage   `json:"jwks,omitempty"`
+	JWKSURI             string            `json:"jwks_uri,omitempty"`
+	Metadata            map[string]string `json:"metadata"`
+	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
+	Secrets             []secretView      `json:"secrets"`
+	CreatedAt           time.Time         `json:"created_at"`
+	UpdatedAt           time.Time         `json:"updated_at"`
 }
 
 type secretView struct {
@@ -58,6 +70,23 @@ func viewClient(c *auth.Client) clientView {
 	v := clientView{
 		ClientID: c.ID, Name: c.Name, Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
 		Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []secretView{},
+		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
+		Metadata: c.Metadata,
+	}
+	for _, m := range auth.AuthMethods {
+		if c.AllowsAuthMethod(m) {
+			v.AllowedAuthMethods = append(v.AllowedAuthMethods, m)
+		}
+	}
+	if v.Metadata == nil {
+		v.Metadata = map[string]string{}
+	}
+	if len(c.JWKS) > 0 && json.Valid(c.JWKS) {
+		v.JWKS = json.RawMessage(c.JWKS)
+	}
+	if !c.TokensRevokedBefore.IsZero() {
+		t := c.TokensRevokedBefore
+		v.TokensRevokedBefore = &t
 	}
 	if c.TokenTTL != 0 {
 		v.TokenTTL = formatDuration(c.TokenTTL)
@@ -98,18 +127,44 @@ func orDefault(s, def string) string {
 }
 
 func writeClientTable(w io.Writer, clients []*auth.Client) error {
+	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSTATUS\tSCOPES\tAUDIENCES\tTOKEN TTL\tCREATED")
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSTATUS\tCREDENTIALS\tSCOPES\tAUDIENCES\tTOKEN TTL\tCREATED")
 	for _, c := range clients {
 		ttl := "default"
 		if c.TokenTTL != 0 {
 			ttl = formatDuration(c.TokenTTL)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status(c),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status(c), credentials(c, now),
 			orDefault(strings.Join(c.Scopes, " "), "-"), orDefault(strings.Join(c.Audiences, " "), "default"),
 			ttl, c.CreatedAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// credentials summarizes what a client authenticates with: "secret" (or
+// "2 secrets" during a rotation's grace), "jwks", "jwks_uri", joined by +.
+func credentials(c *auth.Client, now time.Time) string {
+	var parts []string
+	live := 0
+	for _, s := range c.Secrets {
+		if s.Live(now) {
+			live++
+		}
+	}
+	switch {
+	case live == 1:
+		parts = append(parts, "secret")
+	case live > 1:
+		parts = append(parts, fmt.Sprintf("%d secrets", live))
+	}
+	if len(c.JWKS) > 0 {
+		parts = append(parts, "jwks")
+	}
+	if c.JWKSURI != "" {
+		parts = append(parts, "jwks_uri")
+	}
+	return orDefault(strings.Join(parts, "+"), "-")
 }
 
 func writeClientDetail(w io.Writer, c *auth.Client) error {
@@ -122,8 +177,23 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 	fmt.Fprintf(tw, "Audiences:\t%s\n", orDefault(strings.Join(v.Audiences, " "), "(server default)"))
 	fmt.Fprintf(tw, "Token TTL:\t%s\n", orDefault(v.TokenTTL, "(server default)"))
 	fmt.Fprintf(tw, "Rate limit:\t%s\n", orDefault(v.RateLimit, "(server default)"))
+	if len(v.AuthMethods) > 0 {
+		fmt.Fprintf(tw, "Auth methods:\t%s\n", strings.Join(v.AuthMethods, " "))
+	} else {
+		fmt.Fprintf(tw, "Auth methods:\t%s (default: what its credentials allow)\n", orDefault(strings.Join(v.AllowedAuthMethods, " "), "none"))
+	}
+	fmt.Fprintf(tw, "Public keys:\t%s\n", describeKeys(c))
+	for _, k := range slices.Sorted(maps.Keys(v.Metadata)) {
+		fmt.Fprintf(tw, "Metadata:\t%s=%s\n", k, v.Metadata[k])
+	}
+	if v.TokensRevokedBefore != nil {
+		fmt.Fprintf(tw, "Tokens revoked:\tevery token issued at or before %s\n", v.TokensRevokedBefore.Format(time.RFC3339))
+	}
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Updated:\t%s\n", v.UpdatedAt.Format(time.RFC3339))
+	if len(v.Secrets) == 0 {
+		fmt.Fprintf(tw, "Secret:\t%s\n", "none (private_key_jwt only; rotate-secret gives it one)")
+	}
 	for _, s := range v.Secrets {
 		exp := "never expires"
 		if s.ExpiresAt != nil {
@@ -132,6 +202,70 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 		fmt.Fprintf(tw, "Secret:\t%s, %s, created %s, %s\n", s.ID, s.Kind, s.CreatedAt.Format(time.RFC3339), exp)
 	}
 	return tw.Flush()
+}
+
+// describeKeys says which public keys a client registered for private_key_jwt.
+func describeKeys(c *auth.Client) string {
+	switch {
+	case c.JWKSURI != "":
+		return "jwks_uri " + c.JWKSURI
+	case len(c.JWKS) > 0:
+		var set struct {
+			Keys []struct {
+				KID string `json:"kid"`
+				Kty string `json:"kty"`
+				Alg string `json:"alg"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal(c.JWKS, &set); err != nil {
+			return "JWK Set (unreadable)"
+		}
+		var keys []string
+		for _, k := range set.Keys {
+			d := k.Kty
+			if k.Alg != "" {
+				d += " " + k.Alg
+			}
+			if k.KID != "" {
+				d += " kid " + k.KID
+			}
+			keys = append(keys, d)
+		}
+		return fmt.Sprintf("JWK Set, %d key(s): %s", len(set.Keys), strings.Join(keys, "; "))
+	}
+	return "none"
+}
+
+// auditEventView is how an audit event is printed as JSON.
+type auditEventView struct {
+	Seq        int64           `json:"seq"`
+	At         time.Time       `json:"at"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	TargetKind string          `json:"target_kind"`
+	TargetID   string          `json:"target_id"`
+	RemoteAddr string          `json:"remote_addr"`
+	Before     json.RawMessage `json:"before"`
+	After      json.RawMessage `json:"after"`
+}
+
+func viewAuditEvents(events []auth.AuditEvent) []auditEventView {
+	out := make([]auditEventView, 0, len(events))
+	for _, ev := range events {
+		out = append(out, auditEventView{
+			Seq: ev.Seq, At: ev.At.UTC(), Actor: ev.Actor, Action: ev.Action,
+			TargetKind: ev.TargetKind, TargetID: ev.TargetID, RemoteAddr: ev.RemoteAddr,
+			Before: rawOrNull(ev.Before), After: rawOrNull(ev.After),
+		})
+	}
+	return out
+}
+
+func rawOrNull(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || !json.Valid(m) {
+		return json.RawMessage("null")
+	}
+	return m
 }
 
 type keyView struct {

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/gooclaim-auth/clientauth"
+)
+
+// policyFlags are the client settings that create and update share beyond
+// name, scopes and audiences: how the client authenticates, its public keys
+// and its metadata.
+type policyFlags struct {
+	jwksFile      string
+	jwksURI       string
+	authMethods   []string
+	metadata      []string
+	unsetMetadata []string // update only
+	allowHTTP     bool
+}
+
+const authMethodsHelp = "client_secret_basic, client_secret_post or private_key_jwt"
+
+func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
+	if update {
+		f.StringVar(&p.jwksFile, "jwks-file", "", `replace the client's public keys with this public JWK Set (JSON file, - for standard input); "" removes them`)
+		f.StringVar(&p.jwksURI, "jwks-uri", "", `replace the client's public keys with the JWK Set at this https URL; "" removes them`)
+		f.StringArrayVar(&p.authMethods, "auth-method", nil, `authentication method the client may use (`+authMethodsHelp+`); repeatable, replaces the list; "" returns to the default (every method its credentials allow)`)
+		f.StringArrayVar(&p.metadata, "metadata", nil, "set a metadata entry KEY=VALUE (owner, contact, description, …); repeatable")
+		f.StringArrayVar(&p.unsetMetadata, "unset-metadata", nil, "remove the metadata entry KEY; repeatable")
+	} else {
+		f.StringVar(&p.jwksFile, "jwks-file", "", "public JWK Set (JSON file, - for standard input) for private_key_jwt; the client then gets no secret unless --auth-method names a secret method")
+		f.StringVar(&p.jwksURI, "jwks-uri", "", "https URL of the client's public JWK Set for private_key_jwt, instead of --jwks-file")
+		f.StringArrayVar(&p.authMethods, "auth-method", nil, "authentication method the client may use ("+authMethodsHelp+"); repeatable (default: every method its credentials allow)")
+		f.StringArrayVar(&p.metadata, "metadata", nil, "metadata entry KEY=VALUE for people (owner=claims-team, contact=…, description=…); repeatable")
+	}
+	f.BoolVar(&p.allowHTTP, "allow-http-jwks-uri", false, "accept a plain http --jwks-uri (development only: keys fetched over http can be substituted)")
+}
+
+// readJWKS reads a JWK Set file ("-": standard input), compacted when it is
+// valid JSON; the service checks the content.
+func readJWKS(path string, stdin io.Reader) ([]byte, error) {
+	var (
+		b   []byte
+		err error
+	)
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(stdin, clientauth.MaxJWKSSize+1))
+	} else {
+		var f *os.File
+		if f, err = os.Open(path); err == nil {
+			b, err = io.ReadAll(io.LimitReader(f, clientauth.MaxJWKSSize+1))
+			f.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--jwks-file: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("--jwks-file %s is empty: give the client's public JWK Set ({\"keys\": [...]})", path)
+	}
+	var compact bytes.Buffer
+	if json.Compact(&compact, b) == nil {
+		return compact.Bytes(), nil
+	}
+	return b, nil
+}
+
+// parseAuthMethods reads --auth-method values, each possibly a
+// comma-separated list; empty values are dropped ("" clears the list).
+func parseAuthMethods(values []string) []string {
+	out := []string{}
+	for _, v := range values {
+		for _, m := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// parseMetadata reads --metadata KEY=VALUE values.
+func parseMetadata(values []string) (map[string]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(values))
+	for _, v := range values {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--metadata %q: use KEY=VALUE, e.g. --metadata owner=claims-team", v)
+		}
+		m[k] = val
+	}
+	return m, nil
+}
+
+// addAdmin makes a spec's client an admin client: the auth:admin scope, and
+// the admin audience as its default (first) audience.
+func addAdmin(scopes, audiences []string) ([]string, []string) {
+	scopes = append(scopes, auth.ScopeAdmin)
+	return scopes, append([]string{auth.AdminAudience}, audiences...)
+}
+
+// clientUpdate turns the flags given to clients update into a ClientUpdate.
+func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, scopes, auds []string, policy policyFlags) (admin.ClientUpdate, error) {
+	var u admin.ClientUpdate
+	changed := false
+	if f.Changed("name") {
+		u.Name, changed = &name, true
+	}
+	if f.Changed("scope") {
+		s := splitScopes(scopes)
+		u.Scopes, changed = &s, true
+	}
+	if f.Changed("audience") {
+		u.Audiences, changed = &auds, true
+	}
+	if f.Changed("token-ttl") {
+		var d time.Duration
+		if ttl != "default" {
+			v, err := parseDuration(ttl)
+			if err != nil {
+				return u, fmt.Errorf("--token-ttl: %w", err)
+			}
+			d = v
+		}
+		u.TokenTTL, changed = &d, true
+	}
+	if f.Changed("rate-limit") {
+		var r auth.Rate
+		if rate != "default" {
+			v, err := auth.ParseRate(rate)
+			if err != nil {
+				return u, fmt.Errorf("--rate-limit: %w", err)
+			}
+			r = v
+		}
+		u.RateLimit, changed = &r, true
+	}
+	// The keys are one setting: either flag replaces both.
+	if f.Changed("jwks-file") || f.Changed("jwks-uri") {
+		jwks := []byte{}
+		if policy.jwksFile != "" {
+			b, err := readJWKS(policy.jwksFile, stdin)
+			if err != nil {
+				return u, err
+			}
+			jwks = b
+		}
+		uri := policy.jwksURI
+		u.JWKS, u.JWKSURI, changed = &jwks, &uri, true
+	}
+	if f.Changed("auth-method") {
+		m := parseAuthMethods(policy.authMethods)
+		u.AuthMethods, changed = &m, true
+	}
+	if f.Changed("metadata") {
+		md, err := parseMetadata(policy.metadata)
+		if err != nil {
+			return u, err
+		}
+		u.MetadataSet, changed = md, true
+	}
+	if f.Changed("unset-metadata") {
+		u.MetadataUnset, changed = policy.unsetMetadata, true
+	}
+	if !changed {
+		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata")
+	}
+	return u, nil
+}
