@@ -111,12 +111,16 @@ func envName(flag string) string {
 	return "GOOCLAIM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// notFromEnv are flags an environment variable must not set: a
+// GOOCLAIM_ADMIN=true left in a shell would make every client an admin.
+var notFromEnv = map[string]bool{"admin": true}
+
 // applyEnv sets every flag not given on the command line from its
 // environment variable, if set.
 func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 	var errs []error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "help" {
+		if f.Changed || f.Name == "help" || notFromEnv[f.Name] {
 			return
 		}
 		v := getenv(envName(f.Name))
