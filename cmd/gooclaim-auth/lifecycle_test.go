@@ -219,3 +219,51 @@ func TestVerifyKitOnlineCheck(t *testing.T) {
 func basicAuth(id, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
+
+// TestTokenEventsAreLogged: issuance and failed authentication are
+// structured log events with client_id, jti, scope, remote address and
+// outcome — on the request line, or on their own with --no-request-log —
+// and never the secret or the token.
+func TestTokenEventsAreLogged(t *testing.T) {
+	for _, noRequestLog := range []bool{false, true} {
+		t.Run(map[bool]string{false: "request log", true: "no request log"}[noRequestLog], func(t *testing.T) {
+			ts := startTestServer(t, nil, func(c *serveConfig) { c.noRequestLog = noRequestLog })
+			id, secret := ts.createClient("--name", "svc", "--scope", "claims:read")
+			tok := ts.tokenFor(id, secret)
+			ts.form(url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {"gcs_wrong"}}.Encode())
+			var claims struct {
+				JTI string `json:"jti"`
+			}
+			payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+			json.Unmarshal(payload, &claims)
+
+			var issued, refused map[string]any
+			waitUntil(t, func() bool {
+				issued, refused = nil, nil
+				for line := range strings.SplitSeq(ts.logs.String(), "\n") {
+					var m map[string]any
+					if json.Unmarshal([]byte(line), &m) != nil {
+						continue
+					}
+					switch m["event"] {
+					case "token.issued":
+						issued = m
+					case "token.refused":
+						refused = m
+					}
+				}
+				return issued != nil && refused != nil
+			})
+			if issued["client_id"] != id || issued["jti"] != claims.JTI || claims.JTI == "" || issued["scope"] != "claims:read" ||
+				issued["outcome"] != "issued" || issued["remote"] != "127.0.0.1" || issued["auth_method"] != "client_secret_post" {
+				t.Errorf("issuance event %v", issued)
+			}
+			if refused["client_id"] != id || refused["outcome"] != "invalid_client" || refused["remote"] != "127.0.0.1" {
+				t.Errorf("failed authentication event %v", refused)
+			}
+			if logs := ts.logs.String(); strings.Contains(logs, secret) || strings.Contains(logs, tok) || strings.Contains(logs, "gcs_wrong") {
+				t.Error("the log holds a secret or a token")
+			}
+		})
+	}
+}
