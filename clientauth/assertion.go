@@ -143,10 +143,9 @@ func parseClaims(b64 string) (*claims, *auth.OAuthError) {
 	c := &claims{}
 	var e *auth.OAuthError
 	for _, sc := range []struct {
-		name     string
-		dst      *string
-		required bool
-	}{{"iss", &c.iss, true}, {"sub", &c.sub, true}, {"jti", &c.jti, false}} {
+		name string
+		dst  *string
+	}{{"iss", &c.iss}, {"sub", &c.sub}, {"jti", &c.jti}} {
 		if *sc.dst, e = stringClaim(raw, sc.name); e != nil {
 			return nil, e
 		}

@@ -55,7 +55,11 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 //     nbf and iat, if present, are not in the future, and iat not more than
 //     MaxLifetime in the past (all within Leeway);
 //   - jti is present, at most MaxJTILength bytes, and was never used by
-//     this client before: it is recorded in the ReplayCache until exp.
+//     this client before: it is recorded in the ReplayCache, under the key
+//     client ID + "\x00" + jti, until exp plus Leeway, the last moment the
+//     assertion could be accepted.
+//
+// Whether the client is disabled is the caller's to check, as for a secret.
 //
 // The signature is checked before the jti is recorded, so that a forged
 // assertion cannot use up a client's jti.
