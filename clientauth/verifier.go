@@ -40,7 +40,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 }
 
 // Verify authenticates client c by assertion, the client_assertion of a
-// token request whose client_assertion_type is ClientAssertionTypeJWT
+// token request whose client_assertion_type is auth.ClientAssertionTypeJWT
 // (RFC 7523 §2.2, §3; RFC 7521 §4.2):
 //
 //   - c may use private_key_jwt (auth.Client.AllowsAuthMethod) and has
