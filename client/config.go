@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,10 +14,8 @@ import (
 )
 
 // AuthStyle is how the client authenticates to the token endpoint
-// (RFC 6749 §2.3, RFC 8414 token_endpoint_auth_methods_supported).
-// Further styles, such as private_key_jwt (a client assertion signed with
-// the client's key, RFC 7523 §2.2), may be added with the Config fields they
-// need; the zero value stays AuthBasic.
+// (RFC 6749 §2.3, RFC 8414 token_endpoint_auth_methods_supported). The
+// zero value is AuthBasic.
 type AuthStyle int
 
 const (
@@ -27,6 +26,12 @@ const (
 	// AuthPost sends client_id and client_secret as body parameters:
 	// "client_secret_post".
 	AuthPost
+	// AuthPrivateKeyJWT sends, instead of a secret, a JWT client assertion
+	// signed with Config.PrivateKey (RFC 7523 §2.2, RFC 7521 §4.2):
+	// "private_key_jwt". A new assertion is made for every request, retries
+	// included, and sent as the body parameters client_assertion_type and
+	// client_assertion, with client_id. No secret crosses the network.
+	AuthPrivateKeyJWT
 )
 
 // String returns the RFC 8414 name of the style.
@@ -36,6 +41,8 @@ func (s AuthStyle) String() string {
 		return "client_secret_basic"
 	case AuthPost:
 		return "client_secret_post"
+	case AuthPrivateKeyJWT:
+		return "private_key_jwt"
 	}
 	return fmt.Sprintf("AuthStyle(%d)", int(s))
 }
@@ -93,9 +100,34 @@ type Config struct {
 	// and cached in the Config.
 	Issuer string
 
-	// ClientID and ClientSecret are the client's credentials.
+	// ClientID and ClientSecret are the client's credentials. With
+	// AuthPrivateKeyJWT, ClientSecret is not used.
 	ClientID     string
 	ClientSecret string
+
+	// PrivateKey signs the client assertions of AuthPrivateKeyJWT (required
+	// with it, unused otherwise): an *ecdsa.PrivateKey on P-256, P-384 or
+	// P-521, an ed25519.PrivateKey, an *rsa.PrivateKey of 2048 bits or more,
+	// or any crypto.Signer whose Public() is one of those public keys (a key
+	// in an HSM or a cloud KMS). Its public key is registered with the
+	// server, as a JWK Set or at a jwks_uri.
+	PrivateKey crypto.Signer
+
+	// KeyID is sent as the assertions' "kid" header: the "kid" of the
+	// public key in the registered JWK Set. Empty sends no kid, and the
+	// server tries the client's keys of the algorithm.
+	KeyID string
+
+	// SigningAlgorithm is the assertions' JWS algorithm. Empty means the
+	// one of the key: ES256, ES384 or ES512 by curve, EdDSA, or RS256. An
+	// RSA key may use RS384, RS512, PS256, PS384 or PS512 instead; the
+	// registered JWK must then declare that "alg".
+	SigningAlgorithm string
+
+	// AssertionLifetime is how long an assertion is valid (its exp less
+	// its iat). Zero means DefaultAssertionLifetime (60s). Gooclaim Auth
+	// refuses assertions valid for more than 5 minutes.
+	AssertionLifetime time.Duration
 
 	// Scopes are the scopes requested (RFC 6749 §3.3), each one scope token.
 	// None means all the scopes the client is allowed.
@@ -155,6 +187,7 @@ type settings struct {
 	clientID, clientSecret string
 	scope, resource        string
 	authStyle              AuthStyle
+	assertion              *assertionSigner // with AuthPrivateKeyJWT
 	encoding               Encoding
 	expirySkew             time.Duration
 	hc                     *http.Client
@@ -208,7 +241,16 @@ func (c *Config) settings() (*settings, error) {
 			problems = append(problems, fmt.Sprintf("scope %q is not one scope token (RFC 6749 §3.3): give each scope as its own element, without spaces or quotes", sc))
 		}
 	}
-	if c.AuthStyle != AuthBasic && c.AuthStyle != AuthPost {
+	switch c.AuthStyle {
+	case AuthBasic, AuthPost:
+		if c.PrivateKey != nil {
+			problems = append(problems, "PrivateKey is set but AuthStyle is "+c.AuthStyle.String()+": set AuthStyle to AuthPrivateKeyJWT to authenticate with the key")
+		}
+	case AuthPrivateKeyJWT:
+		var p []string
+		s.assertion, p = newAssertionSigner(c.PrivateKey, c.KeyID, c.SigningAlgorithm, c.AssertionLifetime)
+		problems = append(problems, p...)
+	default:
 		problems = append(problems, "unknown "+c.AuthStyle.String())
 	}
 	if c.Encoding != EncodingForm && c.Encoding != EncodingJSON {

@@ -15,11 +15,33 @@
 // The client authenticates with its secret either in an HTTP Basic header,
 // client_id and client_secret each form-url-encoded first as RFC 6749 §2.3.1
 // requires ([AuthBasic], the default, "client_secret_basic"), or in the request
-// body ([AuthPost], "client_secret_post"). The body is
+// body ([AuthPost], "client_secret_post"), or with no secret at all, by a JWT
+// client assertion signed with its private key ([AuthPrivateKeyJWT],
+// "private_key_jwt", RFC 7523 §2.2 and §3, RFC 7521 §4.2). The body is
 // application/x-www-form-urlencoded ([EncodingForm], the default, RFC 6749
 // §4.4.2) or JSON ([EncodingJSON]), which Gooclaim Auth also accepts.
 // Config.Scopes is sent as "scope" (RFC 6749 §3.3) and Config.Audience as
 // "resource" (RFC 8707 §2).
+//
+// # Private key JWT
+//
+// With [AuthPrivateKeyJWT], Config.PrivateKey (ECDSA P-256, P-384 or P-521,
+// Ed25519, or RSA of 2048 bits or more; any [crypto.Signer], so the key may
+// stay in an HSM or a KMS) signs a new assertion for every token request,
+// retries included, since the server accepts each one once:
+//
+//   - header: alg (Config.SigningAlgorithm, by default the key's: ES256,
+//     ES384, ES512, EdDSA or RS256), kid (Config.KeyID, the kid of the
+//     registered public key) and typ "JWT";
+//   - claims: iss and sub the client ID; aud the Issuer when Config.Issuer
+//     is set, the token endpoint URL otherwise; a jti of 128 random bits;
+//     iat now and exp Config.AssertionLifetime later (60s by default).
+//
+// It is sent as client_assertion, with client_assertion_type
+// urn:ietf:params:oauth:client-assertion-type:jwt-bearer and client_id, in
+// the body (form or JSON, per Config.Encoding); there is no Authorization
+// header. The public key is registered with Gooclaim Auth as a JWK Set or
+// a jwks_uri.
 //
 // # Errors and retries
 //

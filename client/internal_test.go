@@ -142,7 +142,10 @@ func TestNewTokenRequestBytes(t *testing.T) {
 	} {
 		s := base
 		s.authStyle, s.encoding = tc.style, tc.encoding
-		r := s.newTokenRequest()
+		r, err := s.newTokenRequest("https://auth.example/token")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if string(r.body) != tc.body || r.contentType != tc.contentType || r.authorization != tc.au {
 			t.Errorf("%v %v:\n got %s %s %q\nwant %s %s %q", tc.style, tc.encoding, r.body, r.contentType, r.authorization, tc.body, tc.contentType, tc.au)
 		}

@@ -19,8 +19,7 @@ import (
 // maxResponseBytes bounds a token response read; real ones are a few hundred bytes.
 const maxResponseBytes = 1 << 20
 
-// tokenRequest is the token request of RFC 6749 §4.4.2, ready to send as
-// many times as retries need.
+// tokenRequest is the token request of RFC 6749 §4.4.2, ready to send.
 type tokenRequest struct {
 	body          []byte
 	contentType   string
@@ -28,9 +27,10 @@ type tokenRequest struct {
 }
 
 // newTokenRequest encodes the request's parameters and client
-// authentication. A future client assertion (private_key_jwt) would add its
-// two parameters here.
-func (s *settings) newTokenRequest() *tokenRequest {
+// authentication for the token endpoint at endpoint. With AuthPrivateKeyJWT
+// it signs a new client assertion, so a request is made anew for every
+// attempt: an assertion is used once (RFC 7523 §3, item 7).
+func (s *settings) newTokenRequest(endpoint string) (*tokenRequest, error) {
 	params := [][2]string{{"grant_type", "client_credentials"}}
 	if s.scope != "" {
 		params = append(params, [2]string{"scope", s.scope})
@@ -47,6 +47,19 @@ func (s *settings) newTokenRequest() *tokenRequest {
 		r.authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(creds))
 	case AuthPost:
 		params = append(params, [2]string{"client_id", s.clientID}, [2]string{"client_secret", s.clientSecret})
+	case AuthPrivateKeyJWT:
+		// RFC 7523 §3, item 3: the audience identifies the authorization
+		// server, by its issuer identifier or its token endpoint URL.
+		aud := s.issuer
+		if aud == "" {
+			aud = endpoint
+		}
+		assertion, err := s.assertion.sign(s.clientID, aud, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		params = append(params, [2]string{"client_id", s.clientID},
+			[2]string{"client_assertion_type", clientAssertionTypeJWT}, [2]string{"client_assertion", assertion})
 	}
 	switch s.encoding {
 	case EncodingJSON:
@@ -64,13 +77,16 @@ func (s *settings) newTokenRequest() *tokenRequest {
 		r.body = []byte(v.Encode())
 		r.contentType = "application/x-www-form-urlencoded"
 	}
-	return r
+	return r, nil
 }
 
 // fetch requests a token from endpoint, retrying transient failures.
 func (s *settings) fetch(ctx context.Context, endpoint string) (*oauth2.Token, error) {
-	tr := s.newTokenRequest()
 	for attempt := 0; ; attempt++ {
+		tr, err := s.newTokenRequest(endpoint)
+		if err != nil {
+			return nil, err
+		}
 		tok, retry, err := s.try(ctx, endpoint, tr)
 		if err == nil {
 			return tok, nil

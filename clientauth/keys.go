@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
 )
 
 // Algorithms are the assertion signing algorithms accepted, advertised in
@@ -20,8 +19,12 @@ var Algorithms = []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", 
 const MaxJWKSSize = 64 << 10
 
 // CheckJWKS checks a JWK Set a client registers: JSON of at most
-// MaxJWKSSize bytes with a "keys" array of public signature keys (no private
-// or symmetric key), at least one of them usable with Algorithms.
+// MaxJWKSSize bytes with a "keys" array of public signature keys, each
+// usable as Verifier uses keys (the rules of verify's too: an alg of
+// Algorithms that fits the key, or a key type that implies one; RSA keys
+// of at least 2048 bits). A private or symmetric key is refused outright;
+// a key marked for another use ("use" other than "sig", "key_ops" without
+// "verify") is allowed and ignored, but at least one key must be usable.
 func CheckJWKS(data []byte) error {
 	if len(data) > MaxJWKSSize {
 		return fmt.Errorf("the JWK Set is over %d bytes", MaxJWKSSize)
@@ -35,17 +38,22 @@ func CheckJWKS(data []byte) error {
 	if len(doc.Keys) == 0 {
 		return errors.New(`not a JWK Set (RFC 7517 §5): no "keys", or an empty array`)
 	}
+	usable := 0
 	for i, raw := range doc.Keys {
-		var k gojose.JSONWebKey
-		if err := k.UnmarshalJSON(raw); err != nil {
-			return fmt.Errorf("key %d: %v", i, err)
+		k, err := jwkset.ParseKey(raw, parseOptions)
+		switch {
+		case err == nil:
+			usable++
+		case errors.Is(err, jwkset.ErrNotPublic):
+			return fmt.Errorf("key %d (kid %q) is private or symmetric: register only public keys, and keep the private key to yourself", i, k.KID)
+		case errors.Is(err, jwkset.ErrNotForSigning):
+			// Not for us; the verifier ignores it too.
+		default:
+			return fmt.Errorf("key %d (kid %q): %v", i, k.KID, err)
 		}
-		if !k.IsPublic() {
-			return fmt.Errorf("key %d (kid %q) is private or symmetric: register only public keys, and keep the private key to yourself", i, k.KeyID)
-		}
-		if k.Algorithm != "" && !slices.Contains(Algorithms, k.Algorithm) {
-			return fmt.Errorf("key %d (kid %q): alg %q is not accepted; use one of %v", i, k.KeyID, k.Algorithm, Algorithms)
-		}
+	}
+	if usable == 0 {
+		return errors.New("no key of the JWK Set is a signature key (use sig): private_key_jwt could never verify an assertion")
 	}
 	return nil
 }

@@ -3,7 +3,8 @@
 // in one Redis, so a client gets rate.Limit requests per window in total,
 // not per node, whichever node its requests reach. (inmem.Limiter is the
 // per-node one, and the natural LimiterOptions.Fallback while Redis is
-// unreachable.)
+// unreachable.) Its ReplayCache is the fleet-wide auth.ReplayCache: a
+// client assertion's jti used on one node is refused on every other.
 //
 // A decision is one Lua script (EVALSHA, falling back to EVAL when the server
 // does not have it cached), because a script runs atomically on the server:

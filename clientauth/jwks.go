@@ -1,0 +1,302 @@
+package clientauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+)
+
+// parseOptions are the rules for a client's keys: those of
+// internal/jwkset, with Algorithms, and a kid optional (an assertion
+// without kid is tried against the keys of its alg).
+var parseOptions = jwkset.Options{Algorithms: Algorithms}
+
+// inlineSets caches the parsed inline JWK Set of each client, so that the
+// JSON is parsed once per change of the client's keys, not per request:
+// the entry is keyed by client ID and holds the SHA-256 of the JSON it
+// was parsed from.
+type inlineSets struct {
+	mu       sync.Mutex
+	byClient map[string]inlineSet
+}
+
+type inlineSet struct {
+	sum [sha256.Size]byte
+	set *jwkset.Set
+	err error
+}
+
+// maxInlineSets bounds the cache; past it, it starts over. Entries are
+// made only for registered clients, so this is reached only by a very
+// large registry.
+const maxInlineSets = 100_000
+
+func (s *inlineSets) get(c *auth.Client) (*jwkset.Set, error) {
+	sum := sha256.Sum256(c.JWKS)
+	s.mu.Lock()
+	e, ok := s.byClient[c.ID]
+	s.mu.Unlock()
+	if ok && e.sum == sum {
+		return e.set, e.err
+	}
+	e = inlineSet{sum: sum}
+	e.set, e.err = jwkset.Parse(c.JWKS, parseOptions)
+	s.mu.Lock()
+	if s.byClient == nil || len(s.byClient) >= maxInlineSets {
+		s.byClient = make(map[string]inlineSet)
+	}
+	s.byClient[c.ID] = e
+	s.mu.Unlock()
+	return e.set, e.err
+}
+
+// remoteSets caches the JWK Sets fetched from jwks_uri, one entry per URI.
+type remoteSets struct {
+	cfg *settings
+
+	mu        sync.Mutex
+	byURI     map[string]*remoteSet
+	nextSweep int // prune unused entries when byURI grows to this size
+}
+
+// remoteSet is the cached JWK Set of one jwks_uri. Fetches are
+// serialized, shared and throttled under mu.
+type remoteSet struct {
+	uri string
+
+	mu          sync.Mutex
+	set         *jwkset.Set
+	fetched     time.Time // last successful fetch
+	expires     time.Time // when to fetch again
+	lastAttempt time.Time // start of the last fetch, whatever started it
+	lastMiss    time.Time // start of the last fetch started by a key not found
+	lastUsed    time.Time
+	lastErr     error
+	inflight    *fetchCall
+	fetches     int
+}
+
+// fetchCall is one fetch, which any number of callers wait for.
+type fetchCall struct {
+	done chan struct{}
+}
+
+// entry returns the cache entry of uri, creating it when there is none.
+func (r *remoteSets) entry(uri string, now time.Time) *remoteSet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byURI == nil {
+		r.byURI = make(map[string]*remoteSet)
+	}
+	e := r.byURI[uri]
+	if e == nil {
+		if len(r.byURI) >= r.nextSweep {
+			// Forget the URIs no client used for MaxStaleJWKS (a client
+			// that changed its jwks_uri, or was deleted), amortized: the
+			// next sweep waits until the map has doubled.
+			for u, old := range r.byURI {
+				old.mu.Lock()
+				unused := old.inflight == nil && now.Sub(old.lastUsed) > MaxStaleJWKS
+				old.mu.Unlock()
+				if unused {
+					delete(r.byURI, u)
+				}
+			}
+			r.nextSweep = max(2*len(r.byURI), 1024)
+		}
+		e = &remoteSet{uri: uri}
+		r.byURI[uri] = e
+	}
+	return e
+}
+
+// errKeysUnavailable is returned when a client's JWK Set cannot be had.
+func errKeysUnavailable(why string) *auth.OAuthError {
+	return invalid("the client's public keys are unavailable: %s", why)
+}
+
+// current returns a set young enough to use: the cached one while it has
+// not expired; else a fresh one, fetched now or by a fetch under way; else,
+// when fetching fails or is throttled, the cached one if fetched less than
+// MaxStaleJWKS ago.
+func (r *remoteSets) current(ctx context.Context, e *remoteSet, now time.Time) (*jwkset.Set, *auth.OAuthError) {
+	e.mu.Lock()
+	e.lastUsed = now
+	if e.set != nil && now.Before(e.expires) {
+		set := e.set
+		e.mu.Unlock()
+		return set, nil
+	}
+	call := e.inflight
+	if call == nil && (e.lastAttempt.IsZero() || now.Sub(e.lastAttempt) >= r.cfg.minRefetch) {
+		call = r.startLocked(e, now)
+	}
+	e.mu.Unlock()
+	if call != nil {
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.set != nil && now.Sub(e.fetched) <= MaxStaleJWKS:
+		return e.set, nil
+	case e.set != nil:
+		return nil, errKeysUnavailable(fmt.Sprintf("its jwks_uri was last fetched %s ago, and cannot be fetched now", now.Sub(e.fetched).Round(time.Minute)))
+	case ctx.Err() != nil:
+		return nil, errKeysUnavailable("gave up waiting for its jwks_uri")
+	case e.lastErr != nil:
+		return nil, errKeysUnavailable(describe(e.lastErr))
+	default:
+		return nil, errKeysUnavailable("its jwks_uri was fetched too recently to be fetched again")
+	}
+}
+
+// refetch fetches the set again for a key that seen does not hold: it joins
+// the fetch under way, or starts one unless a key not found started one
+// less than MinRefetchInterval ago. It returns the newer set, or nil when
+// there is none.
+func (r *remoteSets) refetch(ctx context.Context, e *remoteSet, now time.Time, seen *jwkset.Set) *jwkset.Set {
+	e.mu.Lock()
+	call := e.inflight
+	if call == nil {
+		if e.set != seen {
+			set := e.set // a fetch ended since seen was read
+			e.mu.Unlock()
+			return set
+		}
+		if !e.lastMiss.IsZero() && now.Sub(e.lastMiss) < r.cfg.minRefetch {
+			e.mu.Unlock()
+			return nil
+		}
+		e.lastMiss = now
+		call = r.startLocked(e, now)
+	}
+	e.mu.Unlock()
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.set == seen {
+		return nil
+	}
+	return e.set
+}
+
+// startLocked starts a fetch in its own goroutine, detached from any
+// caller's context so that one caller giving up does not fail the others.
+func (r *remoteSets) startLocked(e *remoteSet, now time.Time) *fetchCall {
+	call := &fetchCall{done: make(chan struct{})}
+	e.inflight = call
+	e.lastAttempt = now
+	e.fetches++
+	go func() {
+		defer close(call.done)
+		ctx, cancel := context.WithTimeout(context.Background(), FetchTimeout)
+		defer cancel()
+		set, ttl, err := r.fetch(ctx, e.uri)
+		done := r.cfg.clock.Now()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.inflight = nil
+		e.lastErr = err
+		if err != nil {
+			r.cfg.logger.Warn("clientauth: cannot fetch a client's JWK Set", "jwks_uri", e.uri, "err", err)
+			return
+		}
+		e.set, e.fetched, e.expires = set, done, done.Add(ttl)
+	}()
+	return call
+}
+
+// fetch GETs and parses the JWK Set at uri.
+func (r *remoteSets) fetch(ctx context.Context, uri string) (*jwkset.Set, time.Duration, error) {
+	if err := CheckJWKSURI(uri, r.cfg.allowHTTP); err != nil {
+		return nil, 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fetch JWK Set: %w", err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := r.cfg.client.Do(req)
+	if err != nil {
+		return nil, 0, &fetchError{what: "cannot be reached", err: fmt.Errorf("fetch JWK Set: %w", err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, &fetchError{what: "answered HTTP " + strconv.Itoa(resp.StatusCode), err: fmt.Errorf("fetch JWK Set %s: HTTP %d", uri, resp.StatusCode)}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
+	if err != nil {
+		return nil, 0, &fetchError{what: "cannot be read", err: fmt.Errorf("fetch JWK Set %s: %w", uri, err)}
+	}
+	if len(body) > MaxJWKSSize {
+		return nil, 0, &fetchError{what: fmt.Sprintf("serves a document over %d bytes", MaxJWKSSize), err: fmt.Errorf("fetch JWK Set %s: over %d bytes", uri, MaxJWKSSize)}
+	}
+	set, err := jwkset.Parse(body, parseOptions)
+	if err != nil {
+		return nil, 0, &fetchError{what: "serves no usable JWK Set", err: fmt.Errorf("JWK Set %s: %w", uri, err)}
+	}
+	return set, r.cacheLifetime(resp.Header), nil
+}
+
+// fetchError is a failed fetch: what the client is told, and the error
+// for the logs (which may name addresses the client should not learn).
+type fetchError struct {
+	what string
+	err  error
+}
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// describe says why a fetch failed, for the client.
+func describe(err error) string {
+	if fe, ok := errors.AsType[*fetchError](err); ok {
+		return "its jwks_uri " + fe.what
+	}
+	return err.Error() // CheckJWKSURI's, about the registered URI
+}
+
+// cacheLifetime is JWKSCacheTTL, or the response's Cache-Control max-age
+// (less Age) bounded to [MinCacheAge, MaxCacheAge]; no-cache and no-store
+// mean MinCacheAge.
+func (r *remoteSets) cacheLifetime(h http.Header) time.Duration {
+	age, found := time.Duration(0), false
+	for _, cc := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(cc, ",") {
+			name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(name) {
+			case "no-cache", "no-store":
+				return MinCacheAge
+			case "max-age":
+				if n, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64); err == nil && n >= 0 {
+					age, found = time.Duration(min(n, int64(MaxCacheAge/time.Second)))*time.Second, true
+				}
+			}
+		}
+	}
+	if !found {
+		return r.cfg.cacheTTL
+	}
+	if n, err := strconv.ParseInt(h.Get("Age"), 10, 64); err == nil && n > 0 {
+		age -= time.Duration(min(n, int64(MaxCacheAge/time.Second))) * time.Second
+	}
+	return min(max(age, MinCacheAge), MaxCacheAge)
+}
