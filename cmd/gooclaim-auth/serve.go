@@ -17,6 +17,7 @@ import (
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/gooclaim-auth/clientauth"
 	"github.com/gooclaim/gooclaim-auth/httpapi"
 	"github.com/gooclaim/gooclaim-auth/inmem"
 	"github.com/gooclaim/gooclaim-auth/issuer"
@@ -288,22 +289,47 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		s.redis = redis.NewLimiter(s.redisCl, opts)
 		limiter = s.redis
 	}
+	// The jti of every private_key_jwt assertion is remembered until it
+	// expires: in Redis when the fleet shares one, so that an assertion
+	// accepted by one node is refused by every other.
+	var replay auth.ReplayCache = inmem.NewReplayCache(inmem.ReplayCacheOptions{Clock: clock})
+	if s.redisCl != nil {
+		ropts := redis.ReplayCacheOptions{Prefix: c.redisPrefix + "jti:"}
+		if _, ok := clock.(auth.SystemClock); !ok {
+			ropts.Clock = clock
+		}
+		replay = redis.NewReplayCache(s.redisCl, ropts)
+	}
+	allowHTTPKeys := c.allowHTTPJWKSURI || strings.HasPrefix(c.issuer, "http://")
+	assertions, err := clientauth.NewVerifier(clientauth.Config{
+		Issuer:        c.issuer,
+		TokenEndpoint: c.issuer + httpapi.TokenPath,
+		Replay:        replay,
+		Clock:         clock,
+		AllowHTTP:     allowHTTPKeys,
+		Logger:        logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("private_key_jwt: %w", err)
+	}
 	s.issuer = issuer.New(issuer.Config{
-		Issuer:      c.issuer,
-		Audience:    c.audience,
-		TokenTTL:    time.Duration(c.tokenTTL),
-		RateLimit:   auth.Rate(c.rateLimit),
-		IPRateLimit: auth.Rate(c.ipRateLimit),
-		Revocations: s.store,
+		Issuer:           c.issuer,
+		Audience:         c.audience,
+		TokenTTL:         time.Duration(c.tokenTTL),
+		RateLimit:        auth.Rate(c.rateLimit),
+		IPRateLimit:      auth.Rate(c.ipRateLimit),
+		Revocations:      s.store,
+		ClientAssertions: assertions,
 	}, s.replica, s.keys, limiter, clock)
-	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health, NoRequestLog: c.noRequestLog}
+	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health,
+		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms}
 	var self atomic.Pointer[http.Handler]
 	if !c.noAdminAPI {
 		guard, err := newAdminGuard(ctx, s.issuer, c.adminAudience, &self)
 		if err != nil {
 			return nil, fmt.Errorf("admin API: %w", err)
 		}
-		svc := &admin.Service{Store: s.store, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: c.allowHTTPJWKSURI || strings.HasPrefix(c.issuer, "http://")}
+		svc := &admin.Service{Store: s.store, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: allowHTTPKeys}
 		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: logger}).Handler()
 	}
 	handler := api.Handler()
