@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +30,8 @@ type tokenFlags struct {
 	scopes           []string
 	audience         string
 	authMethod       string
+	privateKeyFile   string
+	keyID            string
 	output           string
 }
 
@@ -56,7 +61,9 @@ so that it does not show in the process list or the shell history.`,
 	fl.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client_secret, or - for standard input (required)")
 	fl.StringArrayVar(&f.scopes, "scope", nil, "scopes to request, space-separated; repeatable (default: all the client's scopes)")
 	fl.StringVar(&f.audience, "audience", "", "audience (resource, RFC 8707) to request (default: the client's default)")
-	fl.StringVar(&f.authMethod, "auth-method", "client_secret_basic", "client authentication: client_secret_basic or client_secret_post")
+	fl.StringVar(&f.authMethod, "auth-method", "client_secret_basic", "client authentication: client_secret_basic, client_secret_post, or private_key_jwt (set by --private-key-file)")
+	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "PEM private key (PKCS #8, or SEC 1 EC) to sign private_key_jwt assertions with, instead of a secret")
+	fl.StringVar(&f.keyID, "key-id", "", "kid of the key in the client's registered JWK Set (with --private-key-file)")
 	fl.StringVarP(&f.output, "output", "o", "token", "output: token (the access token alone) or json (the whole response)")
 	return cmd
 }
@@ -68,8 +75,13 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 	if f.clientID == "" {
 		return errors.New("--client-id is required")
 	}
-	if f.secretFile == "" {
-		return errors.New("--client-secret-file is required (use - to read the secret from standard input)")
+	if f.privateKeyFile != "" {
+		if f.secretFile != "" {
+			return errors.New("give --client-secret-file or --private-key-file, not both")
+		}
+		f.authMethod = "private_key_jwt"
+	} else if f.secretFile == "" {
+		return errors.New("--client-secret-file is required (use - to read the secret from standard input), or --private-key-file for private_key_jwt")
 	}
 	if f.output != "token" && f.output != "json" {
 		return fmt.Errorf("--output %q: use token or json", f.output)
@@ -83,14 +95,27 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 		cfg.AuthStyle = client.AuthBasic
 	case "client_secret_post", "post":
 		cfg.AuthStyle = client.AuthPost
+	case "private_key_jwt":
+		if f.privateKeyFile == "" {
+			return errors.New("--auth-method private_key_jwt needs --private-key-file")
+		}
+		cfg.AuthStyle = client.AuthPrivateKeyJWT
 	default:
-		return fmt.Errorf("--auth-method %q: use client_secret_basic or client_secret_post", f.authMethod)
+		return fmt.Errorf("--auth-method %q: use client_secret_basic, client_secret_post or private_key_jwt", f.authMethod)
 	}
-	secret, err := readSecretFile(e, f.secretFile)
-	if err != nil {
-		return err
+	if f.privateKeyFile != "" {
+		key, err := readPrivateKey(f.privateKeyFile)
+		if err != nil {
+			return err
+		}
+		cfg.PrivateKey, cfg.KeyID = key, f.keyID
+	} else {
+		secret, err := readSecretFile(e, f.secretFile)
+		if err != nil {
+			return err
+		}
+		cfg.ClientSecret = secret
 	}
-	cfg.ClientSecret = secret
 	tok, err := cfg.Token(cmd.Context())
 	if err != nil {
 		return err
@@ -141,6 +166,37 @@ func readSecretFile(e *env, path string) (string, error) {
 		return "", fmt.Errorf("read the client secret from %s: it is empty", path)
 	}
 	return secret, nil
+}
+
+// readPrivateKey reads a PEM private key: PKCS #8 (any type), or SEC 1 for EC.
+func readPrivateKey(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the private key: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s holds no PEM block", path)
+	}
+	var key any
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("%s: a PEM %q block; want PRIVATE KEY (PKCS #8)", path, block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%s: not a signing key", path)
+	}
+	return signer, nil
 }
 
 type verifyFlags struct {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,5 +134,31 @@ func TestTokenCommandErrors(t *testing.T) {
 				t.Errorf("token said %q, want it to contain %q", errOut, c.want)
 			}
 		})
+	}
+}
+
+// TestTokenCommandWithPrivateKey: `token --private-key-file` authenticates
+// with private_key_jwt.
+func TestTokenCommandWithPrivateKey(t *testing.T) {
+	ts := startTestServer(t, nil)
+	key := newSigningKey(t)
+	dir := t.TempDir()
+	jwksFile, keyFile := filepath.Join(dir, "jwks.json"), filepath.Join(dir, "key.pem")
+	der, err := x509.MarshalPKCS8PrivateKey(key.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(jwksFile, key.jwks, 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	id, _ := ts.createClient("--name", "signer", "--scope", "claims:read", "--jwks-file", jwksFile)
+	out, errOut, code := runCLI(t, "", "token", "--issuer", ts.srv.cfg.issuer, "--client-id", id, "--private-key-file", keyFile, "--key-id", key.kid)
+	if code != 0 {
+		t.Fatalf("token --private-key-file: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, out, "verify", "--issuer", ts.srv.cfg.issuer); code != 0 {
+		t.Fatalf("verify the token: %s", errOut)
+	}
+	if _, errOut, code := runCLI(t, "", "token", "--issuer", ts.srv.cfg.issuer, "--client-id", id, "--private-key-file", jwksFile); code == 0 || !strings.Contains(errOut, "PEM") {
+		t.Errorf("a JWK Set as the private key: exit %d, %q", code, errOut)
 	}
 }

@@ -128,7 +128,11 @@ func TestPrivateKeyJWT(t *testing.T) {
 			{"expired", key.assertion(t, assertionClaims(id, iss, now.Add(-10*time.Minute), 5*time.Minute)), "exp"},
 			{"far-future exp", key.assertion(t, assertionClaims(id, iss, now, time.Hour)), "exp"},
 			{"no jti", key.assertion(t, func() map[string]any { c := assertionClaims(id, iss, now, time.Minute); delete(c, "jti"); return c }()), "jti"},
-			{"sub of another client", key.assertion(t, func() map[string]any { c := assertionClaims(id, iss, now, time.Minute); c["sub"] = "someone-else"; return c }()), ""},
+			{"sub of another client", key.assertion(t, func() map[string]any {
+				c := assertionClaims(id, iss, now, time.Minute)
+				c["sub"] = "someone-else"
+				return c
+			}()), ""},
 			{"signed by another key", newSigningKey(t).assertion(t, assertionClaims(id, iss, now, time.Minute)), ""},
 			{"stripped signature", strings.Join(strings.Split(key.assertion(t, assertionClaims(id, iss, now, time.Minute)), ".")[:2], ".") + ".", ""},
 		}
