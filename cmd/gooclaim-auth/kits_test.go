@@ -148,8 +148,13 @@ func TestTokenCommandWithPrivateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(jwksFile, key.jwks, 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	// As in the README: the public JWK Set comes from the jwks command.
+	jwks, errOut, code := runCLI(t, "", "jwks", "--key-file", keyFile, "--key-id", key.kid)
+	if code != 0 || strings.Contains(jwks, `"d"`) {
+		t.Fatalf("jwks: exit %d, %s%s", code, jwks, errOut)
+	}
+	os.WriteFile(jwksFile, []byte(jwks), 0o600)
 	id, _ := ts.createClient("--name", "signer", "--scope", "claims:read", "--jwks-file", jwksFile)
 	out, errOut, code := runCLI(t, "", "token", "--issuer", ts.srv.cfg.issuer, "--client-id", id, "--private-key-file", keyFile, "--key-id", key.kid)
 	if code != 0 {

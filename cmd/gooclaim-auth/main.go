@@ -101,6 +101,7 @@ Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABAS
 		newAuditCmd(e, g),
 		newTokenCmd(e),
 		newVerifyCmd(e),
+		newJWKSCmd(e),
 		newVersionCmd(e),
 	)
 	return root
