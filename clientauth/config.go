@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
@@ -56,7 +59,9 @@ type Config struct {
 	Replay auth.ReplayCache
 
 	// HTTPClient fetches the clients' jwks_uri. Default a client with a
-	// FetchTimeout (10s) timeout. Whatever the client, every fetch is
+	// FetchTimeout (10s) timeout that connects to public addresses only —
+	// never loopback, private or link-local ones, whatever a name resolves
+	// to — unless AllowHTTP is set (development). Whatever the client, every fetch is
 	// bounded by FetchTimeout and MaxJWKSSize, and a redirect is followed
 	// only to a URL CheckJWKSURI accepts (https, or http with AllowHTTP),
 	// at most 5 times.
@@ -161,12 +166,43 @@ func (cfg Config) check() (settings, error) {
 // redirectChecked returns a copy of hc (or a default client) that follows
 // a redirect only to a URL CheckJWKSURI accepts, at most 5 times, before
 // hc's own CheckRedirect.
+// publicOnlyTransport dials only public addresses. A jwks_uri is chosen by
+// whoever registers a client; without this, one pointing at a loopback,
+// private or link-local address (a cloud metadata service, an internal
+// admin port) would make the server send requests inside its own network.
+// The address is checked after name resolution, at connect time, so a name
+// that resolves to an internal address is refused too.
+func publicOnlyTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // a proxy would connect on our behalf, past the check
+	dialer := &net.Dialer{Timeout: FetchTimeout, Control: func(network, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return fmt.Errorf("jwks_uri: cannot check address %q", host)
+		}
+		ip = ip.Unmap()
+		if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			return fmt.Errorf("jwks_uri: %s is not a public address; keys are fetched from public addresses only (development servers with an http issuer, or --allow-http-jwks-uri, lift this)", ip)
+		}
+		return nil
+	}}
+	t.DialContext = dialer.DialContext
+	return t
+}
+
 func redirectChecked(hc *http.Client, allowHTTP bool) *http.Client {
 	var c http.Client
 	if hc != nil {
 		c = *hc
 	} else {
 		c.Timeout = FetchTimeout
+		if !allowHTTP {
+			c.Transport = publicOnlyTransport()
+		}
 	}
 	inner := c.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {

@@ -267,3 +267,34 @@ func TestTokenEventsAreLogged(t *testing.T) {
 		})
 	}
 }
+
+// TestPerClientPolicy: the policy set with the CLI is enforced by the token
+// endpoint on every node: allowed methods, scopes, audiences, TTL.
+func TestPerClientPolicy(t *testing.T) {
+	backends(t, func(t *testing.T, a, b *testServer) {
+		nodes := []*testServer{a, b}
+		id, secret := createOn(t, nodes, "--name", "basic-only", "--scope", "claims:read", "--auth-method", "client_secret_basic",
+			"--token-ttl", "15m", "--audience", "https://partner-api.example", "--metadata", "owner=claims-team")
+		post := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}.Encode()
+		r := b.form(post)
+		if code, desc := r.errorBody(t); r.StatusCode != 401 || code != "invalid_client" || !strings.Contains(desc, "client_secret_post") {
+			t.Errorf("body secret for a Basic-only client: %d %s", r.StatusCode, r.body)
+		}
+		r = b.form("grant_type=client_credentials", "Authorization", basicAuth(id, secret))
+		tok := r.token(t)
+		if tok.ExpiresIn != 900 {
+			t.Errorf("expires_in %d, want the client's 15m", tok.ExpiresIn)
+		}
+		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok.AccessToken, ".")[1])
+		var claims map[string]any
+		json.Unmarshal(payload, &claims)
+		if claims["aud"] != "https://partner-api.example" {
+			t.Errorf("aud %v, want the client's default audience", claims["aud"])
+		}
+		// Allow the body method too, from the CLI: every node follows.
+		if _, errOut, code := a.cli("", "clients", "update", id, "--auth-method", "client_secret_basic", "--auth-method", "client_secret_post"); code != 0 {
+			t.Fatal(errOut)
+		}
+		waitUntil(t, func() bool { return b.form(post).StatusCode == 200 })
+	})
+}
