@@ -156,7 +156,7 @@ func AuditClientView(c *Client) json.RawMessage {
 		Secrets: []auditSecret{},
 	}
 	if c.TokenTTL != 0 {
-		v.TokenTTL = c.TokenTTL.String()
+		v.TokenTTL = FormatDuration(c.TokenTTL)
 	}
 	if !c.RateLimit.IsZero() {
 		v.RateLimit = c.RateLimit.String()

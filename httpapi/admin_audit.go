@@ -55,9 +55,9 @@ func (a *Admin) rotateKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	ahead := time.Duration(-1) // the key policy's default
 	if req.PublishAhead != nil {
-		d, err := parseDuration(*req.PublishAhead)
+		d, err := auth.ParseDuration(*req.PublishAhead)
 		if err != nil {
-			a.fail(w, r, badRequest("publish_ahead: %v; leave it out for the server's default (%s), 0 signs at once", err, formatDuration(issuer.DefaultPublishAhead)))
+			a.fail(w, r, badRequest("publish_ahead: %v; leave it out for the server's default (%s), 0 signs at once", err, auth.FormatDuration(issuer.DefaultPublishAhead)))
 			return
 		}
 		ahead = d

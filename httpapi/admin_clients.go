@@ -13,76 +13,13 @@ import (
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/credential"
 )
 
-// ClientView is how the admin API shows a client: the field names of the
-// CLI's JSON output, plus the lifecycle settings. Never a secret or its hash.
-type ClientView struct {
-	ClientID            string            `json:"client_id"`
-	Name                string            `json:"name"`
-	Scopes              []string          `json:"scopes"`
-	Audiences           []string          `json:"audiences"`
-	TokenTTL            string            `json:"token_ttl,omitempty"`  // "15m"; absent: the server's default
-	RateLimit           string            `json:"rate_limit,omitempty"` // "100/1m"; absent: the server's default
-	Disabled            bool              `json:"disabled"`
-	AuthMethods         []string          `json:"auth_methods,omitempty"`
-	JWKS                json.RawMessage   `json:"jwks,omitempty"`
-	JWKSURI             string            `json:"jwks_uri,omitempty"`
-	Metadata            map[string]string `json:"metadata,omitempty"`
-	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
-	Secrets             []SecretView      `json:"secrets"`
-	CreatedAt           time.Time         `json:"created_at"`
-	UpdatedAt           time.Time         `json:"updated_at"`
-}
-
-// SecretView describes one secret without revealing it.
-type SecretView struct {
-	ID        string     `json:"id"`
-	Kind      string     `json:"kind"` // "generated" or "imported"
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-}
-
-func viewClient(c *auth.Client) ClientView {
-	v := ClientView{
-		ClientID: c.ID, Name: c.Name, Scopes: nonNilStrings(c.Scopes), Audiences: nonNilStrings(c.Audiences),
-		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKSURI: c.JWKSURI, Metadata: c.Metadata,
-		Secrets: []SecretView{}, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
-	if c.TokenTTL != 0 {
-		v.TokenTTL = formatDuration(c.TokenTTL)
-	}
-	if !c.RateLimit.IsZero() {
-		v.RateLimit = c.RateLimit.String()
-	}
-	if len(c.JWKS) > 0 && json.Valid(c.JWKS) {
-		v.JWKS = c.JWKS
-	}
-	if !c.TokensRevokedBefore.IsZero() {
-		t := c.TokensRevokedBefore
-		v.TokensRevokedBefore = &t
-	}
-	for _, s := range c.Secrets {
-		sv := SecretView{ID: s.ID, Kind: secretKind(s.Hash), CreatedAt: s.CreatedAt}
-		if !s.ExpiresAt.IsZero() {
-			t := s.ExpiresAt
-			sv.ExpiresAt = &t
-		}
-		v.Secrets = append(v.Secrets, sv)
-	}
-	return v
-}
-
-func secretKind(hash string) string {
-	switch credential.KindOf(hash) {
-	case credential.KindSHA256:
-		return "generated"
-	case credential.KindArgon2id:
-		return "imported"
-	}
-	return "unknown"
-}
+// ClientView and SecretView are the views the CLI shows too (admin.View).
+type (
+	ClientView = admin.ClientView
+	SecretView = admin.SecretView
+)
 
 func nonNilStrings(l []string) []string {
 	if l == nil {
@@ -124,7 +61,7 @@ func (a *Admin) findClients(w http.ResponseWriter, r *http.Request) {
 	}
 	views := make([]ClientView, 0, len(page))
 	for _, c := range page {
-		views = append(views, viewClient(c))
+		views = append(views, admin.View(c))
 	}
 	writeAdminJSON(w, http.StatusOK, struct {
 		Clients   []ClientView `json:"clients"`
@@ -235,7 +172,7 @@ func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
 		secret = "" // imported: the caller has it, and it is not echoed
 	}
 	w.Header().Set("Location", AdminPrefix+"clients/"+url.PathEscape(c.ID))
-	writeAdminJSON(w, http.StatusCreated, clientWithSecret{viewClient(c), secret})
+	writeAdminJSON(w, http.StatusCreated, clientWithSecret{admin.View(c), secret})
 }
 
 // getClient serves GET /v1/admin/clients/{id}.
@@ -251,7 +188,7 @@ func (a *Admin) answerClient(w http.ResponseWriter, r *http.Request, id string, 
 		a.failClient(w, r, id, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, viewClient(c))
+	writeAdminJSON(w, http.StatusOK, admin.View(c))
 }
 
 // updateRequest is the body of PATCH /v1/admin/clients/{id}: absent (or
@@ -360,7 +297,7 @@ func (a *Admin) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	grace := defaultSecretGrace
 	if req.Grace != nil {
-		d, err := parseDuration(*req.Grace)
+		d, err := auth.ParseDuration(*req.Grace)
 		if err != nil {
 			a.fail(w, r, badRequest("grace: %v; 0 ends the old secret at once", err))
 			return
@@ -372,7 +309,7 @@ func (a *Admin) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		a.failClient(w, r, id, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, clientWithSecret{viewClient(c), secret})
+	writeAdminJSON(w, http.StatusOK, clientWithSecret{admin.View(c), secret})
 }
 
 // revokeSecret serves POST /v1/admin/clients/{id}/revoke-secret.
@@ -411,7 +348,7 @@ func parseTTL(field, s string) (time.Duration, error) {
 	case "", "0", "default":
 		return 0, nil
 	}
-	d, err := parseDuration(s)
+	d, err := auth.ParseDuration(s)
 	if err != nil {
 		return 0, badRequest("%s: %v; \"\" or \"0\" means the server's default", field, err)
 	}
@@ -449,37 +386,3 @@ func jwksField(raw json.RawMessage) ([]byte, error) {
 }
 
 // parseDuration reads a duration as the CLI does: Go's form ("36h",
-// "15m", "30s") or whole days ("90d"); never negative.
-func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 || days > 100_000 {
-			return 0, fmt.Errorf("invalid duration %q: use for example 90d, 36h, 15m or 30s", s)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid duration %q: use for example 90d, 36h, 15m or 30s", s)
-	}
-	return d, nil
-}
-
-// formatDuration prints a duration as the CLI does: 90d, 1h, 15m, 1h30m.
-func formatDuration(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	if d%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	}
-	s := d.String() // "1h0m0s", "15m0s", "10s", "500ms"
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}

@@ -59,7 +59,7 @@ func (f *timeFlag) Set(s string) error {
 		f.t, f.raw = t, s
 		return nil
 	}
-	d, err := parseDuration(s)
+	d, err := auth.ParseDuration(s)
 	if err != nil {
 		return fmt.Errorf("%q: use an RFC 3339 time (2025-06-01T09:00:00Z) or a duration ago (90m, 24h, 7d)", s)
 	}

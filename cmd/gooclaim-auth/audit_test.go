@@ -11,6 +11,7 @@ import (
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/admin"
 )
 
 // cliActorForTest is the actor the CLI should record, found independently
@@ -184,7 +185,7 @@ func TestListFilters(t *testing.T) {
 
 	list := func(args ...string) []string {
 		t.Helper()
-		var views []clientView
+		var views []admin.ClientView
 		out := ts.mustCLI("", append([]string{"clients", "list", "-o", "json"}, args...)...)
 		if err := json.Unmarshal([]byte(out), &views); err != nil {
 			t.Fatalf("list %v: %q: %v", args, out, err)

@@ -127,7 +127,7 @@ func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, sco
 	if f.Changed("token-ttl") {
 		var d time.Duration
 		if ttl != "default" {
-			v, err := parseDuration(ttl)
+			v, err := auth.ParseDuration(ttl)
 			if err != nil {
 				return u, fmt.Errorf("--token-ttl: %w", err)
 			}

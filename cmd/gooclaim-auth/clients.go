@@ -171,9 +171,9 @@ holds the secret; the field is absent when the client has no secret.`,
 func printCreated(e *env, output string, c *auth.Client, secret string) error {
 	if output == "json" {
 		return writeJSON(e.stdout, struct {
-			clientView
+			admin.ClientView
 			ClientSecret string `json:"client_secret,omitempty"`
-		}{viewClient(c), secret})
+		}{admin.View(c), secret})
 	}
 	fmt.Fprintf(e.stdout, "Client created.\n\nclient_id:     %s\n", c.ID)
 	if secret != "" {
@@ -260,9 +260,9 @@ be repeated. --limit and --after page through a long list.`,
 					filter.After = next
 				}
 				if output == "json" {
-					views := []clientView{}
+					views := []admin.ClientView{}
 					for _, c := range all {
-						views = append(views, viewClient(c))
+						views = append(views, admin.View(c))
 					}
 					return writeJSON(e.stdout, views)
 				}
@@ -320,7 +320,7 @@ and its secrets' IDs and lifetimes — never a secret or a secret's hash.`,
 
 func printClient(e *env, output string, c *auth.Client) error {
 	if output == "json" {
-		return writeJSON(e.stdout, viewClient(c))
+		return writeJSON(e.stdout, admin.View(c))
 	}
 	return writeClientDetail(e.stdout, c)
 }

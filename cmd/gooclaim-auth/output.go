@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/admin"
 	"github.com/gooclaim/gooclaim-auth/credential"
 	"github.com/gooclaim/gooclaim-auth/issuer"
 )
@@ -33,76 +34,6 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// clientView is how a client is shown: never a secret or its hash.
-type clientView struct {
-	ClientID  string   `json:"client_id"`
-	Name      string   `json:"name"`
-	Scopes    []string `json:"scopes"`
-	Audiences []string `json:"audiences"`
-	TokenTTL  string   `json:"token_ttl,omitempty"`
-	RateLimit string   `json:"rate_limit,omitempty"`
-	Disabled  bool     `json:"disabled"`
-	// AuthMethods is the configured list, empty for the default (every
-	// method the client's credentials allow); AllowedAuthMethods is what
-	// the client may use now, either way.
-	AuthMethods        []string `json:"auth_methods"`
-	AllowedAuthMethods []string `json:"allowed_auth_methods"`
-	// JWKS is the client's public JWK Set, JWKSURI where it is fetched from.
-	JWKS                json.RawMessage   `json:"jwks,omitempty"`
-	JWKSURI             string            `json:"jwks_uri,omitempty"`
-	Metadata            map[string]string `json:"metadata"`
-	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
-	Secrets             []secretView      `json:"secrets"`
-	CreatedAt           time.Time         `json:"created_at"`
-	UpdatedAt           time.Time         `json:"updated_at"`
-}
-
-type secretView struct {
-	ID        string     `json:"id"`
-	Kind      string     `json:"kind"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-}
-
-func viewClient(c *auth.Client) clientView {
-	v := clientView{
-		ClientID: c.ID, Name: c.Name, Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
-		Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []secretView{},
-		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
-		Metadata: c.Metadata,
-	}
-	for _, m := range auth.AuthMethods {
-		if c.AllowsAuthMethod(m) {
-			v.AllowedAuthMethods = append(v.AllowedAuthMethods, m)
-		}
-	}
-	if v.Metadata == nil {
-		v.Metadata = map[string]string{}
-	}
-	if len(c.JWKS) > 0 && json.Valid(c.JWKS) {
-		v.JWKS = json.RawMessage(c.JWKS)
-	}
-	if !c.TokensRevokedBefore.IsZero() {
-		t := c.TokensRevokedBefore
-		v.TokensRevokedBefore = &t
-	}
-	if c.TokenTTL != 0 {
-		v.TokenTTL = formatDuration(c.TokenTTL)
-	}
-	if !c.RateLimit.IsZero() {
-		v.RateLimit = c.RateLimit.String()
-	}
-	for _, s := range c.Secrets {
-		sv := secretView{ID: s.ID, Kind: credential.KindOf(s.Hash).String(), CreatedAt: s.CreatedAt}
-		if !s.ExpiresAt.IsZero() {
-			t := s.ExpiresAt
-			sv.ExpiresAt = &t
-		}
-		v.Secrets = append(v.Secrets, sv)
-	}
-	return v
 }
 
 func nonNil(l []string) []string {
@@ -133,7 +64,7 @@ func writeClientTable(w io.Writer, clients []*auth.Client) error {
 	for _, c := range clients {
 		ttl := "default"
 		if c.TokenTTL != 0 {
-			ttl = formatDuration(c.TokenTTL)
+			ttl = auth.FormatDuration(c.TokenTTL)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status(c), credentials(c, now),
 			orDefault(strings.Join(c.Scopes, " "), "-"), orDefault(strings.Join(c.Audiences, " "), "default"),
@@ -168,7 +99,7 @@ func credentials(c *auth.Client, now time.Time) string {
 }
 
 func writeClientDetail(w io.Writer, c *auth.Client) error {
-	v := viewClient(c)
+	v := admin.View(c)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Client ID:\t%s\n", v.ClientID)
 	fmt.Fprintf(tw, "Name:\t%s\n", v.Name)
@@ -199,9 +130,19 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 		if s.ExpiresAt != nil {
 			exp = "expires " + s.ExpiresAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "Secret:\t%s, %s, created %s, %s\n", s.ID, s.Kind, s.CreatedAt.Format(time.RFC3339), exp)
+		fmt.Fprintf(tw, "Secret:\t%s, %s, created %s, %s\n", s.ID, kindDetail(c, s.ID), s.CreatedAt.Format(time.RFC3339), exp)
 	}
 	return tw.Flush()
+}
+
+// kindDetail names how a secret is kept: "generated (sha256)", "imported (argon2id)".
+func kindDetail(c *auth.Client, id string) string {
+	for _, s := range c.Secrets {
+		if s.ID == id {
+			return credential.KindOf(s.Hash).String()
+		}
+	}
+	return "unknown"
 }
 
 // describeKeys says which public keys a client registered for private_key_jwt.

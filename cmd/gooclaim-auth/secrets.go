@@ -68,7 +68,7 @@ old_secret_expires_at is null when no previous secret keeps working.`,
 			})
 		},
 	}
-	cmd.Flags().Var(&grace, "grace", fmt.Sprintf("how long the current secret keeps working, at most %s (0: it stops at once)", formatDuration(admin.MaxSecretGrace)))
+	cmd.Flags().Var(&grace, "grace", fmt.Sprintf("how long the current secret keeps working, at most %s (0: it stops at once)", auth.FormatDuration(admin.MaxSecretGrace)))
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -121,7 +121,7 @@ clients rotate-secret --grace 0.`,
 					return err
 				}
 				if output == "json" {
-					return writeJSON(e.stdout, viewClient(c))
+					return writeJSON(e.stdout, admin.View(c))
 				}
 				newest := ""
 				if n := len(c.Secrets); n > 0 {

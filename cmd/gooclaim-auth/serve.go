@@ -153,7 +153,7 @@ func (c *serveConfig) validate(issuerSet bool) error {
 		p = append(p, fmt.Sprintf("--signing-alg %q: use ES256, EdDSA or RS256", c.signingAlg))
 	}
 	if d := time.Duration(c.tokenTTL); d < 10*time.Second || d > issuer.MaxTokenTTL {
-		p = append(p, fmt.Sprintf("--token-ttl %s: between 10s and 24h", formatDuration(d)))
+		p = append(p, fmt.Sprintf("--token-ttl %s: between 10s and 24h", auth.FormatDuration(d)))
 	}
 	if c.audience == "" || strings.ContainsAny(c.audience, " \t\r\n") {
 		p = append(p, "--audience: a URI or name without spaces")
@@ -492,10 +492,10 @@ func (s *server) shutdown() {
 		return
 	}
 	if d := time.Duration(s.cfg.shutdownDelay); d > 0 {
-		s.logger.Info("shutting down: failing readiness so load balancers stop sending", "delay", formatDuration(d))
+		s.logger.Info("shutting down: failing readiness so load balancers stop sending", "delay", auth.FormatDuration(d))
 		time.Sleep(d)
 	}
-	s.logger.Info("shutting down: finishing requests in flight", "timeout", formatDuration(time.Duration(s.cfg.shutdownTimeout)))
+	s.logger.Info("shutting down: finishing requests in flight", "timeout", auth.FormatDuration(time.Duration(s.cfg.shutdownTimeout)))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.shutdownTimeout))
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil {
