@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -274,29 +273,11 @@ func describe(err error) string {
 	return err.Error() // CheckJWKSURI's, about the registered URI
 }
 
-// cacheLifetime is JWKSCacheTTL, or the response's Cache-Control max-age
-// (less Age) bounded to [MinCacheAge, MaxCacheAge]; no-cache and no-store
-// mean MinCacheAge.
+// cacheLifetime is the response's Cache-Control max-age (less Age) bounded
+// to [MinCacheAge, MaxCacheAge], or JWKSCacheTTL when it gives none.
 func (r *remoteSets) cacheLifetime(h http.Header) time.Duration {
-	age, found := time.Duration(0), false
-	for _, cc := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(cc, ",") {
-			name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(name) {
-			case "no-cache", "no-store":
-				return MinCacheAge
-			case "max-age":
-				if n, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64); err == nil && n >= 0 {
-					age, found = time.Duration(min(n, int64(MaxCacheAge/time.Second)))*time.Second, true
-				}
-			}
-		}
+	if age, ok := jwkset.MaxAge(h, MinCacheAge, MaxCacheAge); ok {
+		return age
 	}
-	if !found {
-		return r.cfg.cacheTTL
-	}
-	if n, err := strconv.ParseInt(h.Get("Age"), 10, 64); err == nil && n > 0 {
-		age -= time.Duration(min(n, int64(MaxCacheAge/time.Second))) * time.Second
-	}
-	return min(max(age, MinCacheAge), MaxCacheAge)
+	return r.cfg.cacheTTL
 }

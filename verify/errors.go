@@ -3,6 +3,8 @@ package verify
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
 )
 
 // Error codes of RFC 6750 §3.1.
@@ -72,31 +74,9 @@ func invalidTokenCause(description string, cause error) *Error {
 	return &Error{Code: CodeInvalidToken, Description: description, err: cause}
 }
 
-// maxEchoed bounds how much of an attacker-chosen value a description repeats.
-const maxEchoed = 48
-
-// quote renders a value read from a token for an error description: in
-// single quotes, at most maxEchoed characters, with every character outside
-// printable ASCII, and the double quote and backslash that RFC 6750 §3
-// forbids in error_description, replaced by '?'.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('\'')
-	n := 0
-	for _, r := range s {
-		if n == maxEchoed {
-			b.WriteString("...")
-			break
-		}
-		n++
-		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '\'' {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
+// quote renders a value read from a token for an error description (see
+// jwkset.Quote): short, quoted, only characters RFC 6750 §3 allows.
+func quote(s string) string { return jwkset.Quote(s) }
 
 // headerSafe makes a description fit RFC 6750 §3's error_description
 // grammar (%x20-21 / %x23-5B / %x5D-7E): any other character becomes '?',

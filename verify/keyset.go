@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
 )
 
 const (
@@ -294,26 +294,11 @@ func readDocument(r io.Reader) ([]byte, error) {
 	return body, nil
 }
 
-// cacheLifetime reads Cache-Control's max-age (less Age, for a response
-// from a shared cache), bounded to [MinCacheAge, MaxCacheAge]; no-cache,
-// no-store or no max-age mean MinCacheAge.
+// cacheLifetime is the response's Cache-Control max-age (less Age)
+// bounded to [MinCacheAge, MaxCacheAge]; MinCacheAge when it gives none.
 func cacheLifetime(h http.Header) time.Duration {
-	age := time.Duration(0)
-	for _, cc := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(cc, ",") {
-			name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(name) {
-			case "no-cache", "no-store":
-				return MinCacheAge
-			case "max-age":
-				if n, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64); err == nil && n >= 0 {
-					age = time.Duration(min(n, int64(MaxCacheAge/time.Second))) * time.Second
-				}
-			}
-		}
+	if age, ok := jwkset.MaxAge(h, MinCacheAge, MaxCacheAge); ok {
+		return age
 	}
-	if n, err := strconv.ParseInt(h.Get("Age"), 10, 64); err == nil && n > 0 {
-		age -= time.Duration(min(n, int64(MaxCacheAge/time.Second))) * time.Second
-	}
-	return min(max(age, MinCacheAge), MaxCacheAge)
+	return MinCacheAge
 }

@@ -15,8 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	gojose "github.com/go-jose/go-jose/v4"
 )
@@ -222,4 +225,31 @@ func Quote(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// MaxAge reads the freshness an HTTP response gives a JWK Set: its
+// Cache-Control max-age less its Age (for a response from a shared cache),
+// bounded to [lo, hi]. no-cache and no-store give lo; ok is false when the
+// response says nothing, so that the caller applies its own default.
+func MaxAge(h http.Header, lo, hi time.Duration) (age time.Duration, ok bool) {
+	for _, cc := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(cc, ",") {
+			name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(name) {
+			case "no-cache", "no-store":
+				return lo, true
+			case "max-age":
+				if n, err := strconv.ParseInt(strings.Trim(value, `"`), 10, 64); err == nil && n >= 0 {
+					age, ok = time.Duration(min(n, int64(hi/time.Second)))*time.Second, true
+				}
+			}
+		}
+	}
+	if !ok {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(h.Get("Age"), 10, 64); err == nil && n > 0 {
+		age -= time.Duration(min(n, int64(hi/time.Second))) * time.Second
+	}
+	return min(max(age, lo), hi), true
 }
