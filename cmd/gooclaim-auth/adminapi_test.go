@@ -126,3 +126,15 @@ func TestAdminAPIWithRealTokens(t *testing.T) {
 		waitUntil(t, func() bool { return get(b, "/v1/admin/clients", tok2).StatusCode == 401 })
 	})
 }
+
+// TestAdminAPIBehindAPathPrefix: with an issuer that has a path (a proxy
+// strips it before the request reaches the node), the admin API still
+// verifies its tokens against the node's own metadata and keys.
+func TestAdminAPIBehindAPathPrefix(t *testing.T) {
+	ts := startTestServer(t, nil, func(c *serveConfig) { c.issuer = "https://gateway.example/auth" })
+	id, secret := ts.createClient("--name", "ops", "--admin")
+	tok := ts.tokenFor(id, secret)
+	if r := ts.do("GET", "/v1/admin/clients", "", "", "Authorization", "Bearer "+tok); r.StatusCode != 200 {
+		t.Fatalf("admin API with issuer https://gateway.example/auth: %d %s", r.StatusCode, r.body)
+	}
+}

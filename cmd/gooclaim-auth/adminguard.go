@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -17,10 +18,24 @@ import (
 // and JWK Set through it, exactly as a remote resource server would over
 // the network, without depending on the issuer URL being reachable from
 // inside (behind a proxy it often is not).
-type inProcess struct{ handler *atomic.Pointer[http.Handler] }
+//
+// An issuer with a path (https://example.com/auth, behind a proxy that strips
+// /auth) names its endpoints under that path; the handler serves them at the
+// root, so the prefix is removed first.
+type inProcess struct {
+	handler *atomic.Pointer[http.Handler]
+	prefix  string // the issuer's path, if any
+}
 
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
+	if t.prefix != "" {
+		req = req.Clone(req.Context())
+		req.URL.Path = strings.TrimPrefix(req.URL.Path, t.prefix)
+		if !strings.HasPrefix(req.URL.Path, "/") {
+			req.URL.Path = "/" + req.URL.Path
+		}
+	}
 	(*t.handler.Load()).ServeHTTP(rec, req)
 	resp := rec.Result()
 	resp.Request = req
@@ -37,7 +52,7 @@ func newAdminGuard(ctx context.Context, iss *issuer.Issuer, audience string, sel
 	v, err := verify.New(ctx, verify.Config{
 		Issuer:     iss.Config().Issuer,
 		Audience:   audience,
-		HTTPClient: &http.Client{Transport: inProcess{self}},
+		HTTPClient: &http.Client{Transport: inProcess{handler: self, prefix: issuerPath(iss.Config().Issuer)}},
 		Lazy:       true, // the handler it reads is built after the guard
 		// The fetches never leave the process, so an http:// issuer is
 		// safe here even on a non-loopback name.
@@ -62,6 +77,15 @@ func newAdminGuard(ctx context.Context, iss *issuer.Issuer, audience string, sel
 		})
 		return v.Middleware(auth.ScopeAdmin)(active)
 	}, nil
+}
+
+// issuerPath is the path of an issuer URL without its trailing slash ("" for none).
+func issuerPath(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(u.Path, "/")
 }
 
 // bearer returns the token of an "Authorization: Bearer" value (the
