@@ -125,8 +125,7 @@ func (c *contract) run(ts *testServer, calls ...call) []response {
 	c.t.Helper()
 	out := make([]response, 0, len(calls))
 	for _, cl := range calls {
-		r := c.exchange(ts, cl)
-		out = append(out, r)
+		out = append(out, c.exchange(ts, cl))
 	}
 	return out
 }
