@@ -83,6 +83,7 @@ func (s *Server) Handler() http.Handler {
 		OIDCMetadataPath: s.handleMetadata,
 		HealthPath:       s.handleHealth,
 		ReadyPath:        s.handleReady,
+		OpenAPIPath:      s.handleOpenAPI,
 	} {
 		mux.HandleFunc("GET "+path, h)
 		mux.HandleFunc(path, methodNotAllowed("GET, HEAD"))
