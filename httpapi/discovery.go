@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
@@ -23,7 +24,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(maxAge/time.Second), 10))
 	h.Set("ETag", etag)
-	if r.Header.Get("If-None-Match") == etag {
+	if etagMatches(r.Header.Values("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -84,4 +85,18 @@ func (s *Server) metadata() Metadata {
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	oauthwire.WriteJSON(w, http.StatusOK, s.metadata())
+}
+
+// etagMatches applies If-None-Match (RFC 9110 §13.1.2): "*", or a list of
+// entity tags any of which matches weakly (W/ is ignored).
+func etagMatches(values []string, etag string) bool {
+	for _, v := range values {
+		for tag := range strings.SplitSeq(v, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
 }

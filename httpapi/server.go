@@ -3,10 +3,14 @@
 // that knows them. Endpoints:
 //
 //	POST /v1/auth/token                          RFC 6749 §4.4 token endpoint
+//	POST /v1/auth/introspect                     RFC 7662 introspection
+//	POST /v1/auth/revoke                         RFC 7009 revocation
+//	     /v1/admin/…                             the admin API (admin*.go)
 //	GET  /.well-known/jwks.json                  RFC 7517 JWK Set
 //	GET  /.well-known/oauth-authorization-server RFC 8414 metadata
 //	GET  /.well-known/openid-configuration       the same document
 //	GET  /healthz, /readyz                       liveness and readiness
+//	GET  /openapi.yaml                           the OpenAPI 3.1 contract
 package httpapi
 
 import (

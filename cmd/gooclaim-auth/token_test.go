@@ -271,9 +271,18 @@ func TestJWKSDocument(t *testing.T) {
 		t.Errorf("JWK %v", raw.Keys[0])
 	}
 	// Conditional GET.
-	r2 := ts.do("GET", "/.well-known/jwks.json", "", "", "If-None-Match", r.Header.Get("ETag"))
-	if r2.StatusCode != http.StatusNotModified {
-		t.Errorf("If-None-Match: status %d, want 304", r2.StatusCode)
+	etag := r.Header.Get("ETag")
+	for inm, want := range map[string]int{
+		etag:                     http.StatusNotModified,
+		"W/" + etag:              http.StatusNotModified, // weak comparison (RFC 9110 §13.1.2)
+		`"other", ` + etag:       http.StatusNotModified,
+		"*":                      http.StatusNotModified,
+		`"other"`:                http.StatusOK,
+		etag[:len(etag)-2] + `"`: http.StatusOK,
+	} {
+		if r2 := ts.do("GET", "/.well-known/jwks.json", "", "", "If-None-Match", inm); r2.StatusCode != want {
+			t.Errorf("If-None-Match %s: status %d, want %d", inm, r2.StatusCode, want)
+		}
 	}
 }
 
