@@ -103,6 +103,9 @@ value came from.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			g.settings = resolveSettings(cmd, e.getenv, g)
+			if cmd.Name() == "version" {
+				return nil // whatever the configuration, version answers
+			}
 			if _, ok := cmd.Annotations[serveScoped]; ok {
 				return nil // reported with the rest of serve's checks
 			}

@@ -158,7 +158,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.rateLimitFail, "rate-limit-fail", c.rateLimitFail, "when Redis is unreachable: open (each node enforces the limit itself) or closed (token requests get 503)")
 	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens")
 	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
-	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; default: only with an http:// issuer in development)")
+	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
 	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
 }
 
@@ -350,6 +350,7 @@ func (s *server) logStart(g *globalFlags, clock auth.Clock) {
 		"database", redactURL(g.database),
 		"env", s.cfg.env,
 		"tls", s.certs != nil,
+		"trusted_proxies", s.cfg.trustedProxies.String(),
 		"rate_limiter", s.limiterBackend(),
 		"signing_alg", signer.Algorithm(),
 		"signing_kid", signer.KeyID(),
