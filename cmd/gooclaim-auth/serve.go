@@ -349,6 +349,7 @@ func (s *server) logStart(g *globalFlags, clock auth.Clock) {
 		"listen", s.listener.Addr().String(),
 		"database", redactURL(g.database),
 		"env", s.cfg.env,
+		"config", g.config,
 		"tls", s.certs != nil,
 		"trusted_proxies", s.cfg.trustedProxies.String(),
 		"rate_limiter", s.limiterBackend(),
