@@ -77,12 +77,18 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		remote := remoteIP(r)
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("remote", remoteIP(r)),
+			slog.String("remote", remote),
+		}
+		if len(s.TrustedProxies) > 0 {
+			if peer := peerIP(r); peer != remote {
+				attrs = append(attrs, slog.String("peer", peer)) // the proxy that forwarded it
+			}
 		}
 		if rec.clientID != "" {
 			attrs = append(attrs, slog.String("client_id", rec.clientID))

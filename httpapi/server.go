@@ -16,6 +16,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -59,6 +60,10 @@ type Server struct {
 	// AssertionAlgorithms are the algorithms accepted for private_key_jwt
 	// client assertions; empty means that method is not offered.
 	AssertionAlgorithms []string
+	// TrustedProxies are the peers whose X-Forwarded-For and Forwarded
+	// headers are believed (see ClientAddr); empty believes none, and the
+	// peer's own address is the client's.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler returns the routed handler with its middleware.
@@ -104,7 +109,7 @@ func (s *Server) Handler() http.Handler {
 	if !s.NoRequestLog {
 		h = s.logRequests(h)
 	}
-	return s.recoverPanics(h)
+	return s.recoverPanics(s.clientAddr(h))
 }
 
 func issuerPath(iss string) string {

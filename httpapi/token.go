@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -129,13 +128,4 @@ func setRateLimitHeaders(h http.Header, d auth.Decision, scope issuer.LimitScope
 	h["X-Ratelimit-Limit"] = []string{limit}
 	h["X-Ratelimit-Remaining"] = []string{remaining}
 	h["X-Ratelimit-Reset"] = []string{resetS}
-}
-
-// remoteIP is the peer's address. Forwarding headers are not believed here.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -31,3 +31,34 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+func TestSizes(t *testing.T) {
+	for in, want := range map[string]int{"16KiB": 16 << 10, "16384": 16384, "64 KiB": 64 << 10, "1MiB": 1 << 20, "2GiB": 2 << 30, "100B": 100, "0": 0} {
+		var v sizeValue
+		if err := v.Set(in); err != nil || int(v) != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, v, err, want)
+		}
+	}
+	for _, bad := range []string{"", "16KB", "16k", "-1", "1.5KiB", "KiB", "16MB", "lots", "99999999999GiB"} {
+		var v sizeValue
+		if err := v.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted: %d", bad, v)
+		}
+	}
+	for n, want := range map[int]string{16 << 10: "16KiB", 16384 + 1: "16385B", 1 << 20: "1MiB", 0: "0"} {
+		v := sizeValue(n)
+		if v.String() != want {
+			t.Errorf("String(%d) = %q, want %q", n, v.String(), want)
+		}
+	}
+}
+
+func TestDurationValueSeconds(t *testing.T) {
+	var d durationValue
+	if err := d.Set("3600"); err != nil || time.Duration(d) != time.Hour || d.String() != "1h" {
+		t.Fatalf("Set(3600) = %v, %v", time.Duration(d), err)
+	}
+	if err := d.Set("-5"); err == nil {
+		t.Fatal("a negative number of seconds was accepted")
+	}
+}

@@ -25,6 +25,7 @@ type testServer struct {
 	dir    string
 	g      *globalFlags
 	logs   *syncBuffer
+	client *http.Client // http.DefaultClient unless set
 	cancel context.CancelFunc
 	waited chan error
 }
@@ -65,7 +66,7 @@ func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...
 	for _, f := range configure {
 		f(c)
 	}
-	if err := c.validate(c.issuer != ""); err != nil {
+	if err := c.validate(g); err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(ts.logs, nil))
@@ -76,7 +77,7 @@ func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...
 		t.Fatalf("start server: %v", err)
 	}
 	ts.srv, ts.cancel = srv, cancel
-	ts.url = "http://" + srv.Addr()
+	ts.url = c.scheme() + "://" + srv.Addr()
 	go func() { ts.waited <- srv.wait() }()
 	t.Cleanup(ts.stop)
 	return ts
@@ -199,7 +200,11 @@ func (ts *testServer) do(method, path, contentType, body string, headers ...stri
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := ts.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		ts.t.Fatalf("%s %s: %v", method, path, err)
 	}

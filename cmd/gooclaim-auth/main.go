@@ -5,18 +5,18 @@
 // verification kits.
 //
 // Every flag can also be set with an environment variable GOOCLAIM_<FLAG>,
-// upper-cased with dashes as underscores (--database → GOOCLAIM_DATABASE);
-// a flag given on the command line wins.
+// upper-cased with dashes as underscores (--database → GOOCLAIM_DATABASE),
+// and serve's in a YAML configuration file (--config) whose keys are the
+// flag names; a flag given on the command line wins, then the environment,
+// then the file (settings.go).
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -66,6 +66,20 @@ type globalFlags struct {
 	postgresSchema string
 	kekFile        string
 	logLevel       string
+	config         string
+	// settings is where each flag's value came from, and the problems
+	// found reading the environment and the configuration file; set before
+	// a command runs.
+	settings *settings
+}
+
+// addGlobalFlags adds the flags every command shares.
+func addGlobalFlags(pf *pflag.FlagSet, g *globalFlags) {
+	pf.StringVar(&g.database, "database", "./gooclaim-auth.db", "database: a SQLite file path (or sqlite:PATH), or a postgres:// URL shared by every node")
+	pf.StringVar(&g.postgresSchema, "postgres-schema", "", "PostgreSQL schema holding the tables, created if missing (default: the connection's search_path)")
+	pf.StringVar(&g.kekFile, "key-encryption-key-file", "", "file holding the 32-byte key-encryption key, base64 (make one with: openssl rand -base64 32); default: beside the SQLite database, created if missing")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.StringVar(&g.config, "config", "", "YAML file of settings whose keys are the flag names (listen: \":8080\"); the command line and GOOCLAIM_* win over it")
 }
 
 func newRootCmd(e *env) *cobra.Command {
@@ -80,21 +94,29 @@ Quick start:
   gooclaim-auth serve                                   # SQLite in ./gooclaim-auth.db, :8080
   gooclaim-auth clients create --name my-service --scope "claims:read"
 
-Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABASE).`,
+Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABASE)
+or, for serve, in a YAML file named by --config (GOOCLAIM_CONFIG) whose keys are
+the flag names. Precedence: flags, then the environment, then the file, then
+the defaults; gooclaim-auth config print shows the result and where each
+value came from.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return applyEnv(cmd, e.getenv)
+			g.settings = resolveSettings(cmd, e.getenv, g)
+			if cmd.Name() == "version" {
+				return nil // whatever the configuration, version answers
+			}
+			if _, ok := cmd.Annotations[serveScoped]; ok {
+				return nil // reported with the rest of serve's checks
+			}
+			return g.settings.err()
 		},
 	}
-	pf := root.PersistentFlags()
-	pf.StringVar(&g.database, "database", "./gooclaim-auth.db", "database: a SQLite file path (or sqlite:PATH), or a postgres:// URL shared by every node")
-	pf.StringVar(&g.postgresSchema, "postgres-schema", "", "PostgreSQL schema holding the tables, created if missing (default: the connection's search_path)")
-	pf.StringVar(&g.kekFile, "key-encryption-key-file", "", "file holding the 32-byte key-encryption key, base64 (make one with: openssl rand -base64 32); default: beside the SQLite database, created if missing")
-	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	addGlobalFlags(root.PersistentFlags(), g)
 
 	root.AddCommand(
 		newServeCmd(e, g),
+		newConfigCmd(e, g),
 		newClientsCmd(e, g),
 		newKeysCmd(e, g),
 		newMigrateCmd(e, g),
@@ -105,36 +127,6 @@ Every flag can also be set with GOOCLAIM_<FLAG> (--database → GOOCLAIM_DATABAS
 		newVersionCmd(e),
 	)
 	return root
-}
-
-// envName is the environment variable of a flag: --key-encryption-key-file → GOOCLAIM_KEY_ENCRYPTION_KEY_FILE.
-func envName(flag string) string {
-	return "GOOCLAIM_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
-}
-
-// notFromEnv are flags an environment variable must not set: a
-// GOOCLAIM_ADMIN=true left in a shell would make every client an admin.
-var notFromEnv = map[string]bool{"admin": true}
-
-// applyEnv sets every flag not given on the command line from its
-// environment variable, if set.
-func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
-	var errs []error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "help" || notFromEnv[f.Name] {
-			return
-		}
-		v := getenv(envName(f.Name))
-		if v == "" {
-			return
-		}
-		if err := f.Value.Set(v); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
-			return
-		}
-		f.Changed = true
-	})
-	return errors.Join(errs...)
 }
 
 // explain turns an error into a sentence that says what to do next.

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/admin"
@@ -43,7 +43,7 @@ type serveConfig struct {
 	readHeaderTimeout durationValue
 	requestTimeout    durationValue
 	idleTimeout       durationValue
-	maxHeaderBytes    int
+	maxHeaderBytes    sizeValue
 	noRequestLog      bool
 	redisURL          string
 	redisPrefix       string
@@ -52,7 +52,21 @@ type serveConfig struct {
 	adminAudience     string
 	noAdminAPI        bool
 	allowHTTPJWKSURI  bool
+	env               string
+	behindProxy       bool
+	trustedProxies    prefixesValue
+	tlsCert, tlsKey   string
+
+	// tlsReloadEvery is how often the certificate files are checked for a
+	// change (not a flag; tests shorten it).
+	tlsReloadEvery time.Duration
 }
+
+// The environments of --env.
+const (
+	development = "development"
+	production  = "production"
+)
 
 // defaultServeConfig holds the flags' defaults.
 func defaultServeConfig() *serveConfig {
@@ -75,6 +89,8 @@ func defaultServeConfig() *serveConfig {
 		requestTimeout:    durationValue(10 * time.Second),
 		idleTimeout:       durationValue(2 * time.Minute),
 		adminAudience:     auth.AdminAudience,
+		env:               development,
+		tlsReloadEvery:    2 * time.Second,
 	}
 }
 
@@ -86,16 +102,18 @@ func newServeCmd(e *env, g *globalFlags) *cobra.Command {
 		Long: `Run the token service: POST /v1/auth/token, the JWKS and the discovery documents.
 
 With no flags it keeps its state in ./gooclaim-auth.db (created and migrated
-automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
-		Args: cobra.NoArgs,
+automatically), listens on :8080 and uses the issuer http://localhost:8080
+(https://localhost:8080 with --tls-cert and --tls-key).
+
+Settings may also come from GOOCLAIM_<FLAG> variables and a YAML file
+(--config); see gooclaim-auth config print.`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{serveScoped: ""},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.validate(cmd.Flags().Changed("issuer")); err != nil {
+			if err := c.validate(g); err != nil {
 				return err
 			}
-			level, err := parseLevel(g.logLevel)
-			if err != nil {
-				return err
-			}
+			level, _ := parseLevel(g.logLevel) // checked by validate
 			lw := newLogWriter(e.stderr, 200*time.Millisecond)
 			defer lw.Close()
 			logger := slog.New(flushingHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}), lw})
@@ -106,9 +124,20 @@ automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
 			return s.wait()
 		},
 	}
-	f := cmd.Flags()
+	addServeFlags(cmd.Flags(), c)
+	return cmd
+}
+
+// addServeFlags defines serve's flags on f, bound to c (also used by config
+// print, and to know the keys a configuration file may hold).
+func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.listen, "listen", c.listen, "address to listen on, host:port")
-	f.StringVar(&c.issuer, "issuer", "", "issuer URL: the tokens' iss and the base of the endpoint URLs (default http://localhost:<listen port>)")
+	f.StringVar(&c.issuer, "issuer", "", "issuer URL: the tokens' iss and the base of the endpoint URLs (default http://localhost:<listen port>, https with TLS)")
+	f.StringVar(&c.env, "env", c.env, "environment: production (refuses generated keys, plain HTTP, an http issuer) or development")
+	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file to serve HTTPS (and HTTP/2) with; reloaded when the file changes (with --tls-key)")
+	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.BoolVar(&c.behindProxy, "behind-proxy", false, "TLS is terminated by a proxy or load balancer in front: lets --env production serve plain HTTP")
+	f.Var(&c.trustedProxies, "trusted-proxies", "CIDRs or addresses of the proxies whose X-Forwarded-For / Forwarded headers are believed for the per-address limit and the logs (default: none)")
 	f.StringVar(&c.audience, "audience", c.audience, "default token audience (aud) for clients that set none")
 	f.StringVar(&c.signingAlg, "signing-alg", c.signingAlg, "signing algorithm of new keys: ES256, EdDSA or RS256")
 	f.Var(&c.tokenTTL, "token-ttl", "default access token lifetime (clients may override; at most 24h)")
@@ -122,84 +151,15 @@ automatically), listens on :8080 and uses the issuer http://localhost:8080.`,
 	f.Var(&c.readHeaderTimeout, "read-header-timeout", "time allowed to read a request's headers")
 	f.Var(&c.requestTimeout, "request-timeout", "time allowed to read a request and write its response")
 	f.Var(&c.idleTimeout, "idle-timeout", "how long an idle keep-alive connection is kept")
-	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", c.maxHeaderBytes, "largest request header block accepted, in bytes")
+	f.Var(&c.maxHeaderBytes, "max-header-bytes", "largest request header block accepted (16KiB, or bytes)")
 	f.BoolVar(&c.noRequestLog, "no-request-log", false, "do not log one line per request")
 	f.StringVar(&c.redisURL, "redis-url", "", "redis:// URL of the Redis that holds the fleet-wide rate limit (default: a per-node in-memory limit)")
 	f.StringVar(&c.redisPrefix, "redis-prefix", c.redisPrefix, "prefix of the rate-limit keys in Redis")
 	f.StringVar(&c.rateLimitFail, "rate-limit-fail", c.rateLimitFail, "when Redis is unreachable: open (each node enforces the limit itself) or closed (token requests get 503)")
 	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens")
 	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
-	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; default: only with an http:// issuer)")
+	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
 	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
-	return cmd
-}
-
-// validate checks every setting and reports all problems at once.
-func (c *serveConfig) validate(issuerSet bool) error {
-	var p []string
-	if _, _, err := net.SplitHostPort(c.listen); err != nil {
-		p = append(p, fmt.Sprintf("--listen %q: want host:port, for example :8080 or 127.0.0.1:8080", c.listen))
-	}
-	if issuerSet {
-		if iss, err := checkIssuer(c.issuer); err != nil {
-			p = append(p, "--issuer: "+err.Error())
-		} else {
-			c.issuer = iss
-		}
-	}
-	switch c.signingAlg {
-	case auth.ES256, auth.EdDSA, auth.RS256:
-	default:
-		p = append(p, fmt.Sprintf("--signing-alg %q: use ES256, EdDSA or RS256", c.signingAlg))
-	}
-	if d := time.Duration(c.tokenTTL); d < 10*time.Second || d > issuer.MaxTokenTTL {
-		p = append(p, fmt.Sprintf("--token-ttl %s: between 10s and 24h", auth.FormatDuration(d)))
-	}
-	if c.audience == "" || strings.ContainsAny(c.audience, " \t\r\n") {
-		p = append(p, "--audience: a URI or name without spaces")
-	}
-	if time.Duration(c.rotationPeriod) <= time.Duration(c.publishAhead) {
-		p = append(p, "--key-rotation-period must be longer than --key-publish-ahead")
-	}
-	for name, d := range map[string]durationValue{"--key-check-interval": c.keyCheckInterval, "--poll-interval": c.pollInterval, "--read-header-timeout": c.readHeaderTimeout, "--request-timeout": c.requestTimeout, "--idle-timeout": c.idleTimeout} {
-		if d <= 0 {
-			p = append(p, name+" must be positive")
-		}
-	}
-	if c.rateLimitFail != "open" && c.rateLimitFail != "closed" {
-		p = append(p, fmt.Sprintf("--rate-limit-fail %q: use open or closed", c.rateLimitFail))
-	}
-	if c.redisURL != "" && !strings.HasPrefix(c.redisURL, "redis://") && !strings.HasPrefix(c.redisURL, "rediss://") {
-		p = append(p, "--redis-url: want redis://host:6379/0 or rediss://…")
-	}
-	if c.maxHeaderBytes < 4096 {
-		p = append(p, "--max-header-bytes: at least 4096")
-	}
-	if len(p) > 0 {
-		return errors.New("invalid settings:\n  " + strings.Join(p, "\n  "))
-	}
-	return nil
-}
-
-// checkIssuer validates an issuer identifier (RFC 8414 §2: https, no query
-// or fragment; http is tolerated for development) and trims a trailing slash.
-func checkIssuer(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("%q is not an absolute http(s) URL such as https://auth.example.com", s)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("%q: an issuer has no query, fragment or user info (RFC 8414 §2)", s)
-	}
-	return strings.TrimSuffix(s, "/"), nil
-}
-
-func parseLevel(level string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return l, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	return l, nil
 }
 
 // server is a running `serve`.
@@ -214,6 +174,7 @@ type server struct {
 	redisCl  goredis.UniversalClient
 	issuer   *issuer.Issuer
 	http     *http.Server
+	certs    *certReloader // nil without TLS
 	listener net.Listener
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -261,13 +222,18 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 
+	if c.tlsCert != "" {
+		if s.certs, err = newCertReloader(c.tlsCert, c.tlsKey, logger); err != nil {
+			return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
+		}
+	}
 	s.listener, err = net.Listen("tcp", c.listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %s: %w", c.listen, err)
 	}
 	if c.issuer == "" {
 		_, port, _ := net.SplitHostPort(s.listener.Addr().String())
-		c.issuer = "http://localhost:" + port
+		c.issuer = c.scheme() + "://localhost:" + port
 	}
 	s.limiter = inmem.NewLimiter(inmem.LimiterOptions{Clock: clock})
 	var limiter auth.Limiter = s.limiter
@@ -300,7 +266,9 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		}
 		replay = redis.NewReplayCache(s.redisCl, ropts)
 	}
-	allowHTTPKeys := c.allowHTTPJWKSURI || strings.HasPrefix(c.issuer, "http://")
+	// Plain-http jwks_uri values: asked for, or implied by an http issuer
+	// in development; never implied in production.
+	allowHTTPKeys := c.allowHTTPJWKSURI || (c.env != production && strings.HasPrefix(c.issuer, "http://"))
 	assertions, err := clientauth.NewVerifier(clientauth.Config{
 		Issuer:        c.issuer,
 		TokenEndpoint: c.issuer + httpapi.TokenPath,
@@ -322,7 +290,7 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		ClientAssertions: assertions,
 	}, s.replica, s.keys, limiter, clock)
 	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health,
-		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms}
+		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms, TrustedProxies: c.trustedProxies}
 	var self atomic.Pointer[http.Handler]
 	if !c.noAdminAPI {
 		guard, err := newAdminGuard(ctx, s.issuer, c.adminAudience, &self)
@@ -340,15 +308,26 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		ReadTimeout:       time.Duration(c.requestTimeout),
 		WriteTimeout:      time.Duration(c.requestTimeout),
 		IdleTimeout:       time.Duration(c.idleTimeout),
-		MaxHeaderBytes:    c.maxHeaderBytes,
+		MaxHeaderBytes:    int(c.maxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if s.certs != nil {
+		s.http.TLSConfig = s.certs.tlsConfig()
 	}
 
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go s.replica.Run(s.ctx)
 	go s.maintainKeys(time.Duration(c.keyCheckInterval))
+	if s.certs != nil {
+		go s.certs.run(s.ctx, c.tlsReloadEvery)
+	}
 	go func() {
-		err := s.http.Serve(s.listener)
+		var err error
+		if s.certs != nil {
+			err = s.http.ServeTLS(s.listener, "", "") // HTTP/2 and HTTP/1.1 over TLS
+		} else {
+			err = s.http.Serve(s.listener)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -369,6 +348,10 @@ func (s *server) logStart(g *globalFlags, clock auth.Clock) {
 		"issuer", s.cfg.issuer,
 		"listen", s.listener.Addr().String(),
 		"database", redactURL(g.database),
+		"env", s.cfg.env,
+		"config", g.config,
+		"tls", s.certs != nil,
+		"trusted_proxies", s.cfg.trustedProxies.String(),
 		"rate_limiter", s.limiterBackend(),
 		"signing_alg", signer.Algorithm(),
 		"signing_kid", signer.KeyID(),
@@ -380,8 +363,39 @@ func (s *server) logStart(g *globalFlags, clock auth.Clock) {
 		}
 		s.logger.Info("no clients yet; create one with: " + cmd)
 	}
-	if strings.HasPrefix(s.cfg.issuer, "http://") {
-		s.logger.Warn("the issuer is plain HTTP: fine for development, not for production", "issuer", s.cfg.issuer)
+	if s.certs != nil {
+		s.logger.Info("serving HTTPS (TLS 1.2 and up, HTTP/2); the certificate files are reloaded when they change", certAttrs(s.certs.cert.Load())...)
+	}
+	s.logEnvironment(g)
+}
+
+// scheme is the scheme this server serves.
+func (c *serveConfig) scheme() string {
+	if c.tlsCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// logEnvironment says, in development, in one line, what production would
+// refuse; and warns of settings that are allowed but probably wrong.
+func (s *server) logEnvironment(g *globalFlags) {
+	c := s.cfg
+	if c.env == development {
+		var would []string
+		for _, r := range c.productionRefusals(g) {
+			would = append(would, r.what)
+		}
+		if len(would) > 0 {
+			s.logger.Warn("development environment: "+strings.Join(would, "; ")+" — each allowed here, refused with --env production",
+				"env", c.env, "refused_in_production", would)
+		}
+	}
+	if c.behindProxy && len(c.trustedProxies) == 0 {
+		s.logger.Warn("--behind-proxy without --trusted-proxies: the per-address rate limit and the logs see the proxy's address, not the clients'")
+	}
+	if c.behindProxy && strings.HasPrefix(c.issuer, "http://localhost:") {
+		s.logger.Warn("--behind-proxy with the default issuer: set --issuer to the https URL clients reach through the proxy", "issuer", c.issuer)
 	}
 }
 

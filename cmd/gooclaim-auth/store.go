@@ -100,11 +100,30 @@ func loadKEK(ctx context.Context, g *globalFlags, db database, logger *slog.Logg
 	return kek, nil
 }
 
-// redactURL hides a password in a connection URL.
+// redactURL hides the passwords in a connection URL: in the user info
+// (postgres://user:pw@host, redis://:pw@host) and in the query parameters
+// PostgreSQL accepts one in (password=, sslpassword=).
 func redactURL(s string) string {
-	at := strings.LastIndexByte(s, '@')
 	scheme := strings.Index(s, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	if scheme < 0 {
+		return s
+	}
+	if q := strings.IndexByte(s, '?'); q >= 0 {
+		params := strings.Split(s[q+1:], "&")
+		for i, p := range params {
+			name, _, ok := strings.Cut(p, "=")
+			if ok && (strings.EqualFold(name, "password") || strings.EqualFold(name, "sslpassword")) {
+				params[i] = name + "=REDACTED"
+			}
+		}
+		s = s[:q+1] + strings.Join(params, "&")
+	}
+	end := len(s)
+	if i := strings.IndexAny(s[scheme+3:], "?#"); i >= 0 {
+		end = scheme + 3 + i
+	}
+	at := strings.LastIndexByte(s[:end], '@')
+	if at < scheme {
 		return s
 	}
 	userinfo := s[scheme+3 : at]
