@@ -157,7 +157,9 @@ func TestEveryCommandHasHelp(t *testing.T) {
 func TestFlagsFromEnvironment(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "env.db")
 	getenv := func(k string) string {
-		return map[string]string{"GOOCLAIM_DATABASE": db, "GOOCLAIM_OUTPUT": "json"}[k]
+		return map[string]string{"GOOCLAIM_DATABASE": db, "GOOCLAIM_OUTPUT": "json",
+			// serve's settings, which must not become this client's own
+			"GOOCLAIM_RATE_LIMIT": "5/1s", "GOOCLAIM_TOKEN_TTL": "10m", "GOOCLAIM_AUDIENCE": "https://elsewhere.example"}[k]
 	}
 	var out, errb strings.Builder
 	if code := run(context.Background(), []string{"clients", "create", "--name", "from-env", "--scope", "a"}, strings.NewReader(""), &out, &errb, getenv); code != 0 {
@@ -165,6 +167,9 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 	if !strings.HasPrefix(strings.TrimSpace(out.String()), "{") {
 		t.Fatalf("GOOCLAIM_OUTPUT=json ignored: %s", out.String())
+	}
+	if s := out.String(); strings.Contains(s, "5/1s") || strings.Contains(s, `"10m"`) || strings.Contains(s, "elsewhere") {
+		t.Fatalf("serve's environment became the client's settings: %s", s)
 	}
 	if _, err := os.Stat(db); err != nil {
 		t.Fatalf("GOOCLAIM_DATABASE ignored: %v", err)

@@ -49,7 +49,8 @@ and print it, for example:
 
 The secret is read from a file (or - for standard input), never from a flag,
 so that it does not show in the process list or the shell history.`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{envScoped: ""},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runToken(cmd, e, f)
 		},
@@ -222,7 +223,8 @@ The token is the argument, or read from standard input when it is - or
 absent, so that it need not be in the shell history:
 
   gooclaim-auth token … | gooclaim-auth verify --issuer http://localhost:8080`,
-		Args: cobra.MaximumNArgs(1),
+		Args:        cobra.MaximumNArgs(1),
+		Annotations: map[string]string{envScoped: ""},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd, e, f, args)
 		},

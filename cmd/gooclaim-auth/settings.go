@@ -91,12 +91,14 @@ func resolveSettings(cmd *cobra.Command, getenv func(string) string, g *globalFl
 			st.from[f.Name] = source{kind: "flag"}
 		}
 	})
-	applyEnv(flags, getenv, st)
+	_, all := cmd.Annotations[serveScoped]
+	_, env := cmd.Annotations[envScoped]
+	global := cmd.Root().PersistentFlags()
+	isGlobal := func(name string) bool { return global.Lookup(name) != nil }
+	applyEnv(flags, getenv, func(name string) bool { return all || env || isGlobal(name) || name == "output" }, st)
 	if g.config != "" {
 		st.file = g.config
-		_, all := cmd.Annotations[serveScoped]
-		global := cmd.Root().PersistentFlags()
-		applyFile(flags, g.config, func(name string) bool { return all || global.Lookup(name) != nil }, st)
+		applyFile(flags, g.config, func(name string) bool { return all || isGlobal(name) }, st)
 	}
 	return st
 }
@@ -110,11 +112,17 @@ func envName(flag string) string {
 // GOOCLAIM_ADMIN=true left in a shell would make every client an admin.
 var notFromEnv = map[string]bool{"admin": true}
 
-// applyEnv sets every flag not given on the command line from its
+// envScoped marks the commands whose own flags are read from the
+// environment too (token, verify). The management commands' own flags are
+// not: GOOCLAIM_RATE_LIMIT or GOOCLAIM_AUDIENCE set for serve must not
+// become the settings of every client created in the same shell.
+const envScoped = "env-settings"
+
+// applyEnv sets every flag in scope not given on the command line from its
 // environment variable, if set.
-func applyEnv(flags *pflag.FlagSet, getenv func(string) string, st *settings) {
+func applyEnv(flags *pflag.FlagSet, getenv func(string) string, inScope func(string) bool, st *settings) {
 	flags.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "help" || notFromEnv[f.Name] {
+		if f.Changed || f.Name == "help" || notFromEnv[f.Name] || !inScope(f.Name) {
 			return
 		}
 		name := envName(f.Name)
