@@ -55,6 +55,9 @@ type Server struct {
 	// AssertionAlgorithms are the algorithms accepted for private_key_jwt
 	// client assertions; empty means that method is not offered.
 	AssertionAlgorithms []string
+	// Observer receives every request and token, introspection and
+	// revocation outcome, for metrics; nil means none.
+	Observer Observer
 }
 
 // Handler returns the routed handler with its middleware.
@@ -96,7 +99,7 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found", Description: "no endpoint at this path; the token endpoint is POST " + TokenPath})
 	})
 	h := securityHeaders(mux)
-	if !s.NoRequestLog {
+	if !s.NoRequestLog || s.Observer != nil {
 		h = s.logRequests(h)
 	}
 	return s.recoverPanics(h)
