@@ -79,13 +79,13 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // never a header value or a body, which may hold secrets; the client_id is
 // not one. It reports every request to the Observer, if any.
 func (s *Server) logRequests(next http.Handler) http.Handler {
-	logged := !s.NoRequestLog
+	logged, observer := !s.NoRequestLog, s.Observer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, logged: logged}
 		next.ServeHTTP(rec, r)
-		if s.Observer != nil {
-			s.observe(r, rec, time.Since(start))
+		if observer != nil {
+			observe(observer, r, rec, time.Since(start))
 		}
 		if !logged {
 			return

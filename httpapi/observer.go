@@ -62,20 +62,20 @@ func route(path string) string {
 	return RouteOther
 }
 
-// observe reports a finished request, and its event if it had one.
-func (s *Server) observe(r *http.Request, rec *recorder, d time.Duration) {
+// observe reports a finished request to o, and its event if it had one.
+func observe(o Observer, r *http.Request, rec *recorder, d time.Duration) {
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK // the handler wrote nothing
 	}
-	s.Observer.ObserveRequest(route(r.URL.Path), status)
+	o.ObserveRequest(route(r.URL.Path), status)
 	if rec.event.name == "" {
 		return
 	}
 	switch kind, _, _ := strings.Cut(rec.event.name, "."); kind {
 	case "token":
-		s.Observer.ObserveToken(rec.event.outcome, d)
+		o.ObserveToken(rec.event.outcome, d)
 	default:
-		s.Observer.ObserveOperation(kind, rec.event.outcome)
+		o.ObserveOperation(kind, rec.event.outcome)
 	}
 }
