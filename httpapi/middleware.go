@@ -9,12 +9,14 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 )
 
-// recorder remembers what the handler answered, for the request log.
+// recorder remembers what the handler answered, for the request log and
+// the Observer.
 type recorder struct {
 	http.ResponseWriter
 	status   int
 	clientID string
-	event    *authEvent
+	event    authEvent // name "" when there was none
+	logged   bool      // the request gets a log line, which carries the event
 }
 
 // authEvent is what happened at the token, introspection or revocation
@@ -40,11 +42,14 @@ func (e *authEvent) attrs() []slog.Attr {
 }
 
 // recordEvent logs ev: on the request's log line when requests are logged,
-// so that a token costs one line, else on a line of its own.
+// so that a token costs one line, else on a line of its own. The Observer,
+// if any, gets it when the request ends.
 func (s *Server) recordEvent(w http.ResponseWriter, r *http.Request, clientID string, ev authEvent) {
 	if rec, ok := w.(*recorder); ok {
-		rec.clientID, rec.event = clientID, &ev
-		return
+		rec.clientID, rec.event = clientID, ev
+		if rec.logged {
+			return
+		}
 	}
 	attrs := append(ev.attrs(), slog.String("remote", remoteIP(r)))
 	if clientID != "" {
@@ -70,13 +75,21 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// logRequests writes one structured line per request: never a header value
-// or a body, which may hold secrets; the client_id is not one.
+// logRequests writes one structured line per request, unless NoRequestLog:
+// never a header value or a body, which may hold secrets; the client_id is
+// not one. It reports every request to the Observer, if any.
 func (s *Server) logRequests(next http.Handler) http.Handler {
+	logged, observer := !s.NoRequestLog, s.Observer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w, logged: logged}
 		next.ServeHTTP(rec, r)
+		if observer != nil {
+			observe(observer, r, rec, time.Since(start))
+		}
+		if !logged {
+			return
+		}
 		remote := remoteIP(r)
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
@@ -93,7 +106,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if rec.clientID != "" {
 			attrs = append(attrs, slog.String("client_id", rec.clientID))
 		}
-		if rec.event != nil {
+		if rec.event.name != "" {
 			attrs = append(attrs, rec.event.attrs()...)
 		}
 		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)

@@ -23,6 +23,7 @@ func (s *Server) authenticateOperation(w http.ResponseWriter, r *http.Request, n
 	d, scope, err := s.Issuer.LimitOperation(r.Context(), name, &op.Client)
 	if err != nil {
 		s.Logger.Error("rate limiter failed", "err", err)
+		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: op.Client.AuthMethod})
 		writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the rate limiter is unavailable; retry shortly"))
 		return nil, op
 	}

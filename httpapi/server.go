@@ -64,6 +64,9 @@ type Server struct {
 	// headers are believed (see ClientAddr); empty believes none, and the
 	// peer's own address is the client's.
 	TrustedProxies []netip.Prefix
+	// Observer receives every request and token, introspection and
+	// revocation outcome, for metrics; nil means none.
+	Observer Observer
 }
 
 // Handler returns the routed handler with its middleware.
@@ -106,7 +109,7 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found", Description: "no endpoint at this path; the token endpoint is POST " + TokenPath})
 	})
 	h := securityHeaders(mux)
-	if !s.NoRequestLog {
+	if !s.NoRequestLog || s.Observer != nil {
 		h = s.logRequests(h)
 	}
 	return s.recoverPanics(s.clientAddr(h))

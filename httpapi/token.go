@@ -25,6 +25,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	d, scope, err := s.Issuer.Limit(r.Context(), &req)
 	if err != nil {
 		s.Logger.Error("rate limiter failed", "err", err)
+		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: req.AuthMethod})
 		writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the rate limiter is unavailable; retry shortly"))
 		return
 	}
@@ -56,12 +57,16 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	oauthwire.WriteToken(w, tok)
 }
 
-// errorCode is the OAuth error code of err, for the logs: server_error for
-// failures of the server.
+// errorCode is the OAuth error code of err, for the logs and metrics:
+// temporarily_unavailable for a server that cannot reach what it depends
+// on (as tokenError answers), server_error for other failures of the server.
 func errorCode(err error) string {
 	var oe *auth.OAuthError
 	if errors.As(err, &oe) {
 		return oe.Code
+	}
+	if auth.ErrorCode(err) == auth.EUNAVAILABLE {
+		return auth.ErrTemporarilyUnavailable.Code
 	}
 	return auth.ErrServerError.Code
 }
