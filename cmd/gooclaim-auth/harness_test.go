@@ -62,6 +62,7 @@ func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...
 	ts := &testServer{t: t, dir: t.TempDir(), g: g, logs: &syncBuffer{}, waited: make(chan error, 1)}
 	c := defaultServeConfig()
 	c.listen = "127.0.0.1:0"
+	c.opsListen = "127.0.0.1:0"
 	c.pollInterval = durationValue(100 * time.Millisecond)
 	for _, f := range configure {
 		f(c)
@@ -88,6 +89,9 @@ func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...
 func (ts *testServer) kill() {
 	ts.srv.stopping.Store(true)
 	ts.srv.http.Close()
+	if ts.srv.ops != nil {
+		ts.srv.ops.Close()
+	}
 }
 
 func (ts *testServer) stop() {

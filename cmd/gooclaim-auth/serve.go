@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/gooclaim/gooclaim-auth/httpapi"
 	"github.com/gooclaim/gooclaim-auth/inmem"
 	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/gooclaim-auth/metrics"
+	"github.com/gooclaim/gooclaim-auth/ops"
 	"github.com/gooclaim/gooclaim-auth/postgres"
 	"github.com/gooclaim/gooclaim-auth/redis"
 )
@@ -29,6 +32,7 @@ import (
 // the flags' defaults are.
 type serveConfig struct {
 	listen            string
+	opsListen         string
 	issuer            string
 	audience          string
 	signingAlg        string
@@ -72,6 +76,7 @@ const (
 func defaultServeConfig() *serveConfig {
 	return &serveConfig{
 		listen:            ":8080",
+		opsListen:         "127.0.0.1:9090",
 		audience:          issuer.DefaultAudience,
 		signingAlg:        auth.ES256,
 		maxHeaderBytes:    16 << 10,
@@ -132,6 +137,7 @@ Settings may also come from GOOCLAIM_<FLAG> variables and a YAML file
 // print, and to know the keys a configuration file may hold).
 func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.listen, "listen", c.listen, "address to listen on, host:port")
+	f.StringVar(&c.opsListen, "ops-listen", c.opsListen, `address of the operations listener (GET /metrics, /healthz, /readyz), host:port; "" turns it off. Keep it off the public network`)
 	f.StringVar(&c.issuer, "issuer", "", "issuer URL: the tokens' iss and the base of the endpoint URLs (default http://localhost:<listen port>, https with TLS)")
 	f.StringVar(&c.env, "env", c.env, "environment: production (refuses generated keys, plain HTTP, an http issuer) or development")
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file to serve HTTPS (and HTTP/2) with; reloaded when the file changes (with --tls-key)")
@@ -167,6 +173,11 @@ type server struct {
 	cfg      *serveConfig
 	logger   *slog.Logger
 	store    database
+	data     auth.Store // store, instrumented: everything but Close and type checks uses it
+	metrics  *metrics.Metrics
+	ops      *http.Server // nil without --ops-listen
+	opsLn    net.Listener
+	draining sync.WaitGroup // a shutdown in progress
 	replica  *inmem.Replica
 	keys     *issuer.KeyRing
 	limiter  *inmem.Limiter
@@ -202,7 +213,9 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	s.replica = inmem.NewReplica(s.store, inmem.ReplicaOptions{
+	s.metrics = metrics.New(metrics.BuildInfo{Version: version, Commit: commit})
+	s.data = metrics.Store(s.store, s.metrics)
+	s.replica = inmem.NewReplica(s.data, inmem.ReplicaOptions{
 		PollInterval: time.Duration(c.pollInterval),
 		Logger:       logger,
 		OnKeys:       func(keys []auth.Key) error { return s.keys.Load(keys) },
@@ -221,6 +234,8 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 	if _, err := s.keys.Signer(clock.Now()); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	s.metrics.WatchReplica(s.replica)
+	s.metrics.WatchKeys(s.keys, clock.Now)
 
 	if c.tlsCert != "" {
 		if s.certs, err = newCertReloader(c.tlsCert, c.tlsKey, logger); err != nil {
@@ -242,6 +257,7 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		if err != nil {
 			return nil, fmt.Errorf("--redis-url: %w", err)
 		}
+		s.metrics.InstrumentRedis(s.redisCl)
 		opts := redis.LimiterOptions{Prefix: c.redisPrefix, Logger: logger}
 		if c.rateLimitFail == "open" {
 			opts.Fallback = s.limiter
@@ -255,6 +271,8 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		s.redis = redis.NewLimiter(s.redisCl, opts)
 		limiter = s.redis
 	}
+	s.metrics.WatchLimiter(s.redis) // nil: "memory"
+	limiter = metrics.Limiter(limiter, s.metrics)
 	// The jti of every private_key_jwt assertion is remembered until it
 	// expires: in Redis when the fleet shares one, so that an assertion
 	// accepted by one node is refused by every other.
@@ -286,18 +304,19 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		TokenTTL:         time.Duration(c.tokenTTL),
 		RateLimit:        auth.Rate(c.rateLimit),
 		IPRateLimit:      auth.Rate(c.ipRateLimit),
-		Revocations:      s.store,
+		Revocations:      s.data,
 		ClientAssertions: assertions,
 	}, s.replica, s.keys, limiter, clock)
 	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health,
-		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms, TrustedProxies: c.trustedProxies}
+		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms, TrustedProxies: c.trustedProxies,
+		Observer: s.metrics}
 	var self atomic.Pointer[http.Handler]
 	if !c.noAdminAPI {
 		guard, err := newAdminGuard(ctx, s.issuer, c.adminAudience, &self)
 		if err != nil {
 			return nil, fmt.Errorf("admin API: %w", err)
 		}
-		svc := &admin.Service{Store: s.store, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: allowHTTPKeys}
+		svc := &admin.Service{Store: s.data, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: allowHTTPKeys}
 		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: logger}).Handler()
 	}
 	handler := api.Handler()
@@ -314,12 +333,32 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 	if s.certs != nil {
 		s.http.TLSConfig = s.certs.tlsConfig()
 	}
+	if c.opsListen != "" {
+		s.opsLn, err = net.Listen("tcp", c.opsListen)
+		if err != nil {
+			return nil, fmt.Errorf("--ops-listen %s: %w", c.opsListen, err)
+		}
+		s.ops = &http.Server{
+			Handler:           ops.Handler(ops.Config{Metrics: s.metrics.Handler(), Health: s.health}),
+			ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+	}
 
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go s.replica.Run(s.ctx)
 	go s.maintainKeys(time.Duration(c.keyCheckInterval))
 	if s.certs != nil {
 		go s.certs.run(s.ctx, c.tlsReloadEvery)
+	}
+	if s.ops != nil {
+		go func() {
+			if err := s.ops.Serve(s.opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error("ops listener failed; metrics and health checks are unavailable", "err", err)
+			}
+		}()
 	}
 	go func() {
 		var err error
@@ -347,6 +386,7 @@ func (s *server) logStart(g *globalFlags, clock auth.Clock) {
 		"version", version,
 		"issuer", s.cfg.issuer,
 		"listen", s.listener.Addr().String(),
+		"ops_listen", s.opsAddr(),
 		"database", redactURL(g.database),
 		"env", s.cfg.env,
 		"config", g.config,
@@ -416,7 +456,7 @@ func (s *server) maintainKeys(every time.Duration) {
 				s.logger.Info("signing keys rotated or pruned", "next_rotation", s.keys.NextRotation(time.Now()))
 			}
 			// Revoked token IDs are kept only while the tokens could still be used.
-			if n, err := s.store.PruneRevocations(s.ctx, time.Now().Add(-time.Minute)); err != nil {
+			if n, err := s.data.PruneRevocations(s.ctx, time.Now().Add(-time.Minute)); err != nil {
 				s.logger.Error("pruning expired revocations failed; will retry", "err", err)
 			} else if n > 0 {
 				s.logger.Debug("pruned expired revocations", "count", n)
@@ -496,6 +536,14 @@ func (s *server) limiterState() map[string]any {
 	return m
 }
 
+// opsAddr is the ops listener's address, "" when there is none.
+func (s *server) opsAddr() string {
+	if s.opsLn == nil {
+		return ""
+	}
+	return s.opsLn.Addr().String()
+}
+
 // Addr is the address the server listens on.
 func (s *server) Addr() string { return s.listener.Addr().String() }
 
@@ -505,6 +553,8 @@ func (s *server) shutdown() {
 	if s.stopping.Swap(true) {
 		return
 	}
+	s.draining.Add(1)
+	defer s.draining.Done()
 	if d := time.Duration(s.cfg.shutdownDelay); d > 0 {
 		s.logger.Info("shutting down: failing readiness so load balancers stop sending", "delay", auth.FormatDuration(d))
 		time.Sleep(d)
@@ -516,11 +566,21 @@ func (s *server) shutdown() {
 		s.logger.Error("graceful shutdown timed out; closing remaining connections", "err", err)
 		s.http.Close()
 	}
+	// The ops listener goes last, so that /readyz says "shutting down" to
+	// the end.
+	if s.ops != nil {
+		if err := s.ops.Shutdown(ctx); err != nil {
+			s.ops.Close()
+		}
+	}
 }
 
 // wait blocks until the server has stopped, then releases everything.
 func (s *server) wait() error {
 	err := <-s.done
+	// Serve returns as soon as Shutdown starts: let requests in flight and
+	// the ops listener finish before the store and Redis are closed.
+	s.draining.Wait()
 	s.close()
 	if err == nil {
 		s.logger.Info("stopped")
@@ -537,6 +597,9 @@ func (s *server) close() {
 	}
 	if s.redisCl != nil {
 		s.redisCl.Close()
+	}
+	if s.opsLn != nil {
+		s.opsLn.Close() // start failed before serving; harmless after Shutdown
 	}
 	if s.store != nil {
 		s.store.Close()

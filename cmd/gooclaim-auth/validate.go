@@ -29,6 +29,11 @@ func (c *serveConfig) validate(g *globalFlags) error {
 	if _, _, err := net.SplitHostPort(c.listen); err != nil {
 		p = append(p, fmt.Sprintf("%s %q: want host:port, for example :8080 or 127.0.0.1:8080", n("listen"), c.listen))
 	}
+	if c.opsListen != "" {
+		if _, _, err := net.SplitHostPort(c.opsListen); err != nil {
+			p = append(p, fmt.Sprintf("%s %q: want host:port, for example 127.0.0.1:9090, or \"\" for none", n("ops-listen"), c.opsListen))
+		}
+	}
 	if c.issuer != "" {
 		if iss, err := checkIssuer(c.issuer); err != nil {
 			p = append(p, n("issuer")+": "+err.Error())

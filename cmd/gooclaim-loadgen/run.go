@@ -155,7 +155,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--listen", serverAddr, "--database", ws.database,
+	args := []string{"serve", "--listen", serverAddr, "--ops-listen", "127.0.0.1:0", "--database", ws.database,
 		"--key-encryption-key-file", ws.kekFile, "--signing-alg", c.Alg}
 	if c.RateLimit != "" {
 		args = append(args, "--rate-limit", c.RateLimit)
@@ -222,7 +222,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	if err != nil {
 		return nil, err
 	}
-	soArgs := []string{"serve", "--listen", soAddr, "--database", c.PostgresURL, "--postgres-schema", so.schema,
+	soArgs := []string{"serve", "--listen", soAddr, "--ops-listen", "127.0.0.1:0", "--database", c.PostgresURL, "--postgres-schema", so.schema,
 		"--redis-url", c.RedisURL, "--redis-prefix", so.prefix,
 		"--key-encryption-key-file", ws.kekFile, "--signing-alg", c.Alg}
 	if c.RateLimit != "" {
