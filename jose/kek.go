@@ -120,7 +120,10 @@ func (k *KEK) Open(sealed, aad []byte) ([]byte, error) {
 const maxKEKFileSize = 4096
 
 // LoadKEKFile reads a key-encryption key from a file holding its base64
-// text (see ParseKEK). The file must not be accessible to group or others.
+// text (see ParseKEK). The file must not be accessible to group or others;
+// on Linux, group bits that are only the mask of a POSIX ACL letting this
+// process's user read the file are accepted too (a systemd credential,
+// LoadCredential=, shows as mode 0440 so).
 func LoadKEKFile(path string) (*KEK, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -135,7 +138,7 @@ func LoadKEKFile(path string) (*KEK, error) {
 		return nil, fmt.Errorf("load key-encryption key: %s is not a regular file", path)
 	}
 	// Windows has no such permission bits; its ACLs are the operator's job.
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" && !aclGrantsOnlyOwnerAndUs(path, perm) {
 		return nil, fmt.Errorf("load key-encryption key: %s is accessible by group or others (mode %#o); run: chmod 600 %s", path, perm, path)
 	}
 	text, err := io.ReadAll(io.LimitReader(f, maxKEKFileSize+1))

@@ -25,12 +25,6 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 )
 
-// Set by the linker: -ldflags "-X main.version=v1.2.3 -X main.commit=abc".
-var (
-	version = "dev"
-	commit  = ""
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
@@ -125,6 +119,7 @@ value came from.`,
 		newVerifyCmd(e),
 		newJWKSCmd(e),
 		newVersionCmd(e),
+		newHealthcheckCmd(e),
 	)
 	return root
 }
@@ -143,20 +138,4 @@ func explain(err error) string {
 		return msg
 	}
 	return msg
-}
-
-func newVersionCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v := version
-			if commit != "" {
-				v += " (" + commit + ")"
-			}
-			fmt.Fprintln(e.stdout, "gooclaim-auth", v)
-			return nil
-		},
-	}
 }

@@ -213,7 +213,8 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	s.metrics = metrics.New(metrics.BuildInfo{Version: version, Commit: commit})
+	bi := buildInfo()
+	s.metrics = metrics.New(metrics.BuildInfo{Version: bi.Version, Commit: bi.Commit, Date: bi.Date, GoVersion: bi.GoVersion})
 	s.data = metrics.Store(s.store, s.metrics)
 	s.replica = inmem.NewReplica(s.data, inmem.ReplicaOptions{
 		PollInterval: time.Duration(c.pollInterval),

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package jose
+
+import "io/fs"
+
+// aclGrantsOnlyOwnerAndUs: POSIX ACLs are read on Linux only; elsewhere the
+// mode bits decide.
+func aclGrantsOnlyOwnerAndUs(path string, perm fs.FileMode) bool { return false }
