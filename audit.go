@@ -44,6 +44,7 @@ const (
 	ActionSecretRevoke       = "client.revoke_secret"
 	ActionClientRevokeTokens = "client.revoke_tokens"
 	ActionKeysRotate         = "keys.rotate"
+	ActionKeysRevoke         = "keys.revoke"
 	ActionKeysUpdate         = "keys.update"
 	ActionTokenRevoke        = "token.revoke"
 )

@@ -445,6 +445,28 @@ func (s *Service) RotateKeys(ctx context.Context, publishAhead time.Duration) (a
 	return s.Keys.Rotate(audit(ctx, auth.ActionKeysRotate), publishAhead)
 }
 
+// RevokeKey removes the signing key kid at once, for a key that is or may
+// be compromised (see issuer.KeyRing.Revoke): it leaves the JWKS, never signs
+// again, and when it was the active key a new one signs in its place at once.
+// The audit trail records it as keys.revoke with the key sets before and
+// after; reason, when given, is what the caller says happened, returned for
+// the caller's log (the audit trail has no free-text field).
+func (s *Service) RevokeKey(ctx context.Context, kid, reason string) (issuer.RevokedKey, error) {
+	if s.Keys == nil {
+		return issuer.RevokedKey{}, auth.Errorf(auth.EUNAVAILABLE, "revoking keys needs the key-encryption key")
+	}
+	if strings.TrimSpace(kid) == "" {
+		return issuer.RevokedKey{}, auth.Errorf(auth.EINVALID, "key ID: required (`keys list` shows them)")
+	}
+	if len(reason) > maxRevokeReason || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return issuer.RevokedKey{}, auth.Errorf(auth.EINVALID, "reason: at most %d characters, no control characters", maxRevokeReason)
+	}
+	return s.Keys.Revoke(audit(ctx, auth.ActionKeysRevoke), kid)
+}
+
+// maxRevokeReason bounds the reason given for a key revocation.
+const maxRevokeReason = 500
+
 // KeyStatuses describes the stored keys now.
 func (s *Service) KeyStatuses(ctx context.Context) ([]issuer.KeyStatus, error) {
 	keys, err := s.Store.Keys(ctx)

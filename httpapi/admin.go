@@ -33,6 +33,7 @@ import (
 //	POST   /v1/admin/clients/{id}/revoke-tokens   revoke every token it holds
 //	GET    /v1/admin/keys                         signing keys (public facts)
 //	POST   /v1/admin/keys/rotate                  add a signing key
+//	POST   /v1/admin/keys/{kid}/revoke            remove a (compromised) key at once
 //	GET    /v1/admin/audit                        read the audit trail (never edit it)
 const AdminPrefix = "/v1/admin/"
 
@@ -76,6 +77,7 @@ func (a *Admin) Handler() http.Handler {
 		{"POST", client + "/revoke-tokens", a.revokeTokens},
 		{"GET", AdminPrefix + "keys", a.listKeys},
 		{"POST", AdminPrefix + "keys/rotate", a.rotateKeys},
+		{"POST", AdminPrefix + "keys/{kid}/revoke", a.revokeKey},
 		{"GET", AdminPrefix + "audit", a.auditEvents},
 	}
 	mux := http.NewServeMux()

@@ -63,7 +63,7 @@ func (a *Admin) rotateKeys(w http.ResponseWriter, r *http.Request) {
 		ahead = d
 	}
 	if a.Service.Keys == nil {
-		a.fail(w, r, auth.ErrTemporarilyUnavailable.WithDescription("this server cannot rotate keys: it runs without the key-encryption key; rotate with the CLI (gooclaim-auth keys rotate)"))
+		a.fail(w, r, errNoKEK("rotate keys", "gooclaim-auth keys rotate"))
 		return
 	}
 	k, err := a.Service.RotateKeys(r.Context(), ahead)
@@ -72,6 +72,11 @@ func (a *Admin) rotateKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeAdminJSON(w, http.StatusOK, KeyView{KID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, SigningFrom: k.SigningFrom})
+}
+
+// errNoKEK answers a key change on a server without the key-encryption key.
+func errNoKEK(what, command string) error {
+	return auth.ErrTemporarilyUnavailable.WithDescription("this server cannot " + what + ": it runs without the key-encryption key; use the CLI (" + command + ")")
 }
 
 // AuditEventView is how the admin API shows an audit event.

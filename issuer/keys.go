@@ -385,3 +385,58 @@ func (r *KeyRing) VerificationKey(kid string, now time.Time) (alg string, pub cr
 	}
 	return "", nil, false
 }
+
+// RevokedKey is the outcome of Revoke.
+type RevokedKey struct {
+	Key   auth.Key // the key removed
+	State KeyState // its state when it was removed
+	// Replacement is the key created to sign in its place when the revoked
+	// key was the active one (it signs at once); nil otherwise.
+	Replacement *auth.Key
+}
+
+// Revoke removes the key kid from the set at once, for a key that is or may
+// be compromised: it is no longer published in the JWKS, so tokens it signed
+// stop verifying, and it never signs again. When it was the active key, a
+// new key of the policy's algorithm is created in the same transaction and
+// signs at once (an emergency rotation, publish-ahead 0), so that issuance
+// never falls back to an older key. Expired keys are dropped on the way.
+// ENOTFOUND when no stored key has that ID.
+//
+// Nodes load the change within their poll interval; until then a node may
+// still sign with the revoked key, and the tokens it signs are refused
+// wherever the key is no longer published.
+func (r *KeyRing) Revoke(ctx context.Context, kid string) (RevokedKey, error) {
+	var out RevokedKey
+	err := r.store.UpdateKeys(ctx, func(current []auth.Key) ([]auth.Key, error) {
+		now := r.clock.Now()
+		out = RevokedKey{}
+		found := false
+		var keep []auth.Key
+		for _, s := range Statuses(current, now, r.policy.Retention) {
+			switch {
+			case s.Key.ID == kid:
+				found = true
+				out.Key, out.State = s.Key, s.State
+			case s.State != KeyExpired:
+				keep = append(keep, s.Key)
+			}
+		}
+		if !found {
+			return nil, auth.Errorf(auth.ENOTFOUND, "no signing key %q: `keys list` shows the key IDs", kid)
+		}
+		if out.State == KeyActive {
+			k, err := jose.NewKey(r.policy.Algorithm, r.kek, now, now)
+			if err != nil {
+				return nil, err
+			}
+			out.Replacement = &k
+			keep = append(keep, k)
+		}
+		return keep, nil
+	})
+	if err != nil {
+		return RevokedKey{}, fmt.Errorf("revoke signing key %s: %w", kid, err)
+	}
+	return out, nil
+}

@@ -15,9 +15,9 @@ import (
 func newKeysCmd(e *env, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "List and rotate the token signing keys",
+		Short: "List, rotate and revoke the token signing keys",
 	}
-	cmd.AddCommand(newKeysListCmd(e, g), newKeysRotateCmd(e, g))
+	cmd.AddCommand(newKeysListCmd(e, g), newKeysRotateCmd(e, g), newKeysRevokeCmd(e, g))
 	return cmd
 }
 
@@ -98,6 +98,73 @@ last token has expired. Running servers pick the new key up by themselves.`,
 	}
 	cmd.Flags().StringVar(&alg, "signing-alg", "", "algorithm of the new key: ES256, EdDSA or RS256 (default: the newest key's)")
 	cmd.Flags().Var(&publishAhead, "key-publish-ahead", "how long the new key is published before it signs (0: at once, for an emergency)")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newKeysRevokeCmd(e *env, g *globalFlags) *cobra.Command {
+	var output, reason string
+	cmd := &cobra.Command{
+		Use:   "revoke KID",
+		Short: "Remove a compromised signing key at once; an active key is replaced by a new one that signs at once",
+		Long: `Remove the signing key KID from the key set at once, for a key that is or
+may be compromised. It leaves the JWKS, so tokens it signed stop verifying
+(introspection answers active=false at once; offline verifiers refuse them
+once their JWKS cache refreshes, within 5 minutes), and it never signs again.
+If it was the active key, a new key of the same algorithm signs at once
+(an emergency rotation, without the publish-ahead delay): verifiers fetch it
+on the first token that names it. Running servers pick the change up within
+their poll interval. The audit trail records it as keys.revoke.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ctx := cliAudit(cmd.Context())
+			db, err := openStore(ctx, g, nil)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			kek, err := loadKEK(ctx, g, db, nil)
+			if err != nil {
+				return err
+			}
+			alg := currentAlgorithm(ctx, db)
+			if keys, err := db.Keys(ctx); err == nil {
+				for _, k := range keys {
+					if k.ID == args[0] {
+						alg = k.Algorithm // a replacement keeps the revoked key's algorithm
+					}
+				}
+			}
+			ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: alg}, kek, db, nil)
+			svc := &admin.Service{Store: db, Keys: ring}
+			rk, err := svc.RevokeKey(ctx, args[0], reason)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				v := map[string]any{"revoked": map[string]any{"kid": rk.Key.ID, "alg": rk.Key.Algorithm, "state": rk.State,
+					"created_at": rk.Key.CreatedAt, "signing_from": rk.Key.SigningFrom}}
+				if k := rk.Replacement; k != nil {
+					v["replacement"] = map[string]any{"kid": k.ID, "alg": k.Algorithm, "state": issuer.KeyActive,
+						"created_at": k.CreatedAt, "signing_from": k.SigningFrom}
+				}
+				if reason != "" {
+					v["reason"] = reason
+				}
+				return writeJSON(e.stdout, v)
+			}
+			fmt.Fprintf(e.stdout, "Key %s (%s, %s) revoked: it is no longer published and never signs again.\n", rk.Key.ID, rk.Key.Algorithm, rk.State)
+			if k := rk.Replacement; k != nil {
+				fmt.Fprintf(e.stdout, "New %s key %s signs from now on.\n", k.Algorithm, k.ID)
+			}
+			fmt.Fprintln(e.stdout, "Tokens it signed are inactive to introspection now; offline verifiers refuse them once their JWKS cache refreshes (at most 5 minutes).")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "what happened (shown in the output; at most 500 characters)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -25,6 +25,7 @@ import (
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/httpapi"
+	"github.com/gooclaim/gooclaim-auth/issuer"
 )
 
 // The routes httpapi serves (server.go's Handler and admin.go's Admin
@@ -52,6 +53,7 @@ var servedRoutes = []string{
 	"POST /v1/admin/clients/{id}/revoke-tokens",
 	"GET /v1/admin/keys",
 	"POST /v1/admin/keys/rotate",
+	"POST /v1/admin/keys/{kid}/revoke",
 	"GET /v1/admin/audit",
 }
 
@@ -684,6 +686,28 @@ func TestOpenAPIContract(t *testing.T) {
 		adminCall("delete a missing one", "DELETE", cp, "", 404, "not_found", conforms),
 	)
 
+	// Revoke a key that does not sign (the admin token's key must keep working).
+	nextKID := ""
+	for _, st := range ts.srv.keys.Statuses(time.Now()) {
+		if st.State == issuer.KeyNext {
+			nextKID = st.Key.ID
+		}
+	}
+	if nextKID == "" {
+		t.Fatal("no next key after the rotations")
+	}
+	kp := "/v1/admin/keys/" + nextKID + "/revoke"
+	c.run(ts,
+		adminCall("revoke a key", "POST", kp, `{"reason":"contract test"}`, 200, "", conforms),
+		adminCall("revoke it again", "POST", kp, "", 404, "not_found", conforms),
+		adminCall("revoke, a reason with a control character", "POST", "/v1/admin/keys/x/revoke", `{"reason":"a\u0007b"}`, 400, "invalid_request", conforms),
+		adminCall("revoke, an unknown field", "POST", "/v1/admin/keys/x/revoke", `{"why":"x"}`, 400, "invalid_request", nonconform),
+		adminCall("GET", "GET", kp, "", 405, "method_not_allowed", nonconform),
+		adminCall("a body over 1 MiB", "POST", kp, megabyte, 413, "invalid_request", nonconform),
+		admin(call{name: "not JSON", method: "POST", path: kp, contentType: "text/plain", body: "x",
+			status: 415, code: "unsupported_media_type", req: nonconform}),
+	)
+
 	// Refusals of the admin API's guard, on every operation.
 	auditorTok := ts.tokenFor(auditorID, auditorSecret)
 	svcTokAdmin := ts.tokenFor(svcID, svcSecret)
@@ -700,6 +724,7 @@ func TestOpenAPIContract(t *testing.T) {
 		{"POST", "/v1/admin/clients/gooclaim_app_imported/revoke-tokens", ""},
 		{"GET", "/v1/admin/keys", ""},
 		{"POST", "/v1/admin/keys/rotate", ""},
+		{"POST", "/v1/admin/keys/some-kid/revoke", ""},
 		{"GET", "/v1/admin/audit", ""},
 	}
 	var refusals []call
