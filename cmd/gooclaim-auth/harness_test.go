@@ -79,6 +79,7 @@ func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...
 	}
 	ts.srv, ts.cancel = srv, cancel
 	ts.url = c.scheme() + "://" + srv.Addr()
+	registerServerLog(t, ts)
 	go func() { ts.waited <- srv.wait() }()
 	t.Cleanup(ts.stop)
 	return ts
@@ -122,6 +123,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(context.Background(), args, strings.NewReader(stdin), &out, &errb, func(string) string { return "" })
+	recordCLI(t, stdin, args, out.String(), errb.String())
 	return out.String(), errb.String(), code
 }
 
@@ -139,6 +141,7 @@ func (ts *testServer) createClient(args ...string) (id, secret string) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		ts.t.Fatalf("clients create -o json printed %q: %v", out, err)
 	}
+	runRegistry.addSecret(ts.t, "the secret of client "+v.ClientID, v.ClientSecret)
 	ts.waitForClient(v.ClientID, true)
 	return v.ClientID, v.ClientSecret
 }
@@ -217,6 +220,7 @@ func (ts *testServer) do(method, path, contentType, body string, headers ...stri
 	if err != nil {
 		ts.t.Fatal(err)
 	}
+	registerFound(ts.t, "the answer to "+method+" "+path, string(b))
 	return response{resp, b}
 }
 
