@@ -115,6 +115,8 @@ If it was the active key, a new key of the same algorithm signs at once
 (an emergency rotation, without the publish-ahead delay): verifiers fetch it
 on the first token that names it. Running servers pick the change up within
 their poll interval. The audit trail records it as keys.revoke.`,
+		Example: `  gooclaim-auth keys list
+  gooclaim-auth keys revoke 3kq0Xw… --reason "KEK and database backup stolen"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
