@@ -398,7 +398,7 @@ type RevokedKey struct {
 // Revoke removes the key kid from the set at once, for a key that is or may
 // be compromised: it is no longer published in the JWKS, so tokens it signed
 // stop verifying, and it never signs again. When it was the active key, a
-// new key of the policy's algorithm is created in the same transaction and
+// new key of the same algorithm is created in the same transaction and
 // signs at once (an emergency rotation, publish-ahead 0), so that issuance
 // never falls back to an older key. Expired keys are dropped on the way.
 // ENOTFOUND when no stored key has that ID.
@@ -426,7 +426,8 @@ func (r *KeyRing) Revoke(ctx context.Context, kid string) (RevokedKey, error) {
 			return nil, auth.Errorf(auth.ENOTFOUND, "no signing key %q: `keys list` shows the key IDs", kid)
 		}
 		if out.State == KeyActive {
-			k, err := jose.NewKey(r.policy.Algorithm, r.kek, now, now)
+			// The revoked key's algorithm: every verifier accepts it already.
+			k, err := jose.NewKey(out.Key.Algorithm, r.kek, now, now)
 			if err != nil {
 				return nil, err
 			}

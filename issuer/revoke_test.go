@@ -102,3 +102,23 @@ func sameIDs(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// TestRevokeKeyKeepsTheAlgorithm: the replacement of an active key has the
+// revoked key's algorithm, whatever the policy says, so that verifiers
+// restricted to it accept the new tokens.
+func TestRevokeKeyKeepsTheAlgorithm(t *testing.T) {
+	clock := authtest.NewClock(t0)
+	db := newDB(t, clock)
+	ed := testPolicy
+	ed.Algorithm = auth.EdDSA
+	maintain(t, issuer.NewKeyRing(ed, testKEK(), db, clock))
+	k := storedKeys(t, db)[0]
+	ring := issuer.NewKeyRing(testPolicy, testKEK(), db, clock) // ES256
+	rk, err := ring.Revoke(t.Context(), k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rk.Replacement == nil || rk.Replacement.Algorithm != auth.EdDSA {
+		t.Fatalf("replacement %+v, want an EdDSA key", rk.Replacement)
+	}
+}

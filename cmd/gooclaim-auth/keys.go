@@ -132,15 +132,7 @@ their poll interval. The audit trail records it as keys.revoke.`,
 			if err != nil {
 				return err
 			}
-			alg := currentAlgorithm(ctx, db)
-			if keys, err := db.Keys(ctx); err == nil {
-				for _, k := range keys {
-					if k.ID == args[0] {
-						alg = k.Algorithm // a replacement keeps the revoked key's algorithm
-					}
-				}
-			}
-			ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: alg}, kek, db, nil)
+			ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: currentAlgorithm(ctx, db)}, kek, db, nil)
 			svc := &admin.Service{Store: db, Keys: ring}
 			rk, err := svc.RevokeKey(ctx, args[0], reason)
 			if err != nil {
