@@ -91,7 +91,7 @@ a secret's hash.
 
 Actions: client.create, client.update, client.disable, client.enable,
 client.delete, client.rotate_secret, client.revoke_secret,
-client.revoke_tokens, keys.rotate, keys.update, token.revoke.
+client.revoke_tokens, keys.rotate, keys.revoke, keys.update, token.revoke.
 
 --since and --until take an RFC 3339 time or a duration ago (24h, 7d).
 The table shows seq, time, actor, action, target and remote address; -o json
