@@ -42,6 +42,7 @@ import (
 // they logged.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	start := time.Now()
 	if leaks := runRegistry.scan(); len(leaks) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: secret scan: %d secret(s) found in the logs of this test run:\n", len(leaks))
 		for _, l := range leaks {
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 		}
 		code = 1
 	} else if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "secret scan: %s\n", runRegistry.summary())
+		fmt.Fprintf(os.Stderr, "secret scan: %s (%s)\n", runRegistry.summary(), time.Since(start).Round(time.Millisecond))
 	}
 	os.Exit(code)
 }
