@@ -74,7 +74,7 @@ func TestHealthcheckTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
 		t.Errorf("probe of a server that does not answer: %v, want a timeout", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 10*time.Second { // catches a probe without a timeout
 		t.Errorf("probe took %v with a 200ms timeout", d)
 	}
 }

@@ -187,8 +187,12 @@ func TestTLS(t *testing.T) {
 			t.Fatalf("broken replacement %d: serial %d served, want the previous (2)", i, got)
 		}
 	}
-	if n := strings.Count(ts.logs.String(), "do not load"); n != 2 {
-		t.Errorf("%d error lines for 2 broken replacements; want one each, not one per check", n)
+	// One line per distinct error, not one per check (checks run every few
+	// milliseconds here). The two files are replaced one after the other, so
+	// a check may also see the new certificate with the old key: at most two
+	// distinct errors per replacement.
+	if n := strings.Count(ts.logs.String(), "do not load"); n < 2 || n > 4 {
+		t.Errorf("%d error lines for 2 broken replacements; want one or two each, not one per check", n)
 	}
 	if r := ts.do("GET", "/healthz", "", ""); r.StatusCode != 200 {
 		t.Fatalf("after broken replacements: %d", r.StatusCode)
