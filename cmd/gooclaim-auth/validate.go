@@ -66,6 +66,9 @@ func (c *serveConfig) validate(g *globalFlags) error {
 			p = append(p, n(d.name)+" must be positive, for example 5s")
 		}
 	}
+	if c.maxStaleness < 0 {
+		p = append(p, n("max-staleness")+" must not be negative (0 means no bound), for example 15m")
+	}
 	if c.rateLimitFail != "open" && c.rateLimitFail != "closed" {
 		p = append(p, fmt.Sprintf("%s %q: use open or closed", n("rate-limit-fail"), c.rateLimitFail))
 	}
