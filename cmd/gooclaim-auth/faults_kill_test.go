@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -377,5 +379,5 @@ func checkAfterKills(t *testing.T, g *globalFlags, reported []createdClient, rot
 	if len(keys) != 1+rotateEvents {
 		t.Errorf("%d keys for the first key and %d rotations recorded in the audit trail", len(keys), rotateEvents)
 	}
-	t.Logf("after the kills: %d clients (%d reported), %d keys, %d audit events; consistent", len(clients), len(reported), len(keys), len(events))
+	t.Logf("database consistent: %d clients (%d reported), %d keys, %d audit events", len(clients), len(reported), len(keys), len(events))
 }

@@ -36,12 +36,17 @@ type loadRun struct {
 }
 
 func startLoad(ts *testServer, body string, workers int) *loadRun {
+	return startLoadOn(ts.url, body, workers)
+}
+
+// startLoadOn is startLoad against the server at base.
+func startLoadOn(base, body string, workers int) *loadRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &loadRun{stop: cancel}
 	for range workers {
 		l.wg.Go(func() {
 			for ctx.Err() == nil {
-				req, _ := http.NewRequest("POST", ts.url+"/v1/auth/token", strings.NewReader(body))
+				req, _ := http.NewRequest("POST", base+"/v1/auth/token", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
