@@ -85,6 +85,7 @@ func cliCreate(t *testing.T, g *globalFlags, name string) createdClient {
 // without a restart; the database passes its integrity check and holds
 // every client with its audit event, none half-written.
 func TestFaultSQLiteDiskFull(t *testing.T) {
+	t.Parallel()
 	g := &globalFlags{database: filepath.Join(t.TempDir(), "auth.db")}
 	port := testservices.FreePort(t)
 	node := startServeProcess(t, g, port)
@@ -173,6 +174,7 @@ func TestFaultSQLiteDiskFull(t *testing.T) {
 // read-only; nothing is changed; once the permissions are restored the CLI
 // works again.
 func TestFaultSQLiteReadOnly(t *testing.T) {
+	t.Parallel()
 	dir, err := os.MkdirTemp("", "gooclaim-ro-")
 	if err != nil {
 		t.Fatal(err)

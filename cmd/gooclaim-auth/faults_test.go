@@ -140,6 +140,7 @@ func startPrivatePostgresNode(t *testing.T, configure ...func(*serveConfig)) (*t
 // but the node ready; after the restart everything works again without
 // restarting the node, and nothing committed before the outage is lost.
 func TestFaultPostgresDown(t *testing.T) {
+	t.Parallel()
 	ts, pg := startPrivatePostgresNode(t)
 	adminID, adminSecret := ts.createClient("--name", "ops", "--scope", auth.ScopeAdmin+" "+auth.ScopeIntrospect, "--audience", auth.AdminAudience)
 	id, secret := ts.createClient("--name", "svc", "--scope", "claims:read")
@@ -229,6 +230,7 @@ func TestFaultPostgresDown(t *testing.T) {
 // get 503 in the Error shape and /readyz fails — and it recovers by itself
 // when PostgreSQL returns.
 func TestFaultPostgresDownPastMaxStaleness(t *testing.T) {
+	t.Parallel()
 	ts, pg := startPrivatePostgresNode(t, func(c *serveConfig) { c.maxStaleness = durationValue(time.Second) })
 	id, secret := ts.createClient("--name", "svc", "--scope", "claims:read")
 	body := "grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret
@@ -272,6 +274,7 @@ func TestFaultPostgresDownPastMaxStaleness(t *testing.T) {
 // used again by itself; with closed, token requests get 503 in the Error
 // shape until Redis returns.
 func TestFaultRedisDown(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"open", "closed"} {
 		t.Run(mode, func(t *testing.T) {
 			rd := testservices.StartRedis(t)
