@@ -349,3 +349,18 @@ func metricsText(t *testing.T, ts *testServer) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestFaultMaxStalenessSettings: a bound a node would cross between two
+// polls is refused at start, as is a negative one.
+func TestFaultMaxStalenessSettings(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "auth.db")
+	for _, args := range [][]string{
+		{"--max-staleness", "100ms", "--poll-interval", "500ms"},
+		{"--max-staleness", "-1s"},
+	} {
+		_, errOut, code := runCLI(t, "", append([]string{"serve", "--database", db, "--listen", "127.0.0.1:0", "--ops-listen", ""}, args...)...)
+		if code == 0 || !strings.Contains(errOut, "--max-staleness") {
+			t.Errorf("serve %v: exit %d, stderr %q; want a refusal naming --max-staleness", args, code, errOut)
+		}
+	}
+}
