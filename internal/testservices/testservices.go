@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -56,19 +57,30 @@ type Postgres struct {
 	running bool
 }
 
-// pgBinDirs are searched for initdb and pg_ctl after PATH.
-var pgBinDirs = []string{"/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/14/bin"}
+// pgBinGlob finds the Debian/Ubuntu PostgreSQL binaries, newest first,
+// when pg_ctl is not on PATH.
+const pgBinGlob = "/usr/lib/postgresql/*/bin"
 
 func findPGBin() string {
-	for _, d := range pgBinDirs {
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if _, err := exec.LookPath("initdb"); err == nil {
+			return filepath.Dir(p)
+		}
+	}
+	dirs, _ := filepath.Glob(pgBinGlob)
+	slices.SortFunc(dirs, func(a, b string) int { return pgVersion(b) - pgVersion(a) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
 			return d
 		}
 	}
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		return filepath.Dir(p)
-	}
 	return ""
+}
+
+// pgVersion is the major version in a /usr/lib/postgresql/N/bin path, 0 if none.
+func pgVersion(dir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return n
 }
 
 // StartPostgres initialises a cluster in a temporary directory and starts
@@ -77,7 +89,7 @@ func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	bin := findPGBin()
 	if bin == "" {
-		unavailable(t, "PostgreSQL's initdb and pg_ctl are not installed (looked on PATH and in %v)", pgBinDirs)
+		unavailable(t, "PostgreSQL's initdb and pg_ctl are not installed (looked on PATH and in %s)", pgBinGlob)
 	}
 	p := &Postgres{t: t, bin: bin, Port: FreePort(t)}
 	parent, err := os.MkdirTemp("", "gooclaim-pg-")
