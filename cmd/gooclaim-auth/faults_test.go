@@ -297,6 +297,9 @@ func TestFaultRedisDown(t *testing.T) {
 				if status, d := ts.readyDetail(); status != 200 || d.Rate["backend"] != "fallback" {
 					t.Fatalf("/readyz with Redis down: %d %+v", status, d.Rate)
 				}
+				if m := metricsText(t, ts); !strings.Contains(m, `gooclaim_rate_limiter_backend{backend="fallback"} 1`) {
+					t.Error(`the metrics do not show gooclaim_rate_limiter_backend{backend="fallback"} 1 with Redis down`)
+				}
 				time.Sleep(300 * time.Millisecond)
 				rd.Start()
 				waitFor(t, 10*time.Second, "the limiter to return to Redis", func() bool { return ts.srv.limiterBackend() == "redis" })
@@ -305,8 +308,8 @@ func TestFaultRedisDown(t *testing.T) {
 					t.Fatalf("%d token requests failed with Redis down and fail open (%q)", fail, failures)
 				}
 				m := metricsText(t, ts)
-				if !strings.Contains(m, "fallback") {
-					t.Error("the metrics do not mention the fallback")
+				if !strings.Contains(m, `gooclaim_rate_limiter_backend{backend="redis"} 1`) || strings.Contains(m, "gooclaim_rate_limiter_fallback_requests_total 0\n") {
+					t.Error("after the outage the metrics do not show the backend redis again, or no request decided by the fallback")
 				}
 				t.Logf("%d tokens issued across the Redis outage, none refused", ok)
 				return
