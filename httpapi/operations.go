@@ -20,6 +20,9 @@ func (s *Server) authenticateOperation(w http.ResponseWriter, r *http.Request, n
 	if rec, ok := w.(*recorder); ok {
 		rec.clientID = op.Client.ClientID
 	}
+	if s.refuseStale(w, r, name, op.Client.ClientID, op.Client.AuthMethod) {
+		return nil, op
+	}
 	d, scope, err := s.Issuer.LimitOperation(r.Context(), name, &op.Client)
 	if err != nil {
 		s.Logger.Error("rate limiter failed", "err", err)

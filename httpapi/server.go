@@ -64,6 +64,11 @@ type Server struct {
 	// headers are believed (see ClientAddr); empty believes none, and the
 	// peer's own address is the client's.
 	TrustedProxies []netip.Prefix
+	// Fresh, when set and returning an error, refuses token, introspection
+	// and revocation requests with 503 temporarily_unavailable and the
+	// error's message: the node's copy of the clients is too old to be
+	// trusted (see serve's --max-staleness). nil means always fresh.
+	Fresh func() error
 	// Observer receives every request and token, introspection and
 	// revocation outcome, for metrics; nil means none.
 	Observer Observer

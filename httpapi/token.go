@@ -21,6 +21,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		rec.clientID = req.ClientID
 	}
 	usedBasic := r.Header.Get("Authorization") != ""
+	if s.refuseStale(w, r, "token", req.ClientID, req.AuthMethod) {
+		return
+	}
 
 	d, scope, err := s.Issuer.Limit(r.Context(), &req)
 	if err != nil {
@@ -55,6 +58,21 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.recordEvent(w, r, req.ClientID, authEvent{name: "token.issued", outcome: "issued", jti: tok.JTI, scope: tok.Scope, method: req.AuthMethod})
 	oauthwire.WriteToken(w, tok)
+}
+
+// refuseStale answers 503 when the node's state is too old to be trusted
+// (Server.Fresh), and then reports true.
+func (s *Server) refuseStale(w http.ResponseWriter, r *http.Request, name, clientID, method string) bool {
+	if s.Fresh == nil {
+		return false
+	}
+	err := s.Fresh()
+	if err == nil {
+		return false
+	}
+	s.recordEvent(w, r, clientID, authEvent{name: name + ".refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: method})
+	writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription(auth.ErrorMessage(err)+"; retry shortly"))
+	return true
 }
 
 // errorCode is the OAuth error code of err, for the logs and metrics:

@@ -47,6 +47,7 @@ type Replica struct {
 	syncMu   sync.Mutex // one Load or Sync at a time
 	lastSync atomic.Int64
 	failing  atomic.Bool
+	syncErr  atomic.Pointer[error] // the last refresh's failure, nil after a success
 }
 
 // NewReplica returns an empty replica of store; call Load before use.
@@ -114,6 +115,15 @@ func (r *Replica) LastSync() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
+}
+
+// SyncError returns why the last background refresh (Run) failed, nil if
+// it succeeded: while it is not nil the replica serves its last copy.
+func (r *Replica) SyncError() error {
+	if p := r.syncErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Seq returns the change sequence number the replica has caught up to.
@@ -323,6 +333,11 @@ func (r *Replica) watch(ctx context.Context, n auth.ChangeNotifier, kick chan<- 
 }
 
 func (r *Replica) report(err error) {
+	if err != nil {
+		r.syncErr.Store(&err)
+	} else {
+		r.syncErr.Store(nil)
+	}
 	switch {
 	case err != nil && !r.failing.Swap(true):
 		r.opts.Logger.Error("cannot refresh clients and keys from the store; serving the last copy", "err", err, "last_sync", r.LastSync())

@@ -33,6 +33,10 @@ func translate(op string, err error) error {
 // unavailable returns what happened and what to do for the result codes
 // that mean the database cannot be used right now, "" for the others.
 func unavailable(code int) string {
+	if code == sqlite3.SQLITE_IOERR_WRITE {
+		// What a full disk or file size limit gives when part of the write went through.
+		return "cannot write to the database file: the disk may be full (free some space) or failing (check the disk and the file system)"
+	}
 	switch code & 0xff { // the primary code of an extended one
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return "the database is locked by another connection: try again, and look for a process keeping a transaction open on the file"

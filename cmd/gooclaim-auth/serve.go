@@ -43,6 +43,7 @@ type serveConfig struct {
 	rotationPeriod    durationValue
 	keyCheckInterval  durationValue
 	pollInterval      durationValue
+	maxStaleness      durationValue
 	shutdownTimeout   durationValue
 	readHeaderTimeout durationValue
 	requestTimeout    durationValue
@@ -89,6 +90,7 @@ func defaultServeConfig() *serveConfig {
 		rotationPeriod:    durationValue(issuer.DefaultRotationPeriod),
 		keyCheckInterval:  durationValue(time.Minute),
 		pollInterval:      durationValue(500 * time.Millisecond),
+		maxStaleness:      durationValue(15 * time.Minute),
 		shutdownTimeout:   durationValue(30 * time.Second),
 		readHeaderTimeout: durationValue(5 * time.Second),
 		requestTimeout:    durationValue(10 * time.Second),
@@ -153,6 +155,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.Var(&c.rotationPeriod, "key-rotation-period", "how long a key signs before the next one takes over (e.g. 90d)")
 	f.Var(&c.keyCheckInterval, "key-check-interval", "how often the server checks whether a key rotation is due")
 	f.Var(&c.pollInterval, "poll-interval", "how often changes made by other processes (the CLI) are picked up")
+	f.Var(&c.maxStaleness, "max-staleness", "how long a node keeps issuing tokens from its in-memory copy of the clients while it cannot read the database; past it, token, introspection and revocation requests get 503 and /readyz fails until a sync succeeds (0: forever)")
 	f.Var(&c.shutdownTimeout, "shutdown-timeout", "how long a graceful shutdown waits for requests in flight")
 	f.Var(&c.readHeaderTimeout, "read-header-timeout", "time allowed to read a request's headers")
 	f.Var(&c.requestTimeout, "request-timeout", "time allowed to read a request and write its response")
@@ -310,7 +313,7 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 	}, s.replica, s.keys, limiter, clock)
 	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health,
 		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms, TrustedProxies: c.trustedProxies,
-		Observer: s.metrics}
+		Observer: s.metrics, Fresh: s.fresh}
 	var self atomic.Pointer[http.Handler]
 	if !c.noAdminAPI {
 		guard, err := newAdminGuard(ctx, s.issuer, c.adminAudience, &self)
@@ -484,24 +487,52 @@ func (s *server) health() (bool, any) {
 			keys["next_rotation"] = next
 		}
 	}
+	if err := s.fresh(); err != nil {
+		ready, reason = false, auth.ErrorMessage(err)
+	}
 	if s.stopping.Load() {
 		ready, reason = false, "shutting down"
 	}
 	last := s.replica.LastSync()
+	store := map[string]any{
+		"backend":     storeBackend(s.store),
+		"clients":     s.replica.Len(),
+		"last_sync":   last,
+		"sync_age_ms": now.Sub(last).Milliseconds(),
+		"state":       "ok",
+	}
+	if err := s.replica.SyncError(); err != nil {
+		store["state"], store["last_error"] = "unreachable", auth.ErrorMessage(err)
+	}
+	if bound := time.Duration(s.cfg.maxStaleness); bound > 0 {
+		store["max_staleness_ms"] = bound.Milliseconds()
+	}
 	detail := map[string]any{
-		"keys": keys,
-		"store": map[string]any{
-			"backend":     storeBackend(s.store),
-			"clients":     s.replica.Len(),
-			"last_sync":   last,
-			"sync_age_ms": now.Sub(last).Milliseconds(),
-		},
+		"keys":         keys,
+		"store":        store,
 		"rate_limiter": s.limiterState(),
 	}
 	if reason != "" {
 		detail["reason"] = reason
 	}
 	return ready, detail
+}
+
+// fresh returns an auth.EUNAVAILABLE error when the replica has not been
+// in step with the store for longer than --max-staleness. Until then a node
+// that cannot reach its database keeps issuing tokens from memory; past
+// it, it fails closed: otherwise a client disabled or deleted meanwhile
+// (on another node, or once the database is back on a node partitioned
+// from it) would stay usable for as long as the outage lasts.
+func (s *server) fresh() error {
+	bound := time.Duration(s.cfg.maxStaleness)
+	if bound <= 0 {
+		return nil
+	}
+	if age := time.Since(s.replica.LastSync()); age > bound {
+		return auth.Errorf(auth.EUNAVAILABLE, "the clients and keys in memory were last read from the database %s ago, more than --max-staleness %s: the database is unreachable", auth.FormatDuration(age.Truncate(time.Second)), auth.FormatDuration(bound))
+	}
+	return nil
 }
 
 func (s *server) ready() error {

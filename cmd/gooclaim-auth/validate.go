@@ -66,6 +66,11 @@ func (c *serveConfig) validate(g *globalFlags) error {
 			p = append(p, n(d.name)+" must be positive, for example 5s")
 		}
 	}
+	if c.maxStaleness < 0 {
+		p = append(p, n("max-staleness")+" must not be negative (0 means no bound), for example 15m")
+	} else if c.maxStaleness > 0 && c.pollInterval > 0 && time.Duration(c.maxStaleness) <= 2*time.Duration(c.pollInterval) {
+		p = append(p, fmt.Sprintf("%s (%s) must be more than twice %s (%s), or 0 for no bound: a node would otherwise refuse tokens between two polls", n("max-staleness"), c.maxStaleness.String(), n("poll-interval"), c.pollInterval.String()))
+	}
 	if c.rateLimitFail != "open" && c.rateLimitFail != "closed" {
 		p = append(p, fmt.Sprintf("%s %q: use open or closed", n("rate-limit-fail"), c.rateLimitFail))
 	}
