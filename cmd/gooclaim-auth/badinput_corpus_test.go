@@ -37,33 +37,33 @@ func badInputCorpus(id, secret, admin string) []badInput {
 		{name: "Content-Length as a list", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 10, 10") + unknown, status: 400, desc: "Bad Request"},
 		{name: "empty Content-Length", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: ") + unknown, status: 400, desc: "Bad Request"},
 		{name: "Content-Length shorter than the body: the rest is a garbage next request", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 10") + "grant_type=client_credentials&garbage\r\n\r\n", status: 400, code: "invalid_request", desc: "grant_type is required", next: 400},
-		{name: "Content-Length longer than the body, then silence", send: slowBody(rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 500")+unknown, 0), status: 400, code: "invalid_request", desc: "could not be read completely", after: badInputRequestTimeout - 100*time.Millisecond, within: badInputRequestTimeout + time.Second},
+		{slow: true, name: "Content-Length longer than the body, then silence", send: slowBody(rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 500")+unknown, 0), status: 400, code: "invalid_request", desc: "could not be read completely", after: badInputRequestTimeout - 100*time.Millisecond, within: badInputRequestTimeout + 2*time.Second},
 		{name: "endless chunked body", send: endlessChunks, status: 413, code: "invalid_request", desc: "larger than"},
 		{name: "chunked body over 64 KiB at once", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + chunked(unknown+"&pad="+big), status: 413, code: "invalid_request", desc: "larger than"},
 
 		// Slow clients.
-		{name: "slowloris: headers one byte every 300 ms", send: slowly(rawPost(token, form, unknown), 300*time.Millisecond), status: 400, desc: "Bad Request", after: badInputReadHeaderTimeout - 100*time.Millisecond, within: badInputReadHeaderTimeout + time.Second},
-		{name: "slow body: one byte every 300 ms", send: slowBody(rawPost(token, form, unknown), 300*time.Millisecond), status: 400, code: "invalid_request", desc: "could not be read completely", after: badInputRequestTimeout - 100*time.Millisecond, within: badInputRequestTimeout + time.Second},
+		{slow: true, name: "slowloris: headers one byte every 300 ms", send: slowly(rawPost(token, form, unknown), 300*time.Millisecond), status: 400, desc: "Bad Request", after: badInputReadHeaderTimeout - 100*time.Millisecond, within: badInputReadHeaderTimeout + 2*time.Second},
+		{slow: true, name: "slow body: one byte every 300 ms", send: slowBody(rawPost(token, form, unknown), 300*time.Millisecond), status: 400, code: "invalid_request", desc: "could not be read completely", after: badInputRequestTimeout - 100*time.Millisecond, within: badInputRequestTimeout + 2*time.Second},
 
 		// Request smuggling shapes.
-		{name: "CL.TE: Content-Length covers a smuggled request, the chunked body ends before it", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: "+itoa(len(chunked(unknown))+len(smuggled)), "Transfer-Encoding: chunked") + chunked(unknown) + smuggled, status: 401, code: "invalid_client", desc: "client authentication failed"},
-		{name: "TE.CL: the chunk holds a smuggled request, Content-Length ends before it", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 4", "Transfer-Encoding: chunked") + chunked(smuggled), status: 400, code: "invalid_request"},
-		{name: "CL.TE with TE in upper case", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 3", "Transfer-Encoding: CHUNKED") + chunked(unknown) + smuggled, status: 401, code: "invalid_client"},
+		{name: "CL.TE: Content-Length covers a smuggled request, the chunked body ends before it", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: "+itoa(len(chunked(unknown))+len(smuggled)), "Transfer-Encoding: chunked") + chunked(unknown) + smuggled, status: 401, code: "invalid_client", desc: "client authentication failed", closes: true},
+		{name: "TE.CL: the chunk holds a smuggled request, Content-Length ends before it", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 4", "Transfer-Encoding: chunked") + chunked(smuggled), status: 400, code: "invalid_request", closes: true},
+		{name: "CL.TE with TE in upper case", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 3", "Transfer-Encoding: CHUNKED") + chunked(unknown) + smuggled, status: 401, code: "invalid_client", closes: true},
 		{name: "duplicate Content-Length with different values", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 3", "Content-Length: "+itoa(len(unknown))) + unknown + smuggled, status: 400, desc: "Bad Request"},
 		{name: "duplicate Content-Length with the same value", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: "+itoa(len(unknown)), "Content-Length: "+itoa(len(unknown))) + unknown, status: 401, code: "invalid_client"},
 		{name: "two Transfer-Encoding headers", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked", "Transfer-Encoding: identity") + chunked(unknown) + smuggled, status: 501, desc: "Unsupported transfer encoding"},
 		{name: "Transfer-Encoding: chunked, identity", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked, identity") + chunked(unknown) + smuggled, status: 501, desc: "Unsupported transfer encoding"},
 		{name: "Transfer-Encoding: xchunked", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 3", "Transfer-Encoding: xchunked") + chunked(unknown) + smuggled, status: 501, desc: "Unsupported transfer encoding"},
 		{name: "space before the colon of Transfer-Encoding", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 3", "Transfer-Encoding : chunked") + chunked(unknown) + smuggled, status: 400, desc: "Bad Request"},
-		{name: "obs-fold Transfer-Encoding", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 3", "Transfer-Encoding:", " chunked") + chunked(unknown) + smuggled, status: 401, code: "invalid_client"},
+		{name: "obs-fold Transfer-Encoding", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Content-Length: 3", "Transfer-Encoding:", " chunked") + chunked(unknown) + smuggled, status: 401, code: "invalid_client", closes: true},
 		{name: "obs-fold in an ordinary header", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "X-Note: a", " b", "Content-Length: "+itoa(len(unknown))) + unknown, status: 401, code: "invalid_client"},
-		{name: "HTTP/1.0 keep-alive with Transfer-Encoding, the body a smuggled request", raw: rawHeadersOnly("POST "+token+" HTTP/1.0", rawHost[:len(rawHost)-2], "Connection: keep-alive", "Content-Type: "+form, "Transfer-Encoding: chunked") + smuggled, status: 400, code: "invalid_request"},
+		{name: "HTTP/1.0 keep-alive with Transfer-Encoding, the body a smuggled request", raw: rawHeadersOnly("POST "+token+" HTTP/1.0", rawHost[:len(rawHost)-2], "Connection: keep-alive", "Content-Type: "+form, "Transfer-Encoding: chunked") + smuggled, status: 400, code: "invalid_request", closes: true},
 		{name: "chunk size not hex", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + "zz\r\n" + unknown + "\r\n0\r\n\r\n" + smuggled, status: 400, code: "invalid_request", desc: "could not be read completely"},
 		{name: "chunk size overflowing 64 bits", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + "1ffffffffffffffff\r\n" + unknown + "\r\n0\r\n\r\n" + smuggled, status: 400, code: "invalid_request", desc: "could not be read completely"},
 		{name: "negative chunk size", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + "-5\r\nhello\r\n0\r\n\r\n" + smuggled, status: 400, code: "invalid_request", desc: "could not be read completely"},
 		{name: "chunk longer than its size", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + "3\r\n" + unknown + "\r\n0\r\n\r\n" + smuggled, status: 400, code: "invalid_request", desc: "could not be read completely"},
-		{name: "chunk extension is accepted", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + strings.Replace(chunked(unknown), "\r\n", ";ext=1\r\n", 1), status: 401, code: "invalid_client"},
-		{name: "pipelined request after a chunked body is not served", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + chunked(unknown) + smuggled, status: 401, code: "invalid_client"},
+		{name: "chunk extension is accepted", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + strings.Replace(chunked(unknown), "\r\n", ";ext=1\r\n", 1), status: 401, code: "invalid_client", closes: true},
+		{name: "pipelined request after a chunked body is not served", raw: rawHeadersOnly(tokenHead, rawHost[:len(rawHost)-2], "Content-Type: "+form, "Transfer-Encoding: chunked") + chunked(unknown) + smuggled, status: 401, code: "invalid_client", closes: true},
 
 		// Headers: size, injection, malformed lines.
 		{name: "one 64 KiB header", raw: rawPost(token, form, unknown, "X-Big: "+strings.Repeat("b", 64<<10)), status: 431, desc: "Request Header Fields Too Large"},
@@ -194,7 +194,7 @@ func slowBody(req string, interval time.Duration) func(net.Conn) error {
 		if _, err := c.Write([]byte(head + "\r\n")); err != nil {
 			return err
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(badInputReadHeaderTimeout * 6 / 10) // within the header timeout
 		if _, err := c.Write([]byte("\r\n")); err != nil {
 			return err
 		}

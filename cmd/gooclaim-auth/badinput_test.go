@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -37,8 +38,10 @@ import (
 //     front — hacks we do not want. So they stay plain text, as documented
 //     here and asserted by the table.
 
-// Timeouts of the bad-input server: short, so that slow clients are cut off
-// within the test's time budget.
+// Timeouts of the server that slow clients (rows with slow set) are sent
+// to: short, so that they are cut off within the test's time budget. The
+// other rows go to a server with the default timeouts, so that a loaded
+// machine cannot make them time out.
 const (
 	badInputReadHeaderTimeout = time.Second
 	badInputRequestTimeout    = 2 * time.Second
@@ -58,13 +61,18 @@ type badInput struct {
 	// next is the status of a second answer, to bytes the first request
 	// left on the connection (0: none; the connection is then probed).
 	next int
-	// within bounds the time to the answer (or to the close); 0 means 3 s.
+	// slow: send it to the server with short timeouts.
+	slow bool
+	// within bounds the time to the answer (or to the close); 0 means 5 s.
 	within time.Duration
 	// after is the least time to the answer (slow clients).
 	after time.Duration
 	// noHeader is a response header that must not be present.
 	noHeader string
 	head     bool // a HEAD request: the answer has no body
+	// closes: the server must close the connection after the answer (the
+	// probe is not answered).
+	closes bool
 }
 
 // probeRequest is sent on the connection after the first answer: if the
@@ -111,7 +119,7 @@ func (tc badInput) exchange(t *testing.T, addr string) {
 	t.Helper()
 	within := tc.within
 	if within == 0 {
-		within = 3 * time.Second
+		within = 5 * time.Second
 	}
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -175,6 +183,9 @@ func (tc badInput) exchange(t *testing.T, addr string) {
 		}
 		kept = true
 	}
+	if tc.closes && kept {
+		t.Errorf("the connection was kept open after the answer, want it closed")
+	}
 	if testing.Verbose() {
 		t.Logf("%d %s; connection kept open: %v", first.status, first.header.Get("Content-Type"), kept)
 	}
@@ -206,9 +217,12 @@ func (tc badInput) checkAnswer(t *testing.T, a *rawAnswer) {
 // checks that the server still issues a token normally, that no smuggled
 // request reached a handler, and that no goroutine outlived its connection.
 func TestBadInputCorpus(t *testing.T) {
-	ts := startTestServer(t, nil, func(c *serveConfig) {
+	noLimit := func(c *serveConfig) {
 		c.rateLimit = rateValue{Limit: 1_000_000, Window: time.Minute}
 		c.ipRateLimit = rateValue{Limit: 1_000_000, Window: time.Minute}
+	}
+	ts := startTestServer(t, nil, noLimit)
+	slow := startTestServer(t, nil, noLimit, func(c *serveConfig) {
 		c.readHeaderTimeout = durationValue(badInputReadHeaderTimeout)
 		c.requestTimeout = durationValue(badInputRequestTimeout)
 	})
@@ -224,17 +238,19 @@ func TestBadInputCorpus(t *testing.T) {
 	normal()
 	client.CloseIdleConnections()
 	baseline := settledGoroutines(0)
+	sockets := settledSockets(-1)
 
 	corpus := badInputCorpus(id, secret, admin)
 	if len(corpus) < 60 {
 		t.Fatalf("the corpus has %d requests, want at least 60", len(corpus))
 	}
-	addr := ts.srv.Addr()
-	handled := 0
 	for _, tc := range corpus {
 		t.Run(tc.name, func(t *testing.T) {
+			addr := ts.srv.Addr()
+			if tc.slow {
+				addr = slow.srv.Addr()
+			}
 			tc.exchange(t, addr)
-			handled++
 		})
 	}
 	t.Logf("%d hostile requests", len(corpus))
@@ -242,14 +258,48 @@ func TestBadInputCorpus(t *testing.T) {
 	// The server is still fine, and no smuggled request ever reached a handler.
 	normal()
 	client.CloseIdleConnections()
-	if strings.Contains(ts.logs.String(), `"path":"`+smuggledPath) {
-		t.Errorf("a smuggled request reached a handler:\n%s", grepLines(ts.logs.String(), smuggledPath))
+	for _, s := range []*testServer{ts, slow} {
+		if strings.Contains(s.logs.String(), `"path":"`+smuggledPath) {
+			t.Errorf("a smuggled request reached a handler:\n%s", grepLines(s.logs.String(), smuggledPath))
+		}
 	}
-	if n := settledGoroutines(baseline); n > baseline {
+	n := settledGoroutines(baseline)
+	if n > baseline {
 		var stacks bytes.Buffer
 		pprof.Lookup("goroutine").WriteTo(&stacks, 1)
 		t.Errorf("%d goroutines after the corpus, %d before: a leak?\n%s", n, baseline, stacks.String())
 	}
+	if sockets >= 0 {
+		if after := settledSockets(sockets); after > sockets {
+			t.Errorf("%d open sockets after the corpus, %d before: connections left open", after, sockets)
+		}
+	}
+	t.Logf("goroutines: %d before the corpus, %d after; open sockets before: %d", baseline, n, sockets)
+}
+
+// settledSockets waits up to 5 s for the process's open sockets (both ends
+// of every loopback connection, the listeners, the database's none) to fall
+// to at most want (-1: just count them), and returns their number; -1 where
+// /proc/self/fd cannot be read.
+func settledSockets(want int) int {
+	count := func() int {
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			return -1
+		}
+		n := 0
+		for _, fd := range fds {
+			if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:") {
+				n++
+			}
+		}
+		return n
+	}
+	n := count()
+	for deadline := time.Now().Add(5 * time.Second); want >= 0 && n > want && time.Now().Before(deadline); n = count() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n
 }
 
 // settledGoroutines waits up to 5 s for the number of goroutines to fall to
