@@ -27,10 +27,13 @@ import (
 //   - our handlers answer in the seed's Error shape {error, error_description}
 //     (code != "" in the table);
 //   - net/http answers by itself, before any handler runs, for what it cannot
-//     parse as a request (400 malformed request line or header, 431 header
-//     block too large, 501 unsupported Transfer-Encoding, 505 HTTP version,
-//     417 unknown Expect): a plain-text body and Connection: close (code ""
-//     in the table). These bytes are written by net/http's conn.serve
+//     parse as a request (400 malformed request line, header, Host or
+//     Content-Length, and headers not complete within the read-header
+//     timeout; 431 header block too large; 501 unsupported
+//     Transfer-Encoding; 505 HTTP version): a plain-text body and
+//     Connection: close (code "" in the table); also 417 with an empty body
+//     for an unknown Expect, and 200 with an empty body for OPTIONS *.
+//     These bytes are written by net/http's conn.serve
 //     straight to the net.Conn; no hook (ErrorLog only receives log lines,
 //     ConnState has no writer) lets the server choose their body. The only
 //     ways would be a net.Conn wrapper that recognises and rewrites
