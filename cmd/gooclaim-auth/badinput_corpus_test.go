@@ -194,7 +194,7 @@ func slowBody(req string, interval time.Duration) func(net.Conn) error {
 		if _, err := c.Write([]byte(head + "\r\n")); err != nil {
 			return err
 		}
-		time.Sleep(badInputReadHeaderTimeout * 6 / 10) // within the header timeout
+		time.Sleep(badInputReadHeaderTimeout / 2) // well within the header timeout
 		if _, err := c.Write([]byte("\r\n")); err != nil {
 			return err
 		}

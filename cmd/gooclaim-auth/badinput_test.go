@@ -46,8 +46,8 @@ import (
 // other rows go to a server with the default timeouts, so that a loaded
 // machine cannot make them time out.
 const (
-	badInputReadHeaderTimeout = time.Second
-	badInputRequestTimeout    = 2 * time.Second
+	badInputReadHeaderTimeout = 2 * time.Second
+	badInputRequestTimeout    = 4 * time.Second
 )
 
 // badInput is one hostile request and the answer it must get.
