@@ -3,7 +3,9 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
@@ -138,4 +140,54 @@ func securityHeaders(next http.Handler) http.Handler {
 		h["X-Content-Type-Options"] = []string{"nosniff"}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// closeAfterAmbiguousFraming closes the connection after answering a
+// request whose body framing a proxy in front could have read differently,
+// so that bytes it left on the connection are never served as a request of
+// their own (request smuggling):
+//
+//   - a chunked body: net/http processes a request with both
+//     Transfer-Encoding: chunked and Content-Length by the chunked coding
+//     and keeps the connection open, although RFC 9112 §6.1 says the server
+//     MUST close it; it drops the Content-Length before handlers run, so
+//     every chunked request is treated so (token requests are a few hundred
+//     bytes and clients send them with a Content-Length);
+//   - HTTP/1.0: net/http ignores Transfer-Encoding in HTTP/1.0 requests
+//     (and drops the header), so a chunked body sent on an HTTP/1.0
+//     keep-alive connection would be read as the next request.
+func closeAfterAmbiguousFraming(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 || !r.ProtoAtLeast(1, 1) {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// canonicalOnly answers 404 in the Error shape for what http.ServeMux would
+// otherwise answer itself, in plain text or with an empty redirect: a path
+// with dot segments, doubled or missing slashes (a 307 to the cleaned
+// path), and CONNECT (a text/plain 404). No endpoint has such a path.
+func canonicalOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect || !isCleanPath(r.URL.EscapedPath()) {
+			writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found", Description: "no endpoint at this path; the token endpoint is POST " + TokenPath})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isCleanPath reports whether p is as http.ServeMux's path cleaning leaves
+// it: rooted, without dot segments or doubled slashes (a trailing slash is kept).
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }

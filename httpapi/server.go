@@ -113,11 +113,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found", Description: "no endpoint at this path; the token endpoint is POST " + TokenPath})
 	})
-	h := securityHeaders(mux)
+	h := securityHeaders(canonicalOnly(mux))
 	if !s.NoRequestLog || s.Observer != nil {
 		h = s.logRequests(h)
 	}
-	return s.recoverPanics(s.clientAddr(h))
+	return s.recoverPanics(s.clientAddr(closeAfterAmbiguousFraming(h)))
 }
 
 func issuerPath(iss string) string {
