@@ -236,13 +236,13 @@ func (ts *testServer) jsonReq(body string, headers ...string) response {
 	return ts.do("POST", "/v1/auth/token", "application/json", body, headers...)
 }
 
-// waitUntil polls cond for up to 2 seconds (the promise for CLI changes).
 // waitLimit bounds waits for a change to reach a server. The servers poll
 // every 100ms, so a change normally lands within a few hundred; the slack is
 // for a CI machine loaded far beyond its two CPUs. A change that never lands
 // still fails.
 const waitLimit = 10 * time.Second
 
+// waitUntil polls cond until it holds, for up to waitLimit.
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
