@@ -162,15 +162,17 @@ func TestThreeNodes(t *testing.T) {
 		}
 	})
 
-	t.Run("client disabled through B is refused by A within 1s", func(t *testing.T) {
+	t.Run("client disabled through B is refused by A", func(t *testing.T) {
 		svc := &admin.Service{Store: b.srv.replica}
 		start := time.Now()
 		if _, err := svc.SetDisabled(context.Background(), id, true); err != nil {
 			t.Fatal(err)
 		}
 		for a.srv.replica.Lookup(id) == nil || !a.srv.replica.Lookup(id).Disabled {
-			if time.Since(start) > time.Second {
-				t.Fatal("node A did not see the change within 1s")
+			// LISTEN/NOTIFY brings it in milliseconds (logged below); the
+			// bound is the poll interval plus slack for a loaded machine.
+			if time.Since(start) > waitLimit {
+				t.Fatalf("node A did not see the change within %v", waitLimit)
 			}
 			time.Sleep(time.Millisecond)
 		}
