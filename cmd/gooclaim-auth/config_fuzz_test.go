@@ -34,6 +34,8 @@ trusted-proxies:
 	f.Add([]byte("? [a, b]\n: c\n!!binary aGk=: 1\n\"\\x00\": \"\\u2028\"\n"))
 	f.Add([]byte("--- \n- a\n- b\n...\n---\nlisten: x\n"))
 	f.Add([]byte("token-ttl: 99999999999999999999h\nrate-limit: -1/0s\nmax-header-bytes: 1e999KiB\n\t"))
+	f.Add([]byte("listen: \":8080\"\nissuer: \"https://a\x01\"\n"))
+	f.Add([]byte("listen: \":8080\"\n\xff\xfe: x\n"))
 	lineRef := regexp.MustCompile(`^:\d+: |^: yaml: line \d+: |^: yaml: unmarshal errors:\n  line \d+: `)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "gooclaim-auth.yaml")
