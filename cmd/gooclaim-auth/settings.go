@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -210,7 +211,7 @@ func readConfigFile(path string) ([]fileSetting, []string) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		if !strings.Contains(err.Error(), "line ") {
+		if !yamlLineRef.MatchString(err.Error()) {
 			return nil, []string{fmt.Sprintf("%s:%d: %v", path, yamlErrorLine(b), err)}
 		}
 		return nil, []string{fmt.Sprintf("%s: %v", path, err)}
@@ -264,6 +265,9 @@ func readConfigFile(path string) ([]fileSetting, []string) {
 	}
 	return out, problems
 }
+
+// yamlLineRef matches the line go-yaml names in most of its errors.
+var yamlLineRef = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?line \d+: `)
 
 // yamlErrorLine is the line of a YAML error that names none: go-yaml leaves
 // the line out when the problem is on the first one, or when its reader
