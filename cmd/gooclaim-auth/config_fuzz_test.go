@@ -37,8 +37,9 @@ trusted-proxies:
 	f.Add([]byte("listen: \":8080\"\nissuer: \"https://a\x01\"\n"))
 	f.Add([]byte("listen: \":8080\"\n\xff\xfe: x\n"))
 	lineRef := regexp.MustCompile(`^:\d+: |^: yaml: line \d+: |^: yaml: unmarshal errors:\n  line \d+: `)
+	// One file, rewritten for each input: a worker runs its inputs one at a time.
+	path := filepath.Join(f.TempDir(), "gooclaim-auth.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(t.TempDir(), "gooclaim-auth.yaml")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
