@@ -5,6 +5,7 @@
 #   make test                        go test ./... with the PostgreSQL and Redis backends
 #   make bench COUNT=6 > new.txt     benchmarks, for benchstat
 #   make lint                        gofmt and go vet
+#   make fuzz FUZZTIME=1m            every fuzz target for FUZZTIME (default 30s) each
 #
 # Every build goes through scripts/build, which the Dockerfile runs too.
 
@@ -15,13 +16,14 @@ PKG ?= ./...
 BENCH ?= .
 COUNT ?= 1
 STATICCHECK_VERSION ?= v0.8.2
+FUZZTIME ?= 30s
 
 # The backend tests' servers, as in .ci/run; override to point elsewhere.
 GOOCLAIM_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 GOOCLAIM_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 export GOOCLAIM_TEST_POSTGRES_URL GOOCLAIM_TEST_REDIS_URL
 
-.PHONY: help build test bench lint staticcheck reproducible dockerfile-check check image clean
+.PHONY: help build test bench fuzz lint staticcheck reproducible dockerfile-check check image clean
 
 help:
 	@sed -n 's/^#   make/make/p' Makefile
@@ -41,6 +43,10 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(PKG)
+
+# Not part of check or CI: go test replays the seeds in testdata/fuzz.
+fuzz:
+	scripts/fuzz $(FUZZTIME)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

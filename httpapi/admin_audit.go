@@ -144,7 +144,7 @@ func parseAuditQuery(v url.Values) (auth.AuditQuery, error) {
 	var q auth.AuditQuery
 	for name, values := range v {
 		if len(values) != 1 {
-			return q, badRequest("query parameter %s: give it once", name)
+			return q, badRequest("query parameter %q: give it once", name)
 		}
 		s := values[0]
 		switch name {

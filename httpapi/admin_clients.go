@@ -73,7 +73,7 @@ func parseClientFilter(q url.Values) (admin.ClientFilter, error) {
 	var f admin.ClientFilter
 	for name, values := range q {
 		if len(values) != 1 {
-			return f, badRequest("query parameter %s: give it once", name)
+			return f, badRequest("query parameter %q: give it once", name)
 		}
 		v := values[0]
 		switch name {

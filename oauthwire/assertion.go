@@ -55,11 +55,13 @@ func AssertionSubject(assertion string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	var c struct {
-		Sub string `json:"sub"`
-	}
-	if json.Unmarshal(payload, &c) != nil || c.Sub == "" {
+	// A map, not a struct: encoding/json matches struct fields without
+	// regard to case, so {"sub":"a","Sub":"b"} would give "b" where the
+	// assertion verifier (clientauth) reads "a".
+	var c map[string]json.RawMessage
+	var sub string
+	if json.Unmarshal(payload, &c) != nil || json.Unmarshal(c["sub"], &sub) != nil || sub == "" {
 		return "", false
 	}
-	return c.Sub, true
+	return sub, true
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -209,6 +211,9 @@ func readConfigFile(path string) ([]fileSetting, []string) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
+		if !yamlLineRef.MatchString(err.Error()) {
+			return nil, []string{fmt.Sprintf("%s:%d: %v", path, yamlErrorLine(b), err)}
+		}
 		return nil, []string{fmt.Sprintf("%s: %v", path, err)}
 	}
 	if len(doc.Content) == 0 {
@@ -259,6 +264,34 @@ func readConfigFile(path string) ([]fileSetting, []string) {
 		}
 	}
 	return out, problems
+}
+
+// yamlLineRef matches the line go-yaml names in most of its errors.
+var yamlLineRef = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?line \d+: `)
+
+// yamlErrorLine is the line of a YAML error that names none: go-yaml leaves
+// the line out when the problem is on the first one, or when its reader
+// refuses a character (invalid UTF-8, a control character), which this
+// finds.
+func yamlErrorLine(b []byte) int {
+	line := 1
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if (r == utf8.RuneError && n == 1) || !yamlPrintable(r) {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		b = b[n:]
+	}
+	return 1
+}
+
+// yamlPrintable reports whether YAML allows r in a stream (YAML 1.2 §5.1).
+func yamlPrintable(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0x7e) || r == 0x85 ||
+		(r >= 0xa0 && r <= 0xd7ff) || (r >= 0xe000 && r <= 0xfffd) || (r >= 0x10000 && r <= 0x10ffff)
 }
 
 func exampleValue(key string) string {
