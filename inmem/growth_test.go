@@ -10,6 +10,7 @@ import (
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/authtest"
 	"github.com/gooclaim/gooclaim-auth/credential"
 	"github.com/gooclaim/gooclaim-auth/inmem"
 	"github.com/gooclaim/gooclaim-auth/sqlite"
@@ -207,4 +208,30 @@ func TestReplicaScopesFollowChanges(t *testing.T) {
 	db.DeleteClient(ctx, "d")
 	db.DeleteClient(ctx, "c")
 	check("c and d deleted", "w")
+}
+
+// BenchmarkLimiterAfterBurst reports the limiter's live heap (heap-B) once a
+// burst of distinct keys has left the window and been swept, against an
+// empty limiter: what a burst leaves behind for good.
+func BenchmarkLimiterAfterBurst(b *testing.B) {
+	const n = 1_000_000
+	rate := auth.Rate{Limit: 60, Window: time.Minute}
+	var left float64
+	for b.Loop() {
+		clock := authtest.NewClock(authtest.Epoch)
+		before := heapInUse()
+		l := inmem.NewLimiter(inmem.LimiterOptions{Clock: clock, SweepInterval: -1})
+		for i := range n {
+			l.Allow(context.Background(), fmt.Sprintf("k%d", i), rate)
+		}
+		clock.Advance(rate.Window)
+		l.Sweep()
+		if l.Len() != 0 {
+			b.Fatalf("%d keys left after the sweep", l.Len())
+		}
+		left = float64(heapInUse() - before)
+		runtime.KeepAlive(l)
+		l.Close()
+	}
+	b.ReportMetric(left, "heap-B")
 }
