@@ -158,6 +158,7 @@ func (r *Replica) load(ctx context.Context) error {
 	}
 	clients := make(map[string]*auth.Client, r.Len())
 	counts := map[string]int{}
+	pk := newPacker()
 	after := ""
 	for {
 		page, err := r.Store.ListClients(ctx, after, r.opts.PageSize)
@@ -172,6 +173,7 @@ func (r *Replica) load(ctx context.Context) error {
 					}
 				}
 			}
+			c = pk.pack(c) // before c.ID is read: the key shares the packed string
 			clients[c.ID] = c
 			for _, sc := range c.Scopes {
 				counts[sc]++
@@ -265,6 +267,8 @@ func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 				c = nil
 			case err != nil:
 				return fmt.Errorf("reload client %q: %w", ch.ID, err)
+			default:
+				c = newPacker().pack(c)
 			}
 			r.mu.Lock()
 			r.countScopes(r.scopeCount, r.clients[ch.ID], -1)
