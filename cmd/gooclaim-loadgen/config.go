@@ -176,6 +176,11 @@ With --scaleout it also starts gooclaim-auth serve over PostgreSQL and Redis
 rounds and prints its tokens/s as a percentage of the embedded (SQLite,
 in-memory limiter) service's.
 
+With --soak DURATION it holds 80% of the measured capacity, open loop, for
+DURATION and says whether the server's memory, goroutines and open fds stay
+flat. With --growth N1,N2,… it compares tokens/s, CPU per token, start-up
+time and memory across databases of N1, N2, … clients.
+
 Flags:
 `)
 		fs.PrintDefaults()
