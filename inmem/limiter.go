@@ -200,6 +200,9 @@ func (l *Limiter) Sweep() {
 		s := &l.shards[i]
 		s.mu.Lock()
 		s.removeIdle(now, true)
+		if s.peak >= shrinkMinPeak && len(s.entries) < s.peak/shrinkBelow {
+			s.remake()
+		}
 		s.mu.Unlock()
 	}
 }
@@ -246,8 +249,23 @@ type shard struct {
 	// scanCredit counts the keys added since the last scan; a full shard
 	// scans for idle entries only once it reaches max/scanEvery.
 	scanCredit int
-	_          [64]byte
+	// peak is the most entries held since the map was last made: a Go map
+	// never gives back the room it grew to, so Sweep remakes it once it
+	// holds far fewer (see shrinkBelow).
+	peak int
+	_    [64]byte
 }
+
+// A shard's map is remade when a sweep leaves it holding fewer than
+// 1/shrinkBelow of its peak, if that peak was at least shrinkMinPeak: after
+// a burst of distinct keys (a flood of made-up client_ids, or every client
+// once) the map would otherwise keep the burst's size for good, tens of
+// bytes per key ever seen at once. Copying the survivors costs what the
+// sweep's own walk over the map costs, and happens once per burst.
+const (
+	shrinkBelow   = 4
+	shrinkMinPeak = 1024
+)
 
 // add starts an entry for key, making room first when the shard is full.
 func (s *shard) add(key string, now int64) *entry {
@@ -263,7 +281,18 @@ func (s *shard) add(key string, now int64) *entry {
 	// Clone so that the map does not keep alive a large buffer the caller's
 	// key may be a slice of (a request body).
 	s.entries[strings.Clone(key)] = e
+	s.peak = max(s.peak, len(s.entries))
 	return e
+}
+
+// remake copies the entries into a map sized for them (maps.Clone would
+// keep the old map's size), so that the room the old one grew to is freed.
+func (s *shard) remake() {
+	m := make(map[string]*entry, len(s.entries))
+	for k, e := range s.entries {
+		m[k] = e
+	}
+	s.entries, s.peak = m, len(m)
 }
 
 // makeRoom evicts one entry or more from a full shard and returns one of the

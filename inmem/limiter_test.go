@@ -392,3 +392,41 @@ func (c *stepClock) Now() time.Time {
 	c.t = c.t.Add(c.step)
 	return c.t
 }
+
+// TestLimiterShrinksAfterBurst: once a burst of keys is swept, the shards'
+// maps are remade to the survivors' size, and the survivors keep their logs.
+func TestLimiterShrinksAfterBurst(t *testing.T) {
+	l, clock := newTestLimiter(t, 0)
+	ctx := context.Background()
+	short := auth.Rate{Limit: 5, Window: time.Second}
+	long := auth.Rate{Limit: 5, Window: time.Hour}
+	for range 5 {
+		if d, _ := l.Allow(ctx, "survivor", long); !d.Allowed {
+			t.Fatal("survivor refused early")
+		}
+	}
+	const burst = 64 * 4 * shrinkMinPeak
+	for i := range burst {
+		l.Allow(ctx, "burst-"+strconv.Itoa(i), short)
+	}
+	peak := 0
+	for i := range l.shards {
+		peak = max(peak, l.shards[i].peak)
+	}
+	if peak < shrinkMinPeak {
+		t.Fatalf("peak %d: the burst is too small for the test", peak)
+	}
+	clock.Advance(time.Second)
+	l.Sweep()
+	for i := range l.shards {
+		if p := l.shards[i].peak; p > 1 {
+			t.Fatalf("shard %d: peak %d after the sweep, want the map remade", i, p)
+		}
+	}
+	if l.Len() != 1 {
+		t.Fatalf("Len %d after the sweep, want 1", l.Len())
+	}
+	if d, _ := l.Allow(ctx, "survivor", long); d.Allowed {
+		t.Fatal("the survivor's log was lost when its shard was remade")
+	}
+}

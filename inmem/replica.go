@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,8 +41,12 @@ type Replica struct {
 	mu      sync.RWMutex
 	clients map[string]*auth.Client
 	keys    []auth.Key
-	scopes  []string // nil when stale
-	seq     int64
+	// scopeCount counts the clients that have each scope, kept up to date
+	// as clients change, so that Scopes never walks every client; scopes is
+	// its sorted keys, nil when stale.
+	scopeCount map[string]int
+	scopes     []string
+	seq        int64
 
 	syncMu   sync.Mutex // one Load or Sync at a time
 	lastSync atomic.Int64
@@ -64,7 +68,7 @@ func NewReplica(store auth.Store, opts ReplicaOptions) *Replica {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Replica{Store: store, opts: opts, clients: map[string]*auth.Client{}}
+	return &Replica{Store: store, opts: opts, clients: map[string]*auth.Client{}, scopeCount: map[string]int{}}
 }
 
 // Lookup returns the client with the given ID, nil if none. The client is
@@ -83,7 +87,10 @@ func (r *Replica) Len() int {
 	return len(r.clients)
 }
 
-// Scopes returns every scope some client may be granted, sorted.
+// Scopes returns every scope some client may be granted, sorted. It costs
+// the number of distinct scopes, not of clients: the discovery document
+// calls it, and a walk over a million clients under the write lock would
+// stall every token request after each client change.
 func (r *Replica) Scopes() []string {
 	r.mu.RLock()
 	s := r.scopes
@@ -93,19 +100,31 @@ func (r *Replica) Scopes() []string {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	set := map[string]struct{}{}
-	for _, c := range r.clients {
-		for _, sc := range c.Scopes {
-			set[sc] = struct{}{}
+	if r.scopes == nil {
+		r.scopes = slices.Sorted(maps.Keys(r.scopeCount))
+	}
+	return r.scopes
+}
+
+// countScopes adds delta to the count of each of c's scopes and marks the
+// sorted list stale when a scope appears or disappears. r.mu must be held
+// for writing (or r not yet shared).
+func (r *Replica) countScopes(counts map[string]int, c *auth.Client, delta int) {
+	if c == nil {
+		return
+	}
+	for _, sc := range c.Scopes {
+		n := counts[sc] + delta
+		if n <= 0 {
+			delete(counts, sc)
+			r.scopes = nil
+		} else {
+			if n == delta {
+				r.scopes = nil
+			}
+			counts[sc] = n
 		}
 	}
-	s = make([]string, 0, len(set))
-	for sc := range set {
-		s = append(s, sc)
-	}
-	sort.Strings(s)
-	r.scopes = s
-	return s
 }
 
 // LastSync returns when the replica was last known to match the store.
@@ -148,6 +167,8 @@ func (r *Replica) load(ctx context.Context) error {
 		return fmt.Errorf("read change feed position: %w", err)
 	}
 	clients := make(map[string]*auth.Client, r.Len())
+	counts := map[string]int{}
+	pk := newPacker()
 	after := ""
 	for {
 		page, err := r.Store.ListClients(ctx, after, r.opts.PageSize)
@@ -155,7 +176,18 @@ func (r *Replica) load(ctx context.Context) error {
 			return fmt.Errorf("load clients: %w", err)
 		}
 		for _, c := range page {
+			if old := clients[c.ID]; old != nil { // not from a well-behaved store
+				for _, sc := range old.Scopes {
+					if counts[sc]--; counts[sc] == 0 {
+						delete(counts, sc)
+					}
+				}
+			}
+			c = pk.pack(c) // before c.ID is read: the key shares the packed string
 			clients[c.ID] = c
+			for _, sc := range c.Scopes {
+				counts[sc]++
+			}
 		}
 		if len(page) < r.opts.PageSize {
 			break
@@ -170,7 +202,7 @@ func (r *Replica) load(ctx context.Context) error {
 		return err
 	}
 	r.mu.Lock()
-	r.clients, r.seq, r.scopes = clients, seq, nil
+	r.clients, r.seq, r.scopeCount, r.scopes = clients, seq, counts, nil
 	r.mu.Unlock()
 	r.lastSync.Store(time.Now().UnixNano())
 	return nil
@@ -245,14 +277,17 @@ func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 				c = nil
 			case err != nil:
 				return fmt.Errorf("reload client %q: %w", ch.ID, err)
+			default:
+				c = newPacker().pack(c)
 			}
 			r.mu.Lock()
+			r.countScopes(r.scopeCount, r.clients[ch.ID], -1)
 			if c == nil {
 				delete(r.clients, ch.ID)
 			} else {
 				r.clients[ch.ID] = c
 			}
-			r.scopes = nil
+			r.countScopes(r.scopeCount, c, +1)
 			r.mu.Unlock()
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +62,25 @@ type Config struct {
 	PostgresURL string
 	// RedisURL is the Redis of the scale-out target.
 	RedisURL string
+
+	// Soak, when set, runs the soak instead: the capacity measured closed
+	// loop (Rounds × Duration), then an open-loop constant rate of SoakLoad
+	// times it for Soak, the server's memory, goroutines and open fds read
+	// from its ops listener every SampleEvery, and a verdict on whether they
+	// stay flat after SoakWarmup (zero: a third of Soak, at most a minute).
+	Soak        time.Duration
+	SoakLoad    float64
+	SoakWarmup  time.Duration
+	SampleEvery time.Duration
+
+	// Growth, when set, runs the growth measurement instead: one database
+	// and one server per number of clients, each driven round-robin over
+	// its first Active clients and over all of them, in Rounds alternating
+	// rounds; and on the largest, a mixed run with GetWorkers workers
+	// fetching the JWK Set and the discovery document.
+	Growth     []int
+	Active     int
+	GetWorkers int
 }
 
 // Defaults of --postgres-url and --redis-url when their environment
@@ -92,6 +113,10 @@ func DefaultConfig() Config {
 		RequestTimeout: 10 * time.Second,
 		PostgresURL:    envOr("GOOCLAIM_TEST_POSTGRES_URL", defaultPostgresURL),
 		RedisURL:       envOr("GOOCLAIM_TEST_REDIS_URL", defaultRedisURL),
+		SoakLoad:       0.8,
+		SampleEvery:    10 * time.Second,
+		Active:         1000,
+		GetWorkers:     4,
 	}
 }
 
@@ -122,6 +147,23 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.Scaleout, "scaleout", false, "also start and drive serve over PostgreSQL (--postgres-url, a fresh schema) with the Redis rate limiter (--redis-url, a fresh key prefix), holding the same clients")
 	fs.StringVar(&c.PostgresURL, "postgres-url", c.PostgresURL, "PostgreSQL database of the --scaleout target (default: $GOOCLAIM_TEST_POSTGRES_URL, else "+defaultPostgresURL+"); a schema gooclaim_loadgen_<random> is created in it and dropped at exit")
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis of the --scaleout target (default: $GOOCLAIM_TEST_REDIS_URL, else "+defaultRedisURL+"); its keys go under gooclaim:loadgen:<random>: and are deleted at exit")
+	fs.DurationVar(&c.Soak, "soak", 0, "run a soak of this duration instead: measure the capacity (--rounds × --duration, closed loop), then hold --soak-load of it, open loop, sampling the server's /metrics every --sample-every; prints a flat/grows verdict")
+	fs.Float64Var(&c.SoakLoad, "soak-load", c.SoakLoad, "the soak's rate as a fraction of the measured capacity")
+	fs.DurationVar(&c.SoakWarmup, "soak-warmup", 0, "the soak's warm-up, excluded from the verdict (default: a third of --soak, at most 1m)")
+	fs.DurationVar(&c.SampleEvery, "sample-every", c.SampleEvery, "the soak's sampling interval")
+	fs.Func("growth", "run the growth measurement instead, on these numbers of clients, e.g. 1000,100000,1000000", func(v string) error {
+		c.Growth = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q: want a comma-separated list of positive numbers", v)
+			}
+			c.Growth = append(c.Growth, n)
+		}
+		return nil
+	})
+	fs.IntVar(&c.Active, "active", c.Active, "--growth: the size of the active subset driven round-robin beside all clients")
+	fs.IntVar(&c.GetWorkers, "get-workers", c.GetWorkers, "--growth: workers fetching the JWK Set and discovery document during the mixed run (0: no mixed run)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: gooclaim-loadgen [flags]
 
@@ -133,6 +175,11 @@ With --scaleout it also starts gooclaim-auth serve over PostgreSQL and Redis
 (the scale-out configuration) with the same clients, drives it in the same
 rounds and prints its tokens/s as a percentage of the embedded (SQLite,
 in-memory limiter) service's.
+
+With --soak DURATION it holds 80% of the measured capacity, open loop, for
+DURATION and says whether the server's memory, goroutines and open fds stay
+flat. With --growth N1,N2,… it compares tokens/s, CPU per token, start-up
+time and memory across databases of N1, N2, … clients.
 
 Flags:
 `)
@@ -205,6 +252,29 @@ func (c *Config) validate() error {
 		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 			p = append(p, fmt.Sprintf("--redis-url %q: want redis://HOST:6379/0 or rediss://…", redactURL(c.RedisURL)))
 		}
+	}
+	if c.Soak != 0 || len(c.Growth) > 0 {
+		if c.Soak != 0 && len(c.Growth) > 0 {
+			p = append(p, "--soak and --growth: one at a time")
+		}
+		if c.Target != "" || c.Scaleout {
+			p = append(p, "--soak and --growth start their own service: not with --target or --scaleout")
+		}
+	}
+	if c.Soak < 0 || c.SoakWarmup < 0 || (c.Soak > 0 && c.SoakWarmup >= c.Soak) {
+		p = append(p, "--soak must be positive and --soak-warmup shorter than it")
+	}
+	if c.SoakLoad <= 0 || c.SoakLoad > 1 {
+		p = append(p, "--soak-load: a fraction in (0, 1]")
+	}
+	if c.SampleEvery < time.Second {
+		p = append(p, "--sample-every: at least 1s")
+	}
+	if !slices.IsSorted(c.Growth) {
+		p = append(p, "--growth: list the sizes in increasing order (the first is the reference)")
+	}
+	if c.Active < 1 || c.GetWorkers < 0 {
+		p = append(p, "--active: at least 1; --get-workers: not negative")
 	}
 	if c.Target != "" {
 		if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

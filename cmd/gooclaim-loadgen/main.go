@@ -25,6 +25,19 @@
 // instead, with the credentials in FILE (a JSON array of
 // {"client_id": …, "client_secret": …}).
 //
+// With --soak DURATION it measures one service's capacity closed loop,
+// then sends requests open loop at --soak-load (80%) of it for DURATION,
+// reading the server's ops listener (/metrics: resident memory, heap in use,
+// goroutines, open descriptors) every --sample-every, and reports the
+// latency per interval, the errors by status and whether each series stays
+// flat after the warm-up (soak.go).
+//
+// With --growth 1000,100000,1000000 it builds one database per size (in
+// bulk), starts one service per database, times each start-up to ready,
+// reads its memory, and drives them all in alternating rounds over an
+// active subset of clients and over all of them, then the JWK Set and
+// discovery document beside the token load on the largest (growth.go).
+//
 // Both servers run on loopback only; both are stopped when the run ends or
 // is interrupted, and the temporary directory is removed unless --keep.
 package main

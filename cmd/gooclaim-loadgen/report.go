@@ -140,7 +140,8 @@ type rateUsage struct {
 	Note      string `json:"note"`
 }
 
-func newReport(args []string, c *Config) *report {
+// commandLine is the command line of the run, quoted for a shell.
+func commandLine(args []string) string {
 	quoted := []string{"gooclaim-loadgen"}
 	for _, a := range args {
 		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`*?") {
@@ -148,6 +149,10 @@ func newReport(args []string, c *Config) *report {
 		}
 		quoted = append(quoted, a)
 	}
+	return strings.Join(quoted, " ")
+}
+
+func newReport(args []string, c *Config) *report {
 	rl := c.RateLimit
 	if rl == "" {
 		rl = c.rate().String() + " (server default)"
@@ -157,7 +162,7 @@ func newReport(args []string, c *Config) *report {
 		maxprocs = "unset"
 	}
 	r := &report{
-		Command:    strings.Join(quoted, " "),
+		Command:    commandLine(args),
 		Platform:   runtime.GOOS + "/" + runtime.GOARCH,
 		GoVersion:  runtime.Version(),
 		NumCPU:     runtime.NumCPU(),

@@ -24,6 +24,12 @@ type target struct {
 // Run sets everything up, drives the targets and prints the report.
 func (m *Main) Run(ctx context.Context) error {
 	c := &m.Config
+	switch {
+	case c.Soak > 0:
+		return m.runSoak(ctx)
+	case len(c.Growth) > 0:
+		return m.runGrowth(ctx)
+	}
 	rep := newReport(m.args, c)
 	var targets []*target
 	var err error

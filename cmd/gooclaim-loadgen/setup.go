@@ -44,13 +44,17 @@ func newWorkspace() (*workspace, error) {
 	}, nil
 }
 
+// createBatch is how many clients createClients stores per transaction.
+const createBatch = 5000
+
 // createClients makes a fresh database holding n clients with generated
-// secrets and scope claims:read, created one by one through
-// admin.Service.CreateClient as an operator would, and returns their
-// credentials, and the clients as stored (for --scaleout to store them in
-// PostgreSQL too). The store serializes its write transactions anyway, so
-// one goroutine is as fast as several; WAL with synchronous=NORMAL makes
-// each commit cheap (no fsync).
+// secrets and scope claims:read, and returns their credentials, and the
+// clients as stored (for --scaleout to store them in PostgreSQL too). Each
+// client is made by admin.Service.CreateClient, as an operator's command
+// would (the same checks, ID and secret generation, hashing), but its
+// store is a collector, and the collected clients are written with
+// sqlite.DB.CreateClients, createBatch per transaction: one commit per
+// client would make a million clients take many minutes.
 func createClients(ctx context.Context, database string, n int) ([]credential, []*auth.Client, error) {
 	db, err := sqlite.Open(ctx, database, sqlite.Options{})
 	if err != nil {
@@ -60,21 +64,42 @@ func createClients(ctx context.Context, database string, n int) ([]credential, [
 	if err := db.Migrate(ctx); err != nil {
 		return nil, nil, fmt.Errorf("migrate %s: %w", database, err)
 	}
-	svc := &admin.Service{Store: db}
+	col := &collector{}
+	svc := &admin.Service{Store: col}
 	creds := make([]credential, 0, n)
 	clients := make([]*auth.Client, 0, n)
 	for i := range n {
-		c, secret, err := svc.CreateClient(ctx, admin.ClientSpec{
-			Name:   fmt.Sprintf("loadgen-%06d", i),
+		_, secret, err := svc.CreateClient(ctx, admin.ClientSpec{
+			Name:   fmt.Sprintf("loadgen-%07d", i),
 			Scopes: []string{testScope},
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("create client %d of %d: %w", i+1, n, err)
 		}
+		c := col.batch[len(col.batch)-1]
 		creds = append(creds, credential{ClientID: c.ID, ClientSecret: secret})
 		clients = append(clients, c)
+		if len(col.batch) == createBatch || i == n-1 {
+			if err := db.CreateClients(ctx, col.batch); err != nil {
+				return nil, nil, fmt.Errorf("store clients %d to %d of %d: %w", i+2-len(col.batch), i+1, n, err)
+			}
+			col.batch = col.batch[:0]
+		}
 	}
 	return creds, clients, nil
+}
+
+// collector is the store of the admin.Service createClients uses: it keeps
+// the clients CreateClient is given, for them to be stored in bulk. Any
+// other method would panic (the embedded Store is nil); CreateClient uses none.
+type collector struct {
+	auth.Store
+	batch []*auth.Client
+}
+
+func (c *collector) CreateClient(_ context.Context, cl *auth.Client) error {
+	c.batch = append(c.batch, cl)
+	return nil
 }
 
 // writeClientsFile saves the credentials for a later --clients-file run
