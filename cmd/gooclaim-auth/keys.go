@@ -70,36 +70,49 @@ last token has expired. Running servers pick the new key up by themselves.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			ctx := cliAudit(cmd.Context())
-			db, err := openStore(ctx, g, nil)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			kek, err := loadKEK(ctx, g, db, nil)
-			if err != nil {
-				return err
-			}
-			if alg == "" {
-				alg = currentAlgorithm(ctx, db)
-			}
-			ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: alg}, kek, db, nil)
-			svc := &admin.Service{Store: db, Keys: ring}
-			k, err := svc.RotateKeys(ctx, time.Duration(publishAhead))
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, map[string]any{"kid": k.ID, "alg": k.Algorithm, "created_at": k.CreatedAt, "signing_from": k.SigningFrom})
-			}
-			fmt.Fprintf(e.stdout, "New %s key %s published; it signs from %s.\n", k.Algorithm, k.ID, k.SigningFrom.Local().Format(time.RFC3339))
-			return nil
+			return withKeyService(cmd.Context(), g, alg, func(ctx context.Context, svc *admin.Service) error {
+				k, err := svc.RotateKeys(ctx, time.Duration(publishAhead))
+				if err != nil {
+					return err
+				}
+				return printRotated(e, output, k)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&alg, "signing-alg", "", "algorithm of the new key: ES256, EdDSA or RS256 (default: the newest key's)")
 	cmd.Flags().Var(&publishAhead, "key-publish-ahead", "how long the new key is published before it signs (0: at once, for an emergency)")
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// withKeyService opens the database and the key-encryption key for one
+// command and runs fn with a service that can change the keys; new keys
+// use alg, or the newest key's algorithm when alg is empty.
+func withKeyService(ctx context.Context, g *globalFlags, alg string, fn func(context.Context, *admin.Service) error) error {
+	ctx = cliAudit(ctx)
+	db, err := openStore(ctx, g, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	kek, err := loadKEK(ctx, g, db, nil)
+	if err != nil {
+		return err
+	}
+	if alg == "" {
+		alg = currentAlgorithm(ctx, db)
+	}
+	ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: alg}, kek, db, nil)
+	return fn(ctx, &admin.Service{Store: db, Keys: ring})
+}
+
+// printRotated shows a key made by a rotation.
+func printRotated(e *env, output string, k auth.Key) error {
+	if output == "json" {
+		return writeJSON(e.stdout, map[string]any{"kid": k.ID, "alg": k.Algorithm, "created_at": k.CreatedAt, "signing_from": k.SigningFrom})
+	}
+	fmt.Fprintf(e.stdout, "New %s key %s published; it signs from %s.\n", k.Algorithm, k.ID, k.SigningFrom.Local().Format(time.RFC3339))
+	return nil
 }
 
 func newKeysRevokeCmd(e *env, g *globalFlags) *cobra.Command {
@@ -122,19 +135,11 @@ their poll interval. The audit trail records it as keys.revoke.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			ctx := cliAudit(cmd.Context())
-			db, err := openStore(ctx, g, nil)
-			if err != nil {
+			var rk issuer.RevokedKey
+			err := withKeyService(cmd.Context(), g, "", func(ctx context.Context, svc *admin.Service) (err error) {
+				rk, err = svc.RevokeKey(ctx, args[0], reason)
 				return err
-			}
-			defer db.Close()
-			kek, err := loadKEK(ctx, g, db, nil)
-			if err != nil {
-				return err
-			}
-			ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: currentAlgorithm(ctx, db)}, kek, db, nil)
-			svc := &admin.Service{Store: db, Keys: ring}
-			rk, err := svc.RevokeKey(ctx, args[0], reason)
+			})
 			if err != nil {
 				return err
 			}
