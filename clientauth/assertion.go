@@ -1,12 +1,10 @@
 package clientauth
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -97,7 +95,7 @@ func parseHeader(b64 string) (header, *auth.OAuthError) {
 	if _, ok := members["crit"]; ok {
 		return header{}, invalid("the client assertion's header has crit: no JWS extension is supported")
 	}
-	alg, ok := stringMember(members, "alg")
+	alg, ok := jwkset.StringMember(members, "alg")
 	switch {
 	case !ok:
 		return header{}, invalid("the client assertion's header has no alg string")
@@ -119,7 +117,7 @@ func parseHeader(b64 string) (header, *auth.OAuthError) {
 	}
 	h := header{alg: alg}
 	if _, present := members["kid"]; present {
-		if h.kid, ok = stringMember(members, "kid"); !ok {
+		if h.kid, ok = jwkset.StringMember(members, "kid"); !ok {
 			return header{}, invalid("the client assertion's kid is not a string")
 		}
 		h.hasKID = true
@@ -237,45 +235,14 @@ func decodeObject(b64 string) (map[string]json.RawMessage, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	m, err := jwkset.DecodeObject[json.RawMessage](data)
+	switch {
+	case errors.Is(err, jwkset.ErrNotObject):
 		return nil, errors.New("a JSON object")
-	}
-	m := make(map[string]json.RawMessage)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, errors.New("a valid JSON object")
-		}
-		name := t.(string) // inside an object, a token before a value is its name
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, errors.New("a valid JSON object")
-		}
-		if _, dup := m[name]; dup {
-			return nil, fmt.Errorf("a valid JSON object: member %s appears twice", quote(name))
-		}
-		m[name] = v
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, errors.New("a valid JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("a JSON object alone: data follows it")
+	case err != nil:
+		return nil, fmt.Errorf("a valid JSON object: %v", err)
 	}
 	return m, nil
-}
-
-func stringMember(m map[string]json.RawMessage, name string) (string, bool) {
-	raw, ok := m[name]
-	if !ok {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
 }
 
 // Subject returns the client an assertion claims to come from, unverified:

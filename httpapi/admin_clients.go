@@ -21,13 +21,6 @@ type (
 	SecretView = admin.SecretView
 )
 
-func nonNilStrings(l []string) []string {
-	if l == nil {
-		return []string{}
-	}
-	return l
-}
-
 // clientWithSecret answers the calls that make a secret: the only time it is seen.
 type clientWithSecret struct {
 	Client       ClientView `json:"client"`

@@ -2,51 +2,25 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/oauthwire"
 )
 
-// authenticateOperation runs what introspection and revocation share:
-// parse the request, charge the rate limit of the client it names (on a
-// counter of its own, so that introspecting does not spend the client's
-// token budget), and authenticate the client. On failure it has answered
-// and returns nil.
+// authenticateOperation runs what introspection and revocation share: the
+// admission of every client request (admit), on a rate-limit counter of the
+// operation's own so that introspecting does not spend the client's token
+// budget, and the client's authentication. On failure it has answered and
+// returns nil.
 func (s *Server) authenticateOperation(w http.ResponseWriter, r *http.Request, name string) (*auth.Client, oauthwire.TokenOperation) {
 	op, parseErr := oauthwire.ParseTokenOperation(r)
-	op.Client.RemoteAddr = remoteIP(r)
-	usedBasic := r.Header.Get("Authorization") != ""
-	if rec, ok := w.(*recorder); ok {
-		rec.clientID = op.Client.ClientID
-	}
-	if s.refuseStale(w, r, name, op.Client.ClientID, op.Client.AuthMethod) {
-		return nil, op
-	}
-	d, scope, err := s.Issuer.LimitOperation(r.Context(), name, &op.Client)
-	if err != nil {
-		s.Logger.Error("rate limiter failed", "err", err)
-		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: op.Client.AuthMethod})
-		writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the rate limiter is unavailable; retry shortly"))
-		return nil, op
-	}
-	setRateLimitHeaders(w.Header(), d, scope)
-	if !d.Allowed {
-		retry := strconv.FormatInt(max(1, seconds(d.RetryAfter)), 10)
-		w.Header().Set("Retry-After", retry)
-		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrRateLimited.Code, method: op.Client.AuthMethod})
-		writeError(w, http.StatusTooManyRequests, auth.ErrRateLimited.WithDescription("rate limit exceeded; retry after "+retry+" seconds"))
-		return nil, op
-	}
-	if parseErr != nil {
-		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: errorCode(parseErr), method: op.Client.AuthMethod})
-		s.tokenError(w, parseErr, usedBasic)
+	if !s.admit(w, r, name, &op.Client, parseErr) {
 		return nil, op
 	}
 	c, err := s.Issuer.Authenticate(r.Context(), op.Client)
 	if err != nil {
 		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: errorCode(err), method: op.Client.AuthMethod})
-		s.tokenError(w, err, usedBasic)
+		s.tokenError(w, err, usedBasic(r))
 		return nil, op
 	}
 	return c, op

@@ -16,49 +16,77 @@ import (
 // the answer is 429 whatever else is wrong with it.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	req, parseErr := oauthwire.ParseTokenRequest(r)
-	req.RemoteAddr = remoteIP(r)
-	if rec, ok := w.(*recorder); ok {
-		rec.clientID = req.ClientID
-	}
-	usedBasic := r.Header.Get("Authorization") != ""
-	if s.refuseStale(w, r, "token", req.ClientID, req.AuthMethod) {
-		return
-	}
-
-	d, scope, err := s.Issuer.Limit(r.Context(), &req)
-	if err != nil {
-		s.Logger.Error("rate limiter failed", "err", err)
-		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: req.AuthMethod})
-		writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the rate limiter is unavailable; retry shortly"))
-		return
-	}
-	setRateLimitHeaders(w.Header(), d, scope)
-	if !d.Allowed {
-		w.Header().Set("Retry-After", strconv.FormatInt(max(1, seconds(d.RetryAfter)), 10))
-		who := "client_id"
-		if scope == issuer.LimitAddress {
-			who = "address"
-		}
-		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: auth.ErrRateLimited.Code, method: req.AuthMethod})
-		writeError(w, http.StatusTooManyRequests, auth.ErrRateLimited.WithDescription(
-			"rate limit exceeded: at most "+strconv.Itoa(d.Limit)+" requests per "+strconv.FormatInt(seconds(d.Window), 10)+
-				" seconds per "+who+"; retry after "+strconv.FormatInt(max(1, seconds(d.RetryAfter)), 10)+" seconds"))
-		return
-	}
-	if parseErr != nil {
-		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(parseErr), method: req.AuthMethod})
-		s.tokenError(w, parseErr, usedBasic)
+	if !s.admit(w, r, "token", &req, parseErr) {
 		return
 	}
 	tok, err := s.Issuer.Issue(r.Context(), req)
 	if err != nil {
 		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(err), method: req.AuthMethod})
-		s.tokenError(w, err, usedBasic)
+		s.tokenError(w, err, usedBasic(r))
 		return
 	}
 	s.recordEvent(w, r, req.ClientID, authEvent{name: "token.issued", outcome: "issued", jti: tok.JTI, scope: tok.Scope, method: req.AuthMethod})
 	oauthwire.WriteToken(w, tok)
 }
+
+// admit runs what every endpoint a client authenticates to does first: it
+// notes the client for the log, refuses while the node is too stale,
+// charges the request to the rate limit — of the client_id it names, even
+// when malformed or unauthenticated, else of its address — and only then
+// answers a request that did not parse, so that past the limit the answer
+// is 429 whatever else is wrong with it. name is the endpoint's event name;
+// the token endpoint has the clients' own counters, introspection and
+// revocation counters of their own. It reports whether the request may go
+// on; if not, it has answered.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req *auth.TokenRequest, parseErr error) bool {
+	req.RemoteAddr = remoteIP(r)
+	if rec, ok := w.(*recorder); ok {
+		rec.clientID = req.ClientID
+	}
+	if s.refuseStale(w, r, name, req.ClientID, req.AuthMethod) {
+		return false
+	}
+	var (
+		d     auth.Decision
+		scope issuer.LimitScope
+		err   error
+	)
+	if name == "token" {
+		d, scope, err = s.Issuer.Limit(r.Context(), req)
+	} else {
+		d, scope, err = s.Issuer.LimitOperation(r.Context(), name, req)
+	}
+	if err != nil {
+		s.Logger.Error("rate limiter failed", "err", err)
+		s.recordEvent(w, r, req.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: req.AuthMethod})
+		writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the rate limiter is unavailable; retry shortly"))
+		return false
+	}
+	setRateLimitHeaders(w.Header(), d, scope)
+	if !d.Allowed {
+		retry := strconv.FormatInt(max(1, seconds(d.RetryAfter)), 10)
+		w.Header().Set("Retry-After", retry)
+		who := "client_id"
+		if scope == issuer.LimitAddress {
+			who = "address"
+		}
+		s.recordEvent(w, r, req.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrRateLimited.Code, method: req.AuthMethod})
+		writeError(w, http.StatusTooManyRequests, auth.ErrRateLimited.WithDescription(
+			"rate limit exceeded: at most "+strconv.Itoa(d.Limit)+" requests per "+strconv.FormatInt(seconds(d.Window), 10)+
+				" seconds per "+who+"; retry after "+retry+" seconds"))
+		return false
+	}
+	if parseErr != nil {
+		s.recordEvent(w, r, req.ClientID, authEvent{name: name + ".refused", outcome: errorCode(parseErr), method: req.AuthMethod})
+		s.tokenError(w, parseErr, usedBasic(r))
+		return false
+	}
+	return true
+}
+
+// usedBasic reports whether the client tried the Authorization header,
+// which decides the WWW-Authenticate challenge of a 401 (RFC 6749 §5.2).
+func usedBasic(r *http.Request) bool { return r.Header.Get("Authorization") != "" }
 
 // refuseStale answers 503 when the node's state is too old to be trusted
 // (Server.Fresh), and then reports true.

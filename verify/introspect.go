@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -346,7 +347,7 @@ func answerError(resp *http.Response) error {
 // iss, client_id, sub and jti, when present, must be those of the verified
 // claims c: an answer about another token is no answer.
 func readAnswer(body []byte, c *Claims) (*Error, error) {
-	m, err := decodeObject[json.RawMessage](body)
+	m, err := jwkset.DecodeObject[json.RawMessage](body)
 	if err != nil {
 		return nil, fmt.Errorf("the answer is not a valid JSON object: %w", err)
 	}

@@ -1,17 +1,17 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
 )
 
 // header is what Verify reads from a token's protected header.
@@ -66,7 +66,7 @@ func parseHeader(token string, allowed []string) (header, *Error) {
 	if err != nil || !utf8.Valid(raw) {
 		return header{}, invalidToken("the token's header is not base64url-encoded UTF-8")
 	}
-	members, err := decodeObject[json.RawMessage](raw)
+	members, err := jwkset.DecodeObject[json.RawMessage](raw)
 	if err != nil {
 		return header{}, invalidToken("the token's header is not a valid JSON object: " + err.Error())
 	}
@@ -76,7 +76,7 @@ func parseHeader(token string, allowed []string) (header, *Error) {
 		}
 	}
 
-	alg, ok := stringMember(members, "alg")
+	alg, ok := jwkset.StringMember(members, "alg")
 	switch {
 	case !ok:
 		return header{}, invalidToken("the token's header has no alg string")
@@ -87,14 +87,14 @@ func parseHeader(token string, allowed []string) (header, *Error) {
 	case !slices.Contains(allowed, alg):
 		return header{}, invalidToken("the token's alg " + quote(alg) + " is not allowed (allowed: " + strings.Join(allowed, ", ") + ")")
 	}
-	typ, ok := stringMember(members, "typ")
+	typ, ok := jwkset.StringMember(members, "typ")
 	switch {
 	case !ok:
 		return header{}, invalidToken("the token has no typ header: an access token has typ at+jwt (RFC 9068 §4)")
 	case !strings.EqualFold(typ, typAccessToken) && !strings.EqualFold(typ, typAccessTokenMediaType):
 		return header{}, invalidToken("the token's typ " + quote(typ) + " is not at+jwt: not an access token (RFC 9068 §4)")
 	}
-	kid, ok := stringMember(members, "kid")
+	kid, ok := jwkset.StringMember(members, "kid")
 	if !ok || kid == "" {
 		return header{}, invalidToken("the token's header has no kid")
 	}
@@ -139,99 +139,13 @@ func base64URLValue(c byte) byte {
 	}
 }
 
-func stringMember(m map[string]json.RawMessage, name string) (string, bool) {
-	raw, ok := m[name]
-	if !ok {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// decodeObject decodes a JSON object, refusing duplicate member names
-// (RFC 7515 §5.2, RFC 8725 §3.7: two parsers must not read two different
-// values) and trailing data. Numbers decode as json.Number.
-func decodeObject[T any](data []byte) (map[string]T, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]T
-	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, fmt.Errorf("it is not an object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("data follows it")
-	}
-	// The map keeps one value per name (escaped spellings included): more
-	// members than names means a name appears twice.
-	if countMembers(data) != len(m) {
-		return nil, fmt.Errorf("member %s appears twice", quote(duplicateMember(data)))
-	}
-	return m, nil
-}
-
-// countMembers counts the members of the JSON object data (valid JSON):
-// the colons outside strings at depth 1.
-func countMembers(data []byte) int {
-	n, depth := 0, 0
-	inString, escaped := false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-		case c == ':' && depth == 1:
-			n++
-		}
-	}
-	return n
-}
-
-// duplicateMember returns the first repeated member name of the JSON object
-// data (valid JSON), for the error message.
-func duplicateMember(data []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.Token() // {
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			break
-		}
-		name, _ := t.(string)
-		if seen[name] {
-			return name
-		}
-		seen[name] = true
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			break
-		}
-	}
-	return ""
-}
-
 // checkClaims reads and checks the claims of RFC 9068 §2.2 as §4 says:
 // iss, aud, exp, nbf, iat, then sub, client_id, jti and scope.
 func (v *Verifier) checkClaims(payload []byte, now time.Time) (*Claims, *Error) {
 	if !utf8.Valid(payload) {
 		return nil, invalidToken("the token's claims are not UTF-8")
 	}
-	raw, err := decodeObject[any](payload)
+	raw, err := jwkset.DecodeObject[any](payload)
 	if err != nil {
 		return nil, invalidToken("the token's claims are not a valid JSON object: " + err.Error())
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -366,12 +365,6 @@ func rawHeadersOnly(requestLine string, lines ...string) string {
 // chunked encodes body as one chunk and the last chunk.
 func chunked(body string) string {
 	return strconv.FormatInt(int64(len(body)), 16) + "\r\n" + body + "\r\n0\r\n\r\n"
-}
-
-// jsonString quotes s as a JSON string.
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // slowly writes s one byte every interval.

@@ -76,7 +76,7 @@ func TestKeyRevoke(t *testing.T) {
 			t.Fatalf("before the revocation: %v", err)
 		}
 
-		out, errOut, code := a.cli("", "keys", "revoke", old, "--reason", "drill: key material leaked", "-o", "json")
+		out, errOut, code := a.cli("", "keys", "revoke", "--kid="+old, "--reason", "drill: key material leaked", "-o", "json")
 		if code != 0 {
 			t.Fatalf("keys revoke: exit %d: %s", code, errOut)
 		}
@@ -172,8 +172,27 @@ func TestKeyRevoke(t *testing.T) {
 		}
 
 		// Revoking an unknown key is an error that says so.
-		if _, errOut, code := a.cli("", "keys", "revoke", old); code == 0 || !strings.Contains(errOut, "no signing key") {
+		if _, errOut, code := a.cli("", "keys", "revoke", "--kid="+old); code == 0 || !strings.Contains(errOut, "no signing key") {
 			t.Errorf("revoking a revoked key: exit %d, %q", code, errOut)
 		}
 	})
+}
+
+// TestKeyRevokeArguments: the kid as the argument or with --kid (a kid is
+// base64url and may start with "-"), never both, never neither.
+func TestKeyRevokeArguments(t *testing.T) {
+	ts := startTestServer(t, nil)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"keys", "revoke"}, "which key?"},
+		{[]string{"keys", "revoke", "a", "--kid=b"}, "give the kid once"},
+		{[]string{"keys", "revoke", "--kid=-nosuchkey"}, "no signing key"},
+		{[]string{"keys", "revoke", "nosuchkey"}, "no signing key"},
+	} {
+		if _, errOut, code := ts.cli("", tc.args...); code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want a refusal saying %q", tc.args, code, errOut, tc.want)
+		}
+	}
 }

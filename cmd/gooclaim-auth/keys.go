@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -116,9 +117,9 @@ func printRotated(e *env, output string, k auth.Key) error {
 }
 
 func newKeysRevokeCmd(e *env, g *globalFlags) *cobra.Command {
-	var output, reason string
+	var output, reason, kid string
 	cmd := &cobra.Command{
-		Use:   "revoke KID",
+		Use:   "revoke KID | --kid=KID",
 		Short: "Remove a compromised signing key at once; an active key is replaced by a new one that signs at once",
 		Long: `Remove the signing key KID from the key set at once, for a key that is or
 may be compromised. It leaves the JWKS, so tokens it signed stop verifying
@@ -129,15 +130,25 @@ If it was the active key, a new key of the same algorithm signs at once
 on the first token that names it. Running servers pick the change up within
 their poll interval. The audit trail records it as keys.revoke.`,
 		Example: `  gooclaim-auth keys list
-  gooclaim-auth keys revoke 3kq0Xw… --reason "KEK and database backup stolen"`,
-		Args: cobra.ExactArgs(1),
+  gooclaim-auth keys revoke 3kq0Xw… --reason "KEK and database backup stolen"
+  # a kid is base64url and may start with "-", which would read as a flag:
+  gooclaim-auth keys revoke --kid=-yUlbE2W…`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			switch {
+			case len(args) == 1 && kid != "":
+				return errors.New("give the kid once: as the argument or with --kid")
+			case len(args) == 1:
+				kid = args[0]
+			case kid == "":
+				return errors.New("which key? give its kid (gooclaim-auth keys list shows them), or --kid=KID for one that starts with -")
+			}
 			var rk issuer.RevokedKey
 			err := withKeyService(cmd.Context(), g, "", func(ctx context.Context, svc *admin.Service) (err error) {
-				rk, err = svc.RevokeKey(ctx, args[0], reason)
+				rk, err = svc.RevokeKey(ctx, kid, reason)
 				return err
 			})
 			if err != nil {
@@ -164,6 +175,7 @@ their poll interval. The audit trail records it as keys.revoke.`,
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "what happened (shown in the output; at most 500 characters)")
+	cmd.Flags().StringVar(&kid, "kid", "", "the key to revoke, instead of the argument (for a kid that starts with -)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

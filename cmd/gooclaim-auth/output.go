@@ -36,13 +36,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func nonNil(l []string) []string {
-	if l == nil {
-		return []string{}
-	}
-	return l
-}
-
 func status(c *auth.Client) string {
 	if c.Disabled {
 		return "disabled"

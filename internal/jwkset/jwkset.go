@@ -3,7 +3,10 @@
 // token endpoint's client authentication (clientauth) apply: one JWK at a
 // time, so that a key of a type it does not know does not hide the others;
 // public signature keys only; an algorithm that fits the key (RFC 8725
-// §3.1); RSA keys of at least MinRSABits bits.
+// §3.1); RSA keys of at least MinRSABits bits. It also holds what both read
+// of JOSE documents around the keys: JSON objects without duplicate members
+// (DecodeObject), quoting of untrusted values for messages (Quote), and the
+// freshness of a fetched set (MaxAge).
 package jwkset
 
 import (
