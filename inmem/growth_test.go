@@ -30,7 +30,7 @@ type memStore struct {
 
 func newMemStore(n int) *memStore {
 	s := &memStore{clients: make([]*auth.Client, n)}
-	now := time.Now()
+	now := time.Now().Round(0) // as read back from a database: no monotonic clock reading
 	for i := range n {
 		secret := credential.NewSecret()
 		s.clients[i] = &auth.Client{
@@ -123,6 +123,30 @@ func BenchmarkReplicaMemoryPerClient(b *testing.B) {
 				runtime.KeepAlive(r)
 			}
 			b.ReportMetric(perClient, "heap-B/client")
+		})
+	}
+}
+
+// BenchmarkReplicaLookup is what the token path pays per client lookup:
+// decoding the client from the replica's encoded copy.
+func BenchmarkReplicaLookup(b *testing.B) {
+	for _, n := range []int{1000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			store := newMemStore(n)
+			r := inmem.NewReplica(store, inmem.ReplicaOptions{})
+			if err := r.Load(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			ids := make([]string, 1024)
+			for i := range ids {
+				ids[i] = store.clients[(i*7919)%n].ID
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if r.Lookup(ids[i%len(ids)]) == nil {
+					b.Fatal("not found")
+				}
+			}
 		})
 	}
 }
@@ -272,24 +296,43 @@ func BenchmarkReplicaGC(b *testing.B) {
 	}
 }
 
-// TestReplicaPackKeepsClients: the replica's packed copy of each client
-// equals what the store holds.
-func TestReplicaPackKeepsClients(t *testing.T) {
+// TestReplicaKeepsClients: what Lookup returns from the replica's encoded
+// copy equals what the store holds, field by field.
+func TestReplicaKeepsClients(t *testing.T) {
 	store := newMemStore(50)
+	utc := time.Date(2026, 11, 27, 8, 0, 0, 123456789, time.UTC)
 	store.clients[3].Audiences = []string{"https://a.example", "https://b.example"}
 	store.clients[4].AuthMethods = []string{auth.AuthClientSecretBasic}
-	store.clients[5].Secrets = append(store.clients[5].Secrets, auth.Secret{ID: "second", Hash: "h2"})
+	store.clients[5].Secrets = append(store.clients[5].Secrets, auth.Secret{ID: "second", Hash: "h2", CreatedAt: utc, ExpiresAt: utc.Add(time.Hour)})
 	store.clients[6].JWKSURI = "https://keys.example/jwks.json"
 	store.clients[7].Scopes = []string{"a\x00b"}
 	store.clients[8].Scopes = []string{"a", "b"}
+	store.clients[9].Scopes = []string{"a\x00", "b"} // joined with NUL, like 7's
+	store.clients[10].JWKS = []byte(`{"keys":[]}`)
+	store.clients[10].Secrets = nil
+	store.clients[11].Metadata = map[string]string{"owner": "claims team", "": "ü\x00"}
+	store.clients[12].Metadata = map[string]string{}
+	store.clients[13].TokenTTL, store.clients[13].RateLimit = 5*time.Minute, auth.Rate{Limit: 7, Window: time.Second}
+	store.clients[14].Disabled, store.clients[14].TokensRevokedBefore = true, utc
+	store.clients[15].Scopes, store.clients[15].Audiences = nil, []string{}
+	store.clients[16].Secrets = []auth.Secret{{ID: "1", Hash: "x"}, {ID: "2", Hash: "y"}, {ID: "3", Hash: "z"}}
+	store.clients[17].CreatedAt, store.clients[17].UpdatedAt = utc, time.Unix(-1e10, 5)
+	store.clients[18].JWKS = make([]byte, 3*1<<20) // bigger than a chunk
+	store.clients[19].Name = strings.Repeat("n", 1000)
 	r := inmem.NewReplica(store, inmem.ReplicaOptions{})
 	if err := r.Load(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if r.Len() != len(store.clients) {
+		t.Fatalf("Len %d, want %d", r.Len(), len(store.clients))
 	}
 	for _, c := range store.clients {
 		got := r.Lookup(c.ID)
 		if got == nil || !reflect.DeepEqual(got, c) {
 			t.Fatalf("client %s: replica holds %+v, store %+v", c.ID, got, c)
 		}
+	}
+	if r.Lookup("cl_nobody") != nil || r.Lookup("") != nil {
+		t.Fatal("Lookup found a client that is not held")
 	}
 }

@@ -39,7 +39,7 @@ type Replica struct {
 	opts ReplicaOptions
 
 	mu      sync.RWMutex
-	clients map[string]*auth.Client
+	clients *table
 	keys    []auth.Key
 	// scopeCount counts the clients that have each scope, kept up to date
 	// as clients change, so that Scopes never walks every client; scopes is
@@ -68,14 +68,15 @@ func NewReplica(store auth.Store, opts ReplicaOptions) *Replica {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Replica{Store: store, opts: opts, clients: map[string]*auth.Client{}, scopeCount: map[string]int{}}
+	return &Replica{Store: store, opts: opts, clients: newTable(0), scopeCount: map[string]int{}}
 }
 
 // Lookup returns the client with the given ID, nil if none. The client is
-// shared: callers must not modify it.
+// a fresh copy, but its strings and lists are shared: callers must not
+// modify them.
 func (r *Replica) Lookup(id string) *auth.Client {
 	r.mu.RLock()
-	c := r.clients[id]
+	c := r.clients.get(id)
 	r.mu.RUnlock()
 	return c
 }
@@ -84,7 +85,7 @@ func (r *Replica) Lookup(id string) *auth.Client {
 func (r *Replica) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.clients)
+	return r.clients.len()
 }
 
 // Scopes returns every scope some client may be granted, sorted. It costs
@@ -166,9 +167,8 @@ func (r *Replica) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read change feed position: %w", err)
 	}
-	clients := make(map[string]*auth.Client, r.Len())
+	clients := newTable(r.Len())
 	counts := map[string]int{}
-	pk := newPacker()
 	after := ""
 	for {
 		page, err := r.Store.ListClients(ctx, after, r.opts.PageSize)
@@ -176,15 +176,14 @@ func (r *Replica) load(ctx context.Context) error {
 			return fmt.Errorf("load clients: %w", err)
 		}
 		for _, c := range page {
-			if old := clients[c.ID]; old != nil { // not from a well-behaved store
+			if old := clients.get(c.ID); old != nil { // not from a well-behaved store
 				for _, sc := range old.Scopes {
 					if counts[sc]--; counts[sc] == 0 {
 						delete(counts, sc)
 					}
 				}
 			}
-			c = pk.pack(c) // before c.ID is read: the key shares the packed string
-			clients[c.ID] = c
+			clients.put(c)
 			for _, sc := range c.Scopes {
 				counts[sc]++
 			}
@@ -247,6 +246,12 @@ func (r *Replica) Sync(ctx context.Context) error {
 			return fmt.Errorf("read change feed: %w", err)
 		}
 		if len(changes) == 0 {
+			r.mu.RLock()
+			wasteful := r.clients.wasteful()
+			r.mu.RUnlock()
+			if wasteful { // updates have left more dead records than live ones
+				return r.load(ctx)
+			}
 			r.lastSync.Store(time.Now().UnixNano())
 			return nil
 		}
@@ -277,15 +282,13 @@ func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 				c = nil
 			case err != nil:
 				return fmt.Errorf("reload client %q: %w", ch.ID, err)
-			default:
-				c = newPacker().pack(c)
 			}
 			r.mu.Lock()
-			r.countScopes(r.scopeCount, r.clients[ch.ID], -1)
+			r.countScopes(r.scopeCount, r.clients.get(ch.ID), -1)
 			if c == nil {
-				delete(r.clients, ch.ID)
+				r.clients.delete(ch.ID)
 			} else {
-				r.clients[ch.ID] = c
+				r.clients.put(c)
 			}
 			r.countScopes(r.scopeCount, c, +1)
 			r.mu.Unlock()

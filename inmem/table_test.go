@@ -1,0 +1,154 @@
+package inmem
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	auth "github.com/gooclaim/gooclaim-auth"
+)
+
+// TestTableAgainstMap runs random puts and deletes on a table and on a
+// plain map side by side, with hashes squeezed into a few values so that
+// most IDs collide, and checks after each step that both hold the same.
+func TestTableAgainstMap(t *testing.T) {
+	for _, buckets := range []uint64{1, 3, 1 << 63} {
+		t.Run(fmt.Sprint(buckets), func(t *testing.T) {
+			tb := newTable(0)
+			tb.hash = func(s maphash.Seed, id string) uint64 { return maphash.String(s, id) % buckets }
+			want := map[string]*auth.Client{}
+			rng := rand.New(rand.NewPCG(1, buckets))
+			ids := []string{"", "a", "b", "c", "d", "e", "f", "g", "h"}
+			for step := range 2000 {
+				id := ids[rng.IntN(len(ids))]
+				if rng.IntN(3) == 0 {
+					tb.delete(id)
+					delete(want, id)
+				} else {
+					c := &auth.Client{ID: id, Name: fmt.Sprint(step), Scopes: []string{ids[rng.IntN(len(ids))]}}
+					tb.put(c)
+					want[id] = c
+				}
+				if tb.len() != len(want) {
+					t.Fatalf("step %d: len %d, want %d", step, tb.len(), len(want))
+				}
+				for _, id := range ids {
+					got, w := tb.get(id), want[id]
+					if (got == nil) != (w == nil) || got != nil && !reflect.DeepEqual(got, w) {
+						t.Fatalf("step %d: get(%q) = %+v, want %+v", step, id, got, w)
+					}
+				}
+			}
+			live := 0
+			for _, c := range want {
+				live += len(tb.encode(c))
+			}
+			if tb.live != live {
+				t.Fatalf("live bytes %d, want %d", tb.live, live)
+			}
+		})
+	}
+}
+
+// TestTableDecodedStringsSurviveAppends: a string handed out by Lookup
+// points into a chunk; appending more records must not change it.
+func TestTableDecodedStringsSurviveAppends(t *testing.T) {
+	tb := newTable(0)
+	tb.put(&auth.Client{ID: "first", Name: "kept"})
+	c := tb.get("first")
+	for i := range 50_000 { // several chunks' worth
+		tb.put(&auth.Client{ID: fmt.Sprint(i), Name: "zzzzzzzzzzzzzzzzzzzz"})
+	}
+	tb.put(&auth.Client{ID: "first", Name: "replaced"})
+	if c.ID != "first" || c.Name != "kept" {
+		t.Fatalf("decoded client changed to %+v", c)
+	}
+	if got := tb.get("first").Name; got != "replaced" {
+		t.Fatalf("Name %q after the update", got)
+	}
+	if len(tb.chunks) < 2 {
+		t.Fatalf("%d chunks: the test did not cross a chunk boundary", len(tb.chunks))
+	}
+}
+
+// fakeStore serves one client that changes on every read of the feed.
+type fakeStore struct {
+	auth.Store
+	client  *auth.Client
+	changes []auth.Change
+}
+
+func (s *fakeStore) LatestChange(context.Context) (int64, error) { return int64(len(s.changes)), nil }
+func (s *fakeStore) Keys(context.Context) ([]auth.Key, error)    { return nil, nil }
+func (s *fakeStore) Client(context.Context, string) (*auth.Client, error) {
+	return s.client, nil
+}
+func (s *fakeStore) ListClients(_ context.Context, after string, _ int) ([]*auth.Client, error) {
+	if after != "" {
+		return nil, nil
+	}
+	return []*auth.Client{s.client}, nil
+}
+func (s *fakeStore) Changes(_ context.Context, after int64, limit int) ([]auth.Change, error) {
+	return s.changes[min(int(after), len(s.changes)):min(int(after)+limit, len(s.changes))], nil
+}
+
+// TestReplicaReclaimsDeadRecords: updates leave dead records behind; once
+// they outweigh the live ones, Sync reloads and the dead bytes are gone.
+func TestReplicaReclaimsDeadRecords(t *testing.T) {
+	store := &fakeStore{client: &auth.Client{ID: "big", JWKS: make([]byte, chunkSize)}}
+	r := NewReplica(store, ReplicaOptions{PageSize: 1})
+	if err := r.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		store.changes = append(store.changes, auth.Change{Seq: int64(i + 1), Kind: auth.ChangeClient, ID: "big"})
+	}
+	if err := r.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r.clients.dead != 0 || r.clients.live != len(r.clients.record(mustFind(t, r.clients, "big"))) {
+		t.Fatalf("after 20 updates of a 1 MiB client: %d dead bytes, %d live", r.clients.dead, r.clients.live)
+	}
+	if r.Seq() != 20 {
+		t.Fatalf("seq %d after the reload, want 20", r.Seq())
+	}
+	// Below the threshold nothing is reloaded: the dead bytes stay counted.
+	store.changes = append(store.changes, auth.Change{Seq: 21, Kind: auth.ChangeClient, ID: "big"})
+	if err := r.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r.clients.dead == 0 {
+		t.Fatal("one update left no dead record")
+	}
+}
+
+func mustFind(t *testing.T, tb *table, id string) ref {
+	t.Helper()
+	r, ok := tb.find(id)
+	if !ok {
+		t.Fatalf("%q not held", id)
+	}
+	return r
+}
+
+// TestListTableInterns: equal lists share one slice; lists that only look
+// alike when joined do not.
+func TestListTableInterns(t *testing.T) {
+	l := newListTable()
+	a, b := l.id([]string{"x", "y"}), l.id([]string{"x", "y"})
+	c, d := l.id([]string{"x\x00y"}), l.id([]string{"x", "", "y"})
+	if a != b || a == c || a == d || c == d {
+		t.Fatalf("ids %d %d %d %d", a, b, c, d)
+	}
+	if l.id(nil) != 0 || l.id([]string{}) != 1 || l.all[0] != nil || l.all[1] == nil {
+		t.Fatal("nil and empty lists are not kept apart")
+	}
+	if !slices.Equal(l.all[a], []string{"x", "y"}) || cap(l.all[a]) != 2 {
+		t.Fatalf("interned %q (cap %d)", l.all[a], cap(l.all[a]))
+	}
+}
