@@ -81,6 +81,16 @@ func (r *Replica) Lookup(id string) *auth.Client {
 	return c
 }
 
+// RateLimit returns the rate limit of the client with the given ID (zero
+// when it has none of its own), and whether the client exists. Unlike
+// Lookup it allocates nothing.
+func (r *Replica) RateLimit(id string) (auth.Rate, bool) {
+	r.mu.RLock()
+	rate, ok := r.clients.rateLimit(id)
+	r.mu.RUnlock()
+	return rate, ok
+}
+
 // Len returns the number of clients held.
 func (r *Replica) Len() int {
 	r.mu.RLock()

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
 )
@@ -29,7 +30,8 @@ func TestTableAgainstMap(t *testing.T) {
 					tb.delete(id)
 					delete(want, id)
 				} else {
-					c := &auth.Client{ID: id, Name: fmt.Sprint(step), Scopes: []string{ids[rng.IntN(len(ids))]}}
+					c := &auth.Client{ID: id, Name: fmt.Sprint(step), Scopes: []string{ids[rng.IntN(len(ids))]},
+						TokenTTL: time.Duration(rng.IntN(3)) * time.Minute, RateLimit: auth.Rate{Limit: rng.IntN(3), Window: time.Duration(rng.IntN(3)) * time.Second}}
 					tb.put(c)
 					want[id] = c
 				}
@@ -40,6 +42,9 @@ func TestTableAgainstMap(t *testing.T) {
 					got, w := tb.get(id), want[id]
 					if (got == nil) != (w == nil) || got != nil && !reflect.DeepEqual(got, w) {
 						t.Fatalf("step %d: get(%q) = %+v, want %+v", step, id, got, w)
+					}
+					if rate, ok := tb.rateLimit(id); ok != (w != nil) || w != nil && rate != w.RateLimit {
+						t.Fatalf("step %d: rateLimit(%q) = %v, %v; want %+v", step, id, rate, ok, w)
 					}
 				}
 			}
