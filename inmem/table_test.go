@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +157,45 @@ func TestListTableInterns(t *testing.T) {
 	if !slices.Equal(l.all[a], []string{"x", "y"}) || cap(l.all[a]) != 2 {
 		t.Fatalf("interned %q (cap %d)", l.all[a], cap(l.all[a]))
 	}
+}
+
+// FuzzTableRoundTrip: whatever a client holds (names, scopes, metadata and
+// JWK Sets come from admins and partners, any bytes at all), the replica
+// gives back exactly that, next to other clients and after replacing it.
+func FuzzTableRoundTrip(f *testing.F) {
+	f.Add("cl_1", "name", "a b", "", []byte(nil), "owner", "x", int64(0), 0, int64(0), false, "s1", "sha256:x", int64(0))
+	f.Add("", "\x00", "\x00 \x00", "https://a https://b", []byte(`{"keys":[]}`), "", "", int64(-1), -5, int64(1e18), true, "", "", int64(-62135596800))
+	f.Add("ü\xff", "\xff\xfe", " ", " ", []byte{}, "\x00", "\xff", int64(1<<62), 1<<40, int64(-1), true, "a", "", int64(1e9))
+	f.Fuzz(func(t *testing.T, id, name, scopes, audiences string, jwks []byte, metaKey, metaValue string,
+		ttl int64, limit int, window int64, disabled bool, secretID, hash string, unix int64) {
+		c := &auth.Client{ID: id, Name: name, TokenTTL: time.Duration(ttl), RateLimit: auth.Rate{Limit: limit, Window: time.Duration(window)},
+			Disabled: disabled, JWKS: jwks, JWKSURI: metaValue, TokensRevokedBefore: time.Unix(unix, 0).UTC()}
+		if scopes != "" {
+			c.Scopes = strings.Split(scopes, " ")
+		}
+		if audiences != "" {
+			c.Audiences = strings.Fields(audiences)
+		}
+		if metaKey != "" || metaValue != "" {
+			c.Metadata = map[string]string{metaKey: metaValue}
+		}
+		if secretID != "" || hash != "" {
+			c.Secrets = []auth.Secret{{ID: secretID, Hash: hash, CreatedAt: time.Unix(unix, int64(limit)&0x3fffffff), ExpiresAt: time.Unix(-unix, 0).UTC()}}
+		}
+		tb := newTable(0)
+		tb.put(&auth.Client{ID: id + "\x00other", Name: name})
+		for range 2 {
+			tb.put(c)
+			got := tb.get(id)
+			if !reflect.DeepEqual(got, c) {
+				t.Fatalf("got %+v\nwant %+v", got, c)
+			}
+			if rate, ok := tb.rateLimit(id); !ok || rate != c.RateLimit {
+				t.Fatalf("rateLimit %v, %v; want %v", rate, ok, c.RateLimit)
+			}
+		}
+		if tb.len() != 2 || tb.get(id+"\x00other").Name != name {
+			t.Fatal("the other client was disturbed")
+		}
+	})
 }

@@ -15,6 +15,11 @@ const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
+// secretsInRange reads the secrets of the clients whose IDs are in
+// (?, ?], along the covering index of migration 0003.
+const secretsInRange = `SELECT ` + secretColumns + ` FROM client_secrets
+	WHERE client_id > ? AND client_id <= ? ORDER BY client_id, created_at, id`
+
 // CreateClient stores a new client with its secrets. A zero CreatedAt or
 // UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
 // and written back into c. ECONFLICT when the ID is taken. The audit event's
@@ -77,8 +82,7 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]*auth
 		if cs, err = scanClients(rows); err != nil || len(cs) == 0 {
 			return err
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT `+secretColumns+` FROM client_secrets
-			WHERE client_id > ? AND client_id <= ? ORDER BY client_id, created_at, id`, after, cs[len(cs)-1].ID)
+		rows, err = tx.QueryContext(ctx, secretsInRange, after, cs[len(cs)-1].ID)
 		if err != nil {
 			return err
 		}
