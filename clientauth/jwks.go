@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +55,7 @@ func (s *inlineSets) get(c *auth.Client) (*jwkset.Set, error) {
 	if s.byClient == nil || len(s.byClient) >= maxInlineSets {
 		s.byClient = make(map[string]inlineSet)
 	}
-	s.byClient[c.ID] = e
+	s.byClient[strings.Clone(c.ID)] = e // a copy: c.ID may point into a replica's memory
 	s.mu.Unlock()
 	return e.set, e.err
 }

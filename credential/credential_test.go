@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	auth "github.com/gooclaim/gooclaim-auth"
 )
@@ -65,6 +66,11 @@ func TestVerifyImportedRemembersAfterSuccess(t *testing.T) {
 	}
 	if len(v.remembered) != 1 {
 		t.Fatal("a successful slow check was not remembered")
+	}
+	for k := range v.remembered {
+		if unsafe.StringData(k) == unsafe.StringData(hash) {
+			t.Fatal("the remembered key shares the client's memory; it would keep a replica chunk alive")
+		}
 	}
 	if !v.Verify(c, "S3cureP@ssw0rd!", now) || v.Verify(c, "S3cureP@ssw0rd?", now) {
 		t.Fatal("remembered check gives the wrong answer")

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +89,9 @@ func (v *Verifier) verifyImported(secret, hash string) bool {
 	if len(v.remembered) >= maxRemembered {
 		clear(v.remembered) // rare: more imported secrets than the bound; relearn on use
 	}
-	v.remembered[hash] = mac
+	// A copy: the hash may point into a replica's memory (inmem.Replica), which
+	// a long-lived key would keep alive after the replica has moved on.
+	v.remembered[strings.Clone(hash)] = mac
 	v.mu.Unlock()
 	return true
 }

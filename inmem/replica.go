@@ -72,8 +72,10 @@ func NewReplica(store auth.Store, opts ReplicaOptions) *Replica {
 }
 
 // Lookup returns the client with the given ID, nil if none. The client is
-// a fresh copy, but its strings and lists are shared: callers must not
-// modify them.
+// a fresh copy, but its lists are shared (callers must not modify them)
+// and its strings and JWKS point into the replica's record chunks: a
+// caller that keeps one for long (a cache key) should keep a copy, or it
+// keeps a chunk of up to 1 MiB alive after the replica has dropped it.
 func (r *Replica) Lookup(id string) *auth.Client {
 	r.mu.RLock()
 	c := r.clients.get(id)
