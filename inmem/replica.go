@@ -33,7 +33,9 @@ type ReplicaOptions struct {
 // from the store's change feed, so that the token endpoint touches neither
 // disk nor database. It embeds the store: reads other than Lookup and Keys
 // and all writes go to the store, and writes are applied to the copy at once
-// so that the node that made a change sees it immediately.
+// so that the node that made a change sees it immediately. The clients are
+// held encoded, out of the garbage collector's sight (see table), so a
+// million of them cost the token endpoint nothing per request.
 type Replica struct {
 	auth.Store
 	opts ReplicaOptions
