@@ -161,11 +161,16 @@ func (t *table) record(r ref) []byte {
 	return b[:w+int(n)]
 }
 
-// idAt returns the client ID of the record at r, the first field of its body.
-func (t *table) idAt(r ref) string {
+// body returns a decoder at the start of the body of the record at r.
+func (t *table) body(r ref) decoder {
 	b := t.record(r)
 	_, w := binary.Uvarint(b)
-	d := decoder{b: b, p: w}
+	return decoder{b: b, p: w}
+}
+
+// idAt returns the client ID of the record at r, the first field of its body.
+func (t *table) idAt(r ref) string {
+	d := t.body(r)
 	return d.str()
 }
 
@@ -216,9 +221,7 @@ type decoded struct {
 }
 
 func (t *table) decode(r ref) *auth.Client {
-	b := t.record(r)
-	_, w := binary.Uvarint(b)
-	d := decoder{b: b, p: w}
+	d := t.body(r)
 	out := new(decoded)
 	c := &out.c
 	c.ID = d.str()
@@ -260,22 +263,21 @@ func (t *table) decode(r ref) *auth.Client {
 	return c
 }
 
-// rateLimit reads only the rate limit of the client with the given ID:
-// what the rate limiter needs on every request, without an allocation.
-func (t *table) rateLimit(id string) (auth.Rate, bool) {
+// rateLimit reads only the rate limit of the client with the given ID
+// (zero if none is held): what the rate limiter needs on every request,
+// without an allocation.
+func (t *table) rateLimit(id string) auth.Rate {
 	r, ok := t.find(id)
 	if !ok {
-		return auth.Rate{}, false
+		return auth.Rate{}
 	}
-	b := t.record(r)
-	_, w := binary.Uvarint(b)
-	d := decoder{b: b, p: w}
+	d := t.body(r)
 	d.str()     // ID
 	d.str()     // Name
 	d.uvarint() // Scopes
 	d.uvarint() // Audiences
 	d.varint()  // TokenTTL
-	return auth.Rate{Limit: int(d.varint()), Window: time.Duration(d.varint())}, true
+	return auth.Rate{Limit: int(d.varint()), Window: time.Duration(d.varint())}
 }
 
 func appendStr(e []byte, s string) []byte {

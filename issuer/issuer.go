@@ -75,24 +75,19 @@ func (c Config) withDefaults() Config {
 }
 
 // ClientLookup finds a client in memory. The returned client is shared and
-// must not be modified. inmem.Replica implements it.
+// must not be modified. RateLimit is the client's own rate limit alone,
+// zero when it has none or does not exist: Limit needs it on every
+// request, before authentication, and it can be read cheaper than the
+// whole client. inmem.Replica implements it.
 type ClientLookup interface {
 	Lookup(id string) *auth.Client
-}
-
-// RateLookup is optionally implemented by a ClientLookup that reads a
-// client's own rate limit (zero when it has none) cheaper than Lookup:
-// Limit runs on every request, before authentication. inmem.Replica
-// implements it.
-type RateLookup interface {
-	RateLimit(id string) (rate auth.Rate, ok bool)
+	RateLimit(id string) auth.Rate
 }
 
 // Issuer issues access tokens. Safe for concurrent use.
 type Issuer struct {
 	cfg      Config
 	clients  ClientLookup
-	rates    RateLookup // clients, when it implements it; else nil
 	keys     *KeyRing
 	verifier *credential.Verifier
 	limiter  auth.Limiter
@@ -104,8 +99,7 @@ func New(cfg Config, clients ClientLookup, keys *KeyRing, limiter auth.Limiter, 
 	if clock == nil {
 		clock = auth.SystemClock{}
 	}
-	rates, _ := clients.(RateLookup)
-	return &Issuer{cfg: cfg.withDefaults(), clients: clients, rates: rates, keys: keys, verifier: credential.NewVerifier(), limiter: limiter, clock: clock}
+	return &Issuer{cfg: cfg.withDefaults(), clients: clients, keys: keys, verifier: credential.NewVerifier(), limiter: limiter, clock: clock}
 }
 
 // Config returns the effective configuration.
@@ -141,24 +135,11 @@ func (i *Issuer) limit(ctx context.Context, prefix string, req *auth.TokenReques
 		return d, LimitAddress, err
 	}
 	rate := i.cfg.RateLimit
-	if own := i.clientRate(req.ClientID); !own.IsZero() {
+	if own := i.clients.RateLimit(req.ClientID); !own.IsZero() {
 		rate = own
 	}
 	d, err := i.limiter.Allow(ctx, prefix+"client:"+req.ClientID, rate)
 	return d, LimitClient, err
-}
-
-// clientRate returns the client's own rate limit, zero if it has none or
-// does not exist.
-func (i *Issuer) clientRate(id string) auth.Rate {
-	if i.rates != nil {
-		rate, _ := i.rates.RateLimit(id)
-		return rate
-	}
-	if c := i.clients.Lookup(id); c != nil {
-		return c.RateLimit
-	}
-	return auth.Rate{}
 }
 
 var errAuthFailed = auth.ErrInvalidClient.WithDescription("client authentication failed: the client_id is unknown, the secret is wrong, or the client is disabled")
