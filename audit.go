@@ -124,6 +124,7 @@ func (q AuditQuery) Matches(e AuditEvent) bool {
 // auditClient is the audit view of a client: everything but secret hashes.
 type auditClient struct {
 	ID                  string            `json:"client_id"`
+	Incarnation         string            `json:"incarnation,omitempty"`
 	Name                string            `json:"name"`
 	Scopes              []string          `json:"scopes"`
 	Audiences           []string          `json:"audiences"`
@@ -152,7 +153,7 @@ func AuditClientView(c *Client) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	v := auditClient{
-		ID: c.ID, Name: c.Name, Scopes: nonNilStrings(c.Scopes), Audiences: nonNilStrings(c.Audiences),
+		ID: c.ID, Incarnation: c.Incarnation, Name: c.Name, Scopes: nonNilStrings(c.Scopes), Audiences: nonNilStrings(c.Audiences),
 		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKSURI: c.JWKSURI, Metadata: c.Metadata,
 		Secrets: []auditSecret{},
 	}

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"maps"
 	"slices"
 	"time"
@@ -8,8 +10,17 @@ import (
 
 // Client is a machine client registered to obtain access tokens.
 type Client struct {
-	ID   string
-	Name string
+	ID string
+	// Incarnation tells this client apart from earlier clients that had
+	// the same ID and were deleted: a random value the store gives every
+	// client it creates, never changed afterwards. Tokens carry it (the
+	// client_incarnation claim), and a token whose incarnation is not the
+	// client's current one is not accepted, so deleting a client and
+	// creating another with its ID never revives the old tokens. Clients
+	// stored before incarnations existed have "", which matches tokens
+	// without the claim.
+	Incarnation string
+	Name        string
 	// Scopes the client may be granted. A token request without `scope` gets all of them.
 	Scopes []string
 	// Audiences the client may ask for with `resource` or `audience`; the first
@@ -65,6 +76,13 @@ func (c *Client) HasPublicKeys() bool { return len(c.JWKS) > 0 || c.JWKSURI != "
 // revoked too: revoking slightly too much is the safe side.
 func (c *Client) TokenRevoked(iat int64) bool {
 	return !c.TokensRevokedBefore.IsZero() && iat <= c.TokensRevokedBefore.Unix()
+}
+
+// NewIncarnation returns a fresh Incarnation: 96 random bits, base64url.
+func NewIncarnation() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // Clone returns a deep copy, so that a cached client can be handed out and

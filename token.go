@@ -60,6 +60,9 @@ type Claims struct {
 	IssuedAt int64    `json:"iat"`
 	Expiry   int64    `json:"exp"`
 	JWTID    string   `json:"jti"`
+	// ClientIncarnation is the client's Incarnation when the token was
+	// issued, absent for clients that have none.
+	ClientIncarnation string `json:"client_incarnation,omitempty"`
 }
 
 // Audience is the "aud" claim: one string when there is one value (the common

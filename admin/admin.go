@@ -234,6 +234,12 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 			c.RateLimit = *u.RateLimit
 		}
 		if u.Disabled != nil {
+			if *u.Disabled && !c.Disabled {
+				// Disabling revokes every token the client holds, so that
+				// enabling it again (once its secret is rotated, say) does
+				// not bring back tokens stolen meanwhile.
+				c.TokensRevokedBefore = s.now().UTC()
+			}
 			c.Disabled = *u.Disabled
 		}
 		if u.JWKS != nil {
@@ -353,7 +359,9 @@ func (s *Service) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.Au
 	return s.Store.AuditEvents(ctx, q)
 }
 
-// SetDisabled disables or re-enables a client.
+// SetDisabled disables or re-enables a client. Disabling also revokes
+// every token the client holds (as RevokeClientTokens); enabling does not
+// bring them back.
 func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (*auth.Client, error) {
 	return s.UpdateClient(ctx, id, ClientUpdate{Disabled: &disabled})
 }

@@ -51,7 +51,7 @@ func TestCreateClientCredentials(t *testing.T) {
 	if credential.KindOf(imp.Secrets[0].Hash) != credential.KindArgon2id {
 		t.Fatal("an imported secret must be hashed with argon2id")
 	}
-	if !credential.NewVerifier().Verify(imp, "S3cureP@ssw0rd!", time.Now()) {
+	if ok, err := credential.NewVerifier(0).Verify(imp, "S3cureP@ssw0rd!", time.Now()); !ok || err != nil {
 		t.Fatal("imported secret does not verify")
 	}
 	if _, _, err := svc.CreateClient(ctx, admin.ClientSpec{ID: "gooclaim_app_12345", Name: "again"}); !errors.Is(err, auth.ErrConflict) {

@@ -12,13 +12,16 @@ import (
 // admin API alike: every setting, and of its secrets only their IDs, kinds
 // and times — never a secret or its hash.
 type ClientView struct {
-	ClientID  string   `json:"client_id"`
-	Name      string   `json:"name"`
-	Scopes    []string `json:"scopes"`
-	Audiences []string `json:"audiences"`
-	TokenTTL  string   `json:"token_ttl,omitempty"`  // "15m"; absent: the server's default
-	RateLimit string   `json:"rate_limit,omitempty"` // "100/1m"; absent: the server's default
-	Disabled  bool     `json:"disabled"`
+	ClientID string `json:"client_id"`
+	// Incarnation tells this client apart from deleted clients that had
+	// its ID; its tokens carry it (claim client_incarnation).
+	Incarnation string   `json:"incarnation,omitempty"`
+	Name        string   `json:"name"`
+	Scopes      []string `json:"scopes"`
+	Audiences   []string `json:"audiences"`
+	TokenTTL    string   `json:"token_ttl,omitempty"`  // "15m"; absent: the server's default
+	RateLimit   string   `json:"rate_limit,omitempty"` // "100/1m"; absent: the server's default
+	Disabled    bool     `json:"disabled"`
 	// AuthMethods is the configured list, empty for the default (every
 	// method the client's credentials allow); AllowedAuthMethods is what
 	// the client may use now, either way.
@@ -45,7 +48,7 @@ type SecretView struct {
 // View returns the view of c.
 func View(c *auth.Client) ClientView {
 	v := ClientView{
-		ClientID: c.ID, Name: c.Name, Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
+		ClientID: c.ID, Incarnation: c.Incarnation, Name: c.Name, Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
 		Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []SecretView{},
 		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
 		Metadata: c.Metadata,

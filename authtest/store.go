@@ -37,6 +37,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"UpdateClient", testUpdateClient},
 		{"UpdateClientConcurrently", testUpdateClientConcurrently},
 		{"DeleteClient", testDeleteClient},
+		{"ClientIncarnation", testClientIncarnation},
 		{"ListClients", testListClients},
 		{"UpdateKeys", testUpdateKeys},
 		{"UpdateKeysImmutable", testUpdateKeysImmutable},

@@ -296,6 +296,69 @@ func testDeleteClient(t *testing.T, s auth.Store) {
 	checkClient(t, got, again)
 }
 
+// testClientIncarnation: the store gives every client it creates a new
+// incarnation, whatever the caller put there, writes it back, keeps it
+// through updates, and never gives it again to a client created later with
+// the same ID — the tokens of a deleted client carry the old one.
+func testClientIncarnation(t *testing.T, s auth.Store) {
+	ctx := t.Context()
+	read := func(id string) *auth.Client {
+		t.Helper()
+		c, err := s.Client(ctx, id)
+		if err != nil {
+			t.Fatalf("Client(%q): %v", id, err)
+		}
+		return c
+	}
+	c := fullClient("c")
+	c.Incarnation = "chosen-by-the-caller"
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatalf("CreateClient: %v", err)
+	}
+	first := c.Incarnation
+	if first == "" || first == "chosen-by-the-caller" {
+		t.Fatalf("CreateClient wrote back the incarnation %q; want a new one from the store", first)
+	}
+	if got := read("c").Incarnation; got != first {
+		t.Fatalf("Client: incarnation %q; want %q, as written back", got, first)
+	}
+	other := fullClient("d")
+	if err := s.CreateClient(ctx, other); err != nil {
+		t.Fatalf("CreateClient(d): %v", err)
+	}
+	if other.Incarnation == "" || other.Incarnation == first {
+		t.Errorf("two clients' incarnations: %q and %q; want two distinct new values", first, other.Incarnation)
+	}
+
+	updated, err := s.UpdateClient(ctx, "c", func(c *auth.Client) error {
+		c.Name, c.Incarnation = "renamed", "changed-by-fn"
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateClient: %v", err)
+	}
+	if updated.Incarnation != first || read("c").Incarnation != first {
+		t.Errorf("after UpdateClient: incarnation %q (returned), %q (read); want %q unchanged", updated.Incarnation, read("c").Incarnation, first)
+	}
+	list, err := s.ListClients(ctx, "", 10)
+	if err != nil || len(list) != 2 || list[0].Incarnation != first || list[1].Incarnation != other.Incarnation {
+		t.Errorf("ListClients: %v; want c and d with their incarnations", err)
+	}
+
+	if err := s.DeleteClient(ctx, "c"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	again := fullClient("c")
+	again.Incarnation = first
+	if err := s.CreateClient(ctx, again); err != nil {
+		t.Fatalf("CreateClient after DeleteClient: %v", err)
+	}
+	if again.Incarnation == "" || again.Incarnation == first || read("c").Incarnation != again.Incarnation {
+		t.Errorf("a client created again with a deleted one's ID: incarnation %q (written back), %q (read); want a new value, not %q",
+			again.Incarnation, read("c").Incarnation, first)
+	}
+}
+
 func testListClients(t *testing.T, s auth.Store) {
 	ctx := t.Context()
 	const n = 25

@@ -1,6 +1,8 @@
 package credential
 
 import (
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,25 +29,25 @@ func TestNewClientIDAndSecret(t *testing.T) {
 }
 
 func TestVerifyGenerated(t *testing.T) {
-	v := NewVerifier()
+	v := NewVerifier(0)
 	now := time.Now()
 	secret := NewSecret()
 	c := &auth.Client{ID: "c", Secrets: []auth.Secret{{ID: "a", Hash: HashGenerated(secret)}}}
-	if !v.Verify(c, secret, now) {
+	if !verified(t, v, c, secret, now) {
 		t.Fatal("the right secret was refused")
 	}
 	for _, wrong := range []string{"", secret + "x", secret[:len(secret)-1], strings.ToUpper(secret)} {
-		if v.Verify(c, wrong, now) {
+		if verified(t, v, c, wrong, now) {
 			t.Fatalf("wrong secret %q accepted", wrong)
 		}
 	}
-	if v.Verify(nil, secret, now) {
+	if verified(t, v, nil, secret, now) {
 		t.Fatal("unknown client accepted")
 	}
 }
 
 func TestVerifyImportedRemembersAfterSuccess(t *testing.T) {
-	v := NewVerifier()
+	v := NewVerifier(0)
 	now := time.Now()
 	hash, err := HashImported("S3cureP@ssw0rd!")
 	if err != nil {
@@ -55,13 +57,13 @@ func TestVerifyImportedRemembersAfterSuccess(t *testing.T) {
 		t.Fatalf("hash %q is not a PHC argon2id string", hash)
 	}
 	c := &auth.Client{ID: "c", Secrets: []auth.Secret{{ID: "a", Hash: hash}}}
-	if v.Verify(c, "S3cureP@ssw0rd", now) {
+	if verified(t, v, c, "S3cureP@ssw0rd", now) {
 		t.Fatal("wrong secret accepted before remembering")
 	}
 	if len(v.remembered) != 0 {
 		t.Fatal("a failed check was remembered")
 	}
-	if !v.Verify(c, "S3cureP@ssw0rd!", now) {
+	if !verified(t, v, c, "S3cureP@ssw0rd!", now) {
 		t.Fatal("right secret refused")
 	}
 	if len(v.remembered) != 1 {
@@ -72,24 +74,111 @@ func TestVerifyImportedRemembersAfterSuccess(t *testing.T) {
 			t.Fatal("the remembered key shares the client's memory; it would keep a replica chunk alive")
 		}
 	}
-	if !v.Verify(c, "S3cureP@ssw0rd!", now) || v.Verify(c, "S3cureP@ssw0rd?", now) {
+	if !verified(t, v, c, "S3cureP@ssw0rd!", now) || verified(t, v, c, "S3cureP@ssw0rd?", now) {
 		t.Fatal("remembered check gives the wrong answer")
 	}
 }
 
 func TestVerifyExpiredAndSeveralSecrets(t *testing.T) {
-	v := NewVerifier()
+	v := NewVerifier(0)
 	now := time.Now()
 	oldS, newS := NewSecret(), NewSecret()
 	c := &auth.Client{ID: "c", Secrets: []auth.Secret{
 		{ID: "old", Hash: HashGenerated(oldS), ExpiresAt: now.Add(time.Hour)},
 		{ID: "new", Hash: HashGenerated(newS)},
 	}}
-	if !v.Verify(c, oldS, now) || !v.Verify(c, newS, now) {
+	if !verified(t, v, c, oldS, now) || !verified(t, v, c, newS, now) {
 		t.Fatal("both live secrets must work during a grace period")
 	}
-	if v.Verify(c, oldS, now.Add(time.Hour)) {
+	if verified(t, v, c, oldS, now.Add(time.Hour)) {
 		t.Fatal("an expired secret was accepted")
+	}
+}
+
+// verified is Verify for the tests that expect no error.
+func verified(t *testing.T, v *Verifier, c *auth.Client, secret string, now time.Time) bool {
+	t.Helper()
+	ok, err := v.Verify(c, secret, now)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return ok
+}
+
+// TestVerifyImportedBusy: when as many argon2id checks run as allowed, a
+// check that needs another is refused at once with ErrBusy; generated
+// secrets and remembered imported ones need no slot and are not.
+func TestVerifyImportedBusy(t *testing.T) {
+	v := NewVerifier(1)
+	now := time.Now()
+	hash, err := HashImported("S3cureP@ssw0rd!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := &auth.Client{ID: "imp", Secrets: []auth.Secret{{ID: "a", Hash: hash}}}
+	gen := NewSecret()
+	generated := &auth.Client{ID: "gen", Secrets: []auth.Secret{{ID: "a", Hash: HashGenerated(gen)}}}
+
+	v.slow <- struct{}{} // the one slot is taken, as by a check running
+	if ok, err := v.Verify(imported, "wrong guess", now); ok || !errors.Is(err, ErrBusy) {
+		t.Fatalf("an argon2id check with every slot taken: %v, %v; want false, ErrBusy", ok, err)
+	}
+	if !verified(t, v, generated, gen, now) {
+		t.Fatal("a generated secret was refused while argon2id checks are busy")
+	}
+	<-v.slow
+	if !verified(t, v, imported, "S3cureP@ssw0rd!", now) {
+		t.Fatal("the imported secret after the slot was freed")
+	}
+	v.slow <- struct{}{}
+	defer func() { <-v.slow }()
+	if !verified(t, v, imported, "S3cureP@ssw0rd!", now) {
+		t.Fatal("a remembered imported secret needs no slot, yet was refused")
+	}
+	if ok, err := v.Verify(imported, "another guess", now); ok || err != nil {
+		t.Fatalf("a wrong guess once the secret is remembered: %v, %v; want false from memory, no slot needed", ok, err)
+	}
+	if v.MaxSlowChecks() != 1 || NewVerifier(0).MaxSlowChecks() != runtime.GOMAXPROCS(0) {
+		t.Fatalf("MaxSlowChecks %d and %d by default; want 1 and GOMAXPROCS", v.MaxSlowChecks(), NewVerifier(0).MaxSlowChecks())
+	}
+}
+
+// TestVerifyImportedSharesIdenticalChecks: a check of the same secret
+// against the same hash as one already running waits for its answer
+// instead of starting a second argon2id computation (or being refused for
+// want of a slot).
+func TestVerifyImportedSharesIdenticalChecks(t *testing.T) {
+	v := NewVerifier(1)
+	now := time.Now()
+	hash, err := HashImported("S3cureP@ssw0rd!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &auth.Client{ID: "imp", Secrets: []auth.Secret{{ID: "a", Hash: hash}}}
+	// A check of this very secret is under way and holds the only slot.
+	mac := v.mac("S3cureP@ssw0rd!")
+	running := &slowCall{done: make(chan struct{})}
+	v.inflight[hash+string(mac[:])] = running
+	v.slow <- struct{}{}
+
+	results := make(chan bool, 3)
+	for range 3 {
+		go func() {
+			ok, err := v.Verify(c, "S3cureP@ssw0rd!", now)
+			results <- ok && err == nil
+		}()
+	}
+	select {
+	case <-results:
+		t.Fatal("a check returned before the one it shares had finished")
+	case <-time.After(50 * time.Millisecond):
+	}
+	running.ok = true // the answer of the shared check, never computed here
+	close(running.done)
+	for range 3 {
+		if !<-results {
+			t.Fatal("a waiting check did not get the shared answer")
+		}
 	}
 }
 
@@ -118,7 +207,7 @@ func TestCheckImported(t *testing.T) {
 }
 
 func BenchmarkVerifyGenerated(b *testing.B) {
-	v := NewVerifier()
+	v := NewVerifier(0)
 	s := NewSecret()
 	c := &auth.Client{ID: "c", Secrets: []auth.Secret{{ID: "a", Hash: HashGenerated(s)}}}
 	now := time.Now()

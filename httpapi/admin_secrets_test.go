@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	gooclaim "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/credential"
 )
 
@@ -30,8 +31,12 @@ func TestAdminSecrets(t *testing.T) {
 		t.Fatalf("the old secret expires at %s, want an hour from now", exp)
 	}
 	stored, _ := e.db.Client(t.Context(), id)
-	v := credential.NewVerifier()
-	if !v.Verify(stored, first, time.Now()) || !v.Verify(stored, rot.ClientSecret, time.Now()) {
+	v := credential.NewVerifier(0)
+	verified := func(c *gooclaim.Client, secret string) bool {
+		ok, err := v.Verify(c, secret, time.Now())
+		return ok && err == nil
+	}
+	if !verified(stored, first) || !verified(stored, rot.ClientSecret) {
 		t.Fatal("both secrets must work during the grace")
 	}
 
@@ -40,7 +45,7 @@ func TestAdminSecrets(t *testing.T) {
 		t.Fatalf("after revoke-secret: %s", e.bodies[len(e.bodies)-1])
 	}
 	stored, _ = e.db.Client(t.Context(), id)
-	if v.Verify(stored, first, time.Now()) || !v.Verify(stored, rot.ClientSecret, time.Now()) {
+	if verified(stored, first) || !verified(stored, rot.ClientSecret) {
 		t.Fatal("after revoke-secret only the new secret may work")
 	}
 

@@ -304,7 +304,7 @@ func TestAdminCreateClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !credential.NewVerifier().Verify(stored, out.ClientSecret, time.Now()) {
+		if ok, err := credential.NewVerifier(0).Verify(stored, out.ClientSecret, time.Now()); !ok || err != nil {
 			t.Fatal("the returned secret does not verify against the stored client")
 		}
 		var got withSecret
@@ -323,7 +323,7 @@ func TestAdminCreateClient(t *testing.T) {
 			t.Fatalf("view %+v", out.Client)
 		}
 		stored, _ := e.db.Client(t.Context(), "gooclaim_app_12345")
-		if !credential.NewVerifier().Verify(stored, "S3cureP@ssw0rd!", time.Now()) {
+		if ok, err := credential.NewVerifier(0).Verify(stored, "S3cureP@ssw0rd!", time.Now()); !ok || err != nil {
 			t.Fatal("the imported secret does not verify")
 		}
 	})

@@ -8,9 +8,8 @@ import (
 )
 
 // authenticateOperation runs what introspection and revocation share: the
-// admission of every client request (admit), on a rate-limit counter of the
-// operation's own so that introspecting does not spend the client's token
-// budget, and the client's authentication. On failure it has answered and
+// admission of every client request (admit), on the client's one budget
+// for the three endpoints, and the client's authentication. On failure it has answered and
 // returns nil.
 func (s *Server) authenticateOperation(w http.ResponseWriter, r *http.Request, name string) (*auth.Client, oauthwire.TokenOperation) {
 	op, parseErr := oauthwire.ParseTokenOperation(r)

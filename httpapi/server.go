@@ -140,7 +140,13 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
+// writeError writes err in the Error shape. A 503 always says when to
+// retry (RFC 9110 §10.2.3): every reason for one here is expected to pass
+// within moments, and a client that knows waits instead of hammering.
 func writeError(w http.ResponseWriter, status int, err error) {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
 	oauthwire.WriteError(w, status, err)
 }
 

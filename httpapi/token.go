@@ -35,9 +35,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // when malformed or unauthenticated, else of its address — and only then
 // answers a request that did not parse, so that past the limit the answer
 // is 429 whatever else is wrong with it. name is the endpoint's event name;
-// the token endpoint has the clients' own counters, introspection and
-// revocation counters of their own. It reports whether the request may go
-// on; if not, it has answered.
+// the three endpoints share each client's (and address's) budget. It
+// reports whether the request may go on; if not, it has answered.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req *auth.TokenRequest, parseErr error) bool {
 	req.RemoteAddr = remoteIP(r)
 	if rec, ok := w.(*recorder); ok {
@@ -46,16 +45,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req 
 	if s.refuseStale(w, r, name, req.ClientID, req.AuthMethod) {
 		return false
 	}
-	var (
-		d     auth.Decision
-		scope issuer.LimitScope
-		err   error
-	)
-	if name == "token" {
-		d, scope, err = s.Issuer.Limit(r.Context(), req)
-	} else {
-		d, scope, err = s.Issuer.LimitOperation(r.Context(), name, req)
-	}
+	d, scope, err := s.Issuer.Limit(r.Context(), req)
 	if err != nil {
 		s.Logger.Error("rate limiter failed", "err", err)
 		s.recordEvent(w, r, req.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: req.AuthMethod})
@@ -73,7 +63,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req 
 		s.recordEvent(w, r, req.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrRateLimited.Code, method: req.AuthMethod})
 		writeError(w, http.StatusTooManyRequests, auth.ErrRateLimited.WithDescription(
 			"rate limit exceeded: at most "+strconv.Itoa(d.Limit)+" requests per "+strconv.FormatInt(seconds(d.Window), 10)+
-				" seconds per "+who+"; retry after "+retry+" seconds"))
+				" seconds per "+who+" to the token, introspection and revocation endpoints together; retry after "+retry+" seconds"))
 		return false
 	}
 	if parseErr != nil {
@@ -123,7 +113,11 @@ func (s *Server) tokenError(w http.ResponseWriter, err error, usedBasic bool) {
 		// RFC 6749 §5.2: a client that tried the Authorization header gets a challenge.
 		w.Header().Set("WWW-Authenticate", `Basic realm="gooclaim", charset="UTF-8"`)
 	}
-	if status >= 500 {
+	var deliberate *auth.OAuthError
+	if status >= 500 && !errors.As(err, &deliberate) {
+		// A deliberate answer (such as "too many imported-secret checks
+		// at once" under a flood of guesses) is in the request log; only
+		// failures of the server are errors worth a line of their own.
 		s.Logger.Error("token request failed", "err", err)
 		if auth.ErrorCode(err) == auth.EUNAVAILABLE {
 			err = auth.ErrTemporarilyUnavailable.WithDescription(auth.ErrorMessage(err) + "; retry shortly")

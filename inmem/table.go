@@ -209,6 +209,7 @@ func (t *table) encode(c *auth.Client) []byte {
 	e = appendTime(e, c.TokensRevokedBefore)
 	e = appendTime(e, c.CreatedAt)
 	e = appendTime(e, c.UpdatedAt)
+	e = appendStr(e, c.Incarnation)
 	rec := binary.AppendUvarint(make([]byte, 0, len(e)+binary.MaxVarintLen32), uint64(len(e)))
 	return append(rec, e...)
 }
@@ -260,6 +261,7 @@ func (t *table) decode(r ref) *auth.Client {
 	c.TokensRevokedBefore = d.time()
 	c.CreatedAt = d.time()
 	c.UpdatedAt = d.time()
+	c.Incarnation = d.str()
 	return c
 }
 

@@ -173,7 +173,8 @@ func FuzzTableRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, name, scopes, audiences string, jwks []byte, metaKey, metaValue string,
 		ttl int64, limit int, window int64, disabled bool, secretID, hash string, unix int64) {
 		c := &auth.Client{ID: id, Name: name, TokenTTL: time.Duration(ttl), RateLimit: auth.Rate{Limit: limit, Window: time.Duration(window)},
-			Disabled: disabled, JWKS: jwks, JWKSURI: metaValue, TokensRevokedBefore: time.Unix(unix, 0).UTC()}
+			Disabled: disabled, JWKS: jwks, JWKSURI: metaValue, TokensRevokedBefore: time.Unix(unix, 0).UTC(),
+			Incarnation: metaKey + name}
 		if scopes != "" {
 			c.Scopes = strings.Split(scopes, " ")
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	gojose "github.com/go-jose/go-jose/v4"
@@ -39,9 +40,14 @@ type tokenClaims struct {
 
 // Inspect verifies one of this server's own access tokens now: signature
 // with a published key (the key decides the algorithm), typ at+jwt, iss,
-// exp, nbf and iat, and that it is not revoked and its client exists and is
-// enabled. A token that fails any check is inactive, with no error; errors
-// are failures of the server (the revocation store).
+// exp, nbf and iat; that it is not revoked; and that its client, as it is
+// now, is the one it was issued to and would still be given it: the
+// client exists with the token's incarnation (not a client deleted and
+// created again with its ID), is enabled, has not revoked its tokens since,
+// and still holds every scope and the audience the token carries (a right
+// taken away ends the tokens that carry it). A token that fails any check
+// is inactive, with no error; errors are failures of the server (the
+// revocation store).
 func (i *Issuer) Inspect(ctx context.Context, token string) (*Introspection, error) {
 	tc, ok, err := i.inspect(ctx, token)
 	if err != nil || !ok {
@@ -80,8 +86,7 @@ func (i *Issuer) inspect(ctx context.Context, token string) (c *tokenClaims, ok 
 	if tc.Issuer != i.cfg.Issuer || tc.Expiry <= unix || tc.NotBefore > unix || tc.IssuedAt > unix+60 || tc.ClientID == "" || tc.JWTID == "" {
 		return nil, false, nil
 	}
-	client := i.clients.Lookup(tc.ClientID)
-	if client == nil || client.Disabled || client.TokenRevoked(tc.IssuedAt) {
+	if !i.stillGranted(i.clients.Lookup(tc.ClientID), &tc.Claims) {
 		return nil, false, nil
 	}
 	if i.cfg.Revocations != nil {
@@ -94,6 +99,28 @@ func (i *Issuer) inspect(ctx context.Context, token string) (c *tokenClaims, ok 
 		}
 	}
 	return &tc, true, nil
+}
+
+// stillGranted reports whether client c, as it is now, would still be
+// given a token with these claims: it is the same incarnation, enabled,
+// has not revoked its tokens since they were issued, and still holds each
+// of the token's scopes and audiences.
+func (i *Issuer) stillGranted(c *auth.Client, tc *auth.Claims) bool {
+	if c == nil || c.Incarnation != tc.ClientIncarnation || c.Disabled || c.TokenRevoked(tc.IssuedAt) {
+		return false
+	}
+	for s := range strings.SplitSeq(tc.Scope, " ") {
+		if s != "" && !slices.Contains(c.Scopes, s) {
+			return false
+		}
+	}
+	allowed := i.audiences(c)
+	for _, aud := range tc.Audience {
+		if !slices.Contains(allowed, aud) {
+			return false
+		}
+	}
+	return len(tc.Audience) > 0
 }
 
 // jwsAlgorithms are the algorithms this server signs with.

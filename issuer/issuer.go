@@ -37,6 +37,11 @@ type Config struct {
 	// Revocations holds revoked token IDs (RFC 7009) for introspection and
 	// revocation; nil means tokens cannot be revoked one by one.
 	Revocations auth.RevocationStore
+	// MaxSlowSecretChecks bounds the argon2id checks of imported secrets
+	// running at once (19 MiB each); past it, authentication that needs one
+	// is refused with temporarily_unavailable. Default one per CPU
+	// (runtime.GOMAXPROCS).
+	MaxSlowSecretChecks int
 }
 
 // AssertionVerifier checks a client assertion (RFC 7523 §3) against the
@@ -99,7 +104,7 @@ func New(cfg Config, clients ClientLookup, keys *KeyRing, limiter auth.Limiter, 
 	if clock == nil {
 		clock = auth.SystemClock{}
 	}
-	return &Issuer{cfg: cfg.withDefaults(), clients: clients, keys: keys, verifier: credential.NewVerifier(), limiter: limiter, clock: clock}
+	return &Issuer{cfg: cfg.withDefaults(), clients: clients, keys: keys, verifier: credential.NewVerifier(cfg.MaxSlowSecretChecks), limiter: limiter, clock: clock}
 }
 
 // Config returns the effective configuration.
@@ -113,32 +118,22 @@ const (
 	LimitAddress                   // the remote address (the request names no client_id)
 )
 
-// Limit charges the request to the rate limit of the client_id it names —
+// Limit charges a request to an endpoint where clients authenticate (token,
+// introspection, revocation) to the rate limit of the client_id it names —
 // whether or not the client exists or the secret is right, so the limit also
 // bounds secret guessing — or, when it names none, to its remote address.
+// The three endpoints share one budget per client_id (and per address):
+// with a budget each, a guesser had three times the documented rate.
 func (i *Issuer) Limit(ctx context.Context, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
-	return i.limit(ctx, "", req)
-}
-
-// LimitOperation charges an introspection or revocation request (op names
-// which) like Limit does a token request, on a counter of its own per
-// client and operation, with the same rate.
-func (i *Issuer) LimitOperation(ctx context.Context, op string, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
-	return i.limit(ctx, op+":", req)
-}
-
-// limit charges req to the counter of its client_id, or of its address when
-// it names none; prefix separates the endpoints' counters.
-func (i *Issuer) limit(ctx context.Context, prefix string, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
 	if req.ClientID == "" {
-		d, err := i.limiter.Allow(ctx, prefix+"addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
+		d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
 		return d, LimitAddress, err
 	}
 	rate := i.cfg.RateLimit
 	if own := i.clients.RateLimit(req.ClientID); !own.IsZero() {
 		rate = own
 	}
-	d, err := i.limiter.Allow(ctx, prefix+"client:"+req.ClientID, rate)
+	d, err := i.limiter.Allow(ctx, "client:"+req.ClientID, rate)
 	return d, LimitClient, err
 }
 
@@ -185,6 +180,8 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 		IssuedAt: now.Unix(),
 		Expiry:   now.Add(ttl).Unix(),
 		JWTID:    newJTI(),
+
+		ClientIncarnation: c.Incarnation,
 	}
 	payload, err := json.Marshal(&claims)
 	if err != nil {
@@ -221,7 +218,10 @@ func (i *Issuer) Authenticate(ctx context.Context, req auth.TokenRequest) (*auth
 	}
 	// Verify runs the same work for an unknown client, a wrong secret and a
 	// disabled client, so neither the answer nor its timing tells them apart.
-	ok := i.verifier.Verify(c, req.ClientSecret, i.clock.Now())
+	ok, err := i.verifier.Verify(c, req.ClientSecret, i.clock.Now())
+	if err != nil {
+		return nil, errBusy
+	}
 	if !ok || c.Disabled {
 		return nil, errAuthFailed
 	}
@@ -234,6 +234,11 @@ func (i *Issuer) Authenticate(ctx context.Context, req auth.TokenRequest) (*auth
 	}
 	return c, nil
 }
+
+// errBusy answers a request whose imported secret needs an argon2id check
+// while the server runs as many as it allows: at once, so that a flood of
+// wrong secrets costs neither a queue nor memory.
+var errBusy = auth.ErrTemporarilyUnavailable.WithDescription("the server is checking too many imported client secrets at once; retry in a second")
 
 var errAssertionFailed = auth.ErrInvalidClient.WithDescription("client authentication failed: the client is unknown, disabled, or has no keys registered for private_key_jwt")
 
@@ -283,10 +288,7 @@ func ValidScopeToken(s string) bool {
 // (or "audience", an alias many client libraries send) when the client may
 // have it, else the client's default.
 func (i *Issuer) audience(c *auth.Client, req auth.TokenRequest) (string, error) {
-	allowed := c.Audiences
-	if len(allowed) == 0 {
-		allowed = []string{i.cfg.Audience}
-	}
+	allowed := i.audiences(c)
 	want := req.Resource
 	if req.Audience != "" {
 		if want != "" && want != req.Audience {
@@ -301,6 +303,14 @@ func (i *Issuer) audience(c *auth.Client, req auth.TokenRequest) (string, error)
 		return "", auth.ErrInvalidTarget.WithDescription(fmt.Sprintf("the audience %.128q is not allowed for this client", want))
 	}
 	return want, nil
+}
+
+// audiences are the audiences c may have tokens for, its default first.
+func (i *Issuer) audiences(c *auth.Client) []string {
+	if len(c.Audiences) == 0 {
+		return []string{i.cfg.Audience}
+	}
+	return c.Audiences
 }
 
 func contains(l []string, s string) bool {

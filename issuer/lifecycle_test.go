@@ -195,6 +195,44 @@ func TestRevokeAllAndDisable(t *testing.T) {
 	}
 }
 
+// TestInspectRequiresTheClientAsIssued: a token is active only while the
+// client holding its client_id is the incarnation it was issued to and
+// still holds every scope and the audience it carries.
+func TestInspectRequiresTheClientAsIssued(t *testing.T) {
+	l := newLifecycle(t)
+	orig := l.clients["svc-a"].Clone()
+	orig.Incarnation = "first"
+	l.clients["svc-a"] = orig
+	tok := l.token(t, "svc-a", secretA)
+	if !l.introspect(t, tok).Active {
+		t.Fatal("a fresh token is inactive")
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(c *auth.Client)
+	}{
+		{"deleted and created again (another incarnation)", func(c *auth.Client) { c.Incarnation = "second" }},
+		{"created again before incarnations existed", func(c *auth.Client) { c.Incarnation = "" }},
+		{"a scope taken away", func(c *auth.Client) { c.Scopes = []string{"read", "write"} }},
+		{"its audience taken away", func(c *auth.Client) { c.Audiences = []string{"https://other.example"} }},
+	} {
+		c := orig.Clone()
+		tc.change(c)
+		l.clients["svc-a"] = c
+		if l.introspect(t, tok).Active {
+			t.Errorf("%s: the token is still active", tc.name)
+		}
+	}
+	// The same rights, listed in another order and with more beside them: active.
+	more := orig.Clone()
+	more.Scopes = []string{"extra", "admin", "write", "read"}
+	more.Audiences = []string{"https://other.example", testAudience}
+	l.clients["svc-a"] = more
+	if !l.introspect(t, tok).Active {
+		t.Error("a client that still holds the token's scopes and audience (and more): the token is inactive")
+	}
+}
+
 func b64json(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)

@@ -12,13 +12,14 @@ import (
 )
 
 const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,
-	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at`
+	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at, incarnation`
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
-// CreateClient stores a new client with its secrets. A zero CreatedAt or
-// UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
-// and written back into c. ECONFLICT when the ID is taken. The audit event's
+// CreateClient stores a new client with its secrets, under a new
+// Incarnation (whatever c holds). A zero CreatedAt or UpdatedAt of the
+// client, or CreatedAt of a secret, is set from the clock; these and the
+// incarnation are written back into c. ECONFLICT when the ID is taken. The audit event's
 // action is auth.ActionClientCreate unless ctx says otherwise.
 func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	if err := c.CheckStorable(); err != nil {
@@ -27,6 +28,7 @@ func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	var stored *auth.Client
 	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx pgx.Tx, now time.Time) (*outcome, error) {
 		stored = c.Clone()
+		stored.Incarnation = auth.NewIncarnation()
 		if stored.CreatedAt.IsZero() {
 			stored.CreatedAt = now
 		}
@@ -45,7 +47,7 @@ func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	if err != nil {
 		return err
 	}
-	c.CreatedAt, c.UpdatedAt = stored.CreatedAt, stored.UpdatedAt
+	c.Incarnation, c.CreatedAt, c.UpdatedAt = stored.Incarnation, stored.CreatedAt, stored.UpdatedAt
 	for i := range c.Secrets {
 		c.Secrets[i].CreatedAt = stored.Secrets[i].CreatedAt
 	}
@@ -89,8 +91,8 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]*auth
 }
 
 // UpdateClient loads the client, locking its row, lets fn change it and
-// saves the result in one transaction. The ID and CreatedAt stay what they
-// were; UpdatedAt (and a new secret's zero CreatedAt) is set from the clock.
+// saves the result in one transaction. The ID, Incarnation and CreatedAt
+// stay what they were; UpdatedAt (and a new secret's zero CreatedAt) is set from the clock.
 // ENOTFOUND when there is no such client; fn's error aborts and is returned
 // unchanged. The audit event, with the client before and after, has the
 // action auth.ActionClientUpdate unless ctx says otherwise.
@@ -102,11 +104,11 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client)
 			return nil, err
 		}
 		before := auth.AuditClientView(c)
-		createdAt := c.CreatedAt
+		incarnation, createdAt := c.Incarnation, c.CreatedAt
 		if err := fn(c); err != nil {
 			return nil, &callerError{err}
 		}
-		c.ID, c.CreatedAt, c.UpdatedAt = id, createdAt, now
+		c.ID, c.Incarnation, c.CreatedAt, c.UpdatedAt = id, incarnation, createdAt, now
 		c.StampSecrets(now)
 		if err := c.CheckStorable(); err != nil {
 			return nil, err
@@ -172,10 +174,10 @@ func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q n
 
 func insertClient(ctx context.Context, tx pgx.Tx, c *auth.Client) error {
 	_, err := tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.ID, c.Name, textArray(c.Scopes), textArray(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
 		int64(c.RateLimit.Window), c.Disabled, textArray(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
-		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Incarnation)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
 	}
@@ -234,7 +236,7 @@ func scanClients(rows pgx.Rows) ([]*auth.Client, error) {
 			revokedBefore, createdAt, updatedAt *int64
 		)
 		err := rows.Scan(&c.ID, &c.Name, &c.Scopes, &c.Audiences, &ttl, &c.RateLimit.Limit, &window,
-			&c.Disabled, &c.AuthMethods, &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt)
+			&c.Disabled, &c.AuthMethods, &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt, &c.Incarnation)
 		if err != nil {
 			return nil, err
 		}

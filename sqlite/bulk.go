@@ -14,7 +14,7 @@ import (
 // but with one commit for all of them, which makes creating a large number
 // of clients (an import, a load test) a matter of seconds rather than of one
 // commit per client. Nothing is stored if any of them fails; ECONFLICT when
-// an ID is taken. Timestamps are set and written back as CreateClient does.
+// an ID is taken. Incarnations and timestamps are set and written back as CreateClient does.
 func (db *DB) CreateClients(ctx context.Context, cs []*auth.Client) error {
 	for _, c := range cs {
 		if err := c.CheckStorable(); err != nil {
@@ -28,6 +28,7 @@ func (db *DB) CreateClients(ctx context.Context, cs []*auth.Client) error {
 	err := db.write(ctx, fmt.Sprintf("create %d clients", len(cs)), func(tx *sql.Tx, now time.Time) (*outcome, error) {
 		for i, c := range cs {
 			s := c.Clone()
+			s.Incarnation = auth.NewIncarnation()
 			if s.CreatedAt.IsZero() {
 				s.CreatedAt = now
 			}
@@ -52,7 +53,7 @@ func (db *DB) CreateClients(ctx context.Context, cs []*auth.Client) error {
 		return err
 	}
 	for i, c := range cs {
-		c.CreatedAt, c.UpdatedAt = stored[i].CreatedAt, stored[i].UpdatedAt
+		c.Incarnation, c.CreatedAt, c.UpdatedAt = stored[i].Incarnation, stored[i].CreatedAt, stored[i].UpdatedAt
 		for j := range c.Secrets {
 			c.Secrets[j].CreatedAt = stored[i].Secrets[j].CreatedAt
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,
-	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at`
+	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at, incarnation`
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
@@ -20,9 +20,10 @@ const secretColumns = `client_id, id, hash, created_at, expires_at`
 const secretsInRange = `SELECT ` + secretColumns + ` FROM client_secrets
 	WHERE client_id > ? AND client_id <= ? ORDER BY client_id, created_at, id`
 
-// CreateClient stores a new client with its secrets. A zero CreatedAt or
-// UpdatedAt of the client, or CreatedAt of a secret, is set from the clock
-// and written back into c. ECONFLICT when the ID is taken. The audit event's
+// CreateClient stores a new client with its secrets, under a new
+// Incarnation (whatever c holds). A zero CreatedAt or UpdatedAt of the
+// client, or CreatedAt of a secret, is set from the clock; these and the
+// incarnation are written back into c. ECONFLICT when the ID is taken. The audit event's
 // action is auth.ActionClientCreate unless ctx says otherwise.
 func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	if err := c.CheckStorable(); err != nil {
@@ -31,6 +32,7 @@ func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	var stored *auth.Client
 	err := db.write(ctx, fmt.Sprintf("create client %q", c.ID), func(tx *sql.Tx, now time.Time) (*outcome, error) {
 		stored = c.Clone()
+		stored.Incarnation = auth.NewIncarnation()
 		if stored.CreatedAt.IsZero() {
 			stored.CreatedAt = now
 		}
@@ -49,7 +51,7 @@ func (db *DB) CreateClient(ctx context.Context, c *auth.Client) error {
 	if err != nil {
 		return err
 	}
-	c.CreatedAt, c.UpdatedAt = stored.CreatedAt, stored.UpdatedAt
+	c.Incarnation, c.CreatedAt, c.UpdatedAt = stored.Incarnation, stored.CreatedAt, stored.UpdatedAt
 	for i := range c.Secrets {
 		c.Secrets[i].CreatedAt = stored.Secrets[i].CreatedAt
 	}
@@ -92,7 +94,7 @@ func (db *DB) ListClients(ctx context.Context, after string, limit int) ([]*auth
 }
 
 // UpdateClient loads the client, lets fn change it and saves the result in
-// one transaction. The ID and CreatedAt stay what they were; UpdatedAt (and
+// one transaction. The ID, Incarnation and CreatedAt stay what they were; UpdatedAt (and
 // a new secret's zero CreatedAt) is set from the clock. ENOTFOUND when there
 // is no such client; fn's error aborts and is returned unchanged. The audit
 // event, with the client before and after, has the action
@@ -105,11 +107,11 @@ func (db *DB) UpdateClient(ctx context.Context, id string, fn func(*auth.Client)
 			return nil, err
 		}
 		before := auth.AuditClientView(c)
-		createdAt := c.CreatedAt
+		incarnation, createdAt := c.Incarnation, c.CreatedAt
 		if err := fn(c); err != nil {
 			return nil, &callerError{err}
 		}
-		c.ID, c.CreatedAt, c.UpdatedAt = id, createdAt, now
+		c.ID, c.Incarnation, c.CreatedAt, c.UpdatedAt = id, incarnation, createdAt, now
 		c.StampSecrets(now)
 		if err := c.CheckStorable(); err != nil {
 			return nil, err
@@ -175,10 +177,10 @@ func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q n
 
 func insertClient(ctx context.Context, tx *sql.Tx, c *auth.Client) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, jsonList(c.Scopes), jsonList(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
 		int64(c.RateLimit.Window), c.Disabled, jsonList(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
-		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Incarnation)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
 	}
@@ -231,7 +233,7 @@ func scanClients(rows *sql.Rows) ([]*auth.Client, error) {
 			revokedBefore, createdAt, updatedAt sql.NullInt64
 		)
 		err := rows.Scan(&c.ID, &c.Name, &scopes, &audiences, &ttl, &c.RateLimit.Limit, &window,
-			&c.Disabled, &methods, &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt)
+			&c.Disabled, &methods, &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt, &c.Incarnation)
 		if err != nil {
 			return nil, err
 		}

@@ -433,7 +433,11 @@ func TestOpenAPIContract(t *testing.T) {
 	hi := []string{"--rate-limit", "100000/1m"}
 	svcID, svcSecret := ts.createClient(append([]string{"--name", "svc", "--scope", "claims:read claims:write", "--audience", "https://api.gooclaim.com", "--audience", "https://reports.gooclaim.com"}, hi...)...)
 	rsID, rsSecret := ts.createClient(append([]string{"--name", "resource-server", "--scope", auth.ScopeIntrospect}, hi...)...)
+	// The token, introspection and revocation endpoints share a client's
+	// budget: one limited client for each endpoint's pair of calls.
 	limID, limSecret := ts.createClient("--name", "limited", "--scope", "claims:read", "--rate-limit", "1/1m")
+	limIntroID, limIntroSecret := ts.createClient("--name", "limited-introspection", "--scope", "claims:read", "--rate-limit", "1/1m")
+	limRevID, limRevSecret := ts.createClient("--name", "limited-revocation", "--scope", "claims:read", "--rate-limit", "2/1m")
 	adminID, adminSecret := ts.createClient(append([]string{"--name", "ops", "--admin"}, hi...)...)
 	auditorID, auditorSecret := ts.createClient(append([]string{"--name", "auditor", "--scope", "claims:read", "--audience", auth.AdminAudience}, hi...)...)
 	key := newSigningKey(t)
@@ -504,6 +508,7 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	svcTok := ts.tokenFor(svcID, svcSecret)
 	limTok := rs[len(rs)-2].token(t).AccessToken
+	revTok := ts.tokenFor(limRevID, limRevSecret) // the first of its 2 requests a minute
 
 	// Introspection and revocation.
 	rs = c.run(ts,
@@ -521,14 +526,16 @@ func TestOpenAPIContract(t *testing.T) {
 		call{name: "a body over 64 KiB", method: "POST", path: introspectPath, contentType: form, status: 413, code: "invalid_request",
 			body: enc("token", big), headers: basic(rsID, rsSecret), req: nonconform}, // token is at most 16 KiB
 		call{name: "within the limit", method: "POST", path: introspectPath, contentType: form, status: 403, code: "unauthorized_client",
-			body: enc("token", limTok), headers: basic(limID, limSecret)},
+			body: enc("token", limTok), headers: basic(limIntroID, limIntroSecret)},
 		call{name: "past the limit", method: "POST", path: introspectPath, contentType: form, status: 429, code: "rate_limited",
+			body: enc("token", limTok), headers: basic(limIntroID, limIntroSecret)},
+		call{name: "past the limit its token requests spent", method: "POST", path: introspectPath, contentType: form, status: 429, code: "rate_limited",
 			body: enc("token", limTok), headers: basic(limID, limSecret)},
 
 		call{name: "revoke one's own token", method: "POST", path: revokePath, contentType: form, status: 200,
-			body: enc("token", limTok, "token_type_hint", "access_token"), headers: basic(limID, limSecret)},
+			body: enc("token", revTok, "token_type_hint", "access_token"), headers: basic(limRevID, limRevSecret)},
 		call{name: "past the limit", method: "POST", path: revokePath, contentType: form, status: 429, code: "rate_limited",
-			body: enc("token", limTok), headers: basic(limID, limSecret)},
+			body: enc("token", revTok), headers: basic(limRevID, limRevSecret)},
 		call{name: "another client's token: left alone", method: "POST", path: revokePath, contentType: js, status: 200,
 			body: fmt.Sprintf(`{"token":%q,"client_id":%q,"client_secret":%q}`, svcTok, rsID, rsSecret)},
 		call{name: "token missing", method: "POST", path: revokePath, contentType: form, status: 400, code: "invalid_request",
@@ -539,7 +546,7 @@ func TestOpenAPIContract(t *testing.T) {
 		call{name: "a body over 64 KiB", method: "POST", path: revokePath, contentType: form, status: 413, code: "invalid_request",
 			body: enc("token", big), headers: basic(svcID, svcSecret), req: nonconform},
 		call{name: "the revoked token is inactive", method: "POST", path: introspectPath, contentType: form, status: 200,
-			body: enc("token", limTok), headers: basic(rsID, rsSecret)},
+			body: enc("token", revTok), headers: basic(rsID, rsSecret)},
 	)
 	if m := introspection(t, rs[0]); m["active"] != true || m["client_id"] != svcID {
 		t.Errorf("introspection of an active token: %v", m)

@@ -133,6 +133,10 @@ func (h *baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		IssuedAt: now.Unix(),
 		Expiry:   now.Add(h.ttl).Unix(),
 		JWTID:    newJTI(),
+		// A value of the size of a client's: its real value needs the
+		// client lookup the baseline does not do, but the claim is signed
+		// and sent all the same.
+		ClientIncarnation: baselineIncarnation,
 	}
 	payload, err := json.Marshal(&claims)
 	if err != nil {
@@ -146,6 +150,9 @@ func (h *baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	oauthwire.WriteToken(w, &auth.Token{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(h.ttl / time.Second), Scope: scope})
 }
+
+// baselineIncarnation has the length of auth.NewIncarnation's values.
+const baselineIncarnation = "baseline-incarn0"
 
 // newJTI returns 128 random bits, base64url, as issuer's token IDs.
 func newJTI() string {
