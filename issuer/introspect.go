@@ -44,8 +44,9 @@ type tokenClaims struct {
 // now, is the one it was issued to and would still be given it: the
 // client exists with the token's incarnation (not a client deleted and
 // created again with its ID), is enabled, has not revoked its tokens since,
-// and still holds every scope and the audience the token carries (a right
-// taken away ends the tokens that carry it). A token that fails any check
+// still holds every scope and the audience the token carries (a right
+// taken away ends the tokens that carry it), and its token lifetime, if
+// shortened since, has not run out. A token that fails any check
 // is inactive, with no error; errors are failures of the server (the
 // revocation store).
 func (i *Issuer) Inspect(ctx context.Context, token string) (*Introspection, error) {
@@ -86,7 +87,7 @@ func (i *Issuer) inspect(ctx context.Context, token string) (c *tokenClaims, ok 
 	if tc.Issuer != i.cfg.Issuer || tc.Expiry <= unix || tc.NotBefore > unix || tc.IssuedAt > unix+60 || tc.ClientID == "" || tc.JWTID == "" {
 		return nil, false, nil
 	}
-	if !i.stillGranted(i.clients.Lookup(tc.ClientID), &tc.Claims) {
+	if !i.stillGranted(i.clients.Lookup(tc.ClientID), &tc.Claims, unix) {
 		return nil, false, nil
 	}
 	if i.cfg.Revocations != nil {
@@ -101,12 +102,16 @@ func (i *Issuer) inspect(ctx context.Context, token string) (c *tokenClaims, ok 
 	return &tc, true, nil
 }
 
-// stillGranted reports whether client c, as it is now, would still be
-// given a token with these claims: it is the same incarnation, enabled,
-// has not revoked its tokens since they were issued, and still holds each
-// of the token's scopes and audiences.
-func (i *Issuer) stillGranted(c *auth.Client, tc *auth.Claims) bool {
+// stillGranted reports whether client c, as it is now (Unix seconds),
+// would still be given a token with these claims: it is the same
+// incarnation, enabled, has not revoked its tokens since they were issued,
+// still holds each of the token's scopes and audiences, and a token issued
+// then under its lifetime now would not have expired.
+func (i *Issuer) stillGranted(c *auth.Client, tc *auth.Claims, now int64) bool {
 	if c == nil || c.Incarnation != tc.ClientIncarnation || c.Disabled || c.TokenRevoked(tc.IssuedAt) {
+		return false
+	}
+	if tc.IssuedAt+int64(i.tokenTTL(c)/time.Second) <= now {
 		return false
 	}
 	for s := range strings.SplitSeq(tc.Scope, " ") {

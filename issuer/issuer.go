@@ -162,11 +162,7 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 	if err != nil {
 		return nil, err
 	}
-	ttl := i.cfg.TokenTTL
-	if c.TokenTTL > 0 {
-		ttl = c.TokenTTL
-	}
-	ttl = min(ttl, MaxTokenTTL)
+	ttl := i.tokenTTL(c)
 	signer, err := i.keys.Signer(now)
 	if err != nil {
 		return nil, err
@@ -303,6 +299,16 @@ func (i *Issuer) audience(c *auth.Client, req auth.TokenRequest) (string, error)
 		return "", auth.ErrInvalidTarget.WithDescription(fmt.Sprintf("the audience %.128q is not allowed for this client", want))
 	}
 	return want, nil
+}
+
+// tokenTTL is the lifetime of c's tokens: its own, else the server's,
+// never over MaxTokenTTL.
+func (i *Issuer) tokenTTL(c *auth.Client) time.Duration {
+	ttl := i.cfg.TokenTTL
+	if c.TokenTTL > 0 {
+		ttl = c.TokenTTL
+	}
+	return min(ttl, MaxTokenTTL)
 }
 
 // audiences are the audiences c may have tokens for, its default first.

@@ -215,6 +215,10 @@ func TestInspectRequiresTheClientAsIssued(t *testing.T) {
 		{"created again before incarnations existed", func(c *auth.Client) { c.Incarnation = "" }},
 		{"a scope taken away", func(c *auth.Client) { c.Scopes = []string{"read", "write"} }},
 		{"its audience taken away", func(c *auth.Client) { c.Audiences = []string{"https://other.example"} }},
+		{"its token lifetime shortened, and the shorter one over", func(c *auth.Client) {
+			c.TokenTTL = time.Minute
+			l.clock.Advance(time.Minute)
+		}},
 	} {
 		c := orig.Clone()
 		tc.change(c)
@@ -223,8 +227,10 @@ func TestInspectRequiresTheClientAsIssued(t *testing.T) {
 			t.Errorf("%s: the token is still active", tc.name)
 		}
 	}
-	// The same rights, listed in another order and with more beside them: active.
+	// The same rights, listed in another order and with more beside them,
+	// and a lifetime shortened to one not yet over: active.
 	more := orig.Clone()
+	more.TokenTTL = 2 * time.Minute
 	more.Scopes = []string{"extra", "admin", "write", "read"}
 	more.Audiences = []string{"https://other.example", testAudience}
 	l.clients["svc-a"] = more

@@ -46,8 +46,9 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 // token from this server, checked by the verification kit like any resource
 // server would (signature with a published key, typ at+jwt, iss, aud = the
 // admin audience, exp/nbf/iat, the scope auth:admin), and then checked
-// against revocation, the client's revoke-all and its disabled flag, which
-// only the server knows.
+// with what only the server knows (issuer.Inspect): revocation, and that
+// its client is the incarnation it was issued to, enabled, has not revoked
+// its tokens since, and still holds auth:admin and the admin audience.
 func newAdminGuard(ctx context.Context, iss *issuer.Issuer, audience string, self *atomic.Pointer[http.Handler]) (func(http.Handler) http.Handler, error) {
 	v, err := verify.New(ctx, verify.Config{
 		Issuer:     iss.Config().Issuer,
@@ -70,7 +71,7 @@ func newAdminGuard(ctx context.Context, iss *issuer.Issuer, audience string, sel
 				return
 			}
 			if !res.Active {
-				writeAdminChallenge(w, http.StatusUnauthorized, verify.CodeInvalidToken, "the token is revoked, or its client is disabled or deleted")
+				writeAdminChallenge(w, http.StatusUnauthorized, verify.CodeInvalidToken, "the token is revoked, or its client is disabled, deleted (or created again since), or no longer holds a scope or audience the token carries")
 				return
 			}
 			next.ServeHTTP(w, r)

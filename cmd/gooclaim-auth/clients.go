@@ -400,10 +400,12 @@ func newClientsSetDisabledCmd(e *env, g *globalFlags, disable bool) *cobra.Comma
 	long := `Let a disabled client obtain tokens again, with the same credentials and
 settings. A running server sees the change within its poll interval.`
 	if disable {
-		long = `Stop a client from obtaining tokens. Its credentials and settings are kept, so
-that enable restores it as it was; tokens it already holds stay valid until
-they expire unless revoked (see clients revoke-tokens). A running server sees
-the change within its poll interval.`
+		long = `Stop a client from obtaining tokens, and revoke every token it holds (as
+clients revoke-tokens does): introspection and the admin API refuse them, and
+enabling the client again does not bring them back. Its credentials and
+settings are kept, so that enable restores it otherwise as it was. Offline
+verifiers see the revocation only through introspection. A running server
+sees the change within its poll interval.`
 	}
 	return &cobra.Command{
 		Use:     use + " CLIENT_ID",
@@ -428,8 +430,10 @@ func newClientsDeleteCmd(e *env, g *globalFlags) *cobra.Command {
 		Use:   "delete CLIENT_ID",
 		Short: "Delete a client and its secrets for good (disable is reversible)",
 		Long: `Delete a client, its secrets and its keys for good: it can no longer obtain
-tokens. The audit trail keeps the record of the client as it was. To stop a
-client reversibly, use clients disable.`,
+tokens, and the tokens it holds are never accepted again by this server, even
+if a client is created later with the same ID (that is another incarnation,
+whose tokens alone are accepted). The audit trail keeps the record of the
+client as it was. To stop a client reversibly, use clients disable.`,
 		Example: "  gooclaim-auth clients delete gooclaim_app_3kT9…",
 		Args:    exactlyOneClientID,
 		RunE: func(cmd *cobra.Command, args []string) error {
