@@ -311,7 +311,7 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		Revocations:      s.data,
 		ClientAssertions: assertions,
 	}, s.replica, s.keys, limiter, clock)
-	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health,
+	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Ready: s.isReady,
 		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms, TrustedProxies: c.trustedProxies,
 		Observer: s.metrics, Fresh: s.fresh}
 	var self atomic.Pointer[http.Handler]
@@ -473,7 +473,8 @@ func (s *server) maintainKeys(every time.Duration) {
 }
 
 // health reports whether the node should receive traffic, with the state
-// of what it depends on. A node keeps serving while the store or Redis is
+// of what it depends on: the ops listener's /readyz (the public one gets
+// only the first result, see isReady). A node keeps serving while the store or Redis is
 // down (from its replica; with the fallback limiter), so those degrade the
 // detail, not readiness.
 func (s *server) health() (bool, any) {
@@ -536,6 +537,13 @@ func (s *server) fresh() error {
 		return auth.Errorf(auth.EUNAVAILABLE, "the clients and keys in memory were last read from the database %s ago, more than --max-staleness %s: the database is unreachable", auth.FormatDuration(age.Truncate(time.Second)), auth.FormatDuration(bound))
 	}
 	return nil
+}
+
+// isReady is the public /readyz's answer: readiness alone, none of
+// health's detail.
+func (s *server) isReady() bool {
+	ok, _ := s.health()
+	return ok
 }
 
 func (s *server) ready() error {
