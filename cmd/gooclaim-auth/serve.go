@@ -141,7 +141,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.listen, "listen", c.listen, "address to listen on, host:port")
 	f.StringVar(&c.opsListen, "ops-listen", c.opsListen, `address of the operations listener (GET /metrics, /healthz, /readyz), host:port; "" turns it off. Keep it off the public network`)
 	f.StringVar(&c.issuer, "issuer", "", "issuer URL: the tokens' iss and the base of the endpoint URLs (default http://localhost:<listen port>, https with TLS)")
-	f.StringVar(&c.env, "env", c.env, "environment: production (refuses generated keys, plain HTTP, an http issuer) or development")
+	f.StringVar(&c.env, "env", c.env, "environment: production (refuses generated keys, plain HTTP, an http issuer, a SQLite file others can read) or development")
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file to serve HTTPS (and HTTP/2) with; reloaded when the file changes (with --tls-key)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.BoolVar(&c.behindProxy, "behind-proxy", false, "TLS is terminated by a proxy or load balancer in front: lets --env production serve plain HTTP")
@@ -429,13 +429,14 @@ func (c *serveConfig) scheme() string {
 func (s *server) logEnvironment(g *globalFlags) {
 	c := s.cfg
 	if c.env == development {
-		var would []string
+		var would, fixes []string
 		for _, r := range c.productionRefusals(g) {
 			would = append(would, r.what)
+			fixes = append(fixes, r.fix)
 		}
 		if len(would) > 0 {
 			s.logger.Warn("development environment: "+strings.Join(would, "; ")+" — each allowed here, refused with --env production",
-				"env", c.env, "refused_in_production", would)
+				"env", c.env, "refused_in_production", would, "fixes", fixes)
 		}
 	}
 	if c.behindProxy && len(c.trustedProxies) == 0 {

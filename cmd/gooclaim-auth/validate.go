@@ -150,6 +150,9 @@ func (c *serveConfig) productionRefusals(g *globalFlags) []refusal {
 		r = append(r, refusal{"plain HTTP (no TLS, no --behind-proxy)",
 			"serve HTTPS with " + n("tls-cert") + " and " + n("tls-key") + ", or set " + n("behind-proxy") + " if a proxy or load balancer in front terminates TLS"})
 	}
+	if files, fix, ok := exposedDatabase(g.database); ok {
+		r = append(r, refusal{"the SQLite database readable by group or others (" + files + ")", fix})
+	}
 	if c.allowHTTPJWKSURI {
 		r = append(r, refusal{n("allow-http-jwks-uri"),
 			"client keys fetched over plain HTTP can be replaced by anyone on the path; remove it and have clients publish https jwks_uri values"})
