@@ -3,8 +3,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,19 +97,14 @@ func TestProductionRefusesExposedDatabase(t *testing.T) {
 	cert, key := writeCert(t, dir, "server", 1)
 	args := []string{"serve", "--env", "production", "--database", db, "--key-encryption-key-file", kek,
 		"--tls-cert", cert, "--tls-key", key, "--listen", "127.0.0.1:0", "--ops-listen", ""}
-	// A cancelled context: a serve that accepted the configuration stops at
-	// once rather than running for ever.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var out, errb bytes.Buffer
-	code := run(ctx, args, strings.NewReader(""), &out, &errb, func(string) string { return "" })
+	errOut, code := runStopped(t, nil, args...)
 	want := "--env production refuses the SQLite database readable by group or others (" + db + " mode 0644): " +
 		"it holds the hashes of client secrets and the audit trail; run: chmod 600 " + db
-	if code == 0 || !strings.Contains(errb.String(), want) {
-		t.Fatalf("serve --env production with a 0644 database: exit %d, stderr %q; want a refusal containing %q", code, errb.String(), want)
+	if code == 0 || !strings.Contains(errOut, want) {
+		t.Fatalf("serve --env production with a 0644 database: exit %d, stderr %q; want a refusal containing %q", code, errOut, want)
 	}
-	if n := strings.Count(errb.String(), "production refuses"); n != 1 {
-		t.Fatalf("%d refusals, want 1:\n%s", n, errb.String())
+	if n := strings.Count(errOut, "production refuses"); n != 1 {
+		t.Fatalf("%d refusals, want 1:\n%s", n, errOut)
 	}
 
 	if err := os.Chmod(db, 0o600); err != nil {
