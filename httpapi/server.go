@@ -9,7 +9,7 @@
 //	GET  /.well-known/jwks.json                  RFC 7517 JWK Set
 //	GET  /.well-known/oauth-authorization-server RFC 8414 metadata
 //	GET  /.well-known/openid-configuration       the same document
-//	GET  /healthz, /readyz                       liveness and readiness
+//	GET  /healthz, /readyz                       liveness and readiness (status only)
 //	GET  /openapi.yaml                           the OpenAPI 3.1 contract
 package httpapi
 
@@ -42,16 +42,18 @@ type ScopeLister interface {
 	Scopes() []string
 }
 
-// Server holds what the handlers need. All fields are required but Logger, Clock and Health.
+// Server holds what the handlers need. All fields are required but Logger, Clock and Ready.
 type Server struct {
 	Issuer *issuer.Issuer
 	Keys   *issuer.KeyRing
 	Scopes ScopeLister
 	Logger *slog.Logger
 	Clock  auth.Clock
-	// Health reports whether the node should receive traffic, and the state
-	// of what it depends on (served as /readyz's detail).
-	Health func() (ready bool, detail any)
+	// Ready reports whether the node should receive traffic; nil means
+	// always. It is all the public /readyz tells: the state of what the
+	// node depends on is for operators, on the operations listener (package
+	// ops), not for anyone who can reach this one.
+	Ready func() bool
 	// NoRequestLog turns off the one-line-per-request log; errors and the
 	// token, introspection and revocation events are still logged.
 	NoRequestLog bool
@@ -154,19 +156,20 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	oauthwire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReady answers 200 when the node should receive traffic and 503
-// otherwise (starting, shutting down), with the detail in both cases.
+// handleReady answers 200 {"status":"ready"} when the node should receive
+// traffic and 503 {"status":"unavailable"} otherwise (no signing key, its
+// copy of the clients older than allowed, shutting down) — and nothing
+// more, not even why: this listener is public, and the reasons name key
+// IDs, the store's backend and its last error (database hosts), client
+// counts and the rate limiter's state. A load balancer needs only the
+// status; operators read the detail on the operations listener.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	ready, detail := true, any(nil)
-	if s.Health != nil {
-		ready, detail = s.Health()
-	}
 	w.Header().Set("Cache-Control", "no-store")
-	if !ready {
-		oauthwire.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "detail": detail})
+	if s.Ready != nil && !s.Ready() {
+		oauthwire.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
 	}
-	oauthwire.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "detail": detail})
+	oauthwire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // seconds rounds a duration up to whole seconds, as Retry-After and the rate-limit headers want.

@@ -6,7 +6,11 @@
 //	GET /healthz   liveness: 200 {"status":"ok"} while the process works
 //	GET /readyz    readiness: 200 or 503 {"status":…, "detail":…}
 //
-// HEAD is accepted wherever GET is.
+// HEAD is accepted wherever GET is. The public listener (package httpapi)
+// serves /healthz and /readyz too, for load balancers that can probe only
+// the service port, but its /readyz answers the status alone: the detail —
+// why the node is not ready, key IDs, the store's backend and last error,
+// client counts, the rate limiter's state — is served only here.
 package ops
 
 import (

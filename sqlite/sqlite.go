@@ -70,12 +70,14 @@ const (
 // "sqlite://PATH" or "file:PATH" (so "sqlite:///var/lib/auth.db" is
 // absolute); the URL forms are percent-decoded. In every form, what follows
 // a '?' is SQLite URI parameters, such as mode=ro. The file is created if
-// missing; Open does not migrate it (see Migrate).
+// missing, readable and writable by its owner alone (FileMode), and so are
+// its -wal and -shm; Open does not migrate it (see Migrate).
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	path, query, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
+	createFile(path, query)
 	sdb, err := sql.Open("sqlite", driverDSN(path, query))
 	if err != nil {
 		return nil, fmt.Errorf("open database %q: %w", path, err)

@@ -46,7 +46,7 @@ is recorded in the audit trail as made by "cli:<OS user>" from this host
 // context given to fn carries the command line's audit identity (see
 // cliAudit), so that every write fn makes is recorded with it.
 func withService(ctx context.Context, g *globalFlags, fn func(context.Context, *admin.Service) error) error {
-	db, err := openStore(ctx, g, nil)
+	db, err := openCLIStore(ctx, g)
 	if err != nil {
 		return err
 	}

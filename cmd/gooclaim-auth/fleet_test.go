@@ -285,18 +285,19 @@ func TestNodeKilledMidLoad(t *testing.T) {
 }
 
 // TestRedisUnreachable: with --rate-limit-fail open a node keeps issuing
-// tokens under its own limit and says so in /readyz; with closed it answers 503.
+// tokens under its own limit and says so in the ops listener's /readyz;
+// with closed it answers 503.
 func TestRedisUnreachable(t *testing.T) {
 	for _, mode := range []string{"open", "closed"} {
 		t.Run(mode, func(t *testing.T) {
 			ts := startTestServer(t, nil, func(c *serveConfig) { c.redisURL, c.rateLimitFail = "redis://127.0.0.1:1/0", mode })
 			id, secret := ts.createClient("--name", "svc", "--scope", "a")
 			r := ts.form("grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret)
-			ready := ts.do("GET", "/readyz", "", "")
+			status, ready := ts.readyDetail()
 			if mode == "open" {
 				r.token(t)
-				if ready.StatusCode != 200 || !strings.Contains(string(ready.body), `"backend":"fallback"`) {
-					t.Fatalf("/readyz %d %s", ready.StatusCode, ready.body)
+				if status != 200 || ready.Rate["backend"] != "fallback" {
+					t.Fatalf("ops /readyz %d %v", status, ready.Rate)
 				}
 				return
 			}
@@ -306,8 +307,8 @@ func TestRedisUnreachable(t *testing.T) {
 			if code, _ := r.errorBody(t); code != "temporarily_unavailable" {
 				t.Fatalf("code %q", code)
 			}
-			if !strings.Contains(string(ready.body), `"backend":"unavailable"`) {
-				t.Fatalf("/readyz %s", ready.body)
+			if ready.Rate["backend"] != "unavailable" {
+				t.Fatalf("ops /readyz rate_limiter %v", ready.Rate)
 			}
 		})
 	}

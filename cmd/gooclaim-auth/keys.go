@@ -91,7 +91,7 @@ last token has expired. Running servers pick the new key up by themselves.`,
 // use alg, or the newest key's algorithm when alg is empty.
 func withKeyService(ctx context.Context, g *globalFlags, alg string, fn func(context.Context, *admin.Service) error) error {
 	ctx = cliAudit(ctx)
-	db, err := openStore(ctx, g, nil)
+	db, err := openCLIStore(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func newMigrateCmd(e *env, g *globalFlags) *cobra.Command {
 		Short: "Create or upgrade the database schema (serve does this by itself)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(cmd.Context(), g, nil)
+			db, err := openCLIStore(cmd.Context(), g)
 			if err != nil {
 				return err
 			}

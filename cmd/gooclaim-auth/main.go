@@ -65,6 +65,9 @@ type globalFlags struct {
 	// found reading the environment and the configuration file; set before
 	// a command runs.
 	settings *settings
+	// warnings receives the management commands' warnings (standard
+	// error); serve logs its own.
+	warnings io.Writer
 }
 
 // addGlobalFlags adds the flags every command shares.
@@ -77,7 +80,7 @@ func addGlobalFlags(pf *pflag.FlagSet, g *globalFlags) {
 }
 
 func newRootCmd(e *env) *cobra.Command {
-	g := &globalFlags{}
+	g := &globalFlags{warnings: e.stderr}
 	root := &cobra.Command{
 		Use:   "gooclaim-auth",
 		Short: "Gooclaim Auth: OAuth 2.0 client credentials token service",

@@ -141,7 +141,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.listen, "listen", c.listen, "address to listen on, host:port")
 	f.StringVar(&c.opsListen, "ops-listen", c.opsListen, `address of the operations listener (GET /metrics, /healthz, /readyz), host:port; "" turns it off. Keep it off the public network`)
 	f.StringVar(&c.issuer, "issuer", "", "issuer URL: the tokens' iss and the base of the endpoint URLs (default http://localhost:<listen port>, https with TLS)")
-	f.StringVar(&c.env, "env", c.env, "environment: production (refuses generated keys, plain HTTP, an http issuer) or development")
+	f.StringVar(&c.env, "env", c.env, "environment: production (refuses generated keys, plain HTTP, an http issuer, a SQLite file others can read) or development")
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file to serve HTTPS (and HTTP/2) with; reloaded when the file changes (with --tls-key)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.BoolVar(&c.behindProxy, "behind-proxy", false, "TLS is terminated by a proxy or load balancer in front: lets --env production serve plain HTTP")
@@ -165,7 +165,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.redisURL, "redis-url", "", "redis:// URL of the Redis that holds the fleet-wide rate limit (default: a per-node in-memory limit)")
 	f.StringVar(&c.redisPrefix, "redis-prefix", c.redisPrefix, "prefix of the rate-limit keys in Redis")
 	f.StringVar(&c.rateLimitFail, "rate-limit-fail", c.rateLimitFail, "when Redis is unreachable: open (each node enforces the limit itself) or closed (token requests get 503)")
-	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens")
+	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens: one no other API accepts, never --audience")
 	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
 	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
 	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
@@ -311,7 +311,7 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		Revocations:      s.data,
 		ClientAssertions: assertions,
 	}, s.replica, s.keys, limiter, clock)
-	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Health: s.health,
+	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Ready: s.isReady,
 		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms, TrustedProxies: c.trustedProxies,
 		Observer: s.metrics, Fresh: s.fresh}
 	var self atomic.Pointer[http.Handler]
@@ -429,13 +429,14 @@ func (c *serveConfig) scheme() string {
 func (s *server) logEnvironment(g *globalFlags) {
 	c := s.cfg
 	if c.env == development {
-		var would []string
+		var would, fixes []string
 		for _, r := range c.productionRefusals(g) {
 			would = append(would, r.what)
+			fixes = append(fixes, r.fix)
 		}
 		if len(would) > 0 {
 			s.logger.Warn("development environment: "+strings.Join(would, "; ")+" — each allowed here, refused with --env production",
-				"env", c.env, "refused_in_production", would)
+				"env", c.env, "refused_in_production", would, "fixes", fixes)
 		}
 	}
 	if c.behindProxy && len(c.trustedProxies) == 0 {
@@ -473,7 +474,8 @@ func (s *server) maintainKeys(every time.Duration) {
 }
 
 // health reports whether the node should receive traffic, with the state
-// of what it depends on. A node keeps serving while the store or Redis is
+// of what it depends on: the ops listener's /readyz (the public one gets
+// only the first result, see isReady). A node keeps serving while the store or Redis is
 // down (from its replica; with the fallback limiter), so those degrade the
 // detail, not readiness.
 func (s *server) health() (bool, any) {
@@ -536,6 +538,13 @@ func (s *server) fresh() error {
 		return auth.Errorf(auth.EUNAVAILABLE, "the clients and keys in memory were last read from the database %s ago, more than --max-staleness %s: the database is unreachable", auth.FormatDuration(age.Truncate(time.Second)), auth.FormatDuration(bound))
 	}
 	return nil
+}
+
+// isReady is the public /readyz's answer: readiness alone, none of
+// health's detail.
+func (s *server) isReady() bool {
+	ok, _ := s.health()
+	return ok
 }
 
 func (s *server) ready() error {

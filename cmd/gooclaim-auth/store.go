@@ -52,6 +52,41 @@ func openStore(ctx context.Context, g *globalFlags, clock auth.Clock) (database,
 	return db, nil
 }
 
+// openCLIStore is openStore for the management commands, which warn on
+// standard error (through g.warnings) of a SQLite database that group or
+// others can read, but do not refuse it: refusing is serve's --env
+// production, and the commands have no --env (a shell's GOOCLAIM_ENV may be
+// meant for another machine, and a development database may stay as it
+// is). serve refuses or logs it itself (productionRefusals).
+func openCLIStore(ctx context.Context, g *globalFlags) (database, error) {
+	if files, fix, ok := exposedDatabase(g.database); ok && g.warnings != nil {
+		fmt.Fprintf(g.warnings, "Warning: the SQLite database is readable by group or others (%s): %s\n", files, fix)
+	}
+	return openStore(ctx, g, nil)
+}
+
+// exposedDatabase says, for a SQLite database whose files group or others
+// may access, which they are with their modes, and how to fix it; ok is
+// false when nothing is wrong (PostgreSQL; a file not created yet, which
+// sqlite.Open creates private; a bad --database, which opening reports).
+func exposedDatabase(dsn string) (files, fix string, ok bool) {
+	if isPostgres(dsn) {
+		return "", "", false
+	}
+	exposed, err := sqlite.ExposedFiles(dsn)
+	if err != nil || len(exposed) == 0 {
+		return "", "", false
+	}
+	var modes, paths []string
+	for _, f := range exposed {
+		modes = append(modes, fmt.Sprintf("%s mode %#o", f.Path, f.Mode))
+		paths = append(paths, f.Path)
+	}
+	fix = "it holds the hashes of client secrets and the audit trail; run: chmod 600 " + strings.Join(paths, " ") +
+		" (SQLite gives the -wal and -shm files it creates the database file's mode)"
+	return strings.Join(modes, ", "), fix, true
+}
+
 // defaultKEKPath is where the key-encryption key lives when none is given:
 // beside the SQLite database, gooclaim-auth.db → gooclaim-auth.kek.
 func defaultKEKPath(dbPath string) string {

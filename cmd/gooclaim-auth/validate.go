@@ -55,6 +55,7 @@ func (c *serveConfig) validate(g *globalFlags) error {
 	if c.audience == "" || strings.ContainsAny(c.audience, " \t\r\n") {
 		p = append(p, n("audience")+": a URI or name without spaces")
 	}
+	p = append(p, c.checkAdminAudience(st)...)
 	if time.Duration(c.rotationPeriod) <= time.Duration(c.publishAhead) {
 		p = append(p, fmt.Sprintf("%s (%s) must be longer than %s (%s)", n("key-rotation-period"), c.rotationPeriod.String(), n("key-publish-ahead"), c.publishAhead.String()))
 	}
@@ -100,6 +101,39 @@ func (c *serveConfig) validate(g *globalFlags) error {
 		return errors.New("invalid settings:\n  " + strings.Join(p, "\n  "))
 	}
 	return nil
+}
+
+// checkAdminAudience refuses, in every environment, an admin audience that
+// resource servers accept too. Tokens for the admin API carry the scope
+// auth:admin and its audience: if that were --audience, the default
+// audience every API verifies, each API would accept admin tokens, and
+// whoever runs one (or reads what it receives) could replay them to the
+// admin API. The check holds with --no-admin-api too: the setting is
+// usually shared by every node of a fleet, and one of them may serve it.
+// An empty admin audience cannot be enforced; it is refused only when the
+// admin API is served.
+func (c *serveConfig) checkAdminAudience(st *settings) []string {
+	n := st.name
+	switch {
+	case c.adminAudience == "" && !c.noAdminAPI:
+		return []string{n("admin-audience") + " is empty: the admin API needs the audience its tokens must carry; remove the setting for the default " +
+			auth.AdminAudience + ", or set " + n("no-admin-api") + " to serve no admin API"}
+	case strings.ContainsAny(c.adminAudience, " \t\r\n"):
+		return []string{n("admin-audience") + ": a URI or name without spaces, such as " + auth.AdminAudience}
+	case c.adminAudience != "" && sameAudience(c.adminAudience, c.audience):
+		return []string{fmt.Sprintf("%s %q is the same as %s %q: every API that accepts the default audience would accept admin tokens, "+
+			"and could replay them to the admin API; set %s to an identifier no other API accepts (the default is %s), "+
+			"or give %s the identifier of your APIs", n("admin-audience"), c.adminAudience, n("audience"), c.audience,
+			n("admin-audience"), auth.AdminAudience, n("audience"))}
+	}
+	return nil
+}
+
+// sameAudience reports whether two audiences may be taken for one another:
+// equal, or equal but for letter case or a trailing slash, which some
+// resource servers' libraries normalize away.
+func sameAudience(a, b string) bool {
+	return strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(b, "/"))
 }
 
 // checkTLS checks that --tls-cert and --tls-key come together, are
@@ -149,6 +183,9 @@ func (c *serveConfig) productionRefusals(g *globalFlags) []refusal {
 	if c.tlsCert == "" && !c.behindProxy {
 		r = append(r, refusal{"plain HTTP (no TLS, no --behind-proxy)",
 			"serve HTTPS with " + n("tls-cert") + " and " + n("tls-key") + ", or set " + n("behind-proxy") + " if a proxy or load balancer in front terminates TLS"})
+	}
+	if files, fix, ok := exposedDatabase(g.database); ok {
+		r = append(r, refusal{"the SQLite database readable by group or others (" + files + ")", fix})
 	}
 	if c.allowHTTPJWKSURI {
 		r = append(r, refusal{n("allow-http-jwks-uri"),

@@ -17,8 +17,9 @@ import (
 
 // target is one server under load.
 type target struct {
-	driver *driver
-	child  *child // nil for --target
+	driver  *driver
+	child   *child // nil for --target
+	opsAddr string // the ops listener's host:port; "" for the baseline and --target
 }
 
 // Run sets everything up, drives the targets and prints the report.
@@ -61,7 +62,7 @@ func (m *Main) Run(ctx context.Context) error {
 		// --rate-limit-fail open, a slow or unreachable Redis would make the
 		// node decide with its in-memory fallback instead, silently.
 		so := targets[slices.IndexFunc(targets, func(t *target) bool { return t.driver.name == "scaleout" })]
-		if rd, err := readyDetail(ctx, "http://"+so.driver.url.Host); err != nil {
+		if rd, err := readyDetail(ctx, "http://"+so.opsAddr); err != nil {
 			m.logf("cannot read the scale-out node's /readyz after the run: %v", err)
 		} else {
 			rep.Scaleout.LimiterAfter = rd.RateLimiter.Backend
@@ -161,7 +162,11 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--listen", serverAddr, "--ops-listen", "127.0.0.1:0", "--database", ws.database,
+	serverOps, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--listen", serverAddr, "--ops-listen", serverOps, "--database", ws.database,
 		"--key-encryption-key-file", ws.kekFile, "--signing-alg", c.Alg}
 	if c.RateLimit != "" {
 		args = append(args, "--rate-limit", c.RateLimit)
@@ -214,8 +219,8 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	}
 	bd.pid, sd.pid = base.cmd.Process.Pid, srv.cmd.Process.Pid
 	rep.URLs["baseline"], rep.URLs["service"] = bd.url.String(), sd.url.String()
-	targets := []*target{{driver: bd, child: base}, {driver: sd, child: srv}}
-	rd, err := readyDetail(ctx, "http://"+serverAddr)
+	targets := []*target{{driver: bd, child: base}, {driver: sd, child: srv, opsAddr: serverOps}}
+	rd, err := readyDetail(ctx, "http://"+serverOps)
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -228,7 +233,11 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	if err != nil {
 		return nil, err
 	}
-	soArgs := []string{"serve", "--listen", soAddr, "--ops-listen", "127.0.0.1:0", "--database", c.PostgresURL, "--postgres-schema", so.schema,
+	soOps, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	soArgs := []string{"serve", "--listen", soAddr, "--ops-listen", soOps, "--database", c.PostgresURL, "--postgres-schema", so.schema,
 		"--redis-url", c.RedisURL, "--redis-prefix", so.prefix,
 		"--key-encryption-key-file", ws.kekFile, "--signing-alg", c.Alg}
 	if c.RateLimit != "" {
@@ -251,7 +260,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 		return nil, err
 	}
 	rep.Scaleout.ReadySeconds = since(t0)
-	rd, err = readyDetail(ctx, "http://"+soAddr)
+	rd, err = readyDetail(ctx, "http://"+soOps)
 	if err != nil {
 		return nil, fmt.Errorf("scaleout: %w", err)
 	}
@@ -271,7 +280,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 		d.redisCPU = func() time.Duration { return redisCPU(so.redis) }
 	}
 	rep.URLs["scaleout"] = od.url.String()
-	return append(targets, &target{driver: od, child: soSrv}), nil
+	return append(targets, &target{driver: od, child: soSrv, opsAddr: soOps}), nil
 }
 
 // scaleoutSetup is the scale-out target's schema and key prefix while it is set up.

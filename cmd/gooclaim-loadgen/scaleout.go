@@ -169,7 +169,8 @@ type readiness struct {
 	} `json:"rate_limiter"`
 }
 
-// readyDetail reads a server's /readyz detail, to check which store and
+// readyDetail reads the /readyz detail of a server's ops listener (the
+// public /readyz answers the status only), to check which store and
 // limiter it really uses.
 func readyDetail(ctx context.Context, baseURL string) (*readiness, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
