@@ -6,6 +6,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	auth "github.com/gooclaim/gooclaim-auth"
 	"github.com/gooclaim/gooclaim-auth/clientauth"
 	"github.com/gooclaim/gooclaim-auth/credential"
+	"github.com/gooclaim/gooclaim-auth/internal/egress"
 	"github.com/gooclaim/gooclaim-auth/issuer"
 )
 
@@ -30,6 +32,12 @@ type Service struct {
 	Clock auth.Clock
 	// AllowHTTPJWKSURI accepts plain http jwks_uri values (development only).
 	AllowHTTPJWKSURI bool
+	// AllowPrivateAddresses accepts a jwks_uri whose host is localhost or
+	// an IP literal in a loopback, private, link-local or other
+	// special-purpose range (development only: the server would fetch
+	// keys from inside its own network). The server re-checks the address
+	// it connects to whatever was accepted here.
+	AllowPrivateAddresses bool
 }
 
 // audit returns ctx with the action set, keeping the caller's actor.
@@ -145,7 +153,10 @@ func (s *Service) checkClient(c *auth.Client) []string {
 		}
 	}
 	if c.JWKSURI != "" {
-		if err := clientauth.CheckJWKSURI(c.JWKSURI, s.AllowHTTPJWKSURI); err != nil {
+		err := clientauth.CheckJWKSURI(c.JWKSURI, clientauth.JWKSURIPolicy{AllowHTTP: s.AllowHTTPJWKSURI, AllowPrivateAddresses: s.AllowPrivateAddresses})
+		if _, denied := errors.AsType[*egress.DeniedError](err); denied {
+			p = append(p, err.Error()+" (for development, --allow-private-addresses allows it)")
+		} else if err != nil {
 			p = append(p, err.Error())
 		}
 	}

@@ -100,3 +100,43 @@ func TestUpdateClientValidatesAndKeepsOldOnError(t *testing.T) {
 		t.Fatalf("missing: %v", err)
 	}
 }
+
+// TestJWKSURIAddressPolicy: a jwks_uri on a special-purpose address is
+// refused at creation and at update, with the range and the development
+// allowance named; AllowPrivateAddresses accepts it; the http rule is
+// separate.
+func TestJWKSURIAddressPolicy(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t)
+	for _, tc := range []struct{ uri, want string }{
+		{"https://100.64.0.1/jwks.json", "100.64.0.0/10"},
+		{"https://[::ffff:169.254.169.254]/jwks.json", "169.254.0.0/16"},
+		{"https://localhost:8443/jwks.json", "loopback"},
+	} {
+		_, _, err := svc.CreateClient(ctx, admin.ClientSpec{Name: "keys", JWKSURI: tc.uri})
+		if auth.ErrorCode(err) != auth.EINVALID || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--allow-private-addresses") {
+			t.Errorf("create with jwks_uri %s: %v, want EINVALID naming %s and --allow-private-addresses", tc.uri, err, tc.want)
+		}
+	}
+	c, _, err := svc.CreateClient(ctx, admin.ClientSpec{Name: "keys", JWKSURI: "https://keys.example.com/jwks.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := "https://10.0.0.7/jwks.json"
+	if _, err := svc.UpdateClient(ctx, c.ID, admin.ClientUpdate{JWKSURI: &uri}); auth.ErrorCode(err) != auth.EINVALID || !strings.Contains(err.Error(), "10.0.0.0/8") {
+		t.Errorf("update to jwks_uri %s: %v, want EINVALID naming 10.0.0.0/8", uri, err)
+	}
+
+	svc.AllowPrivateAddresses = true
+	if _, err := svc.UpdateClient(ctx, c.ID, admin.ClientUpdate{JWKSURI: &uri}); err != nil {
+		t.Errorf("update to jwks_uri %s with AllowPrivateAddresses: %v", uri, err)
+	}
+	plain := "http://127.0.0.1:8080/jwks.json"
+	if _, err := svc.UpdateClient(ctx, c.ID, admin.ClientUpdate{JWKSURI: &plain}); auth.ErrorCode(err) != auth.EINVALID || !strings.Contains(err.Error(), "plain http") {
+		t.Errorf("http jwks_uri with private addresses allowed but not http: %v", err)
+	}
+	svc.AllowHTTPJWKSURI = true
+	if _, err := svc.UpdateClient(ctx, c.ID, admin.ClientUpdate{JWKSURI: &plain}); err != nil {
+		t.Errorf("http loopback jwks_uri with both allowed: %v", err)
+	}
+}

@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
-	"syscall"
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/internal/egress"
 )
 
 // Defaults and bounds of Config.
@@ -59,12 +58,17 @@ type Config struct {
 	Replay auth.ReplayCache
 
 	// HTTPClient fetches the clients' jwks_uri. Default a client with a
-	// FetchTimeout (10s) timeout that connects to public addresses only —
-	// never loopback, private or link-local ones, whatever a name resolves
-	// to — unless AllowHTTP is set (development). Whatever the client, every fetch is
+	// FetchTimeout (10s) timeout. Whatever the client, unless
+	// AllowPrivateAddresses is set, it connects only to public addresses
+	// (internal/egress): its transport — the default one, or a clone of
+	// the given *http.Transport, whose Proxy is then dropped (a proxy
+	// would connect past the check) — checks every address it connects
+	// to, after name resolution and for every redirect. A client whose
+	// Transport is not an *http.Transport, or makes its own TLS
+	// connections (DialTLSContext), cannot be checked and is refused by
+	// NewVerifier unless AllowPrivateAddresses is set. Every fetch is
 	// bounded by FetchTimeout and MaxJWKSSize, and a redirect is followed
-	// only to a URL CheckJWKSURI accepts (https, or http with AllowHTTP),
-	// at most 5 times.
+	// only to a URL CheckJWKSURI accepts, at most 5 times.
 	HTTPClient *http.Client
 
 	// Clock tells the time. Nil means auth.SystemClock{}.
@@ -83,8 +87,23 @@ type Config struct {
 
 	// AllowHTTP lets jwks_uri be a plain http URL. Anyone on the path of
 	// a plain HTTP fetch can substitute the client's keys and authenticate
-	// as it, so this is for development only.
+	// as it, so this is for development only. It says nothing about
+	// addresses: see AllowPrivateAddresses.
 	AllowHTTP bool
+
+	// AllowPrivateAddresses lets a jwks_uri be fetched from a loopback,
+	// private, link-local or other special-purpose address (every range
+	// of internal/egress), and be localhost. A jwks_uri is chosen by
+	// whoever registers a client; with this set, it can make the server
+	// send requests into its own network (an admin port, a cloud metadata
+	// service), so this is for development only, where the keys are
+	// served next to the server.
+	AllowPrivateAddresses bool
+
+	// egressAllow lets prefixes through although denied, with
+	// AllowPrivateAddresses off: tests, which need one loopback server
+	// allowed and another refused (export_test.go).
+	egressAllow []netip.Prefix
 
 	// JWKSCacheTTL is how long a fetched JWK Set is used before it is
 	// fetched again, unless the response's Cache-Control max-age says
@@ -114,6 +133,7 @@ type settings struct {
 	clock                 auth.Clock
 	maxLifetime, leeway   time.Duration
 	allowHTTP             bool
+	egress                *egress.Policy // nil: private addresses allowed
 	cacheTTL, minRefetch  time.Duration
 	logger                *slog.Logger
 }
@@ -156,52 +176,43 @@ func (cfg Config) check() (settings, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.client = redirectChecked(cfg.HTTPClient, cfg.AllowHTTP)
+	if !cfg.AllowPrivateAddresses {
+		s.egress = &egress.Policy{Allow: cfg.egressAllow}
+	}
+	client, err := fetchClient(cfg.HTTPClient, s.allowHTTP, s.egress)
+	if err != nil {
+		bad("%v", err)
+	}
+	s.client = client
 	if len(problems) > 0 {
 		return settings{}, errors.New("clientauth: invalid Config: " + strings.Join(problems, "; "))
 	}
 	return s, nil
 }
 
-// redirectChecked returns a copy of hc (or a default client) that follows
-// a redirect only to a URL CheckJWKSURI accepts, at most 5 times, before
-// hc's own CheckRedirect.
-// publicOnlyTransport dials only public addresses. A jwks_uri is chosen by
-// whoever registers a client; without this, one pointing at a loopback,
-// private or link-local address (a cloud metadata service, an internal
-// admin port) would make the server send requests inside its own network.
-// The address is checked after name resolution, at connect time, so a name
-// that resolves to an internal address is refused too.
-func publicOnlyTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Proxy = nil // a proxy would connect on our behalf, past the check
-	dialer := &net.Dialer{Timeout: FetchTimeout, Control: func(network, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		ip, err := netip.ParseAddr(host)
-		if err != nil {
-			return fmt.Errorf("jwks_uri: cannot check address %q", host)
-		}
-		ip = ip.Unmap()
-		if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
-			return fmt.Errorf("jwks_uri: %s is not a public address; keys are fetched from public addresses only (development servers with an http issuer, or --allow-http-jwks-uri, lift this)", ip)
-		}
-		return nil
-	}}
-	t.DialContext = dialer.DialContext
-	return t
-}
-
-func redirectChecked(hc *http.Client, allowHTTP bool) *http.Client {
+// fetchClient returns a copy of hc (or a default client) whose transport
+// connects only to addresses pol allows (any when pol is nil), and that
+// follows a redirect only to a URL checkJWKSURI accepts, at most 5 times,
+// before hc's own CheckRedirect.
+func fetchClient(hc *http.Client, allowHTTP bool, pol *egress.Policy) (*http.Client, error) {
 	var c http.Client
 	if hc != nil {
 		c = *hc
 	} else {
 		c.Timeout = FetchTimeout
-		if !allowHTTP {
-			c.Transport = publicOnlyTransport()
+	}
+	if pol != nil {
+		switch t := c.Transport.(type) {
+		case nil:
+			c.Transport = pol.Transport()
+		case *http.Transport:
+			g, err := pol.Guard(t)
+			if err != nil {
+				return nil, fmt.Errorf("HTTPClient: %w (or set AllowPrivateAddresses, development only)", err)
+			}
+			c.Transport = g
+		default:
+			return nil, fmt.Errorf("HTTPClient's Transport is a %T: the check that keeps jwks_uri fetches off private addresses can only be installed in an *http.Transport; give one, or set AllowPrivateAddresses (development only)", t)
 		}
 	}
 	inner := c.CheckRedirect
@@ -209,7 +220,7 @@ func redirectChecked(hc *http.Client, allowHTTP bool) *http.Client {
 		if len(via) >= 5 {
 			return errors.New("stopped after 5 redirects")
 		}
-		if err := CheckJWKSURI(req.URL.String(), allowHTTP); err != nil {
+		if err := checkJWKSURI(req.URL.String(), allowHTTP, pol); err != nil {
 			return fmt.Errorf("redirect refused: %w", err)
 		}
 		if inner != nil {
@@ -217,5 +228,5 @@ func redirectChecked(hc *http.Client, allowHTTP bool) *http.Client {
 		}
 		return nil
 	}
-	return &c
+	return &c, nil
 }

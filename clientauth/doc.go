@@ -33,4 +33,12 @@
 //
 // [CheckJWKS] and [CheckJWKSURI] check the keys a client registers, with the
 // same rules (internal/jwkset, shared with the verify kit).
+//
+// A jwks_uri is chosen by whoever registers the client, so it is fetched
+// only from public addresses (internal/egress: every IANA special-purpose
+// range is refused), checked on the address actually connected to, for
+// every redirect too, whatever the scheme; [Config.AllowPrivateAddresses]
+// lifts this for development. A caller whose client's keys cannot be
+// fetched is told only that: what answered, or which address was refused,
+// goes to the log.
 package clientauth

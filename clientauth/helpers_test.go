@@ -1,6 +1,7 @@
 package clientauth_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,6 +181,9 @@ func raw(t testing.TB, header map[string]any, c claims, sig []byte) string {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
+// testServerPrefix is the address httptest servers listen on.
+var testServerPrefix = netip.MustParsePrefix("127.0.0.1/32")
+
 // env is a verifier with a controlled clock and an in-memory replay cache.
 type env struct {
 	v     *clientauth.Verifier
@@ -196,6 +201,12 @@ func newEnv(t testing.TB, cfg clientauth.Config) *env {
 	}
 	if cfg.Replay == nil {
 		cfg.Replay = inmem.NewReplayCache(inmem.ReplayCacheOptions{Clock: cfg.Clock})
+	}
+	if cfg.HTTPClient != nil && !cfg.AllowPrivateAddresses {
+		// The tests' key servers listen on 127.0.0.1: that one address is
+		// let through, and the address check stays installed in the
+		// client, so that every test fetches through it.
+		cfg = clientauth.WithEgressAllow(cfg, testServerPrefix)
 	}
 	v, err := clientauth.NewVerifier(cfg)
 	if err != nil {
@@ -258,3 +269,21 @@ func newJWKSServer(t testing.TB, body []byte) *jwksServer {
 }
 
 func (s *jwksServer) set(body []byte) { s.body.Store(&body) }
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/gooclaim-auth/internal/egress"
 	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
 )
 
@@ -158,7 +158,10 @@ func (r *remoteSets) current(ctx context.Context, e *remoteSet, now time.Time) (
 	case ctx.Err() != nil:
 		return nil, errKeysUnavailable("gave up waiting for its jwks_uri")
 	case e.lastErr != nil:
-		return nil, errKeysUnavailable(describe(e.lastErr))
+		// Not why: the caller need not be the client, and what answered
+		// (a status, a refusal, an address) would make the token endpoint
+		// a probe of wherever the jwks_uri points.
+		return nil, errKeysUnavailable("its jwks_uri could not be fetched; the server's log says why")
 	default:
 		return nil, errKeysUnavailable("its jwks_uri was fetched too recently to be fetched again")
 	}
@@ -216,7 +219,11 @@ func (r *remoteSets) startLocked(e *remoteSet, now time.Time) *fetchCall {
 		e.inflight = nil
 		e.lastErr = err
 		if err != nil {
-			r.cfg.logger.Warn("clientauth: cannot fetch a client's JWK Set", "jwks_uri", e.uri, "err", err)
+			attrs := []any{"jwks_uri", e.uri, "err", err}
+			if _, denied := errors.AsType[*egress.DeniedError](err); denied {
+				attrs = append(attrs, "why", "keys are fetched from public addresses only; in development, clientauth.Config.AllowPrivateAddresses (serve --allow-private-addresses) lifts this")
+			}
+			r.cfg.logger.Warn("clientauth: cannot fetch a client's JWK Set", attrs...)
 			return
 		}
 		e.set, e.fetched, e.expires = set, done, done.Add(ttl)
@@ -224,9 +231,10 @@ func (r *remoteSets) startLocked(e *remoteSet, now time.Time) *fetchCall {
 	return call
 }
 
-// fetch GETs and parses the JWK Set at uri.
+// fetch GETs and parses the JWK Set at uri. Its errors are for the log
+// only: they may name addresses and what answered there.
 func (r *remoteSets) fetch(ctx context.Context, uri string) (*jwkset.Set, time.Duration, error) {
-	if err := CheckJWKSURI(uri, r.cfg.allowHTTP); err != nil {
+	if err := checkJWKSURI(uri, r.cfg.allowHTTP, r.cfg.egress); err != nil {
 		return nil, 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
@@ -236,42 +244,24 @@ func (r *remoteSets) fetch(ctx context.Context, uri string) (*jwkset.Set, time.D
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := r.cfg.client.Do(req)
 	if err != nil {
-		return nil, 0, &fetchError{what: "cannot be reached", err: fmt.Errorf("fetch JWK Set: %w", err)}
+		return nil, 0, fmt.Errorf("fetch JWK Set: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, &fetchError{what: "answered HTTP " + strconv.Itoa(resp.StatusCode), err: fmt.Errorf("fetch JWK Set %s: HTTP %d", uri, resp.StatusCode)}
+		return nil, 0, fmt.Errorf("fetch JWK Set %s: HTTP %d", uri, resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
 	if err != nil {
-		return nil, 0, &fetchError{what: "cannot be read", err: fmt.Errorf("fetch JWK Set %s: %w", uri, err)}
+		return nil, 0, fmt.Errorf("fetch JWK Set %s: %w", uri, err)
 	}
 	if len(body) > MaxJWKSSize {
-		return nil, 0, &fetchError{what: fmt.Sprintf("serves a document over %d bytes", MaxJWKSSize), err: fmt.Errorf("fetch JWK Set %s: over %d bytes", uri, MaxJWKSSize)}
+		return nil, 0, fmt.Errorf("fetch JWK Set %s: over %d bytes", uri, MaxJWKSSize)
 	}
 	set, err := jwkset.Parse(body, parseOptions)
 	if err != nil {
-		return nil, 0, &fetchError{what: "serves no usable JWK Set", err: fmt.Errorf("JWK Set %s: %w", uri, err)}
+		return nil, 0, fmt.Errorf("JWK Set %s: %w", uri, err)
 	}
 	return set, r.cacheLifetime(resp.Header), nil
-}
-
-// fetchError is a failed fetch: what the client is told, and the error
-// for the logs (which may name addresses the client should not learn).
-type fetchError struct {
-	what string
-	err  error
-}
-
-func (e *fetchError) Error() string { return e.err.Error() }
-func (e *fetchError) Unwrap() error { return e.err }
-
-// describe says why a fetch failed, for the client.
-func describe(err error) string {
-	if fe, ok := errors.AsType[*fetchError](err); ok {
-		return "its jwks_uri " + fe.what
-	}
-	return err.Error() // CheckJWKSURI's, about the registered URI
 }
 
 // cacheLifetime is the response's Cache-Control max-age (less Age) bounded

@@ -3,6 +3,7 @@ package clientauth_test
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -197,7 +198,12 @@ func TestJWKSURIFailure(t *testing.T) {
 	}
 }
 
-// TestJWKSURIErrors: what the client is told when its keys cannot be had.
+// unavailable is the description of every failed fetch: the caller of the
+// token endpoint is not told what answered.
+const unavailable = "the client's public keys are unavailable: its jwks_uri could not be fetched; the server's log says why"
+
+// TestJWKSURIErrors: when a client's keys cannot be fetched, the client is
+// told only that; the server's log says why.
 func TestJWKSURIErrors(t *testing.T) {
 	k := newKey(t, "k", "ES256")
 	for _, tc := range []struct {
@@ -205,20 +211,20 @@ func TestJWKSURIErrors(t *testing.T) {
 		handler   http.HandlerFunc
 		allowHTTP bool
 		plainHTTP bool
-		want      string
+		logged    string // "" for a fetch that succeeds
 	}{
-		{"HTTP 404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, false, false, "its jwks_uri answered HTTP 404"},
-		{"not a JWK Set", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }, false, false, "serves no usable JWK Set"},
+		{"HTTP 404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, false, false, "HTTP 404"},
+		{"not a JWK Set", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }, false, false, "not a JWK Set"},
 		{"only private keys", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`))
-		}, false, false, "serves no usable JWK Set"},
+		}, false, false, "not a public key"},
 		{"too big", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"keys":[` + strings.Repeat(" ", clientauth.MaxJWKSSize) + `]}`))
-		}, false, false, "serves a document over 65536 bytes"},
+		}, false, false, "over 65536 bytes"},
 		{"redirect to plain http", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://127.0.0.1:1/jwks.json", http.StatusFound)
-		}, false, false, "its jwks_uri cannot be reached"},
-		{"plain http", nil, false, true, "plain http"},
+		}, false, false, `redirect refused: jwks_uri \"http://127.0.0.1:1/jwks.json\" is plain http`},
+		{"plain http", nil, false, true, "is plain http"},
 		{"plain http allowed", nil, true, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,16 +239,20 @@ func TestJWKSURIErrors(t *testing.T) {
 				srv = httptest.NewTLSServer(h)
 			}
 			defer srv.Close()
-			e := newEnv(t, clientauth.Config{HTTPClient: srv.Client(), AllowHTTP: tc.allowHTTP})
+			var logs syncBuffer
+			e := newEnv(t, clientauth.Config{HTTPClient: srv.Client(), AllowHTTP: tc.allowHTTP, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			c := &auth.Client{ID: "app", JWKSURI: srv.URL}
 			err := e.v.Verify(ctx, c, sign(t, k, goodClaims("app", e.clock.Now())))
-			if tc.want == "" {
+			if tc.logged == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			wantInvalid(t, err, tc.want)
+			wantInvalid(t, err, unavailable)
+			if !strings.Contains(logs.String(), tc.logged) {
+				t.Errorf("the log does not say %q:\n%s", tc.logged, logs.String())
+			}
 		})
 	}
 }

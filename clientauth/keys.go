@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/gooclaim/gooclaim-auth/internal/egress"
 	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
 )
 
@@ -58,9 +59,35 @@ func CheckJWKS(data []byte) error {
 	return nil
 }
 
+// JWKSURIPolicy is what CheckJWKSURI accepts beyond an https URL whose
+// host is a name or a public address.
+type JWKSURIPolicy struct {
+	// AllowHTTP accepts plain http (development only: keys fetched over
+	// it can be substituted). It says nothing about addresses.
+	AllowHTTP bool
+	// AllowPrivateAddresses accepts a host that is an IP literal in a
+	// range of internal/egress (loopback, private, link-local, carrier-
+	// grade NAT, …) or localhost (development only).
+	AllowPrivateAddresses bool
+}
+
 // CheckJWKSURI checks a jwks_uri a client registers: an absolute https URL
-// (or http when allowHTTP, for development), without user info or fragment.
-func CheckJWKSURI(raw string, allowHTTP bool) error {
+// (or http with p.AllowHTTP), without user info or fragment, whose host is
+// not localhost nor an IP literal in a special-purpose range (unless
+// p.AllowPrivateAddresses). A refused host's error wraps the
+// *egress.DeniedError naming the range. A name is checked only when the
+// URI is fetched, by what it resolves to then.
+func CheckJWKSURI(raw string, p JWKSURIPolicy) error {
+	var pol *egress.Policy
+	if !p.AllowPrivateAddresses {
+		pol = &egress.Policy{}
+	}
+	return checkJWKSURI(raw, p.AllowHTTP, pol)
+}
+
+// checkJWKSURI is CheckJWKSURI with the address policy pol (nil: any
+// address).
+func checkJWKSURI(raw string, allowHTTP bool, pol *egress.Policy) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("jwks_uri %q is not an absolute URL", raw)
@@ -75,6 +102,11 @@ func CheckJWKSURI(raw string, allowHTTP bool) error {
 	}
 	if u.User != nil || u.Fragment != "" {
 		return fmt.Errorf("jwks_uri %q: no user info or fragment", raw)
+	}
+	if pol != nil {
+		if err := pol.CheckHost(u.Hostname()); err != nil {
+			return fmt.Errorf("jwks_uri %q: %w; keys are fetched from public addresses only", raw, err)
+		}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type policyFlags struct {
 	metadata      []string
 	unsetMetadata []string // update only
 	allowHTTP     bool
+	allowPrivate  bool
 }
 
 const authMethodsHelp = "client_secret_basic, client_secret_post or private_key_jwt"
@@ -44,6 +45,7 @@ func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 		f.StringArrayVar(&p.metadata, "metadata", nil, "metadata entry KEY=VALUE for people (owner=claims-team, contact=…, description=…); repeatable")
 	}
 	f.BoolVar(&p.allowHTTP, "allow-http-jwks-uri", false, "accept a plain http --jwks-uri (development only: keys fetched over http can be substituted)")
+	f.BoolVar(&p.allowPrivate, "allow-private-addresses", false, "accept a --jwks-uri on localhost or a loopback, private, link-local or other special-purpose IP address (development only; the server fetches from such an address only with its own --allow-private-addresses or a loopback issuer)")
 }
 
 // readJWKS reads a JWK Set file ("-": standard input), compacted when it is

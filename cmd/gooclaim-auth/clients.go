@@ -144,6 +144,7 @@ holds the secret; the field is absent when the client has no secret.`,
 			}
 			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
 				svc.AllowHTTPJWKSURI = policy.allowHTTP
+				svc.AllowPrivateAddresses = policy.allowPrivate
 				c, secret, err := svc.CreateClient(ctx, spec)
 				if err != nil {
 					return err
@@ -373,6 +374,7 @@ the change within its poll interval.`,
 			}
 			return withService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service) error {
 				svc.AllowHTTPJWKSURI = policy.allowHTTP
+				svc.AllowPrivateAddresses = policy.allowPrivate
 				c, err := svc.UpdateClient(ctx, args[0], u)
 				if err != nil {
 					return err

@@ -183,8 +183,8 @@ func TestCreateRefusesBadKeys(t *testing.T) {
 		t.Fatalf("error shows key material: %s", errOut)
 	}
 	// Development only: http is accepted when asked for.
-	out := ts.mustCLI("", "clients", "create", "--name", "dev", "--scope", "a", "--jwks-uri", "http://localhost:9999/jwks.json", "--allow-http-jwks-uri")
-	if !strings.Contains(out, "jwks_uri http://localhost:9999/jwks.json") || strings.Contains(out, "client_secret:") {
+	out := ts.mustCLI("", "clients", "create", "--name", "dev", "--scope", "a", "--jwks-uri", "http://keys.example:9999/jwks.json", "--allow-http-jwks-uri")
+	if !strings.Contains(out, "jwks_uri http://keys.example:9999/jwks.json") || strings.Contains(out, "client_secret:") {
 		t.Fatalf("create with http jwks_uri:\n%s", out)
 	}
 }
@@ -420,7 +420,7 @@ func TestUpdatePolicy(t *testing.T) {
 	if _, errOut, code := ts.cli("", "clients", "update", id, "--jwks-uri", "http://keys.example/jwks.json"); code == 0 || !strings.Contains(errOut, "plain http") {
 		t.Fatalf("update to http jwks_uri: %d %q", code, errOut)
 	}
-	ts.mustCLI("", "clients", "update", id, "--jwks-uri", "http://localhost:1/jwks.json", "--allow-http-jwks-uri")
+	ts.mustCLI("", "clients", "update", id, "--jwks-uri", "http://keys.example:1/jwks.json", "--allow-http-jwks-uri")
 	if _, errOut, code := ts.cli("", "clients", "update", id, "-o", "json"); code == 0 || !strings.Contains(errOut, "nothing to change") || !strings.Contains(errOut, "--unset-metadata") {
 		t.Fatalf("update without changes: %d %q", code, errOut)
 	}

@@ -53,6 +53,8 @@ func TestProductionRefusals(t *testing.T) {
 			"--env production refuses plain HTTP (no TLS, no --behind-proxy): serve HTTPS with --tls-cert and --tls-key, or set --behind-proxy if a proxy or load balancer in front terminates TLS"},
 		{"http jwks_uri", map[string]string{"allow-http-jwks-uri": "true"}, nil,
 			"--env production refuses --allow-http-jwks-uri: client keys fetched over plain HTTP can be replaced by anyone on the path"},
+		{"private addresses", map[string]string{"allow-private-addresses": "true"}, nil,
+			"--env production refuses --allow-private-addresses: it lets whoever registers a client make the server send requests into its own network (loopback, private and link-local addresses, cloud metadata services); remove it and have clients publish their keys on public addresses"},
 		{"production from the environment", map[string]string{"env": "", "allow-http-jwks-uri": "true"}, map[string]string{"GOOCLAIM_ENV": "production"},
 			"GOOCLAIM_ENV production refuses --allow-http-jwks-uri"},
 	} {
@@ -71,12 +73,13 @@ func TestProductionRefusals(t *testing.T) {
 	}
 
 	// Every rule broken at once: every refusal listed, and the file's line named.
-	cfg := writeConfig(t, dir, "prod.yaml", "env: production\nissuer: http://auth.example.com\nallow-http-jwks-uri: true\n")
+	cfg := writeConfig(t, dir, "prod.yaml", "env: production\nissuer: http://auth.example.com\nallow-http-jwks-uri: true\nallow-private-addresses: true\n")
 	_, errOut, _ := runEnv(t, nil, "serve", "--config", cfg, "--database", db)
-	if n := strings.Count(errOut, cfg+":1: env production refuses"); n != 4 {
-		t.Fatalf("%d refusals, want 4:\n%s", n, errOut)
+	if n := strings.Count(errOut, cfg+":1: env production refuses"); n != 5 {
+		t.Fatalf("%d refusals, want 5:\n%s", n, errOut)
 	}
-	if !strings.Contains(errOut, "set "+cfg+":2: issuer to an https:// URL") || !strings.Contains(errOut, "refuses "+cfg+":3: allow-http-jwks-uri") {
+	if !strings.Contains(errOut, "set "+cfg+":2: issuer to an https:// URL") || !strings.Contains(errOut, "refuses "+cfg+":3: allow-http-jwks-uri") ||
+		!strings.Contains(errOut, "refuses "+cfg+":4: allow-private-addresses") {
 		t.Fatalf("the file's settings are not named:\n%s", errOut)
 	}
 

@@ -171,7 +171,7 @@ func TestPrivateKeyJWTWithJWKSURI(t *testing.T) {
 		w.Write(current.Load().jwks)
 	}))
 	t.Cleanup(keys.Close)
-	id, _ := ts.createClient("--name", "fetched", "--scope", "claims:read", "--jwks-uri", keys.URL+"/jwks.json", "--allow-http-jwks-uri")
+	id, _ := ts.createClient("--name", "fetched", "--scope", "claims:read", "--jwks-uri", keys.URL+"/jwks.json", "--allow-http-jwks-uri", "--allow-private-addresses")
 	iss := ts.srv.cfg.issuer
 	for range 3 {
 		if r := ts.assertionRequest(id, first.assertion(t, assertionClaims(id, iss, time.Now(), time.Minute))); r.StatusCode != 200 {

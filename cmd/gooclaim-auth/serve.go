@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/gooclaim/gooclaim-auth/clientauth"
 	"github.com/gooclaim/gooclaim-auth/httpapi"
 	"github.com/gooclaim/gooclaim-auth/inmem"
+	"github.com/gooclaim/gooclaim-auth/internal/egress"
 	"github.com/gooclaim/gooclaim-auth/issuer"
 	"github.com/gooclaim/gooclaim-auth/metrics"
 	"github.com/gooclaim/gooclaim-auth/ops"
@@ -57,6 +59,7 @@ type serveConfig struct {
 	adminAudience     string
 	noAdminAPI        bool
 	allowHTTPJWKSURI  bool
+	allowPrivate      bool
 	env               string
 	behindProxy       bool
 	trustedProxies    prefixesValue
@@ -168,6 +171,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens: one no other API accepts, never --audience")
 	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
 	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
+	f.BoolVar(&c.allowPrivate, "allow-private-addresses", false, "let the server fetch keys — jwks_uri today, trusted issuers later — from loopback, private, link-local and other special-purpose addresses (development only; implied in development when the issuer's host is a loopback address)")
 	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
 }
 
@@ -291,13 +295,15 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 	// Plain-http jwks_uri values: asked for, or implied by an http issuer
 	// in development; never implied in production.
 	allowHTTPKeys := c.allowHTTPJWKSURI || (c.env != production && strings.HasPrefix(c.issuer, "http://"))
+	allowPrivate, _ := c.privateAddresses()
 	assertions, err := clientauth.NewVerifier(clientauth.Config{
-		Issuer:        c.issuer,
-		TokenEndpoint: c.issuer + httpapi.TokenPath,
-		Replay:        replay,
-		Clock:         clock,
-		AllowHTTP:     allowHTTPKeys,
-		Logger:        logger,
+		Issuer:                c.issuer,
+		TokenEndpoint:         c.issuer + httpapi.TokenPath,
+		Replay:                replay,
+		Clock:                 clock,
+		AllowHTTP:             allowHTTPKeys,
+		AllowPrivateAddresses: allowPrivate,
+		Logger:                logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("private_key_jwt: %w", err)
@@ -320,7 +326,7 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 		if err != nil {
 			return nil, fmt.Errorf("admin API: %w", err)
 		}
-		svc := &admin.Service{Store: s.data, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: allowHTTPKeys}
+		svc := &admin.Service{Store: s.data, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: allowHTTPKeys, AllowPrivateAddresses: allowPrivate}
 		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: logger}).Handler()
 	}
 	handler := api.Handler()
@@ -416,6 +422,25 @@ func (s *server) logStart(g *globalFlags, clock auth.Clock) {
 	s.logEnvironment(g)
 }
 
+// privateAddresses says whether the server fetches keys from loopback,
+// private and other special-purpose addresses: when asked to, or, in
+// development only, implied by an issuer on a loopback host (the default
+// http://localhost:<port>), where the keys are served beside the server.
+// An http issuer does not imply it: a development server at
+// http://auth.internal is on a network, and its clients' jwks_uri must
+// not reach into it.
+func (c *serveConfig) privateAddresses() (allowed, implied bool) {
+	if c.allowPrivate {
+		return true, false
+	}
+	if c.env == production {
+		return false, false
+	}
+	u, err := url.Parse(c.issuer)
+	implied = err == nil && egress.IsLoopbackHost(u.Hostname())
+	return implied, implied
+}
+
 // scheme is the scheme this server serves.
 func (c *serveConfig) scheme() string {
 	if c.tlsCert != "" {
@@ -437,6 +462,9 @@ func (s *server) logEnvironment(g *globalFlags) {
 		if len(would) > 0 {
 			s.logger.Warn("development environment: "+strings.Join(would, "; ")+" — each allowed here, refused with --env production",
 				"env", c.env, "refused_in_production", would, "fixes", fixes)
+		}
+		if _, implied := c.privateAddresses(); implied {
+			s.logger.Info("development environment with a loopback issuer: client keys may be fetched from loopback and private addresses, as with --allow-private-addresses (never with --env production)", "issuer", c.issuer)
 		}
 	}
 	if c.behindProxy && len(c.trustedProxies) == 0 {

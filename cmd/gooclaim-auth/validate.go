@@ -191,6 +191,10 @@ func (c *serveConfig) productionRefusals(g *globalFlags) []refusal {
 		r = append(r, refusal{n("allow-http-jwks-uri"),
 			"client keys fetched over plain HTTP can be replaced by anyone on the path; remove it and have clients publish https jwks_uri values"})
 	}
+	if c.allowPrivate {
+		r = append(r, refusal{n("allow-private-addresses"),
+			"it lets whoever registers a client make the server send requests into its own network (loopback, private and link-local addresses, cloud metadata services); remove it and have clients publish their keys on public addresses"})
+	}
 	return r
 }
 
