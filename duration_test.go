@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 func TestDurationRoundTrip(t *testing.T) {

@@ -1,4 +1,4 @@
-module github.com/gooclaim/gooclaim-auth
+module github.com/gooclaim/auth
 
 go 1.26.8
 

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
-	"github.com/gooclaim/gooclaim-auth/credential"
-	"github.com/gooclaim/gooclaim-auth/internal/egress"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/internal/egress"
+	"github.com/gooclaim/auth/issuer"
 )
 
 // Service runs the management use cases.

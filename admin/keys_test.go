@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
 )
 
 // TestRevokeKey: the service checks its input, needs the key-encryption
@@ -17,7 +17,7 @@ func TestRevokeKey(t *testing.T) {
 	if _, err := svc.RevokeKey(ctx, "k", ""); auth.ErrorCode(err) != auth.EUNAVAILABLE {
 		t.Errorf("without a key ring: %v, want EUNAVAILABLE", err)
 	}
-	kek, err := jose.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	kek, err := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
 	if err != nil {
 		t.Fatal(err)
 	}

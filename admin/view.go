@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/credential"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/credential"
 )
 
 // ClientView is how a client is shown, by the CLI's JSON output and by the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // RunLimiterTests is the conformance suite of auth.Limiter. newLimiter is

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // RunStoreTests runs the conformance suite of auth.Store: every backend's

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // auditEvents returns every event q selects, whatever its Limit, paging

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // testAuditQuery checks AuditEvents' filters against AuditQuery.Matches

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 func latestChange(t *testing.T, s auth.Store) int64 {

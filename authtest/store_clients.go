@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 func testClientRoundTrip(t *testing.T, s auth.Store) {

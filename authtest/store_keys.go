@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // someKey returns a key created sec seconds after someTime(0), signing an hour later.

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // checkRevoked reports a token whose TokenRevoked is not want.

@@ -14,9 +14,9 @@ import (
 	"math/big"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 // clientAssertionTypeJWT is the client_assertion_type of private_key_jwt
@@ -31,7 +31,7 @@ const minRSABits = jwkset.MinRSABits
 
 // assertionSigner makes the client assertions of private_key_jwt.
 type assertionSigner struct {
-	signer   gojose.Signer
+	signer   jose.Signer
 	alg      string
 	lifetime time.Duration
 }
@@ -76,13 +76,13 @@ func newAssertionSigner(key crypto.Signer, kid, alg string, lifetime time.Durati
 	var signingKey any
 	switch key.(type) {
 	case *ecdsa.PrivateKey, ed25519.PrivateKey, *rsa.PrivateKey:
-		signingKey = gojose.JSONWebKey{Key: key, KeyID: kid}
+		signingKey = jose.JSONWebKey{Key: key, KeyID: kid}
 	default:
 		// A key held elsewhere (an HSM, a cloud KMS) behind crypto.Signer.
-		signingKey = &opaqueSigner{key: key, kid: kid, alg: gojose.SignatureAlgorithm(alg)}
+		signingKey = &opaqueSigner{key: key, kid: kid, alg: jose.SignatureAlgorithm(alg)}
 	}
-	s, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.SignatureAlgorithm(alg), Key: signingKey},
-		(&gojose.SignerOptions{}).WithType("JWT"))
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: signingKey},
+		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, []string{fmt.Sprintf("PrivateKey cannot sign %s: %v", alg, err)}
 	}
@@ -139,43 +139,43 @@ func fitting(pub crypto.PublicKey) string {
 	return jwkset.ImpliedAlgorithm(pub)
 }
 
-// opaqueSigner is a gojose.OpaqueSigner over a crypto.Signer whose private
+// opaqueSigner is a jose.OpaqueSigner over a crypto.Signer whose private
 // key go-jose cannot see. It follows RFC 7518: ECDSA signatures are R||S
 // (§3.4), and RSASSA-PSS salts as long as the hash (§3.5).
 type opaqueSigner struct {
 	key crypto.Signer
 	kid string
-	alg gojose.SignatureAlgorithm
+	alg jose.SignatureAlgorithm
 }
 
-func (o *opaqueSigner) Public() *gojose.JSONWebKey {
-	return &gojose.JSONWebKey{Key: o.key.Public(), KeyID: o.kid, Algorithm: string(o.alg)}
+func (o *opaqueSigner) Public() *jose.JSONWebKey {
+	return &jose.JSONWebKey{Key: o.key.Public(), KeyID: o.kid, Algorithm: string(o.alg)}
 }
 
-func (o *opaqueSigner) Algs() []gojose.SignatureAlgorithm { return []gojose.SignatureAlgorithm{o.alg} }
+func (o *opaqueSigner) Algs() []jose.SignatureAlgorithm { return []jose.SignatureAlgorithm{o.alg} }
 
-func (o *opaqueSigner) SignPayload(payload []byte, alg gojose.SignatureAlgorithm) ([]byte, error) {
-	if alg == gojose.EdDSA {
+func (o *opaqueSigner) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byte, error) {
+	if alg == jose.EdDSA {
 		return o.key.Sign(rand.Reader, payload, crypto.Hash(0))
 	}
 	var hash crypto.Hash
 	switch alg {
-	case gojose.ES256, gojose.RS256, gojose.PS256:
+	case jose.ES256, jose.RS256, jose.PS256:
 		hash = crypto.SHA256
-	case gojose.ES384, gojose.RS384, gojose.PS384:
+	case jose.ES384, jose.RS384, jose.PS384:
 		hash = crypto.SHA384
-	case gojose.ES512, gojose.RS512, gojose.PS512:
+	case jose.ES512, jose.RS512, jose.PS512:
 		hash = crypto.SHA512
 	default:
-		return nil, gojose.ErrUnsupportedAlgorithm
+		return nil, jose.ErrUnsupportedAlgorithm
 	}
 	h := hash.New()
 	h.Write(payload)
 	digest := h.Sum(nil)
 	switch alg {
-	case gojose.RS256, gojose.RS384, gojose.RS512:
+	case jose.RS256, jose.RS384, jose.RS512:
 		return o.key.Sign(rand.Reader, digest, hash)
-	case gojose.PS256, gojose.PS384, gojose.PS512:
+	case jose.PS256, jose.PS384, jose.PS512:
 		return o.key.Sign(rand.Reader, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash})
 	}
 	der, err := o.key.Sign(rand.Reader, digest, hash)

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"testing"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 func TestClientAssertionType(t *testing.T) {
@@ -35,8 +35,8 @@ func TestOpaqueSignerRFC7518(t *testing.T) {
 	payload := []byte("header.payload")
 
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	o := &opaqueSigner{key: hidden{rsaKey}, alg: gojose.PS256}
-	sig, err := o.SignPayload(payload, gojose.PS256)
+	o := &opaqueSigner{key: hidden{rsaKey}, alg: jose.PS256}
+	sig, err := o.SignPayload(payload, jose.PS256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +47,9 @@ func TestOpaqueSignerRFC7518(t *testing.T) {
 
 	for _, tc := range []struct {
 		curve elliptic.Curve
-		alg   gojose.SignatureAlgorithm
+		alg   jose.SignatureAlgorithm
 		size  int
-	}{{elliptic.P256(), gojose.ES256, 32}, {elliptic.P521(), gojose.ES512, 66}} {
+	}{{elliptic.P256(), jose.ES256, 32}, {elliptic.P521(), jose.ES512, 66}} {
 		ecKey, _ := ecdsa.GenerateKey(tc.curve, rand.Reader)
 		o := &opaqueSigner{key: hidden{ecKey}, alg: tc.alg}
 		for range 20 { // R or S with leading zero bytes must keep their size
@@ -61,7 +61,7 @@ func TestOpaqueSignerRFC7518(t *testing.T) {
 				t.Fatalf("%s signature of %d bytes, want %d", tc.alg, len(sig), 2*tc.size)
 			}
 			var digest []byte
-			if tc.alg == gojose.ES256 {
+			if tc.alg == jose.ES256 {
 				d := sha256.Sum256(payload)
 				digest = d[:]
 			} else {

@@ -22,12 +22,12 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/client"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
-	"github.com/gooclaim/gooclaim-auth/inmem"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/client"
+	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/inmem"
 )
 
 // assertionServer is a token endpoint that authenticates clients with
@@ -129,7 +129,7 @@ func (s *assertionServer) requests() []receivedRequest {
 // with alg (empty: the JWK declares none).
 func registered(t *testing.T, id string, priv crypto.Signer, kid, alg string) *auth.Client {
 	t.Helper()
-	set := gojose.JSONWebKeySet{Keys: []gojose.JSONWebKey{{Key: priv.Public(), KeyID: kid, Algorithm: alg, Use: "sig"}}}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: priv.Public(), KeyID: kid, Algorithm: alg, Use: "sig"}}}
 	b, err := json.Marshal(set)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/client"
+	"github.com/gooclaim/auth/client"
 )
 
 // TestDiscover reads the real server's metadata.

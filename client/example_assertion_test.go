@@ -15,12 +15,12 @@ import (
 	"net/http/httptest"
 	"os"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/client"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
-	"github.com/gooclaim/gooclaim-auth/inmem"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/client"
+	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/inmem"
 )
 
 // A service authenticating with its private key rather than a secret
@@ -89,7 +89,7 @@ func ExampleConfig_Token_privateKeyJWT() {
 // newAssertionExampleServer is a token endpoint knowing one client, whose
 // public key it holds, and verifying its assertions with clientauth.
 func newAssertionExampleServer(pub crypto.PublicKey, clientID, kid string) *httptest.Server {
-	jwks, _ := json.Marshal(gojose.JSONWebKeySet{Keys: []gojose.JSONWebKey{{Key: pub, KeyID: kid, Use: "sig"}}})
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: kid, Use: "sig"}}})
 	c := &auth.Client{ID: clientID, JWKS: jwks}
 	var v *clientauth.Verifier
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/client"
+	"github.com/gooclaim/auth/client"
 )
 
 // exampleServer stands in for Gooclaim Auth in the examples: RFC 8414

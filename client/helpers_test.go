@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
+	"github.com/gooclaim/auth/internal/testserver"
 )
 
 // counter is an http.RoundTripper that counts and records the requests it

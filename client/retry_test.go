@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/client"
+	"github.com/gooclaim/auth/client"
 )
 
 // fast is a Config for f with short backoffs.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/client"
+	"github.com/gooclaim/auth/client"
 	"golang.org/x/oauth2"
 )
 

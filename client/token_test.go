@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/client"
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/client"
+	"github.com/gooclaim/auth/internal/testserver"
 )
 
 // TestTokenAuthStylesAndEncodings gets a token from the real server in each

@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 // header is what Verify reads from an assertion's protected header.

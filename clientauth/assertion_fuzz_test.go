@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // checkDescription checks an error of the assertion parser: invalid_client

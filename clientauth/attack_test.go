@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/clientauth"
 )
 
 // TestAttacks: each attack on private_key_jwt, refused with a description
@@ -30,7 +30,7 @@ func TestAttacks(t *testing.T) {
 	now := e.clock.Now()
 	set := jwks(t, es, rs, ed)
 	// rsNoAlg without "alg": its type implies RS256 alone.
-	var doc gojose.JSONWebKeySet
+	var doc jose.JSONWebKeySet
 	json.Unmarshal(set, &doc)
 	doc.Keys = append(doc.Keys, rsNoAlg.jwk(true))
 	set, _ = json.Marshal(doc)
@@ -51,7 +51,7 @@ func TestAttacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hsSigner, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.HS256, Key: gojose.JSONWebKey{Key: der, KeyID: "rs"}}, nil)
+	hsSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: jose.JSONWebKey{Key: der, KeyID: "rs"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestAttackEmbeddedJWK(t *testing.T) {
 	attacker := newKey(t, "", "ES256")
 	e := newEnv(t, clientauth.Config{})
 	c := &auth.Client{ID: "app", JWKS: jwks(t, k)}
-	s, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.ES256, Key: attacker.priv}, &gojose.SignerOptions{EmbedJWK: true})
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker.priv}, &jose.SignerOptions{EmbedJWK: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/internal/egress"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/egress"
 )
 
 // Defaults and bounds of Config.

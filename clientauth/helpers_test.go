@@ -20,12 +20,12 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
-	"github.com/gooclaim/gooclaim-auth/inmem"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/inmem"
 )
 
 const (
@@ -91,8 +91,8 @@ func newKey(t testing.TB, kid, alg string, n ...int) testKey {
 }
 
 // jwk returns the public JWK of k, with its alg unless noAlg.
-func (k testKey) jwk(noAlg bool) gojose.JSONWebKey {
-	j := gojose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: k.alg, Use: "sig"}
+func (k testKey) jwk(noAlg bool) jose.JSONWebKey {
+	j := jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: k.alg, Use: "sig"}
 	if noAlg {
 		j.Algorithm = ""
 	}
@@ -102,7 +102,7 @@ func (k testKey) jwk(noAlg bool) gojose.JSONWebKey {
 // jwks returns the public JWK Set of keys.
 func jwks(t testing.TB, keys ...testKey) []byte {
 	t.Helper()
-	set := gojose.JSONWebKeySet{}
+	set := jose.JSONWebKeySet{}
 	for _, k := range keys {
 		set.Keys = append(set.Keys, k.jwk(false))
 	}
@@ -144,15 +144,15 @@ func (c claims) with(kv ...any) claims {
 // typ JWT and the extra headers.
 func sign(t testing.TB, k testKey, c claims, extra ...string) string {
 	t.Helper()
-	opts := (&gojose.SignerOptions{}).WithType("JWT")
+	opts := (&jose.SignerOptions{}).WithType("JWT")
 	for i := 0; i < len(extra); i += 2 {
-		opts.WithHeader(gojose.HeaderKey(extra[i]), extra[i+1])
+		opts.WithHeader(jose.HeaderKey(extra[i]), extra[i+1])
 	}
 	var key any = k.priv
 	if k.kid != "" {
-		key = gojose.JSONWebKey{Key: k.priv, KeyID: k.kid}
+		key = jose.JSONWebKey{Key: k.priv, KeyID: k.kid}
 	}
-	s, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.SignatureAlgorithm(k.alg), Key: key}, opts)
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.alg), Key: key}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

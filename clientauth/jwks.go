@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/internal/egress"
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/egress"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 // parseOptions are the rules for a client's keys: those of

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/clientauth"
 )
 
 // TestJWKSURICache: the set is fetched once, then again when its cache

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/gooclaim/gooclaim-auth/internal/egress"
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth/internal/egress"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 // Algorithms are the assertion signing algorithms accepted, advertised in

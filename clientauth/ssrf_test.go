@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/internal/egress"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/internal/egress"
 )
 
 // internalServer is a server standing in for an internal service, on addr

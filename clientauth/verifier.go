@@ -8,10 +8,10 @@ import (
 	"slices"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 // maxUnnamedCandidates bounds the keys an assertion without kid is tried
@@ -100,7 +100,7 @@ func (v *Verifier) Verify(ctx context.Context, c *auth.Client, assertion string)
 		return e
 	}
 
-	jws, err := gojose.ParseSignedCompact(assertion, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(h.alg)})
+	jws, err := jose.ParseSignedCompact(assertion, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(h.alg)})
 	if err != nil {
 		return invalid("the client assertion is not a well-formed JWS: %s", jwsProblem(err))
 	}
@@ -246,7 +246,7 @@ func candidates(set *jwkset.Set, h header) []jwkset.Key {
 
 // verifySignature returns the payload of jws if its signature verifies with
 // one of keys.
-func verifySignature(jws *gojose.JSONWebSignature, keys []jwkset.Key, h header) ([]byte, *auth.OAuthError) {
+func verifySignature(jws *jose.JSONWebSignature, keys []jwkset.Key, h header) ([]byte, *auth.OAuthError) {
 	for _, k := range keys {
 		if payload, err := jws.Verify(k.Key); err == nil {
 			return payload, nil

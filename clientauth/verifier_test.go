@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/clientauth"
 )
 
 var ctx = context.Background()

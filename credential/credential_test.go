@@ -8,7 +8,7 @@ import (
 	"time"
 	"unsafe"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 func TestNewClientIDAndSecret(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // maxRemembered bounds the verifier's memory of imported secrets.

@@ -13,10 +13,10 @@ import (
 	"slices"
 	"strings"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/oauthwire"
+	"github.com/gooclaim/auth/verify"
 )
 
 // AdminPrefix is where the admin API lives. Its endpoints:

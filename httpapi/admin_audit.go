@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
 )
 
 // KeyView is how the admin API shows a signing key: public facts only,

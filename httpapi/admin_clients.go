@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
 )
 
 // ClientView and SecretView are the views the CLI shows too (admin.View).

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // adminFuzzOps are the admin endpoints that read a body or a query the
@@ -44,7 +44,7 @@ func FuzzAdminAPI(f *testing.F) {
 	if err := db.Migrate(f.Context()); err != nil {
 		f.Fatal(err)
 	}
-	kek, err := jose.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	kek, err := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
 	if err != nil {
 		f.Fatal(err)
 	}

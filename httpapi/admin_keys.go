@@ -3,7 +3,7 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth/issuer"
 )
 
 // RevokedKeyView is the answer to a key revocation.

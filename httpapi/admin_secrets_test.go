@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	gooclaim "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/credential"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/credential"
 )
 
 func TestAdminSecrets(t *testing.T) {
@@ -32,7 +32,7 @@ func TestAdminSecrets(t *testing.T) {
 	}
 	stored, _ := e.db.Client(t.Context(), id)
 	v := credential.NewVerifier(0)
-	verified := func(c *gooclaim.Client, secret string) bool {
+	verified := func(c *auth.Client, secret string) bool {
 		ok, err := v.Verify(c, secret, time.Now())
 		return ok && err == nil
 	}

@@ -17,14 +17,14 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/credential"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
+	"github.com/gooclaim/auth/verify"
 )
 
 // testClientHeader names the admin client a request acts as, for testGuard.
@@ -54,9 +54,9 @@ type adminEnv struct {
 }
 
 // testKEK is a fixed key-encryption key for the key-rotation tests.
-func testKEK(t *testing.T) *jose.KEK {
+func testKEK(t *testing.T) *signing.KEK {
 	t.Helper()
-	kek, err := jose.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	kek, err := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,14 +17,14 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/oauthwire"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // benchClients is how many clients the benchmarks spread their requests over.
@@ -35,10 +35,10 @@ const benchIssuer = "http://localhost:8080"
 // benchStack is the token endpoint as serve assembles it — SQLite store,
 // replica, key ring, limiter, issuer, httpapi.Server — without the network.
 type benchStack struct {
-	logged   http.Handler // with the request log, formatted as JSON and discarded
-	unlogged http.Handler // with NoRequestLog
-	signer   *jose.Signer // the active key, for the baseline
-	creds    [][2]string  // client_id, client_secret
+	logged   http.Handler    // with the request log, formatted as JSON and discarded
+	unlogged http.Handler    // with NoRequestLog
+	signer   *signing.Signer // the active key, for the baseline
+	creds    [][2]string     // client_id, client_secret
 }
 
 func newBenchStack(b *testing.B) *benchStack {
@@ -64,7 +64,7 @@ func newBenchStack(b *testing.B) *benchStack {
 		}
 		st.creds = append(st.creds, [2]string{c.ID, secret})
 	}
-	kek, err := jose.CreateKEKFile(filepath.Join(dir, "auth.kek"))
+	kek, err := signing.CreateKEKFile(filepath.Join(dir, "auth.kek"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func BenchmarkTokenHandlerParallel(b *testing.B) {
 // with none of the service's authentication, rate limit, logging or routing;
 // as gooclaim-loadgen's baseline server. The ratio of its ns/op to
 // BenchmarkTokenHandler's is the cost of the rest.
-func baselineHandler(signer *jose.Signer) http.Handler {
+func baselineHandler(signer *signing.Signer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := oauthwire.ParseTokenRequest(r)
 		if err != nil {

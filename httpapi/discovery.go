@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 // handleJWKS serves the key set. Its max-age is at most half the publish-ahead

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // recorder remembers what the handler answered, for the request log and

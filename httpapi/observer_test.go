@@ -22,14 +22,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/metrics"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // observedStack is the service as serve wires it with metrics: the store
@@ -83,7 +83,7 @@ func newObservedStackRate(t testing.TB, noRequestLog bool, limiter auth.Limiter,
 	}
 	m := metrics.New(metrics.BuildInfo{Version: "test"})
 	store := metrics.Store(db, m)
-	kek, err := jose.CreateKEKFile(filepath.Join(dir, "auth.kek"))
+	kek, err := signing.CreateKEKFile(filepath.Join(dir, "auth.kek"))
 	if err != nil {
 		t.Fatal(err)
 	}

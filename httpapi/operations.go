@@ -3,8 +3,8 @@ package httpapi
 import (
 	"net/http"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 // authenticateOperation runs what introspection and revocation share: the

@@ -20,9 +20,9 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 // Paths of the public endpoints.

@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"strconv"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 // handleToken is the token endpoint (RFC 6749 §3.2, §4.4). Every request is

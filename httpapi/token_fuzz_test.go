@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 // FuzzTokenErrorStatus: whatever a token request holds, a parse error maps

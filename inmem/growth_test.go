@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/credential"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // memStore is a read-only auth.Store of n generated clients, shaped as the

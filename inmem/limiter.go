@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // Defaults of LimiterOptions.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // DefaultMaxReplayEntries is ReplayCacheOptions.MaxEntries' default.

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // ReplicaOptions tune a Replica. The zero value works.

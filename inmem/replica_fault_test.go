@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // outageStore fails every read of the change feed while down is set, as a

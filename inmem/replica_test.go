@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 func openDB(t *testing.T, path string, opts sqlite.Options) *sqlite.DB {

@@ -7,7 +7,7 @@ import (
 	"time"
 	"unsafe"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // table holds the replica's clients in memory the garbage collector does

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // TestTableAgainstMap runs random puts and deletes on a table and on a

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // Introspection is an introspection response (RFC 7662 §2.2). An inactive
@@ -63,12 +63,12 @@ func (i *Issuer) Inspect(ctx context.Context, token string) (*Introspection, err
 
 func (i *Issuer) inspect(ctx context.Context, token string) (c *tokenClaims, ok bool, err error) {
 	now := i.clock.Now()
-	jws, perr := gojose.ParseSignedCompact(token, jwsAlgorithms)
+	jws, perr := jose.ParseSignedCompact(token, jwsAlgorithms)
 	if perr != nil || len(jws.Signatures) != 1 {
 		return nil, false, nil
 	}
 	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[gojose.HeaderType].(string); typ != "at+jwt" {
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "at+jwt" {
 		return nil, false, nil
 	}
 	alg, pub, found := i.keys.VerificationKey(h.KeyID, now)
@@ -129,7 +129,7 @@ func (i *Issuer) stillGranted(c *auth.Client, tc *auth.Claims, now int64) bool {
 }
 
 // jwsAlgorithms are the algorithms this server signs with.
-var jwsAlgorithms = []gojose.SignatureAlgorithm{gojose.ES256, gojose.EdDSA, gojose.RS256}
+var jwsAlgorithms = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
 
 // Introspect answers an introspection request (RFC 7662) from an
 // authenticated caller, which must be allowed the scope auth:introspect.

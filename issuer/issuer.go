@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/credential"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/credential"
 )
 
 // Config is the token policy. The zero value of each field takes the default

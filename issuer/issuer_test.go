@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/credential"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
 )
 
 // clientMap is an in-memory issuer.ClientLookup.
@@ -239,17 +239,17 @@ func mustJSON(t *testing.T, v any) []byte {
 // returns them.
 func verifyToken(t *testing.T, token string, key auth.Key) auth.Claims {
 	t.Helper()
-	pub, err := jose.PublicKey(key)
+	pub, err := signing.PublicKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := gojose.ParseSigned(token, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(key.Algorithm)})
+	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(key.Algorithm)})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse the token: %v", err)
 	}
 	h := jws.Signatures[0].Protected
-	if h.Algorithm != key.Algorithm || h.KeyID != key.ID || h.ExtraHeaders[gojose.HeaderType] != "at+jwt" {
-		t.Errorf("header alg=%q kid=%q typ=%v; want %s, %s, at+jwt", h.Algorithm, h.KeyID, h.ExtraHeaders[gojose.HeaderType], key.Algorithm, key.ID)
+	if h.Algorithm != key.Algorithm || h.KeyID != key.ID || h.ExtraHeaders[jose.HeaderType] != "at+jwt" {
+		t.Errorf("header alg=%q kid=%q typ=%v; want %s, %s, at+jwt", h.Algorithm, h.KeyID, h.ExtraHeaders[jose.HeaderType], key.Algorithm, key.ID)
 	}
 	payload, err := jws.Verify(pub)
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/signing"
 )
 
 // KeyPolicy is the signing-key lifecycle.
@@ -56,7 +56,7 @@ func (p KeyPolicy) withDefaults() KeyPolicy {
 // concurrent use; Signer and JWKS are lock-free on the hot path.
 type KeyRing struct {
 	policy KeyPolicy
-	kek    *jose.KEK
+	kek    *signing.KEK
 	store  auth.KeyStore
 	clock  auth.Clock
 
@@ -66,7 +66,7 @@ type KeyRing struct {
 
 type keyState struct {
 	keys    []auth.Key // ordered by SigningFrom, then CreatedAt, then ID
-	signers map[string]*jose.Signer
+	signers map[string]*signing.Signer
 	jwks    atomic.Pointer[jwksDoc]
 }
 
@@ -77,7 +77,7 @@ type jwksDoc struct {
 }
 
 // NewKeyRing returns an empty key ring; Load fills it.
-func NewKeyRing(policy KeyPolicy, kek *jose.KEK, store auth.KeyStore, clock auth.Clock) *KeyRing {
+func NewKeyRing(policy KeyPolicy, kek *signing.KEK, store auth.KeyStore, clock auth.Clock) *KeyRing {
 	if clock == nil {
 		clock = auth.SystemClock{}
 	}
@@ -99,7 +99,7 @@ func (r *KeyRing) Load(keys []auth.Key) error {
 	old := r.state.Load()
 	sorted := slices.Clone(keys)
 	sortKeys(sorted)
-	st := &keyState{keys: sorted, signers: make(map[string]*jose.Signer, len(sorted))}
+	st := &keyState{keys: sorted, signers: make(map[string]*signing.Signer, len(sorted))}
 	for _, ks := range Statuses(sorted, r.clock.Now(), r.policy.Retention) {
 		k := ks.Key
 		if s, ok := old.signers[k.ID]; ok {
@@ -109,7 +109,7 @@ func (r *KeyRing) Load(keys []auth.Key) error {
 		if ks.State != KeyActive && ks.State != KeyNext {
 			continue
 		}
-		s, err := jose.NewSigner(k, r.kek)
+		s, err := signing.NewSigner(k, r.kek)
 		if err != nil {
 			return fmt.Errorf("load signing key %s: %w", k.ID, err)
 		}
@@ -153,7 +153,7 @@ func activeIndex(keys []auth.Key, now time.Time) int {
 }
 
 // Signer returns the signer of the key that signs at now.
-func (r *KeyRing) Signer(now time.Time) (*jose.Signer, error) {
+func (r *KeyRing) Signer(now time.Time) (*signing.Signer, error) {
 	st := r.state.Load()
 	i := activeIndex(st.keys, now)
 	if i < 0 {
@@ -237,7 +237,7 @@ func (r *KeyRing) JWKS(now time.Time) (body []byte, etag string, err error) {
 		}
 		published = append(published, s.Key)
 	}
-	b, err := jose.JWKS(published)
+	b, err := signing.JWKS(published)
 	if err != nil {
 		return nil, "", fmt.Errorf("encode JWKS: %w", err)
 	}
@@ -307,7 +307,7 @@ func (r *KeyRing) plan(current []auth.Key, now time.Time) ([]auth.Key, bool, err
 		signingFrom = now.Add(r.policy.PublishAhead)
 	}
 	if !signingFrom.IsZero() {
-		k, err := jose.NewKey(r.policy.Algorithm, r.kek, now, signingFrom)
+		k, err := signing.NewKey(r.policy.Algorithm, r.kek, now, signingFrom)
 		if err != nil {
 			return nil, false, err
 		}
@@ -345,7 +345,7 @@ func (r *KeyRing) Rotate(ctx context.Context, publishAhead time.Duration) (auth.
 				keep = append(keep, s.Key)
 			}
 		}
-		k, err := jose.NewKey(r.policy.Algorithm, r.kek, now, now.Add(publishAhead))
+		k, err := signing.NewKey(r.policy.Algorithm, r.kek, now, now.Add(publishAhead))
 		if err != nil {
 			return nil, err
 		}
@@ -377,7 +377,7 @@ func (r *KeyRing) VerificationKey(kid string, now time.Time) (alg string, pub cr
 		if s.Key.ID != kid || s.State == KeyExpired {
 			continue
 		}
-		pub, err := jose.PublicKey(s.Key)
+		pub, err := signing.PublicKey(s.Key)
 		if err != nil {
 			return "", nil, false
 		}
@@ -427,7 +427,7 @@ func (r *KeyRing) Revoke(ctx context.Context, kid string) (RevokedKey, error) {
 		}
 		if out.State == KeyActive {
 			// The revoked key's algorithm: every verifier accepts it already.
-			k, err := jose.NewKey(out.Key.Algorithm, r.kek, now, now)
+			k, err := signing.NewKey(out.Key.Algorithm, r.kek, now, now)
 			if err != nil {
 				return nil, err
 			}

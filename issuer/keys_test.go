@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // Short periods so that the whole lifecycle fits a test; t0 is where every clock starts.
@@ -28,8 +28,8 @@ const (
 var (
 	t0         = authtest.Epoch
 	testPolicy = issuer.KeyPolicy{Algorithm: auth.ES256, PublishAhead: publishAhead, RotationPeriod: rotationPeriod, Retention: retention}
-	testKEK    = sync.OnceValue(func() *jose.KEK {
-		kek, err := jose.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	testKEK    = sync.OnceValue(func() *signing.KEK {
+		kek, err := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
 		if err != nil {
 			panic(err)
 		}
@@ -88,13 +88,13 @@ func maintain(t *testing.T, ring *issuer.KeyRing) bool {
 }
 
 // jwksKeys parses a JWKS as a resource server would and returns its keys by kid.
-func jwksKeys(t *testing.T, body []byte) map[string]gojose.JSONWebKey {
+func jwksKeys(t *testing.T, body []byte) map[string]jose.JSONWebKey {
 	t.Helper()
-	var set gojose.JSONWebKeySet
+	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(body, &set); err != nil {
 		t.Fatalf("go-jose cannot read the JWKS: %v\n%s", err, body)
 	}
-	keys := make(map[string]gojose.JSONWebKey)
+	keys := make(map[string]jose.JSONWebKey)
 	for _, k := range set.Keys {
 		if _, dup := keys[k.KeyID]; dup {
 			t.Errorf("JWKS holds kid %s twice", k.KeyID)
@@ -617,7 +617,7 @@ func TestMaintainConcurrently(t *testing.T) {
 
 func TestNextRotation(t *testing.T) {
 	key := func(created, signs time.Duration) auth.Key {
-		k, err := jose.NewKey(auth.ES256, testKEK(), t0.Add(created), t0.Add(signs))
+		k, err := signing.NewKey(auth.ES256, testKEK(), t0.Add(created), t0.Add(signs))
 		if err != nil {
 			t.Fatal(err)
 		}

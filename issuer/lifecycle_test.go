@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/credential"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
 )
 
 var (
@@ -256,8 +256,8 @@ func signForeign(t *testing.T, payloadB64 string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.ES256, Key: priv},
-		(&gojose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "foreign"))
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: priv},
+		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", "foreign"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/gooclaim/gooclaim-auth/metrics"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // scrape fetches m's metrics the way Prometheus does — over HTTP, in the

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/metrics"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/metrics"
 )
 
 var _ httpapi.Observer = (*metrics.Metrics)(nil)

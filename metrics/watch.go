@@ -5,8 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
 )
 
 // KeyStates are the state label values of gooclaim_signing_keys.

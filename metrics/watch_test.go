@@ -10,13 +10,13 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/metrics"
-	"github.com/gooclaim/gooclaim-auth/redis"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/redis"
+	"github.com/gooclaim/auth/signing"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -167,7 +167,7 @@ func TestWatchReplicaAndKeys(t *testing.T) {
 	db := openSQLite(t)
 	m := metrics.New(metrics.BuildInfo{})
 	store := metrics.Store(db, m)
-	kek, err := jose.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
+	kek, err := signing.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
 	if err != nil {
 		t.Fatal(err)
 	}

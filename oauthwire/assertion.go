@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // MaxAssertionLength bounds a client_assertion; real ones are under 2 KiB.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 // fakeJWT is a compact JWT with the given payload and a junk signature:

@@ -19,7 +19,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // MaxBodyBytes bounds a token request's body. Real requests are a few hundred bytes.

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 // The fuzz targets of the token endpoint's wire format. Their seeds are in

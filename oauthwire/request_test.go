@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/oauthwire"
 )
 
 const (

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // WriteJSON writes v as a JSON body with the given status.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/metrics"
-	"github.com/gooclaim/gooclaim-auth/ops"
+	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/ops"
 )
 
 type response struct {

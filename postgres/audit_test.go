@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
 )
 
 // TestAuditAppendOnly runs the conformance suite on schemas whose

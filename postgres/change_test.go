@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
 )
 
 // TestChangesCommitOrder writes from many goroutines through several

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,

@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
 )
 
 // TestOpenUnreachable needs no server: nothing listens on port 1.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gooclaim/gooclaim-auth/internal/migration"
+	"github.com/gooclaim/auth/internal/migration"
 )
 
 //go:embed migration/*.sql

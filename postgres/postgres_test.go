@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
 )
 
 // Every test works in a schema of its own, gooclaim_test_<random>, dropped

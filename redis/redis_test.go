@@ -14,8 +14,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/redis"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/redis"
 )
 
 // testClient returns a client for the test Redis (authtest.RedisURL: the

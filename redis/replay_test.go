@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/redis"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/redis"
 )
 
 func TestReplayCacheConformance(t *testing.T) {

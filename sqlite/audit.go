@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // What audit events are about (auth.AuditEvent.TargetKind).

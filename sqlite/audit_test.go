@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
 )
 
 // TestAuditAppendOnly runs the conformance suite on databases whose

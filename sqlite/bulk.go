@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // CreateClients stores many new clients in one transaction: each as

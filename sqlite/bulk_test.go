@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // TestCreateClients: a batch is stored whole, with a change-feed entry per

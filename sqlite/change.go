@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // appendChange records ch, at now, in the write transaction tx.

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,

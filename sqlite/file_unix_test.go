@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // setUmask sets the process's umask until the test ends. The umask belongs

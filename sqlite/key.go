@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // Keys returns every stored key, oldest first (by CreatedAt, then ID).

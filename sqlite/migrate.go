@@ -5,7 +5,7 @@ import (
 	"embed"
 	"fmt"
 
-	"github.com/gooclaim/gooclaim-auth/internal/migration"
+	"github.com/gooclaim/auth/internal/migration"
 )
 
 //go:embed migration/*.sql

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // RevokeToken records r, with a zero RevokedAt set from the clock, and an

@@ -30,7 +30,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // DB is a SQLite database holding clients, signing keys, revoked tokens, the

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/internal/testserver"
+	"github.com/gooclaim/auth/verify"
 )
 
 type tokenCase struct {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/internal/testserver"
 )
 
 // BenchmarkVerify verifies a real token whose key is cached: header checks,
@@ -69,13 +69,13 @@ func BenchmarkBaselineSignatureOnly(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var set gojose.JSONWebKeySet
+			var set jose.JSONWebKeySet
 			err = json.NewDecoder(resp.Body).Decode(&set)
 			resp.Body.Close()
 			if err != nil {
 				b.Fatal(err)
 			}
-			first, err := gojose.ParseSigned(tok, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(alg)})
+			first, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func BenchmarkBaselineSignatureOnly(b *testing.B) {
 			key := keys[0].Key
 			b.ReportAllocs()
 			for b.Loop() {
-				jws, err := gojose.ParseSigned(tok, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(alg)})
+				jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 				if err != nil {
 					b.Fatal(err)
 				}

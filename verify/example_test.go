@@ -10,9 +10,9 @@ import (
 	"os"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/verify"
 )
 
 func ExampleVerifier_Verify() {
@@ -20,10 +20,10 @@ func ExampleVerifier_Verify() {
 
 	// A tiny authorization server: one ES256 key, published as a JWK Set
 	// with RFC 8414 metadata pointing at it.
-	kek, _ := jose.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
-	key, _ := jose.NewKey(auth.ES256, kek, time.Now(), time.Now())
-	signer, _ := jose.NewSigner(key, kek)
-	jwks, _ := jose.JWKS([]auth.Key{key})
+	kek, _ := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	key, _ := signing.NewKey(auth.ES256, kek, time.Now(), time.Now())
+	signer, _ := signing.NewSigner(key, kek)
+	jwks, _ := signing.JWKS([]auth.Key{key})
 	var issuer string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -174,10 +174,10 @@ func ExampleIntrospection() {
 // exampleIssuer serves a one-key JWK Set and its metadata, and returns a
 // function that issues tokens for a client with some scopes.
 func exampleIssuer() (issuer string, sign func(client, scope string) string, stop func()) {
-	kek, _ := jose.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
-	key, _ := jose.NewKey(auth.EdDSA, kek, time.Now(), time.Now())
-	signer, _ := jose.NewSigner(key, kek)
-	jwks, _ := jose.JWKS([]auth.Key{key})
+	kek, _ := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	key, _ := signing.NewKey(auth.EdDSA, kek, time.Now(), time.Now())
+	signer, _ := signing.NewSigner(key, kek)
+	jwks, _ := signing.JWKS([]auth.Key{key})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/.well-known/oauth-authorization-server":

@@ -26,12 +26,12 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/internal/testserver"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/verify"
 )
 
 // audience is the testserver's default "aud".
@@ -123,7 +123,7 @@ func claims(s *testserver.Server, now time.Time) map[string]any {
 }
 
 // signWith signs claims with the server's active key and the given typ,
-// through jose.Signer: a token the server could have issued.
+// through signing.Signer: a token the server could have issued.
 func signWith(t testing.TB, s *testserver.Server, now time.Time, typ string, c map[string]any) string {
 	t.Helper()
 	signer, err := s.Keys.Signer(now)
@@ -256,11 +256,11 @@ func jwk(t testing.TB, alg string, priv crypto.Signer) (map[string]any, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid, err := jose.Thumbprint(priv.Public())
+	kid, err := signing.Thumbprint(priv.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := jose.JWKS([]auth.Key{{ID: kid, Algorithm: alg, Public: der}})
+	set, err := signing.JWKS([]auth.Key{{ID: kid, Algorithm: alg, Public: der}})
 	if err != nil {
 		t.Fatal(err)
 	}

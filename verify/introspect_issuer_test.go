@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/verify"
 )
 
 const (
@@ -45,7 +45,7 @@ type introIssuer struct {
 
 	key    *ecdsa.PrivateKey
 	kid    string
-	signer gojose.Signer
+	signer jose.Signer
 
 	// metadata is the metadata document; "{{url}}" is replaced by Issuer.
 	metadata      atomic.Pointer[string]
@@ -66,12 +66,12 @@ func newIntroIssuer(t testing.TB) *introIssuer {
 		t.Fatal(err)
 	}
 	ii := &introIssuer{key: key, kid: "k1", revoked: map[string]bool{}}
-	ii.signer, err = gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.ES256, Key: key},
-		(&gojose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", ii.kid))
+	ii.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
+		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", ii.kid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwks, err := json.Marshal(gojose.JSONWebKeySet{Keys: []gojose.JSONWebKey{
+	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: &key.PublicKey, KeyID: ii.kid, Algorithm: "ES256", Use: "sig"},
 	}})
 	if err != nil {
@@ -147,7 +147,7 @@ func (ii *introIssuer) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	form := r.PostForm
 	ii.lastForm.Store(&form)
-	jws, err := gojose.ParseSigned(form.Get("token"), []gojose.SignatureAlgorithm{gojose.ES256})
+	jws, err := jose.ParseSigned(form.Get("token"), []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		writeJSON(http.StatusOK, map[string]any{"active": false})
 		return

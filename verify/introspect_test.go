@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/verify"
 )
 
 // TestIntrospectionRevocation: an active token passes and its answer is
@@ -372,7 +372,7 @@ func TestIntrospectionDiscovery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jwks, _ := json.Marshal(gojose.JSONWebKeySet{Keys: []gojose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "ES256", Use: "sig"}}})
+		jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "ES256", Use: "sig"}}})
 		var issuer string
 		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {

@@ -3,7 +3,7 @@ package verify
 import (
 	"slices"
 
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 // parseJWKS reads a JWK Set (RFC 7517 §5) one key at a time, so that a key

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 const (

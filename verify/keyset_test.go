@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/internal/testserver"
+	"github.com/gooclaim/auth/verify"
 )
 
 // load fetches tokens from a server and verifies them, continuously, in

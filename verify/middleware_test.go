@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth/internal/testserver"
+	"github.com/gooclaim/auth/verify"
 )
 
 // challengeGrammar is RFC 6750 §3's WWW-Authenticate for our realm: every

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Claims are a verified access token's claims (RFC 9068 §2.2).
@@ -102,7 +102,7 @@ func (v *Verifier) verify(ctx context.Context, token string, extraScopes []strin
 	}
 	// go-jose parses again with h.alg as the only algorithm allowed; the two
 	// readings must agree.
-	jws, err := gojose.ParseSignedCompact(token, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(h.alg)})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(h.alg)})
 	if err != nil {
 		return nil, invalidTokenCause("the token is not a well-formed JWS", err)
 	}

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/internal/testserver"
+	"github.com/gooclaim/auth/verify"
 )
 
 // TestVerifyRealServer verifies tokens of the real service for each of

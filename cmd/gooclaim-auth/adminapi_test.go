@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // TestAdminAPIWithRealTokens: the admin API accepts only this server's own

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync/atomic"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/verify"
 )
 
 // inProcess is an http.RoundTripper that serves requests with a handler in

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
 )
 
 // cliAudit returns ctx with the audit identity of the command line: actor

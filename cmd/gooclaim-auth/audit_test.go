@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
 )
 
 // cliActorForTest is the actor the CLI should record, found independently

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // Issue 7, point 2: hostile and malformed HTTP requests, sent as raw bytes

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/clientauth"
 )
 
 // policyFlags are the client settings that create and update share beyond

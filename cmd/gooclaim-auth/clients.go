@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
 )
 
 func newClientsCmd(e *env, g *globalFlags) *cobra.Command {

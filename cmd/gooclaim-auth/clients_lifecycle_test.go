@@ -17,7 +17,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // lifecycleServer is a test server whose rate limit does not get in the way

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth/signing"
 )
 
 // runEnv runs gooclaim-auth with args and the environment vars.
@@ -138,7 +138,7 @@ func TestPrecedence(t *testing.T) {
 func TestConfigPrint(t *testing.T) {
 	dir := t.TempDir()
 	kekPath := filepath.Join(dir, "kek")
-	if _, err := jose.CreateKEKFile(kekPath); err != nil {
+	if _, err := signing.CreateKEKFile(kekPath); err != nil {
 		t.Fatal(err)
 	}
 	kekText, _ := os.ReadFile(kekPath)

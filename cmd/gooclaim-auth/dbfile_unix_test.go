@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth/signing"
 )
 
 // setUmask sets the process's umask until the test ends. The umask belongs
@@ -91,7 +91,7 @@ func TestProductionRefusesExposedDatabase(t *testing.T) {
 	dir := t.TempDir()
 	db := exposedDatabaseFile(t, dir)
 	kek := filepath.Join(dir, "kek")
-	if _, err := jose.CreateKEKFile(kek); err != nil {
+	if _, err := signing.CreateKEKFile(kek); err != nil {
 		t.Fatal(err)
 	}
 	cert, key := writeCert(t, dir, "server", 1)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/credential"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/credential"
 )
 
 // loopbackKeyServer is an http server on a loopback port standing in for

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth/signing"
 )
 
 // TestProductionRefusals: --env production refuses each unsafe setting,
@@ -14,7 +14,7 @@ import (
 func TestProductionRefusals(t *testing.T) {
 	dir := t.TempDir()
 	kek := filepath.Join(dir, "kek")
-	if _, err := jose.CreateKEKFile(kek); err != nil {
+	if _, err := signing.CreateKEKFile(kek); err != nil {
 		t.Fatal(err)
 	}
 	cert, key := writeCert(t, dir, "server", 1)
@@ -107,7 +107,7 @@ func TestProductionRefusals(t *testing.T) {
 func TestProductionStarts(t *testing.T) {
 	dir := t.TempDir()
 	kek := filepath.Join(dir, "kek")
-	if _, err := jose.CreateKEKFile(kek); err != nil {
+	if _, err := signing.CreateKEKFile(kek); err != nil {
 		t.Fatal(err)
 	}
 	cert, key := writeCert(t, dir, "server", 1)

@@ -24,10 +24,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/internal/testservices"
-	gjose "github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/internal/testservices"
+	"github.com/gooclaim/auth/signing"
 )
 
 // helperEnv marks a re-execution of this test binary as gooclaim-auth
@@ -136,7 +136,7 @@ func TestFaultKill(t *testing.T) {
 		pgURL := authtest.PostgresURL(t)
 		schema := "gooclaim_kill_" + randomName()
 		kek := filepath.Join(t.TempDir(), "kek")
-		if _, err := gjose.CreateKEKFile(kek); err != nil {
+		if _, err := signing.CreateKEKFile(kek); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {

@@ -16,8 +16,8 @@ import (
 	"time"
 	"unsafe"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/internal/testservices"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/testservices"
 )
 
 // setFileSizeLimit sets RLIMIT_FSIZE of the process pid (prlimit(2)): a

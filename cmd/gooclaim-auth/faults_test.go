@@ -19,10 +19,10 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/internal/testservices"
-	gjose "github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/internal/testservices"
+	"github.com/gooclaim/auth/signing"
 )
 
 // loadRun sends token requests for one client from a few goroutines until
@@ -121,7 +121,7 @@ func startPrivatePostgresNode(t *testing.T, configure ...func(*serveConfig)) (*t
 	t.Helper()
 	pg := testservices.StartPostgres(t)
 	kek := filepath.Join(t.TempDir(), "kek")
-	if _, err := gjose.CreateKEKFile(kek); err != nil {
+	if _, err := signing.CreateKEKFile(kek); err != nil {
 		t.Fatal(err)
 	}
 	g := &globalFlags{database: pg.URL(), postgresSchema: "gooclaim", kekFile: kek}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
 )
 
 // durationValue is a pflag.Value for durations that also accepts days

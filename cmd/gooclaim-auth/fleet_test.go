@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	gjose "github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/signing"
 )
 
 // fleet is several nodes over one PostgreSQL schema and one Redis prefix,
@@ -44,7 +44,7 @@ func newFleetGlobals(t *testing.T) (*globalFlags, string) {
 	schema := "gooclaim_fleet_" + randomName()
 	prefix := "gooclaim:test:" + randomName() + ":"
 	kekPath := filepath.Join(t.TempDir(), "kek")
-	if _, err := gjose.CreateKEKFile(kekPath); err != nil {
+	if _, err := signing.CreateKEKFile(kekPath); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

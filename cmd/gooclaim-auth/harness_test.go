@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // testServer is a real `serve` on a loopback port with a temporary SQLite

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"os"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
 
-	"github.com/gooclaim/gooclaim-auth/clientauth"
+	"github.com/gooclaim/auth/clientauth"
 )
 
 // newJWKSCmd prints the public JWK Set of a key, which is what a
@@ -37,7 +37,7 @@ half is ever printed.`,
 			if err != nil {
 				return err
 			}
-			jwk := gojose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: alg, Use: "sig"}
+			jwk := jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: alg, Use: "sig"}
 			set, err := jwk.MarshalJSON()
 			if err != nil {
 				return fmt.Errorf("%s: %w", keyFile, err)

@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/issuer"
 )
 
 func newKeysCmd(e *env, g *globalFlags) *cobra.Command {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gooclaim/gooclaim-auth/client"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth/client"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/verify"
 )
 
 // The `token` and `verify` commands are the two kits on the command line:

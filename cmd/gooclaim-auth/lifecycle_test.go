@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/verify"
 )
 
 // backends runs fn against the embedded service (one SQLite node, used as

@@ -23,9 +23,9 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	yaml "go.yaml.in/yaml/v3"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/issuer"
 )
 
 // The routes httpapi serves (server.go's Handler and admin.go's Admin

@@ -12,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/credential"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/issuer"
 )
 
 // addOutputFlag adds --output/-o (table or json) to a command.

@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/client"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/client"
 )
 
 // signingKey is a client's key pair for private_key_jwt.
@@ -40,7 +40,7 @@ func newSigningKey(t *testing.T) signingKey {
 		t.Fatal(err)
 	}
 	kid := "k-" + randomName()
-	jwks, err := json.Marshal(gojose.JSONWebKeySet{Keys: []gojose.JSONWebKey{{Key: &priv.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}}})
+	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &priv.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +50,8 @@ func newSigningKey(t *testing.T) signingKey {
 // assertion signs claims as the client would (ES256, its kid).
 func (k signingKey) assertion(t *testing.T, claims map[string]any) string {
 	t.Helper()
-	signer, err := gojose.NewSigner(gojose.SigningKey{Algorithm: gojose.ES256, Key: k.priv},
-		(&gojose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.kid))
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.priv},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.kid))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/authtest"
+	"github.com/gooclaim/auth/authtest"
 )
 
 // TestRateLimitRollingWindow drives the real server with a controlled clock:

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // TestSecretRotationUnderLoad: while clients keep asking for tokens with

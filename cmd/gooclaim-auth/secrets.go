@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
 )
 
 // The credential lifecycle of a client: rotate its secret with a grace

@@ -35,7 +35,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth/signing"
 )
 
 // TestMain runs the package's tests, then the secret scan over everything
@@ -170,7 +170,7 @@ func registerServerLog(t *testing.T, ts *testServer) {
 		return
 	}
 	runRegistry.addSecret(t, "the key-encryption key", string(text))
-	kek, err := jose.ParseKEK(text)
+	kek, err := signing.ParseKEK(text)
 	if err != nil {
 		return
 	}
@@ -183,7 +183,7 @@ func registerServerLog(t *testing.T, ts *testServer) {
 
 // registerPrivateKey registers a signing key's private half as it would
 // appear if logged: a line of its PEM, and its JWK "d".
-func registerPrivateKey(t testing.TB, kek *jose.KEK, kid string, sealed []byte) {
+func registerPrivateKey(t testing.TB, kek *signing.KEK, kid string, sealed []byte) {
 	der, err := kek.Open(sealed, []byte(kid))
 	if err != nil {
 		return

@@ -17,17 +17,17 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/clientauth"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/internal/egress"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/metrics"
-	"github.com/gooclaim/gooclaim-auth/ops"
-	"github.com/gooclaim/gooclaim-auth/postgres"
-	"github.com/gooclaim/gooclaim-auth/redis"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/internal/egress"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/ops"
+	"github.com/gooclaim/auth/postgres"
+	"github.com/gooclaim/auth/redis"
 )
 
 // serveConfig is the configuration of `serve`; its zero value is not used,

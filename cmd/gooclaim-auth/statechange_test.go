@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // Attacks across state changes (issue 12): a token must die with the

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/postgres"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/postgres"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // database is a store that can bring its own schema up to date.
@@ -97,9 +97,9 @@ func defaultKEKPath(dbPath string) string {
 // when given, else from the default file beside the database, which is
 // created when missing — but only while the database holds no keys, since a
 // new KEK could not open them.
-func loadKEK(ctx context.Context, g *globalFlags, db database, logger *slog.Logger) (*jose.KEK, error) {
+func loadKEK(ctx context.Context, g *globalFlags, db database, logger *slog.Logger) (*signing.KEK, error) {
 	if g.kekFile != "" {
-		kek, err := jose.LoadKEKFile(g.kekFile)
+		kek, err := signing.LoadKEKFile(g.kekFile)
 		if err != nil {
 			return nil, fmt.Errorf("--key-encryption-key-file: %w", err)
 		}
@@ -110,7 +110,7 @@ func loadKEK(ctx context.Context, g *globalFlags, db database, logger *slog.Logg
 		return nil, errors.New("--key-encryption-key-file is required with PostgreSQL: every node must be given the same key (make one with: openssl rand -base64 32 > kek; chmod 600 kek)")
 	}
 	path := defaultKEKPath(lite.Path())
-	kek, err := jose.LoadKEKFile(path)
+	kek, err := signing.LoadKEKFile(path)
 	if err == nil {
 		return kek, nil
 	}
@@ -124,7 +124,7 @@ func loadKEK(ctx context.Context, g *globalFlags, db database, logger *slog.Logg
 	if len(keys) > 0 {
 		return nil, fmt.Errorf("the database holds signing keys but their key-encryption key %s is missing: pass the right one with --key-encryption-key-file", path)
 	}
-	kek, err = jose.CreateKEKFile(path)
+	kek, err = signing.CreateKEKFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("create key-encryption key %s: %w", path, err)
 	}

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
 )
 
 // validate checks every setting of serve, global ones included, and
@@ -85,7 +85,7 @@ func (c *serveConfig) validate(g *globalFlags) error {
 		p = append(p, fmt.Sprintf("%s %q: use debug, info, warn or error", n("log-level"), g.logLevel))
 	}
 	if g.kekFile != "" {
-		if _, err := jose.LoadKEKFile(g.kekFile); err != nil {
+		if _, err := signing.LoadKEKFile(g.kekFile); err != nil {
 			p = append(p, fmt.Sprintf("%s: %v", n("key-encryption-key-file"), err))
 		}
 	} else if isPostgres(g.database) {

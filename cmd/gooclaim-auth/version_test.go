@@ -12,7 +12,7 @@ import (
 func TestResolveBuildVersion(t *testing.T) {
 	vcs := func(main string, settings ...string) func() (*debug.BuildInfo, bool) {
 		return func() (*debug.BuildInfo, bool) {
-			bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/gooclaim/gooclaim-auth", Version: main}}
+			bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/gooclaim/auth", Version: main}}
 			for i := 0; i+1 < len(settings); i += 2 {
 				bi.Settings = append(bi.Settings, debug.BuildSetting{Key: settings[i], Value: settings[i+1]})
 			}

@@ -13,12 +13,12 @@ import (
 	"net/http"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/oauthwire"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // runBaseline is the hidden baseline-server subcommand: it serves a token
@@ -81,8 +81,8 @@ func runBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // activeSigner opens the key that signs now in the database.
-func activeSigner(ctx context.Context, database, kekFile string) (*jose.Signer, error) {
-	kek, err := jose.LoadKEKFile(kekFile)
+func activeSigner(ctx context.Context, database, kekFile string) (*signing.Signer, error) {
+	kek, err := signing.LoadKEKFile(kekFile)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func activeSigner(ctx context.Context, database, kekFile string) (*jose.Signer, 
 	}
 	for _, s := range issuer.Statuses(keys, time.Now(), issuer.MaxTokenTTL) {
 		if s.State == issuer.KeyActive {
-			return jose.NewSigner(s.Key, kek)
+			return signing.NewSigner(s.Key, kek)
 		}
 	}
 	return nil, fmt.Errorf("%s holds no active signing key (start the server on it first)", database)
@@ -106,7 +106,7 @@ func activeSigner(ctx context.Context, database, kekFile string) (*jose.Signer, 
 // baselineHandler is the bare token endpoint: no client authentication, no
 // rate limit, no logging. The claims have the shape issuer.Issue builds.
 type baselineHandler struct {
-	signer   *jose.Signer
+	signer   *signing.Signer
 	issuer   string
 	audience string
 	scope    string

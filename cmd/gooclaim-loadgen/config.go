@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/issuer"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
 )
 
 // Config is one run's settings. DefaultConfig holds the defaults; the zero

@@ -19,7 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/httpapi"
+	"github.com/gooclaim/auth/httpapi"
 )
 
 // requestSet holds every client's request, built once, so that the workers

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/httpapi"
+	"github.com/gooclaim/auth/httpapi"
 )
 
 // growthRateLimit is --growth's per-client limit unless --rate-limit is

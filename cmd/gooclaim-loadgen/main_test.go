@@ -17,10 +17,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/authtest"
-	"github.com/gooclaim/gooclaim-auth/oauthwire"
-	"github.com/gooclaim/gooclaim-auth/redis"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authtest"
+	"github.com/gooclaim/auth/oauthwire"
+	"github.com/gooclaim/auth/redis"
 )
 
 // TestMain lets the test binary play the baseline server: the load generator

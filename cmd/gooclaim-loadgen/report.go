@@ -15,7 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // report is everything a run prints, as text or as one JSON object.

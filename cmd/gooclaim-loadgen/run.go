@@ -11,8 +11,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/gooclaim/gooclaim-auth/postgres"
-	"github.com/gooclaim/gooclaim-auth/redis"
+	"github.com/gooclaim/auth/postgres"
+	"github.com/gooclaim/auth/redis"
 )
 
 // target is one server under load.

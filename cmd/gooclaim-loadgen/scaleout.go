@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/postgres"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/postgres"
 )
 
 // The scale-out target is `gooclaim-auth serve` as one node of a fleet

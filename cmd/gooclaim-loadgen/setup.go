@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // credential is one client's id and secret, as in --clients-file.
@@ -138,7 +138,7 @@ func readClientsFile(path string) ([]credential, error) {
 
 // createKEK writes a new key-encryption key for the server and the baseline.
 func createKEK(path string) error {
-	_, err := jose.CreateKEKFile(path)
+	_, err := signing.CreateKEKFile(path)
 	return err
 }
 

@@ -17,13 +17,13 @@ import (
 	"github.com/prometheus/common/model"
 	goredis "github.com/redis/go-redis/v9"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/deploy/grafana"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/metrics"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/deploy/grafana"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 type dashboard struct {
@@ -75,7 +75,7 @@ func scrapeAll(t *testing.T) map[string]*dto.MetricFamily {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kek, err := jose.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
+	kek, err := signing.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gooclaim/gooclaim-auth/client"
+	"github.com/gooclaim/auth/client"
 )
 
 func main() {

@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gooclaim/gooclaim-auth/verify"
+	"github.com/gooclaim/auth/verify"
 )
 
 func main() {

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/internal/egress"
+	"github.com/gooclaim/auth/internal/egress"
 )
 
 // last returns the last address of p.

@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // MinRSABits is the smallest RSA key accepted (RFC 7518 §3.3).
@@ -128,7 +128,7 @@ func ParseKey(raw json.RawMessage, opts Options) (Key, error) {
 		KeyOps []string `json:"key_ops"`
 	}
 	_ = json.Unmarshal(raw, &meta) // only for the messages and key_ops; go-jose reads the key
-	var jwk gojose.JSONWebKey
+	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(raw); err != nil {
 		return Key{KID: meta.Kid}, err
 	}

@@ -11,12 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 )
 
 func jwk(t *testing.T, key any, kid, alg, use string) json.RawMessage {
 	t.Helper()
-	b, err := json.Marshal(gojose.JSONWebKey{Key: key, KeyID: kid, Algorithm: alg, Use: use})
+	b, err := json.Marshal(jose.JSONWebKey{Key: key, KeyID: kid, Algorithm: alg, Use: use})
 	if err != nil {
 		t.Fatal(err)
 	}

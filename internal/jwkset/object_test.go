@@ -3,7 +3,7 @@ package jwkset_test
 import (
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/internal/jwkset"
+	"github.com/gooclaim/auth/internal/jwkset"
 )
 
 func TestDecodeObject(t *testing.T) {

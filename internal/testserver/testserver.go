@@ -13,13 +13,13 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/admin"
-	"github.com/gooclaim/gooclaim-auth/httpapi"
-	"github.com/gooclaim/gooclaim-auth/inmem"
-	"github.com/gooclaim/gooclaim-auth/issuer"
-	"github.com/gooclaim/gooclaim-auth/jose"
-	"github.com/gooclaim/gooclaim-auth/sqlite"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/signing"
+	"github.com/gooclaim/auth/sqlite"
 )
 
 // Options tune a Server; the zero value works.
@@ -57,7 +57,7 @@ func New(t testing.TB, opts Options) *Server {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kek, err := jose.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
+	kek, err := signing.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
 	if err != nil {
 		t.Fatal(err)
 	}

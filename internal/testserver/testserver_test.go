@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gooclaim/gooclaim-auth/internal/testserver"
+	"github.com/gooclaim/auth/internal/testserver"
 )
 
 func TestServerIssuesTokens(t *testing.T) {

@@ -1,4 +1,4 @@
-package jose_test
+package signing_test
 
 import (
 	"crypto/rand"
@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth/signing"
 )
 
 // aclEntry is one entry of a POSIX access ACL: tag, permissions, ID.
@@ -72,7 +72,7 @@ func TestLoadKEKFileSystemdCredential(t *testing.T) {
 			if fi.Mode().Perm()&0o040 == 0 {
 				t.Fatalf("mode %#o after setting the ACL, want the mask in the group bits", fi.Mode().Perm())
 			}
-			kek, err := jose.LoadKEKFile(path)
+			kek, err := signing.LoadKEKFile(path)
 			if tt.ok && (err != nil || kek == nil) {
 				t.Errorf("LoadKEKFile: %v, want the key", err)
 			}

@@ -1,4 +1,4 @@
-package jose
+package signing
 
 import (
 	"crypto"
@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // rsaBits is the size of the RSA keys NewKey generates, and the smallest

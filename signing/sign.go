@@ -1,4 +1,4 @@
-package jose
+package signing
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"errors"
 	"fmt"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // TypeAccessToken is the "typ" header of JWT access tokens (RFC 9068 §2.1).

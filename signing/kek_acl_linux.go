@@ -1,4 +1,4 @@
-package jose
+package signing
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package jose
+package signing
 
 import (
 	"crypto"
@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"math/big"
 
-	auth "github.com/gooclaim/gooclaim-auth"
+	"github.com/gooclaim/auth"
 )
 
 // jwk is a public JSON Web Key (RFC 7517 §4) with the parameters of

@@ -1,4 +1,4 @@
-package jose_test
+package signing_test
 
 import (
 	"crypto/ed25519"
@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/signing"
 )
 
 // TestThumbprintKnownAnswers uses the examples of RFC 7638 §3.1 (RSA) and
@@ -31,21 +31,21 @@ func TestThumbprintKnownAnswers(t *testing.T) {
 		N: new(big.Int).SetBytes(b64("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")),
 		E: 65537,
 	}
-	if got, err := jose.Thumbprint(rsaKey); err != nil || got != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
+	if got, err := signing.Thumbprint(rsaKey); err != nil || got != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
 		t.Errorf("RSA thumbprint %s, %v; want RFC 7638's NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", got, err)
 	}
 	edKey := ed25519.PublicKey(b64("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"))
-	if got, err := jose.Thumbprint(edKey); err != nil || got != "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k" {
+	if got, err := signing.Thumbprint(edKey); err != nil || got != "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k" {
 		t.Errorf("Ed25519 thumbprint %s, %v; want RFC 8037's kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k", got, err)
 	}
-	if _, err := jose.Thumbprint("not a key"); err == nil {
+	if _, err := signing.Thumbprint("not a key"); err == nil {
 		t.Error("Thumbprint of a string succeeded")
 	}
 }
 
 func TestJWKS(t *testing.T) {
 	keys := []auth.Key{testKey(t, auth.RS256), testKey(t, auth.ES256), testKey(t, auth.EdDSA)}
-	raw, err := jose.JWKS(keys)
+	raw, err := signing.JWKS(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +98,12 @@ func TestJWKS(t *testing.T) {
 		}
 	}
 
-	if raw, err := jose.JWKS(nil); err != nil || string(raw) != `{"keys":[]}` {
+	if raw, err := signing.JWKS(nil); err != nil || string(raw) != `{"keys":[]}` {
 		t.Errorf("JWKS(nil) = %s, %v; want {\"keys\":[]}", raw, err)
 	}
 	bad := keys[1]
 	bad.Algorithm = auth.EdDSA
-	if _, err := jose.JWKS([]auth.Key{keys[0], bad}); err == nil || !strings.Contains(err.Error(), bad.ID) {
+	if _, err := signing.JWKS([]auth.Key{keys[0], bad}); err == nil || !strings.Contains(err.Error(), bad.ID) {
 		t.Errorf("JWKS with a mislabelled key: %v, want an error naming it", err)
 	}
 }
@@ -116,11 +116,11 @@ func TestJWKSECCoordinateLength(t *testing.T) {
 		n = 30
 	}
 	for range n {
-		k, err := jose.NewKey(auth.ES256, testKEK(), time.Now(), time.Now())
+		k, err := signing.NewKey(auth.ES256, testKEK(), time.Now(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := jose.JWKS([]auth.Key{k})
+		raw, err := signing.JWKS([]auth.Key{k})
 		if err != nil {
 			t.Fatal(err)
 		}

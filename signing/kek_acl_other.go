@@ -1,6 +1,6 @@
 //go:build !linux
 
-package jose
+package signing
 
 import "io/fs"
 

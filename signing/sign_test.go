@@ -1,4 +1,4 @@
-package jose_test
+package signing_test
 
 import (
 	"crypto"
@@ -13,18 +13,18 @@ import (
 	"testing"
 	"time"
 
-	gojose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4"
 
-	auth "github.com/gooclaim/gooclaim-auth"
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/signing"
 )
 
 var algs = []string{auth.ES256, auth.EdDSA, auth.RS256}
 
 // testKEK and testKeys are shared: RSA key generation is slow.
 var (
-	testKEK = sync.OnceValue(func() *jose.KEK {
-		kek, err := jose.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	testKEK = sync.OnceValue(func() *signing.KEK {
+		kek, err := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
 		if err != nil {
 			panic(err)
 		}
@@ -38,7 +38,7 @@ func testKey(t testing.TB, alg string) auth.Key {
 	if k, ok := keyCache.Load(alg); ok {
 		return k.(auth.Key)
 	}
-	k, err := jose.NewKey(alg, testKEK(), time.Now(), time.Now())
+	k, err := signing.NewKey(alg, testKEK(), time.Now(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +46,9 @@ func testKey(t testing.TB, alg string) auth.Key {
 	return k2.(auth.Key)
 }
 
-func testSigner(t testing.TB, alg string) *jose.Signer {
+func testSigner(t testing.TB, alg string) *signing.Signer {
 	t.Helper()
-	s, err := jose.NewSigner(testKey(t, alg), testKEK())
+	s, err := signing.NewSigner(testKey(t, alg), testKEK())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +108,11 @@ func TestSignVerifiedByGoJOSE(t *testing.T) {
 			}
 
 			// The key, read back out of the JWKS by go-jose.
-			jwks, err := jose.JWKS([]auth.Key{key})
+			jwks, err := signing.JWKS([]auth.Key{key})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var set gojose.JSONWebKeySet
+			var set jose.JSONWebKeySet
 			if err := json.Unmarshal(jwks, &set); err != nil {
 				t.Fatalf("go-jose cannot read our JWKS: %v\n%s", err, jwks)
 			}
@@ -132,13 +132,13 @@ func TestSignVerifiedByGoJOSE(t *testing.T) {
 				t.Errorf("kid %s, go-jose's RFC 7638 thumbprint %s", key.ID, want)
 			}
 
-			jws, err := gojose.ParseSigned(token, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(alg)})
+			jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			h := jws.Signatures[0].Protected
-			if h.Algorithm != alg || h.KeyID != key.ID || h.ExtraHeaders[gojose.HeaderType] != "at+jwt" {
-				t.Errorf("go-jose reads alg=%q kid=%q typ=%v", h.Algorithm, h.KeyID, h.ExtraHeaders[gojose.HeaderType])
+			if h.Algorithm != alg || h.KeyID != key.ID || h.ExtraHeaders[jose.HeaderType] != "at+jwt" {
+				t.Errorf("go-jose reads alg=%q kid=%q typ=%v", h.Algorithm, h.KeyID, h.ExtraHeaders[jose.HeaderType])
 			}
 			payload, err := jws.Verify(&jwk)
 			if err != nil {
@@ -153,16 +153,16 @@ func TestSignVerifiedByGoJOSE(t *testing.T) {
 			}
 
 			// A token signed by another key of the same kind is rejected.
-			other, err := jose.NewKey(alg, testKEK(), time.Now(), time.Now())
+			other, err := signing.NewKey(alg, testKEK(), time.Now(), time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			otherSigner, err := jose.NewSigner(other, testKEK())
+			otherSigner, err := signing.NewSigner(other, testKEK())
 			if err != nil {
 				t.Fatal(err)
 			}
 			forged, _ := otherSigner.Sign(claims)
-			forgedJWS, err := gojose.ParseSigned(forged, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(alg)})
+			forgedJWS, err := jose.ParseSigned(forged, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,7 +213,7 @@ func TestSignWithType(t *testing.T) {
 func TestES256Signatures(t *testing.T) {
 	key := testKey(t, auth.ES256)
 	signer := testSigner(t, auth.ES256)
-	pub, err := jose.PublicKey(key)
+	pub, err := signing.PublicKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,11 +248,11 @@ func TestSignConcurrently(t *testing.T) {
 	for _, alg := range algs {
 		t.Run(alg, func(t *testing.T) {
 			signer := testSigner(t, alg)
-			jwks, err := jose.JWKS([]auth.Key{testKey(t, alg)})
+			jwks, err := signing.JWKS([]auth.Key{testKey(t, alg)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var set gojose.JSONWebKeySet
+			var set jose.JSONWebKeySet
 			if err := json.Unmarshal(jwks, &set); err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +266,7 @@ func TestSignConcurrently(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						jws, err := gojose.ParseSigned(token, []gojose.SignatureAlgorithm{gojose.SignatureAlgorithm(alg)})
+						jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 						if err != nil {
 							t.Error(err)
 							return
@@ -288,12 +288,12 @@ func TestNewSignerRejects(t *testing.T) {
 	es := testKey(t, auth.ES256)
 	ed := testKey(t, auth.EdDSA)
 
-	_, err := jose.NewSigner(es, newKEK(t))
-	if !errors.Is(err, jose.ErrWrongKEK) || !strings.Contains(err.Error(), "cannot decrypt signing key: wrong key-encryption key?") || !strings.Contains(err.Error(), es.ID) {
+	_, err := signing.NewSigner(es, newKEK(t))
+	if !errors.Is(err, signing.ErrWrongKEK) || !strings.Contains(err.Error(), "cannot decrypt signing key: wrong key-encryption key?") || !strings.Contains(err.Error(), es.ID) {
 		t.Errorf("wrong KEK: %v, want ErrWrongKEK naming the key", err)
 	}
 
-	other, err := jose.NewKey(auth.ES256, testKEK(), time.Now(), time.Now())
+	other, err := signing.NewKey(auth.ES256, testKEK(), time.Now(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func TestNewSignerRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k := es
 			tc.edit(&k)
-			s, err := jose.NewSigner(k, testKEK())
+			s, err := signing.NewSigner(k, testKEK())
 			if err == nil {
 				t.Fatalf("NewSigner succeeded: %v", s.KeyID())
 			}
@@ -323,7 +323,7 @@ func TestNewSignerRejects(t *testing.T) {
 			}
 		})
 	}
-	if _, err := jose.NewSigner(es, nil); err == nil {
+	if _, err := signing.NewSigner(es, nil); err == nil {
 		t.Error("NewSigner with a nil KEK succeeded")
 	}
 }
@@ -331,10 +331,10 @@ func TestNewSignerRejects(t *testing.T) {
 func TestNewKey(t *testing.T) {
 	loc := time.FixedZone("UTC+5", 5*3600)
 	created := time.Date(2026, 1, 2, 3, 4, 5, 6, loc)
-	signing := created.Add(time.Hour)
+	from := created.Add(time.Hour)
 	for _, alg := range algs {
 		t.Run(alg, func(t *testing.T) {
-			k, err := jose.NewKey(alg, testKEK(), created, signing)
+			k, err := signing.NewKey(alg, testKEK(), created, from)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -342,14 +342,14 @@ func TestNewKey(t *testing.T) {
 				t.Errorf("key %+v", k)
 			}
 			if k.CreatedAt.Location() != time.UTC || !k.CreatedAt.Equal(created) ||
-				k.SigningFrom.Location() != time.UTC || !k.SigningFrom.Equal(signing) {
-				t.Errorf("times %v, %v; want %v, %v in UTC", k.CreatedAt, k.SigningFrom, created, signing)
+				k.SigningFrom.Location() != time.UTC || !k.SigningFrom.Equal(from) {
+				t.Errorf("times %v, %v; want %v, %v in UTC", k.CreatedAt, k.SigningFrom, created, from)
 			}
-			pub, err := jose.PublicKey(k)
+			pub, err := signing.PublicKey(k)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if kid, err := jose.Thumbprint(pub); err != nil || kid != k.ID {
+			if kid, err := signing.Thumbprint(pub); err != nil || kid != k.ID {
 				t.Errorf("Thumbprint = %s, %v; want the kid %s", kid, err, k.ID)
 			}
 			if len(k.ID) != 43 {
@@ -358,11 +358,11 @@ func TestNewKey(t *testing.T) {
 		})
 	}
 
-	_, err := jose.NewKey("HS256", testKEK(), created, signing)
+	_, err := signing.NewKey("HS256", testKEK(), created, from)
 	if err == nil || !strings.Contains(err.Error(), "ES256, EdDSA, RS256") {
 		t.Errorf("NewKey(HS256): %v, want an error listing the supported algorithms", err)
 	}
-	if _, err := jose.NewKey(auth.ES256, nil, created, signing); err == nil {
+	if _, err := signing.NewKey(auth.ES256, nil, created, from); err == nil {
 		t.Error("NewKey with a nil KEK succeeded")
 	}
 }

@@ -24,4 +24,4 @@
 // hot path and the compact serialization is a few lines. The tests verify
 // every algorithm with github.com/go-jose/go-jose/v4, using keys read back
 // out of the JWK Set.
-package jose
+package signing

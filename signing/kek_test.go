@@ -1,4 +1,4 @@
-package jose_test
+package signing_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gooclaim/gooclaim-auth/jose"
+	"github.com/gooclaim/auth/signing"
 )
 
 func TestParseKEK(t *testing.T) {
@@ -37,7 +37,7 @@ func TestParseKEK(t *testing.T) {
 	}
 	for _, tc := range good {
 		t.Run(tc.name, func(t *testing.T) {
-			kek, err := jose.ParseKEK([]byte(tc.text))
+			kek, err := signing.ParseKEK([]byte(tc.text))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestParseKEK(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := jose.ParseKEK([]byte(tc.text))
+			_, err := signing.ParseKEK([]byte(tc.text))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -125,7 +125,7 @@ func TestSealOpen(t *testing.T) {
 	}
 	fails := []struct {
 		name   string
-		kek    *jose.KEK
+		kek    *signing.KEK
 		sealed []byte
 		aad    []byte
 		want   string
@@ -149,7 +149,7 @@ func TestSealOpen(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "cannot decrypt signing key") {
 				t.Errorf("error %q, want one saying %q", err, tc.want)
 			}
-			if tc.want == "wrong key-encryption key?" && !errors.Is(err, jose.ErrWrongKEK) {
+			if tc.want == "wrong key-encryption key?" && !errors.Is(err, signing.ErrWrongKEK) {
 				t.Errorf("error %v is not ErrWrongKEK", err)
 			}
 		})
@@ -158,7 +158,7 @@ func TestSealOpen(t *testing.T) {
 
 func TestKEKFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kek")
-	created, err := jose.CreateKEKFile(path)
+	created, err := signing.CreateKEKFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestKEKFile(t *testing.T) {
 	if len(text) != 45 || text[44] != '\n' {
 		t.Errorf("file holds %q, want 44 base64 characters and a newline", text)
 	}
-	loaded, err := jose.LoadKEKFile(path)
+	loaded, err := signing.LoadKEKFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestKEKFile(t *testing.T) {
 	}
 
 	// Never overwritten.
-	if _, err := jose.CreateKEKFile(path); !errors.Is(err, fs.ErrExist) {
+	if _, err := signing.CreateKEKFile(path); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("CreateKEKFile over an existing file: %v, want fs.ErrExist", err)
 	}
 	if again, _ := os.ReadFile(path); !bytes.Equal(again, text) {
@@ -194,19 +194,19 @@ func TestKEKFile(t *testing.T) {
 	}
 
 	// LoadOrCreate loads an existing file, creates a missing one.
-	kek, wasCreated, err := jose.LoadOrCreateKEKFile(path)
+	kek, wasCreated, err := signing.LoadOrCreateKEKFile(path)
 	if err != nil || wasCreated || kek.Fingerprint() != created.Fingerprint() {
 		t.Errorf("LoadOrCreateKEKFile(existing) = %v, %v, %v; want the existing key, false, nil", kek, wasCreated, err)
 	}
 	path2 := filepath.Join(t.TempDir(), "kek")
-	kek, wasCreated, err = jose.LoadOrCreateKEKFile(path2)
+	kek, wasCreated, err = signing.LoadOrCreateKEKFile(path2)
 	if err != nil || !wasCreated {
 		t.Fatalf("LoadOrCreateKEKFile(missing) = %v, %v, %v; want a new key, true, nil", kek, wasCreated, err)
 	}
-	if again, err := jose.LoadKEKFile(path2); err != nil || again.Fingerprint() != kek.Fingerprint() {
+	if again, err := signing.LoadKEKFile(path2); err != nil || again.Fingerprint() != kek.Fingerprint() {
 		t.Errorf("LoadKEKFile after LoadOrCreateKEKFile = %v, %v", again, err)
 	}
-	if _, _, err := jose.LoadOrCreateKEKFile(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
+	if _, _, err := signing.LoadOrCreateKEKFile(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
 		t.Error("LoadOrCreateKEKFile in a missing directory succeeded")
 	}
 }
@@ -230,38 +230,38 @@ func TestLoadKEKFileRejects(t *testing.T) {
 	if runtime.GOOS != "windows" {
 		for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
 			path := write("kek-"+mode.String(), good, mode)
-			_, err := jose.LoadKEKFile(path)
+			_, err := signing.LoadKEKFile(path)
 			if err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
 				t.Errorf("mode %#o: error %v, want one saying to chmod 600 %s", mode, err, path)
 			}
 		}
-		if _, err := jose.LoadKEKFile(write("kek-0400", good, 0o400)); err != nil {
+		if _, err := signing.LoadKEKFile(write("kek-0400", good, 0o400)); err != nil {
 			t.Errorf("mode 0400: %v", err)
 		}
 	}
 
 	path := write("short", base64.StdEncoding.EncodeToString(key[:31]), 0o600)
-	if _, err := jose.LoadKEKFile(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "31 bytes") {
+	if _, err := signing.LoadKEKFile(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "31 bytes") {
 		t.Errorf("31-byte key file: %v, want an error naming the file and the length", err)
 	}
-	if _, err := jose.LoadKEKFile(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := signing.LoadKEKFile(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
-	if _, err := jose.LoadKEKFile(dir); err == nil {
+	if _, err := signing.LoadKEKFile(dir); err == nil {
 		t.Error("LoadKEKFile(a directory) succeeded")
 	}
 }
 
-func newKEK(t testing.TB) *jose.KEK {
+func newKEK(t testing.TB) *signing.KEK {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
 	return mustParseKEK(t, []byte(base64.StdEncoding.EncodeToString(key)))
 }
 
-func mustParseKEK(t testing.TB, text []byte) *jose.KEK {
+func mustParseKEK(t testing.TB, text []byte) *signing.KEK {
 	t.Helper()
-	kek, err := jose.ParseKEK(text)
+	kek, err := signing.ParseKEK(text)
 	if err != nil {
 		t.Fatal(err)
 	}
