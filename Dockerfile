@@ -64,7 +64,7 @@ USER 65532:65532
 # The SQLite database, and beside it the key-encryption key (gooclaim-auth.kek,
 # created on first start), live in the volume. A fleet sets
 # GOOCLAIM_DATABASE=postgres://... and GOOCLAIM_KEY_ENCRYPTION_KEY_FILE and
-# needs no volume (deploy/README.md).
+# needs no volume (docs/operations.md, "The image").
 ENV GOOCLAIM_DATABASE=/data/gooclaim-auth.db \
     GOOCLAIM_LISTEN=:8080 \
     GOOCLAIM_OPS_LISTEN=:9090
