@@ -1,4 +1,4 @@
-// Package jose holds Gooclaim Auth's signing keys and everything that turns
+// Package signing holds Gooclaim Auth's signing keys and everything that turns
 // them into bytes on the wire: the key-encryption key that seals private keys
 // at rest, compact JWS signing of access tokens, and the JWK Set that
 // resource servers fetch to verify them.

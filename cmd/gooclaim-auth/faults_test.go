@@ -3,7 +3,7 @@ package main
 // Fault injection with the real components (issue 7, point 3): a private
 // PostgreSQL and a private Redis (internal/testservices) are stopped in the
 // middle of a load and started again, so the shared servers other tests use
-// are never disturbed. The defined behaviour is in README.md, "What happens
+// are never disturbed. The defined behaviour is in docs/operations.md, "What happens
 // when something fails".
 
 import (

@@ -11,7 +11,7 @@ import (
 )
 
 // TestTokenAndVerifyCommands fetches a token with `token` and checks it with
-// `verify`, both speaking HTTP to a running server, as in the README.
+// `verify`, both speaking HTTP to a running server, as in docs/api.md.
 func TestTokenAndVerifyCommands(t *testing.T) {
 	ts := startTestServer(t, nil)
 	id, secret := ts.createClient("--name", "cli-kit", "--scope", "claims:read claims:write")
@@ -43,7 +43,7 @@ func TestTokenAndVerifyCommands(t *testing.T) {
 		t.Errorf("verify printed claims %v; want sub and client_id %s, iss %s, scope claims:read", claims, id, iss)
 	}
 
-	// Piped, as `token | verify` in the README: standard input, secret too.
+	// Piped, as `token | verify` in docs/api.md: standard input, secret too.
 	out, errOut, code = runCLI(t, secret+"\n", "token", "--token-url", iss+"/v1/auth/token", "--client-id", id, "--client-secret-file", "-", "--auth-method", "client_secret_post", "-o", "json")
 	if code != 0 {
 		t.Fatalf("token -o json: exit %d: %s", code, errOut)
@@ -149,7 +149,7 @@ func TestTokenCommandWithPrivateKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-	// As in the README: the public JWK Set comes from the jwks command.
+	// As in docs/api.md: the public JWK Set comes from the jwks command.
 	jwks, errOut, code := runCLI(t, "", "jwks", "--key-file", keyFile, "--key-id", key.kid)
 	if code != 0 || strings.Contains(jwks, `"d"`) {
 		t.Fatalf("jwks: exit %d, %s%s", code, jwks, errOut)

@@ -201,7 +201,7 @@ func TestTimingControls(t *testing.T) {
 
 	t.Run("imported argon2id secret never used", func(t *testing.T) {
 		// A wrong secret for a client whose imported secret this node has
-		// not yet verified costs one argon2id computation (README, "Client
+		// not yet verified costs one argon2id computation (docs/security.md, "Client
 		// secrets": the residual difference).
 		out, e, code := ts.cli("S3cureP@ssw0rd!", "clients", "create", "--client-id", "gooclaim_app_imported", "--name", "imported", "--scope", "claims:read", "--secret-stdin")
 		if code != 0 {
