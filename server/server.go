@@ -61,8 +61,8 @@ type Server struct {
 	ops       *http.Server // nil without an ops listener
 	opsLn     net.Listener
 
-	started    atomic.Bool    // Start was called
-	running    atomic.Bool    // Start succeeded
+	started    atomic.Bool // Start was called
+	running    atomic.Bool // Start succeeded
 	cancel     context.CancelFunc
 	background sync.WaitGroup // replica, key maintenance, certificate reloading
 	served     chan struct{}  // closed when the public listener stops serving
