@@ -228,7 +228,7 @@ func (s *Server) limiters() (auth.Limiter, auth.ReplayCache, error) {
 		var err error
 		s.redisCl, err = redis.ParseURL(c.RedisURL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Redis URL: %w", err)
+			return nil, nil, fmt.Errorf("the Redis URL: %w", err)
 		}
 		if m != nil {
 			m.InstrumentRedis(s.redisCl)
