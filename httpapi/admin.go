@@ -47,9 +47,10 @@ type Admin struct {
 	Service *admin.Service
 	// Guard authenticates the caller: it must put *verify.Claims in the
 	// request context (verify.NewContext) or answer the request itself.
-	// main wires it to a verify.Verifier's Middleware(auth.ScopeAdmin) plus
-	// a revocation check. Requests that reach the API without claims are
-	// refused with 401, so a missing or broken Guard fails closed.
+	// Server.AdminGuard is the one to use: a verify.Verifier's
+	// Middleware(auth.ScopeAdmin) plus a revocation check. Requests that
+	// reach the API without claims are refused with 401, so a missing or
+	// broken Guard fails closed.
 	Guard func(http.Handler) http.Handler
 	// Logger receives the causes of 500s, which callers never see; nil means slog.Default().
 	Logger *slog.Logger

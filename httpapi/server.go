@@ -57,7 +57,8 @@ type Server struct {
 	// NoRequestLog turns off the one-line-per-request log; errors and the
 	// token, introspection and revocation events are still logged.
 	NoRequestLog bool
-	// Admin serves the admin API under AdminPrefix; nil leaves it out.
+	// Admin serves the admin API under AdminPrefix, typically an Admin's
+	// Handler guarded by AdminGuard; nil leaves it out.
 	Admin http.Handler
 	// AssertionAlgorithms are the algorithms accepted for private_key_jwt
 	// client assertions; empty means that method is not offered.
@@ -69,7 +70,7 @@ type Server struct {
 	// Fresh, when set and returning an error, refuses token, introspection
 	// and revocation requests with 503 temporarily_unavailable and the
 	// error's message: the node's copy of the clients is too old to be
-	// trusted (see serve's --max-staleness). nil means always fresh.
+	// trusted (see server.Config.MaxStaleness). nil means always fresh.
 	Fresh func() error
 	// Observer receives every request and token, introspection and
 	// revocation outcome, for metrics; nil means none.
@@ -78,12 +79,7 @@ type Server struct {
 
 // Handler returns the routed handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	if s.Logger == nil {
-		s.Logger = slog.Default()
-	}
-	if s.Clock == nil {
-		s.Clock = auth.SystemClock{}
-	}
+	s.setDefaults()
 	mux := http.NewServeMux()
 	for path, h := range map[string]http.HandlerFunc{
 		TokenPath:      s.handleToken,
@@ -122,6 +118,17 @@ func (s *Server) Handler() http.Handler {
 	return s.recoverPanics(s.clientAddr(closeAfterAmbiguousFraming(h)))
 }
 
+// setDefaults fills in the optional fields left nil.
+func (s *Server) setDefaults() {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Clock == nil {
+		s.Clock = auth.SystemClock{}
+	}
+}
+
+// issuerPath is the path of an issuer URL without its trailing slash ("" for none).
 func issuerPath(iss string) string {
 	i := strings.Index(iss, "://")
 	if i < 0 {

@@ -37,7 +37,7 @@ func TestCLIRoundTrip(t *testing.T) {
 		return out
 	}
 	cli("clients", "update", id, "--scope", "claims:read claims:write", "--token-ttl", "5m")
-	waitUntil(t, func() bool { return ts.srv.replica.Lookup(id).TokenTTL == 5*time.Minute })
+	waitUntil(t, func() bool { return ts.srv.Replica().Lookup(id).TokenTTL == 5*time.Minute })
 	if tok := ts.form(req).token(t); tok.Scope != "claims:read claims:write" || tok.ExpiresIn != 300 {
 		t.Fatalf("after update: %+v", tok)
 	}
@@ -236,7 +236,7 @@ func TestGracefulShutdown(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the server is now reading the body
 
 	ts.cancel()
-	waitUntil(t, func() bool { return ts.srv.ready() != nil })
+	waitUntil(t, func() bool { return !ts.srv.Health().Ready })
 	fmt.Fprint(conn, body[10:])
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

@@ -18,11 +18,11 @@ func TestDiscoveryWithRealClientLibrary(t *testing.T) {
 	id, secret := ts.createClient("--name", "svc", "--scope", "claims:read")
 	ctx := context.Background()
 
-	provider, err := oidc.NewProvider(ctx, ts.srv.cfg.issuer)
+	provider, err := oidc.NewProvider(ctx, ts.srv.Issuer())
 	if err != nil {
 		t.Fatalf("go-oidc rejects the discovery document: %v", err)
 	}
-	if got := provider.Endpoint().TokenURL; got != ts.srv.cfg.issuer+"/v1/auth/token" {
+	if got := provider.Endpoint().TokenURL; got != ts.srv.Issuer()+"/v1/auth/token" {
 		t.Fatalf("token endpoint %q", got)
 	}
 	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: provider.Endpoint().TokenURL}
@@ -35,7 +35,7 @@ func TestDiscoveryWithRealClientLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go-oidc cannot verify the token with the advertised JWKS: %v", err)
 	}
-	if verified.Subject != id || verified.Issuer != ts.srv.cfg.issuer {
+	if verified.Subject != id || verified.Issuer != ts.srv.Issuer() {
 		t.Fatalf("verified token: sub %q iss %q", verified.Subject, verified.Issuer)
 	}
 }

@@ -42,7 +42,7 @@ func storeClientWithJWKSURI(t *testing.T, ts *testServer, jwksURI string) string
 	t.Helper()
 	c := &auth.Client{ID: credential.NewClientID(), Name: "internal-keys", Scopes: []string{"claims:read"},
 		JWKSURI: jwksURI, AuthMethods: []string{auth.AuthPrivateKeyJWT}, CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	if err := ts.srv.data.CreateClient(context.Background(), c); err != nil {
+	if err := ts.srv.Store().CreateClient(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	ts.waitForClient(c.ID, true)
@@ -113,7 +113,7 @@ func TestJWKSURIFailureIsNotDescribed(t *testing.T) {
 				uri = srv.URL + "/jwks.json"
 			}
 			id := storeClientWithJWKSURI(t, ts, uri)
-			r := ts.assertionRequest(id, key.assertion(t, assertionClaims(id, ts.srv.cfg.issuer, time.Now(), time.Minute)))
+			r := ts.assertionRequest(id, key.assertion(t, assertionClaims(id, ts.srv.Issuer(), time.Now(), time.Minute)))
 			code, desc := r.errorBody(t)
 			if r.StatusCode != 401 || code != "invalid_client" {
 				t.Fatalf("%d %s %s, want 401 invalid_client", r.StatusCode, code, desc)
@@ -160,7 +160,7 @@ func TestPrivateAddressesPolicy(t *testing.T) {
 			})
 			internal, conns := loopbackKeyServer(t, key.jwks)
 			id := storeClientWithJWKSURI(t, ts, internal.URL+"/jwks.json")
-			r := ts.assertionRequest(id, key.assertion(t, assertionClaims(id, ts.srv.cfg.issuer, time.Now(), time.Minute)))
+			r := ts.assertionRequest(id, key.assertion(t, assertionClaims(id, ts.srv.Issuer(), time.Now(), time.Minute)))
 			if tc.fetched {
 				if r.StatusCode != 200 || conns.Load() != 1 {
 					t.Fatalf("%d %s with %d connections; want 200, the keys fetched once", r.StatusCode, r.body, conns.Load())

@@ -17,7 +17,7 @@ func TestTokenErrors(t *testing.T) {
 	if _, e, code := ts.cli("", "clients", "disable", offID); code != 0 {
 		t.Fatal(e)
 	}
-	waitUntil(t, func() bool { return ts.srv.replica.Lookup(offID).Disabled })
+	waitUntil(t, func() bool { return ts.srv.Replica().Lookup(offID).Disabled })
 	basic := func(u, p string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p)) }
 	good := "grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret
 	creds := "&client_id=" + id + "&client_secret=" + secret
@@ -109,7 +109,7 @@ func TestInvalidClientIndistinguishable(t *testing.T) {
 	id, secret := ts.createClient("--name", "svc", "--scope", "a")
 	offID, offSecret := ts.createClient("--name", "off", "--scope", "a")
 	ts.cli("", "clients", "disable", offID)
-	waitUntil(t, func() bool { return ts.srv.replica.Lookup(offID).Disabled })
+	waitUntil(t, func() bool { return ts.srv.Replica().Lookup(offID).Disabled })
 	bodies := map[string]string{}
 	for name, q := range map[string]string{
 		"unknown":  "client_id=gooclaim_app_nobody&client_secret=" + secret,

@@ -90,7 +90,7 @@ func (ts *testServer) readyDetail() (status int, d struct {
 	Rate   map[string]any `json:"rate_limiter"`
 }) {
 	ts.t.Helper()
-	resp, err := http.Get("http://" + ts.srv.opsAddr() + "/readyz")
+	resp, err := http.Get("http://" + ts.srv.OpsAddr() + "/readyz")
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestFaultPostgresDown(t *testing.T) {
 	}
 	// Below the admin API's guard (which cannot check revocation and
 	// answers first), the write itself fails as unavailable: 503 too.
-	if _, _, err := (&admin.Service{Store: ts.srv.replica}).CreateClient(context.Background(), admin.ClientSpec{Name: "during", Scopes: []string{"x"}}); auth.ErrorCode(err) != auth.EUNAVAILABLE {
+	if _, _, err := (&admin.Service{Store: ts.srv.Replica()}).CreateClient(context.Background(), admin.ClientSpec{Name: "during", Scopes: []string{"x"}}); auth.ErrorCode(err) != auth.EUNAVAILABLE {
 		t.Fatalf("a write while PostgreSQL is down: %v (code %q), want %s", err, auth.ErrorCode(err), auth.EUNAVAILABLE)
 	}
 	_, errOut, code := ts.cli("", "clients", "create", "--name", "cli-during", "--scope", "x")
@@ -285,7 +285,7 @@ func TestFaultRedisDown(t *testing.T) {
 			id, secret := ts.createClient("--name", "svc", "--scope", "claims:read")
 			body := "grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret
 			ts.form(body).token(t)
-			if b := ts.srv.limiterBackend(); b != "redis" {
+			if b := ts.srv.Health().RateLimiter.Backend; b != "redis" {
 				t.Fatalf("limiter backend %q before the fault", b)
 			}
 
@@ -293,7 +293,7 @@ func TestFaultRedisDown(t *testing.T) {
 				load := startLoad(ts, body, 4)
 				time.Sleep(200 * time.Millisecond)
 				rd.Stop()
-				waitUntil(t, func() bool { return ts.srv.limiterBackend() == "fallback" })
+				waitUntil(t, func() bool { return ts.srv.Health().RateLimiter.Backend == "fallback" })
 				if status, d := ts.readyDetail(); status != 200 || d.Rate["backend"] != "fallback" {
 					t.Fatalf("/readyz with Redis down: %d %+v", status, d.Rate)
 				}
@@ -302,7 +302,7 @@ func TestFaultRedisDown(t *testing.T) {
 				}
 				time.Sleep(300 * time.Millisecond)
 				rd.Start()
-				waitFor(t, 10*time.Second, "the limiter to return to Redis", func() bool { return ts.srv.limiterBackend() == "redis" })
+				waitFor(t, 10*time.Second, "the limiter to return to Redis", func() bool { return ts.srv.Health().RateLimiter.Backend == "redis" })
 				ok, fail, failures := load.end()
 				if fail != 0 {
 					t.Fatalf("%d token requests failed with Redis down and fail open (%q)", fail, failures)
@@ -323,7 +323,7 @@ func TestFaultRedisDown(t *testing.T) {
 			}
 			rd.Start()
 			waitFor(t, 10*time.Second, "tokens after Redis's restart", func() bool { return ts.form(body).StatusCode == 200 })
-			if b := ts.srv.limiterBackend(); b != "redis" {
+			if b := ts.srv.Health().RateLimiter.Backend; b != "redis" {
 				t.Fatalf("limiter backend %q after recovery", b)
 			}
 		})
@@ -344,7 +344,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 func metricsText(t *testing.T, ts *testServer) string {
 	t.Helper()
-	resp, err := http.Get("http://" + ts.srv.opsAddr() + "/metrics")
+	resp, err := http.Get("http://" + ts.srv.OpsAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

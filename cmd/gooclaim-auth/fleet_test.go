@@ -106,7 +106,7 @@ func TestThreeNodes(t *testing.T) {
 	clock := authtest.NewClock(time.Now().Truncate(time.Millisecond))
 	f := startFleet(t, 3, clock)
 	a, b, c := f.nodes[0], f.nodes[1], f.nodes[2]
-	if keys, _ := a.srv.store.Keys(context.Background()); len(keys) != 1 {
+	if keys, _ := a.srv.Store().Keys(context.Background()); len(keys) != 1 {
 		t.Fatalf("three nodes starting together made %d keys, want 1", len(keys))
 	}
 	id, secret := a.createClient("--name", "fleet", "--scope", "claims:read")
@@ -156,19 +156,19 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatalf("%d accepted and %d limited, want 60 and 30", ok.Load(), limited.Load())
 		}
 		for _, n := range f.nodes {
-			if st := n.srv.limiterBackend(); st != "redis" {
+			if st := n.srv.Health().RateLimiter.Backend; st != "redis" {
 				t.Errorf("node limiter backend %q", st)
 			}
 		}
 	})
 
 	t.Run("client disabled through B is refused by A", func(t *testing.T) {
-		svc := &admin.Service{Store: b.srv.replica}
+		svc := &admin.Service{Store: b.srv.Replica()}
 		start := time.Now()
 		if _, err := svc.SetDisabled(context.Background(), id, true); err != nil {
 			t.Fatal(err)
 		}
-		for a.srv.replica.Lookup(id) == nil || !a.srv.replica.Lookup(id).Disabled {
+		for a.srv.Replica().Lookup(id) == nil || !a.srv.Replica().Lookup(id).Disabled {
 			// LISTEN/NOTIFY brings it in milliseconds (logged below); the
 			// bound is the poll interval plus slack for a loaded machine.
 			if time.Since(start) > waitLimit {
@@ -185,13 +185,13 @@ func TestThreeNodes(t *testing.T) {
 	})
 
 	t.Run("concurrent rotation from all three nodes yields one new key", func(t *testing.T) {
-		before, _ := a.srv.store.Keys(context.Background())
-		clock.Advance(time.Duration(a.srv.cfg.rotationPeriod)) // every node's rotation is now due
+		before, _ := a.srv.Store().Keys(context.Background())
+		clock.Advance(time.Duration(a.cfg.rotationPeriod)) // every node's rotation is now due
 		var changed atomic.Int32
 		var wg sync.WaitGroup
 		for _, n := range f.nodes {
 			wg.Go(func() {
-				ch, err := n.srv.keys.Maintain(context.Background())
+				ch, err := n.srv.Keys().Maintain(context.Background())
 				if err != nil {
 					t.Error(err)
 				}
@@ -201,7 +201,7 @@ func TestThreeNodes(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		after, _ := a.srv.store.Keys(context.Background())
+		after, _ := a.srv.Store().Keys(context.Background())
 		if changed.Load() != 1 || len(after) != len(before)+1 {
 			t.Fatalf("%d nodes rotated, %d → %d keys; want exactly one new key", changed.Load(), len(before), len(after))
 		}
@@ -230,7 +230,7 @@ func TestNodeKilledMidLoad(t *testing.T) {
 	// Clients created through C just before it dies must survive it.
 	var created []string
 	for range 5 {
-		cl, _, err := (&admin.Service{Store: c.srv.replica}).CreateClient(context.Background(), admin.ClientSpec{Name: "made-on-c", Scopes: []string{"x"}})
+		cl, _, err := (&admin.Service{Store: c.srv.Replica()}).CreateClient(context.Background(), admin.ClientSpec{Name: "made-on-c", Scopes: []string{"x"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,7 +276,7 @@ func TestNodeKilledMidLoad(t *testing.T) {
 	}
 	for _, cid := range created {
 		for _, n := range []*testServer{a, b} {
-			if n.srv.replica.Lookup(cid) == nil {
+			if n.srv.Replica().Lookup(cid) == nil {
 				t.Fatalf("client %s created on the killed node is missing on a survivor", cid)
 			}
 		}

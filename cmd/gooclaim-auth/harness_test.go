@@ -14,17 +14,20 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/server"
 )
 
 // testServer is a real `serve` on a loopback port with a temporary SQLite
 // database, plus helpers to run the CLI against the same database.
 type testServer struct {
 	t      *testing.T
-	srv    *server
+	srv    *server.Server
+	cfg    *serveConfig // its settings
 	url    string
 	dir    string
 	g      *globalFlags
 	logs   *syncBuffer
+	logger *slog.Logger // the server's
 	client *http.Client // http.DefaultClient unless set
 	cancel context.CancelFunc
 	waited chan error
@@ -70,17 +73,18 @@ func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...
 	if err := c.validate(g); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(ts.logs, nil))
+	ts.logger = slog.New(slog.NewJSONHandler(ts.logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, c, g, logger, clock)
+	srv, err := startServer(ctx, c, g, ts.logger, clock)
 	if err != nil {
 		cancel()
 		t.Fatalf("start server: %v", err)
 	}
-	ts.srv, ts.cancel = srv, cancel
+	ts.srv, ts.cfg, ts.cancel = srv, c, cancel
 	ts.url = c.scheme() + "://" + srv.Addr()
 	registerServerLog(t, ts)
-	go func() { ts.waited <- srv.wait() }()
+	// As serve does: cancel is SIGTERM.
+	go func() { ts.waited <- serveUntil(ctx, srv) }()
 	t.Cleanup(ts.stop)
 	return ts
 }
@@ -88,11 +92,7 @@ func startTestNode(t *testing.T, g *globalFlags, clock auth.Clock, configure ...
 // kill stops the node abruptly, as SIGKILL would: connections are cut,
 // nothing is drained.
 func (ts *testServer) kill() {
-	ts.srv.stopping.Store(true)
-	ts.srv.http.Close()
-	if ts.srv.ops != nil {
-		ts.srv.ops.Close()
-	}
+	ts.srv.Close()
 }
 
 func (ts *testServer) stop() {
@@ -150,7 +150,7 @@ func (ts *testServer) createClient(args ...string) (id, secret string) {
 func (ts *testServer) waitForClient(id string, present bool) {
 	ts.t.Helper()
 	deadline := time.Now().Add(waitLimit)
-	for (ts.srv.replica.Lookup(id) != nil) != present {
+	for (ts.srv.Replica().Lookup(id) != nil) != present {
 		if time.Now().After(deadline) {
 			ts.t.Fatalf("the server did not see client %s (present=%v) within %v", id, present, waitLimit)
 		}

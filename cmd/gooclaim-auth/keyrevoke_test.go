@@ -65,7 +65,7 @@ func TestKeyRevoke(t *testing.T) {
 		// A resource server whose clock the test moves.
 		var skew atomic.Int64
 		v, err := verify.New(ctx, verify.Config{
-			Issuer: a.srv.cfg.issuer, Audience: "https://api.gooclaim.com",
+			Issuer: a.srv.Issuer(), Audience: "https://api.gooclaim.com",
 			JWKSURL: b.url + "/.well-known/jwks.json",
 			Now:     func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
 		})

@@ -11,6 +11,7 @@ import (
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/server"
 )
 
 func newKeysCmd(e *env, g *globalFlags) *cobra.Command {
@@ -100,11 +101,7 @@ func withKeyService(ctx context.Context, g *globalFlags, alg string, fn func(con
 	if err != nil {
 		return err
 	}
-	if alg == "" {
-		alg = currentAlgorithm(ctx, db)
-	}
-	ring := issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: alg}, kek, db, nil)
-	return fn(ctx, &admin.Service{Store: db, Keys: ring})
+	return fn(ctx, server.AdminService(ctx, db, kek, alg))
 }
 
 // printRotated shows a key made by a rotation.
@@ -195,14 +192,4 @@ func newMigrateCmd(e *env, g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// currentAlgorithm is the newest key's algorithm, ES256 when there is none.
-func currentAlgorithm(ctx context.Context, store auth.KeyStore) string {
-	keys, err := store.Keys(ctx)
-	if err != nil || len(keys) == 0 {
-		return auth.ES256
-	}
-	st := issuer.Statuses(keys, time.Now(), issuer.MaxTokenTTL)
-	return st[len(st)-1].Key.Algorithm
 }

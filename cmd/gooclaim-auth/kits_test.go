@@ -19,7 +19,7 @@ func TestTokenAndVerifyCommands(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	iss := ts.srv.cfg.issuer
+	iss := ts.srv.Issuer()
 
 	out, errOut, code := runCLI(t, "", "token", "--issuer", iss, "--client-id", id, "--client-secret-file", secretFile, "--scope", "claims:read")
 	if code != 0 {
@@ -65,7 +65,7 @@ func TestTokenAndVerifyCommands(t *testing.T) {
 func TestVerifyCommandRefuses(t *testing.T) {
 	ts := startTestServer(t, nil)
 	id, secret := ts.createClient("--name", "cli-kit", "--scope", "claims:read")
-	iss := ts.srv.cfg.issuer
+	iss := ts.srv.Issuer()
 	out, errOut, code := runCLI(t, secret, "token", "--issuer", iss, "--client-id", id, "--client-secret-file", "-")
 	if code != 0 {
 		t.Fatalf("token: exit %d: %s", code, errOut)
@@ -105,7 +105,7 @@ func TestVerifyCommandRefuses(t *testing.T) {
 func TestTokenCommandErrors(t *testing.T) {
 	ts := startTestServer(t, nil)
 	id, _ := ts.createClient("--name", "cli-kit")
-	iss := ts.srv.cfg.issuer
+	iss := ts.srv.Issuer()
 	empty := filepath.Join(t.TempDir(), "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -156,14 +156,14 @@ func TestTokenCommandWithPrivateKey(t *testing.T) {
 	}
 	os.WriteFile(jwksFile, []byte(jwks), 0o600)
 	id, _ := ts.createClient("--name", "signer", "--scope", "claims:read", "--jwks-file", jwksFile)
-	out, errOut, code := runCLI(t, "", "token", "--issuer", ts.srv.cfg.issuer, "--client-id", id, "--private-key-file", keyFile, "--key-id", key.kid)
+	out, errOut, code := runCLI(t, "", "token", "--issuer", ts.srv.Issuer(), "--client-id", id, "--private-key-file", keyFile, "--key-id", key.kid)
 	if code != 0 {
 		t.Fatalf("token --private-key-file: exit %d: %s", code, errOut)
 	}
-	if _, errOut, code := runCLI(t, out, "verify", "--issuer", ts.srv.cfg.issuer); code != 0 {
+	if _, errOut, code := runCLI(t, out, "verify", "--issuer", ts.srv.Issuer()); code != 0 {
 		t.Fatalf("verify the token: %s", errOut)
 	}
-	if _, errOut, code := runCLI(t, "", "token", "--issuer", ts.srv.cfg.issuer, "--client-id", id, "--private-key-file", jwksFile); code == 0 || !strings.Contains(errOut, "PEM") {
+	if _, errOut, code := runCLI(t, "", "token", "--issuer", ts.srv.Issuer(), "--client-id", id, "--private-key-file", jwksFile); code == 0 || !strings.Contains(errOut, "PEM") {
 		t.Errorf("a JWK Set as the private key: exit %d, %q", code, errOut)
 	}
 }

@@ -81,7 +81,7 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 		tok := a.tokenFor(id, secret, "scope", "claims:read")
 		m := introspection(t, b.operation("/v1/auth/introspect", rs, rsSecret, tok))
 		if m["active"] != true || m["client_id"] != id || m["sub"] != id || m["scope"] != "claims:read" || m["token_type"] != "Bearer" ||
-			m["iss"] != a.srv.cfg.issuer || m["aud"] != "https://api.gooclaim.com" || m["jti"] == nil || m["exp"] == nil || m["iat"] == nil {
+			m["iss"] != a.srv.Issuer() || m["aud"] != "https://api.gooclaim.com" || m["jti"] == nil || m["exp"] == nil || m["iat"] == nil {
 			t.Fatalf("introspection of a fresh token on the other node: %v", m)
 		}
 
@@ -156,7 +156,7 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 		})
 
 		// Every revocation is in the audit trail.
-		events, err := a.srv.store.AuditEvents(context.Background(), auth.AuditQuery{Action: auth.ActionTokenRevoke})
+		events, err := a.srv.Store().AuditEvents(context.Background(), auth.AuditQuery{Action: auth.ActionTokenRevoke})
 		if err != nil || len(events) != 1 || events[0].Actor != "client:"+id {
 			t.Errorf("audit of the revocation: %+v, %v; want one event by client:%s", events, err, id)
 		}
@@ -170,7 +170,7 @@ func TestDiscoveryListsLifecycleEndpoints(t *testing.T) {
 	if err := json.Unmarshal(r.body, &md); err != nil {
 		t.Fatal(err)
 	}
-	iss := ts.srv.cfg.issuer
+	iss := ts.srv.Issuer()
 	if md["introspection_endpoint"] != iss+"/v1/auth/introspect" || md["revocation_endpoint"] != iss+"/v1/auth/revoke" {
 		t.Errorf("metadata endpoints: %v", md)
 	}
@@ -192,7 +192,7 @@ func TestVerifyKitOnlineCheck(t *testing.T) {
 	rs, rsSecret := ts.createClient("--name", "api", "--scope", auth.ScopeIntrospect)
 	ctx := context.Background()
 	v, err := verify.New(ctx, verify.Config{
-		Issuer: ts.srv.cfg.issuer, Audience: "https://api.gooclaim.com",
+		Issuer: ts.srv.Issuer(), Audience: "https://api.gooclaim.com",
 		Introspection: &verify.Introspection{ClientID: rs, ClientSecret: rsSecret, CacheTTL: 200 * time.Millisecond},
 	})
 	if err != nil {
@@ -209,7 +209,7 @@ func TestVerifyKitOnlineCheck(t *testing.T) {
 	if _, err := v.Verify(ctx, tok); !strings.Contains(err.Error(), "no longer active") {
 		t.Errorf("revoked token refused with %v, want it to say it is no longer active", err)
 	}
-	if st := v.Stats(); st.Introspections < 2 || st.IntrospectionEndpoint != ts.srv.cfg.issuer+"/v1/auth/introspect" {
+	if st := v.Stats(); st.Introspections < 2 || st.IntrospectionEndpoint != ts.srv.Issuer()+"/v1/auth/introspect" {
 		t.Errorf("stats %+v", st)
 	}
 }

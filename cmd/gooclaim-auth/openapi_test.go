@@ -442,7 +442,7 @@ func TestOpenAPIContract(t *testing.T) {
 	auditorID, auditorSecret := ts.createClient(append([]string{"--name", "auditor", "--scope", "claims:read", "--audience", auth.AdminAudience}, hi...)...)
 	key := newSigningKey(t)
 	signerID, _ := ts.createClient(append([]string{"--name", "signer", "--scope", "claims:read", "--jwks-file", writeFile(t, string(key.jwks))}, hi...)...)
-	iss := ts.srv.cfg.issuer
+	iss := ts.srv.Issuer()
 
 	form := "application/x-www-form-urlencoded"
 	js := "application/json"
@@ -695,7 +695,7 @@ func TestOpenAPIContract(t *testing.T) {
 
 	// Revoke a key that does not sign (the admin token's key must keep working).
 	nextKID := ""
-	for _, st := range ts.srv.keys.Statuses(time.Now()) {
+	for _, st := range ts.srv.Keys().Statuses(time.Now()) {
 		if st.State == issuer.KeyNext {
 			nextKID = st.Key.ID
 		}
@@ -775,7 +775,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// cannot read revocations, and say so with 503.
 	adminTok = ts.tokenFor(adminID, adminSecret)
 	svcTok = ts.tokenFor(svcID, svcSecret)
-	if err := ts.srv.store.Close(); err != nil {
+	if err := ts.srv.Store().Close(); err != nil {
 		t.Fatal(err)
 	}
 	var down []call
@@ -814,7 +814,7 @@ func TestOpenAPIContract(t *testing.T) {
 			body: enc("token", "x"), headers: basic("gooclaim_app_12345", "S3cureP@ssw0rd!")},
 	)
 	closed.cancel() // SIGTERM: readiness fails for --shutdown-delay while the node still serves
-	waitUntil(t, func() bool { return closed.srv.stopping.Load() })
+	waitUntil(t, func() bool { return closed.srv.Health().Reason == "shutting down" })
 	c.run(closed, call{name: "shutting down", method: "GET", path: "/readyz", status: 503})
 
 	c.checkCoverage()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,7 +16,7 @@ import (
 // scrape reads the ops listener's /metrics in the text format.
 func (ts *testServer) scrape() map[string]float64 {
 	ts.t.Helper()
-	resp, err := http.Get("http://" + ts.srv.opsAddr() + "/metrics")
+	resp, err := http.Get("http://" + ts.srv.OpsAddr() + "/metrics")
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func (ts *testServer) scrape() map[string]float64 {
 // a graceful shutdown.
 func TestOpsListener(t *testing.T) {
 	ts := startTestServer(t, nil, func(c *serveConfig) { c.shutdownDelay = durationValue(400 * time.Millisecond) })
-	if ts.srv.opsAddr() == "" {
+	if ts.srv.OpsAddr() == "" {
 		t.Fatal("no ops listener")
 	}
 	if r := ts.do("GET", "/metrics", "", ""); r.StatusCode != 404 {
@@ -84,7 +85,7 @@ func TestOpsListener(t *testing.T) {
 	}
 
 	ready := func() int {
-		resp, err := http.Get("http://" + ts.srv.opsAddr() + "/readyz")
+		resp, err := http.Get("http://" + ts.srv.OpsAddr() + "/readyz")
 		if err != nil {
 			return 0
 		}
@@ -95,7 +96,7 @@ func TestOpsListener(t *testing.T) {
 	if got := ready(); got != 200 {
 		t.Fatalf("/readyz before shutdown: %d", got)
 	}
-	go ts.srv.shutdown()
+	go ts.srv.Shutdown(context.Background())
 	waitUntil(t, func() bool { return ready() == 503 })
 	// Still serving during the drain delay: the load balancer is the one to stop.
 	if r := ts.do("GET", "/healthz", "", ""); r.StatusCode != 200 {

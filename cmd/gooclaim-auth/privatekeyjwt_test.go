@@ -89,7 +89,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if secret != "" {
 			t.Fatalf("a client registered with keys got a secret %q", secret)
 		}
-		iss := a.srv.cfg.issuer
+		iss := a.srv.Issuer()
 
 		// The client kit signs a fresh assertion per request.
 		// TokenURL is the node's real address; Issuer, the assertion's aud.
@@ -172,7 +172,7 @@ func TestPrivateKeyJWTWithJWKSURI(t *testing.T) {
 	}))
 	t.Cleanup(keys.Close)
 	id, _ := ts.createClient("--name", "fetched", "--scope", "claims:read", "--jwks-uri", keys.URL+"/jwks.json", "--allow-http-jwks-uri", "--allow-private-addresses")
-	iss := ts.srv.cfg.issuer
+	iss := ts.srv.Issuer()
 	for range 3 {
 		if r := ts.assertionRequest(id, first.assertion(t, assertionClaims(id, iss, time.Now(), time.Minute))); r.StatusCode != 200 {
 			t.Fatalf("assertion with a key from jwks_uri: %d %s", r.StatusCode, r.body)

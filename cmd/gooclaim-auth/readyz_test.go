@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +15,7 @@ import (
 // with the detail's leaves flattened to text ("store.backend" → "sqlite").
 func (ts *testServer) opsReadyz() (status int, detail map[string]string) {
 	ts.t.Helper()
-	resp, err := http.Get("http://" + ts.srv.opsAddr() + "/readyz")
+	resp, err := http.Get("http://" + ts.srv.OpsAddr() + "/readyz")
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestPublicReadyzStatusOnly(t *testing.T) {
 	wantStatusOnly(t, "ready", ts.do("GET", "/readyz", "", ""), 200, "ready", detail, leaks...)
 
 	// Shutting down: not ready, and still nothing but the status.
-	go ts.srv.shutdown()
+	go ts.srv.Shutdown(context.Background())
 	waitUntil(t, func() bool { s, _ := ts.opsReadyz(); return s == 503 })
 	status, detail = ts.opsReadyz()
 	if detail["reason"] != "shutting down" || detail["keys.active_kid"] == "" {

@@ -175,7 +175,7 @@ func registerServerLog(t *testing.T, ts *testServer) {
 		return
 	}
 	t.Cleanup(func() {
-		for _, st := range ts.srv.keys.Statuses(time.Now()) {
+		for _, st := range ts.srv.Keys().Statuses(time.Now()) {
 			registerPrivateKey(t, kek, st.Key.ID, st.Key.Sealed)
 		}
 	})
@@ -297,5 +297,5 @@ func TestSecretScanPlantedLeak(t *testing.T) {
 	}
 	ts := startTestServer(t, nil)
 	_, secret := ts.createClient("--name", "leaky", "--scope", "claims:read")
-	ts.srv.logger.Info("a careless line", "secret", secret)
+	ts.logger.Info("a careless line", "secret", secret)
 }

@@ -2,32 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/gooclaim/auth"
-	"github.com/gooclaim/auth/admin"
-	"github.com/gooclaim/auth/clientauth"
-	"github.com/gooclaim/auth/httpapi"
-	"github.com/gooclaim/auth/inmem"
 	"github.com/gooclaim/auth/internal/egress"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
-	"github.com/gooclaim/auth/ops"
-	"github.com/gooclaim/auth/postgres"
 	"github.com/gooclaim/auth/redis"
+	"github.com/gooclaim/auth/server"
+	"github.com/gooclaim/auth/signing"
 )
 
 // serveConfig is the configuration of `serve`; its zero value is not used,
@@ -127,11 +116,11 @@ Settings may also come from GOOCLAIM_<FLAG> variables and a YAML file
 			lw := newLogWriter(e.stderr, 200*time.Millisecond)
 			defer lw.Close()
 			logger := slog.New(flushingHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}), lw})
-			s, err := startServer(cmd.Context(), c, g, logger, nil)
+			srv, err := startServer(cmd.Context(), c, g, logger, nil)
 			if err != nil {
 				return err
 			}
-			return s.wait()
+			return serveUntil(cmd.Context(), srv)
 		},
 	}
 	addServeFlags(cmd.Flags(), c)
@@ -175,251 +164,140 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
 }
 
-// server is a running `serve`.
-type server struct {
-	cfg      *serveConfig
-	logger   *slog.Logger
-	store    database
-	data     auth.Store // store, instrumented: everything but Close and type checks uses it
-	metrics  *metrics.Metrics
-	ops      *http.Server // nil without --ops-listen
-	opsLn    net.Listener
-	draining sync.WaitGroup // a shutdown in progress
-	replica  *inmem.Replica
-	keys     *issuer.KeyRing
-	limiter  *inmem.Limiter
-	redis    *redis.Limiter
-	redisCl  goredis.UniversalClient
-	issuer   *issuer.Issuer
-	http     *http.Server
-	certs    *certReloader // nil without TLS
-	listener net.Listener
-	ctx      context.Context
-	cancel   context.CancelFunc
-	done     chan error
-	stopping atomic.Bool
-}
-
-// startServer opens everything, listens, and serves in the background until
-// ctx ends. clock may be nil for the system clock.
-func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *slog.Logger, clock auth.Clock) (_ *server, err error) {
-	if clock == nil {
-		clock = auth.SystemClock{}
+// startServer opens the database and the key-encryption key named by g,
+// starts a server with c's settings, and logs what it serves. It returns
+// once the server serves, in the background; clock may be nil for the
+// system clock.
+func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *slog.Logger, clock auth.Clock) (_ *server.Server, err error) {
+	db, err := openStore(ctx, g, clock)
+	if err != nil {
+		return nil, err
 	}
-	s := &server{cfg: c, logger: logger, done: make(chan error, 1)}
 	defer func() {
 		if err != nil {
-			s.close()
+			db.Close() // the server closes it once started
 		}
 	}()
-	s.store, err = openStore(ctx, g, clock)
+	kek, err := loadKEK(ctx, g, db, logger)
 	if err != nil {
 		return nil, err
 	}
-	kek, err := loadKEK(ctx, g, s.store, logger)
+	srv, err := server.New(c.serverConfig(db, kek, logger, clock))
 	if err != nil {
 		return nil, err
 	}
-	bi := buildInfo()
-	s.metrics = metrics.New(metrics.BuildInfo{Version: bi.Version, Commit: bi.Commit, Date: bi.Date, GoVersion: bi.GoVersion})
-	s.data = metrics.Store(s.store, s.metrics)
-	s.replica = inmem.NewReplica(s.data, inmem.ReplicaOptions{
-		PollInterval: time.Duration(c.pollInterval),
-		Logger:       logger,
-		OnKeys:       func(keys []auth.Key) error { return s.keys.Load(keys) },
-	})
-	s.keys = issuer.NewKeyRing(issuer.KeyPolicy{
-		Algorithm:      c.signingAlg,
-		PublishAhead:   time.Duration(c.publishAhead),
-		RotationPeriod: time.Duration(c.rotationPeriod),
-	}, kek, s.replica, clock)
-	if err := s.replica.Load(ctx); err != nil {
+	if err := srv.Start(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := s.keys.Maintain(ctx); err != nil {
-		return nil, err
-	}
-	if _, err := s.keys.Signer(clock.Now()); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	s.metrics.WatchReplica(s.replica)
-	s.metrics.WatchKeys(s.keys, clock.Now)
-
-	if c.tlsCert != "" {
-		if s.certs, err = newCertReloader(c.tlsCert, c.tlsKey, logger); err != nil {
-			return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
-		}
-	}
-	s.listener, err = net.Listen("tcp", c.listen)
-	if err != nil {
-		return nil, fmt.Errorf("--listen %s: %w", c.listen, err)
-	}
-	if c.issuer == "" {
-		_, port, _ := net.SplitHostPort(s.listener.Addr().String())
-		c.issuer = c.scheme() + "://localhost:" + port
-	}
-	s.limiter = inmem.NewLimiter(inmem.LimiterOptions{Clock: clock})
-	var limiter auth.Limiter = s.limiter
-	if c.redisURL != "" {
-		s.redisCl, err = redis.ParseURL(c.redisURL)
-		if err != nil {
-			return nil, fmt.Errorf("--redis-url: %w", err)
-		}
-		s.metrics.InstrumentRedis(s.redisCl)
-		opts := redis.LimiterOptions{Prefix: c.redisPrefix, Logger: logger}
-		if c.rateLimitFail == "open" {
-			opts.Fallback = s.limiter
-		}
-		if _, ok := clock.(auth.SystemClock); !ok {
-			opts.Clock = clock // tests; in production Redis's own clock is shared by every node
-		}
-		// go-redis reports every failed dial itself; our limiter logs an
-		// outage once per episode, so the library's lines go to debug.
-		goredis.SetLogger(redisLogger{logger})
-		s.redis = redis.NewLimiter(s.redisCl, opts)
-		limiter = s.redis
-	}
-	s.metrics.WatchLimiter(s.redis) // nil: "memory"
-	limiter = metrics.Limiter(limiter, s.metrics)
-	// The jti of every private_key_jwt assertion is remembered until it
-	// expires: in Redis when the fleet shares one, so that an assertion
-	// accepted by one node is refused by every other.
-	var replay auth.ReplayCache = inmem.NewReplayCache(inmem.ReplayCacheOptions{Clock: clock})
-	if s.redisCl != nil {
-		ropts := redis.ReplayCacheOptions{Prefix: c.redisPrefix + "jti:"}
-		if _, ok := clock.(auth.SystemClock); !ok {
-			ropts.Clock = clock
-		}
-		replay = redis.NewReplayCache(s.redisCl, ropts)
-	}
-	// Plain-http jwks_uri values: asked for, or implied by an http issuer
-	// in development; never implied in production.
-	allowHTTPKeys := c.allowHTTPJWKSURI || (c.env != production && strings.HasPrefix(c.issuer, "http://"))
-	allowPrivate, _ := c.privateAddresses()
-	assertions, err := clientauth.NewVerifier(clientauth.Config{
-		Issuer:                c.issuer,
-		TokenEndpoint:         c.issuer + httpapi.TokenPath,
-		Replay:                replay,
-		Clock:                 clock,
-		AllowHTTP:             allowHTTPKeys,
-		AllowPrivateAddresses: allowPrivate,
-		Logger:                logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("private_key_jwt: %w", err)
-	}
-	s.issuer = issuer.New(issuer.Config{
-		Issuer:           c.issuer,
-		Audience:         c.audience,
-		TokenTTL:         time.Duration(c.tokenTTL),
-		RateLimit:        auth.Rate(c.rateLimit),
-		IPRateLimit:      auth.Rate(c.ipRateLimit),
-		Revocations:      s.data,
-		ClientAssertions: assertions,
-	}, s.replica, s.keys, limiter, clock)
-	api := &httpapi.Server{Issuer: s.issuer, Keys: s.keys, Scopes: s.replica, Logger: logger, Clock: clock, Ready: s.isReady,
-		NoRequestLog: c.noRequestLog, AssertionAlgorithms: clientauth.Algorithms, TrustedProxies: c.trustedProxies,
-		Observer: s.metrics, Fresh: s.fresh}
-	var self atomic.Pointer[http.Handler]
-	if !c.noAdminAPI {
-		guard, err := newAdminGuard(ctx, s.issuer, c.adminAudience, &self)
-		if err != nil {
-			return nil, fmt.Errorf("admin API: %w", err)
-		}
-		svc := &admin.Service{Store: s.data, Keys: s.keys, Clock: clock, AllowHTTPJWKSURI: allowHTTPKeys, AllowPrivateAddresses: allowPrivate}
-		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: logger}).Handler()
-	}
-	handler := api.Handler()
-	self.Store(&handler)
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: time.Duration(c.readHeaderTimeout),
-		ReadTimeout:       time.Duration(c.requestTimeout),
-		// The write deadline runs from the end of the headers, like the read
-		// one: a second more lets the 400 for a body that stalled until the
-		// read deadline still be written, instead of a bare closed connection.
-		WriteTimeout:   time.Duration(c.requestTimeout) + time.Second,
-		IdleTimeout:    time.Duration(c.idleTimeout),
-		MaxHeaderBytes: int(c.maxHeaderBytes),
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	if s.certs != nil {
-		s.http.TLSConfig = s.certs.tlsConfig()
-	}
-	if c.opsListen != "" {
-		s.opsLn, err = net.Listen("tcp", c.opsListen)
-		if err != nil {
-			return nil, fmt.Errorf("--ops-listen %s: %w", c.opsListen, err)
-		}
-		s.ops = &http.Server{
-			Handler:           ops.Handler(ops.Config{Metrics: s.metrics.Handler(), Health: s.health}),
-			ReadHeaderTimeout: 5 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		}
-	}
-
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go s.replica.Run(s.ctx)
-	go s.maintainKeys(time.Duration(c.keyCheckInterval))
-	if s.certs != nil {
-		go s.certs.run(s.ctx, c.tlsReloadEvery)
-	}
-	if s.ops != nil {
-		go func() {
-			if err := s.ops.Serve(s.opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.logger.Error("ops listener failed; metrics and health checks are unavailable", "err", err)
-			}
-		}()
-	}
-	go func() {
-		var err error
-		if s.certs != nil {
-			err = s.http.ServeTLS(s.listener, "", "") // HTTP/2 and HTTP/1.1 over TLS
-		} else {
-			err = s.http.Serve(s.listener)
-		}
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.done <- err
-	}()
-	go func() {
-		<-ctx.Done()
-		s.shutdown()
-	}()
-	s.logStart(g, clock)
-	return s, nil
+	logStart(srv, c, g, logger)
+	logEnvironment(srv, c, g, logger)
+	return srv, nil
 }
 
-func (s *server) logStart(g *globalFlags, clock auth.Clock) {
-	signer, _ := s.keys.Signer(clock.Now())
-	s.logger.Info("gooclaim-auth serving",
+// serveUntil lets srv serve until ctx ends (SIGINT, SIGTERM) or its
+// listener fails, then shuts it down gracefully.
+func serveUntil(ctx context.Context, srv *server.Server) error {
+	select {
+	case <-ctx.Done():
+	case <-srv.Done():
+	}
+	return srv.Shutdown(context.Background())
+}
+
+// serverConfig is the server's configuration: c's settings (validated),
+// the open database and key-encryption key, a fresh metrics registry, and
+// the egress rules c implies.
+func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.Logger, clock auth.Clock) server.Config {
+	bi := buildInfo()
+	allowPrivate, _ := c.privateAddresses()
+	shutdownTimeout := time.Duration(c.shutdownTimeout)
+	if shutdownTimeout == 0 {
+		shutdownTimeout = -1 // --shutdown-timeout 0: no grace at all (the server's zero is its default)
+	}
+	return server.Config{
+		Store:         db,
+		KEK:           kek,
+		Listen:        c.listen,
+		OpsListen:     c.opsListen,
+		Issuer:        c.issuer,
+		Audience:      c.audience,
+		AdminAudience: c.adminAudience,
+		NoAdminAPI:    c.noAdminAPI,
+		TokenTTL:      time.Duration(c.tokenTTL),
+		RateLimit:     auth.Rate(c.rateLimit),
+		IPRateLimit:   auth.Rate(c.ipRateLimit),
+		KeyPolicy: issuer.KeyPolicy{
+			Algorithm:      c.signingAlg,
+			PublishAhead:   time.Duration(c.publishAhead),
+			RotationPeriod: time.Duration(c.rotationPeriod),
+		},
+		KeyCheckInterval:      time.Duration(c.keyCheckInterval),
+		PollInterval:          time.Duration(c.pollInterval),
+		MaxStaleness:          time.Duration(c.maxStaleness),
+		ShutdownDelay:         time.Duration(c.shutdownDelay),
+		ShutdownTimeout:       shutdownTimeout,
+		ReadHeaderTimeout:     time.Duration(c.readHeaderTimeout),
+		RequestTimeout:        time.Duration(c.requestTimeout),
+		IdleTimeout:           time.Duration(c.idleTimeout),
+		MaxHeaderBytes:        int(c.maxHeaderBytes),
+		NoRequestLog:          c.noRequestLog,
+		TLSCertFile:           c.tlsCert,
+		TLSKeyFile:            c.tlsKey,
+		TLSReloadInterval:     c.tlsReloadEvery,
+		TrustedProxies:        c.trustedProxies,
+		RedisURL:              c.redisURL,
+		RedisPrefix:           c.redisPrefix,
+		RateLimitFailClosed:   c.rateLimitFail == "closed",
+		AllowHTTPJWKSURI:      c.allowHTTPKeys(),
+		AllowPrivateAddresses: allowPrivate,
+		Logger:                logger,
+		Clock:                 clock,
+		Metrics:               metrics.New(metrics.BuildInfo{Version: bi.Version, Commit: bi.Commit, Date: bi.Date, GoVersion: bi.GoVersion}),
+	}
+}
+
+// logStart says what the server serves, and how to begin when it has no
+// clients yet.
+func logStart(srv *server.Server, c *serveConfig, g *globalFlags, logger *slog.Logger) {
+	h := srv.Health()
+	logger.Info("gooclaim-auth serving",
 		"version", version,
-		"issuer", s.cfg.issuer,
-		"listen", s.listener.Addr().String(),
-		"ops_listen", s.opsAddr(),
+		"issuer", srv.Issuer(),
+		"listen", srv.Addr(),
+		"ops_listen", srv.OpsAddr(),
 		"database", redactURL(g.database),
-		"env", s.cfg.env,
+		"env", c.env,
 		"config", g.config,
-		"tls", s.certs != nil,
-		"trusted_proxies", s.cfg.trustedProxies.String(),
-		"rate_limiter", s.limiterBackend(),
-		"signing_alg", signer.Algorithm(),
-		"signing_kid", signer.KeyID(),
-		"clients", s.replica.Len())
-	if s.replica.Len() == 0 {
+		"tls", srv.TLS(),
+		"trusted_proxies", c.trustedProxies.String(),
+		"rate_limiter", h.RateLimiter.Backend,
+		"signing_alg", h.Keys.Algorithm,
+		"signing_kid", h.Keys.ActiveKID,
+		"clients", h.Store.Clients)
+	if h.Store.Clients == 0 {
 		cmd := `gooclaim-auth clients create --name my-service --scope "claims:read"`
 		if g.database != "./gooclaim-auth.db" {
 			cmd += " --database " + redactURL(g.database)
 		}
-		s.logger.Info("no clients yet; create one with: " + cmd)
+		logger.Info("no clients yet; create one with: " + cmd)
 	}
-	if s.certs != nil {
-		s.logger.Info("serving HTTPS (TLS 1.2 and up, HTTP/2); the certificate files are reloaded when they change", certAttrs(s.certs.cert.Load())...)
+}
+
+// issuerOrDefault is the issuer, or the server's default without its port
+// (http://localhost:<port>, https with TLS): enough to know the scheme and
+// the host before the server has listened.
+func (c *serveConfig) issuerOrDefault() string {
+	if c.issuer != "" {
+		return c.issuer
 	}
-	s.logEnvironment(g)
+	return c.scheme() + "://localhost"
+}
+
+// allowHTTPKeys says whether private_key_jwt clients may use plain-http
+// jwks_uri values: asked for, or implied by an http issuer in development;
+// never implied in production.
+func (c *serveConfig) allowHTTPKeys() bool {
+	return c.allowHTTPJWKSURI || (c.env != production && strings.HasPrefix(c.issuerOrDefault(), "http://"))
 }
 
 // privateAddresses says whether the server fetches keys from loopback,
@@ -436,7 +314,7 @@ func (c *serveConfig) privateAddresses() (allowed, implied bool) {
 	if c.env == production {
 		return false, false
 	}
-	u, err := url.Parse(c.issuer)
+	u, err := url.Parse(c.issuerOrDefault())
 	implied = err == nil && egress.IsLoopbackHost(u.Hostname())
 	return implied, implied
 }
@@ -451,8 +329,7 @@ func (c *serveConfig) scheme() string {
 
 // logEnvironment says, in development, in one line, what production would
 // refuse; and warns of settings that are allowed but probably wrong.
-func (s *server) logEnvironment(g *globalFlags) {
-	c := s.cfg
+func logEnvironment(srv *server.Server, c *serveConfig, g *globalFlags, logger *slog.Logger) {
 	if c.env == development {
 		var would, fixes []string
 		for _, r := range c.productionRefusals(g) {
@@ -460,227 +337,17 @@ func (s *server) logEnvironment(g *globalFlags) {
 			fixes = append(fixes, r.fix)
 		}
 		if len(would) > 0 {
-			s.logger.Warn("development environment: "+strings.Join(would, "; ")+" — each allowed here, refused with --env production",
+			logger.Warn("development environment: "+strings.Join(would, "; ")+" — each allowed here, refused with --env production",
 				"env", c.env, "refused_in_production", would, "fixes", fixes)
 		}
 		if _, implied := c.privateAddresses(); implied {
-			s.logger.Info("development environment with a loopback issuer: client keys may be fetched from loopback and private addresses, as with --allow-private-addresses (never with --env production)", "issuer", c.issuer)
+			logger.Info("development environment with a loopback issuer: client keys may be fetched from loopback and private addresses, as with --allow-private-addresses (never with --env production)", "issuer", srv.Issuer())
 		}
 	}
 	if c.behindProxy && len(c.trustedProxies) == 0 {
-		s.logger.Warn("--behind-proxy without --trusted-proxies: the per-address rate limit and the logs see the proxy's address, not the clients'")
+		logger.Warn("--behind-proxy without --trusted-proxies: the per-address rate limit and the logs see the proxy's address, not the clients'")
 	}
-	if c.behindProxy && strings.HasPrefix(c.issuer, "http://localhost:") {
-		s.logger.Warn("--behind-proxy with the default issuer: set --issuer to the https URL clients reach through the proxy", "issuer", c.issuer)
+	if c.behindProxy && strings.HasPrefix(srv.Issuer(), "http://localhost:") {
+		logger.Warn("--behind-proxy with the default issuer: set --issuer to the https URL clients reach through the proxy", "issuer", srv.Issuer())
 	}
-}
-
-// maintainKeys creates, rotates and prunes keys when due, on every node;
-// the store's transaction makes sure only one node's change happens.
-func (s *server) maintainKeys(every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			changed, err := s.keys.Maintain(s.ctx)
-			if err != nil {
-				s.logger.Error("signing key maintenance failed; will retry", "err", err)
-			} else if changed {
-				s.logger.Info("signing keys rotated or pruned", "next_rotation", s.keys.NextRotation(time.Now()))
-			}
-			// Revoked token IDs are kept only while the tokens could still be used.
-			if n, err := s.data.PruneRevocations(s.ctx, time.Now().Add(-time.Minute)); err != nil {
-				s.logger.Error("pruning expired revocations failed; will retry", "err", err)
-			} else if n > 0 {
-				s.logger.Debug("pruned expired revocations", "count", n)
-			}
-		}
-	}
-}
-
-// health reports whether the node should receive traffic, with the state
-// of what it depends on: the ops listener's /readyz (the public one gets
-// only the first result, see isReady). A node keeps serving while the store or Redis is
-// down (from its replica; with the fallback limiter), so those degrade the
-// detail, not readiness.
-func (s *server) health() (bool, any) {
-	now := time.Now()
-	ready, reason := true, ""
-	signer, err := s.keys.Signer(now)
-	keys := map[string]any{}
-	if err != nil {
-		ready, reason = false, err.Error()
-		keys["error"] = err.Error()
-	} else {
-		keys["active_kid"], keys["alg"] = signer.KeyID(), signer.Algorithm()
-		if next := s.keys.NextRotation(now); !next.IsZero() {
-			keys["next_rotation"] = next
-		}
-	}
-	if err := s.fresh(); err != nil {
-		ready, reason = false, auth.ErrorMessage(err)
-	}
-	if s.stopping.Load() {
-		ready, reason = false, "shutting down"
-	}
-	last := s.replica.LastSync()
-	store := map[string]any{
-		"backend":     storeBackend(s.store),
-		"clients":     s.replica.Len(),
-		"last_sync":   last,
-		"sync_age_ms": now.Sub(last).Milliseconds(),
-		"state":       "ok",
-	}
-	if err := s.replica.SyncError(); err != nil {
-		store["state"], store["last_error"] = "unreachable", auth.ErrorMessage(err)
-	}
-	if bound := time.Duration(s.cfg.maxStaleness); bound > 0 {
-		store["max_staleness_ms"] = bound.Milliseconds()
-	}
-	detail := map[string]any{
-		"keys":         keys,
-		"store":        store,
-		"rate_limiter": s.limiterState(),
-	}
-	if reason != "" {
-		detail["reason"] = reason
-	}
-	return ready, detail
-}
-
-// fresh returns an auth.EUNAVAILABLE error when the replica has not been
-// in step with the store for longer than --max-staleness. Until then a node
-// that cannot reach its database keeps issuing tokens from memory; past
-// it, it fails closed: otherwise a client disabled or deleted meanwhile
-// (on another node, or once the database is back on a node partitioned
-// from it) would stay usable for as long as the outage lasts.
-func (s *server) fresh() error {
-	bound := time.Duration(s.cfg.maxStaleness)
-	if bound <= 0 {
-		return nil
-	}
-	if age := time.Since(s.replica.LastSync()); age > bound {
-		return auth.Errorf(auth.EUNAVAILABLE, "the clients and keys in memory were last read from the database %s ago, more than --max-staleness %s: the database is unreachable", auth.FormatDuration(age.Truncate(time.Second)), auth.FormatDuration(bound))
-	}
-	return nil
-}
-
-// isReady is the public /readyz's answer: readiness alone, none of
-// health's detail.
-func (s *server) isReady() bool {
-	ok, _ := s.health()
-	return ok
-}
-
-func (s *server) ready() error {
-	if ok, d := s.health(); !ok {
-		return errors.New(d.(map[string]any)["reason"].(string))
-	}
-	return nil
-}
-
-func storeBackend(db database) string {
-	if _, ok := db.(*postgres.DB); ok {
-		return "postgres"
-	}
-	return "sqlite"
-}
-
-func (s *server) limiterBackend() string {
-	if s.redis == nil {
-		return "memory"
-	}
-	return s.redis.State().Backend
-}
-
-func (s *server) limiterState() map[string]any {
-	if s.redis == nil {
-		return map[string]any{"backend": "memory", "tracked_keys": s.limiter.Len()}
-	}
-	st := s.redis.State()
-	m := map[string]any{"backend": st.Backend, "since": st.Since, "fail": s.cfg.rateLimitFail, "fallback_requests": st.Fallbacks}
-	if st.LastError != "" {
-		m["last_error"] = st.LastError
-	}
-	return m
-}
-
-// opsAddr is the ops listener's address, "" when there is none.
-func (s *server) opsAddr() string {
-	if s.opsLn == nil {
-		return ""
-	}
-	return s.opsLn.Addr().String()
-}
-
-// Addr is the address the server listens on.
-func (s *server) Addr() string { return s.listener.Addr().String() }
-
-// shutdown stops accepting connections, lets requests in flight finish
-// (up to the shutdown timeout), then stops the background work.
-func (s *server) shutdown() {
-	if s.stopping.Swap(true) {
-		return
-	}
-	s.draining.Add(1)
-	defer s.draining.Done()
-	if d := time.Duration(s.cfg.shutdownDelay); d > 0 {
-		s.logger.Info("shutting down: failing readiness so load balancers stop sending", "delay", auth.FormatDuration(d))
-		time.Sleep(d)
-	}
-	s.logger.Info("shutting down: finishing requests in flight", "timeout", auth.FormatDuration(time.Duration(s.cfg.shutdownTimeout)))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.shutdownTimeout))
-	defer cancel()
-	if err := s.http.Shutdown(ctx); err != nil {
-		s.logger.Error("graceful shutdown timed out; closing remaining connections", "err", err)
-		s.http.Close()
-	}
-	// The ops listener goes last, so that /readyz says "shutting down" to
-	// the end.
-	if s.ops != nil {
-		if err := s.ops.Shutdown(ctx); err != nil {
-			s.ops.Close()
-		}
-	}
-}
-
-// wait blocks until the server has stopped, then releases everything.
-func (s *server) wait() error {
-	err := <-s.done
-	// Serve returns as soon as Shutdown starts: let requests in flight and
-	// the ops listener finish before the store and Redis are closed.
-	s.draining.Wait()
-	s.close()
-	if err == nil {
-		s.logger.Info("stopped")
-	}
-	return err
-}
-
-func (s *server) close() {
-	if s.cancel != nil {
-		s.cancel()
-	}
-	if s.limiter != nil {
-		s.limiter.Close()
-	}
-	if s.redisCl != nil {
-		s.redisCl.Close()
-	}
-	if s.opsLn != nil {
-		s.opsLn.Close() // start failed before serving; harmless after Shutdown
-	}
-	if s.store != nil {
-		s.store.Close()
-	}
-}
-
-// redisLogger sends go-redis's own log lines to slog at debug level.
-type redisLogger struct{ l *slog.Logger }
-
-func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.Debug("redis: " + fmt.Sprintf(format, v...))
 }

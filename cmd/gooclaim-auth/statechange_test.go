@@ -170,7 +170,7 @@ func TestRightsTakenAwayEndTheirTokens(t *testing.T) {
 			t.Fatalf("PATCH: %d %s", r.StatusCode, r.body)
 		}
 		for _, n := range nodes {
-			waitUntil(t, func() bool { return !hasScope(n.srv.replica.Lookup(admID), auth.ScopeAdmin) })
+			waitUntil(t, func() bool { return !hasScope(n.srv.Replica().Lookup(admID), auth.ScopeAdmin) })
 			if r := n.adminCall("POST", "/v1/admin/keys/rotate", admTok, ""); r.StatusCode != 401 {
 				t.Fatalf("an admin token after its client lost auth:admin: %d %s", r.StatusCode, r.body)
 			}
@@ -184,7 +184,7 @@ func TestRightsTakenAwayEndTheirTokens(t *testing.T) {
 		if r.StatusCode != 200 {
 			t.Fatalf("PATCH back: %d %s", r.StatusCode, r.body)
 		}
-		waitUntil(t, func() bool { return hasScope(b.srv.replica.Lookup(admID), auth.ScopeAdmin) })
+		waitUntil(t, func() bool { return hasScope(b.srv.Replica().Lookup(admID), auth.ScopeAdmin) })
 
 		// One scope of several removed: tokens carrying it die, tokens
 		// without it live; an audience removed ends the tokens for it.
@@ -197,7 +197,7 @@ func TestRightsTakenAwayEndTheirTokens(t *testing.T) {
 			t.Fatal(errOut)
 		}
 		for _, n := range nodes {
-			waitUntil(t, func() bool { return !hasScope(n.srv.replica.Lookup(svc), "claims:write") })
+			waitUntil(t, func() bool { return !hasScope(n.srv.Replica().Lookup(svc), "claims:write") })
 			if n.active(rs, rsSecret, both) {
 				t.Error("a token with a scope taken away is active")
 			}
@@ -221,7 +221,7 @@ func TestDisableEndsTokensForGood(t *testing.T) {
 		rs, rsSecret := createOn(t, nodes, "--name", "resource-server", "--scope", auth.ScopeIntrospect, "--rate-limit", "10000/1m")
 		id, secret := createOn(t, nodes, "--name", "svc", "--scope", "claims:read")
 		stolen := a.tokenFor(id, secret)
-		first := a.srv.replica.Lookup(id).Secrets[0].ID
+		first := a.srv.Replica().Lookup(id).Secrets[0].ID
 		for _, step := range []string{"disable", "rotate-secret", "enable"} {
 			if _, errOut, code := a.cli("", "clients", step, id); code != 0 {
 				t.Fatalf("clients %s: %s", step, errOut)
@@ -229,7 +229,7 @@ func TestDisableEndsTokensForGood(t *testing.T) {
 		}
 		for _, n := range nodes {
 			waitUntil(t, func() bool {
-				c := n.srv.replica.Lookup(id)
+				c := n.srv.Replica().Lookup(id)
 				return c != nil && !c.Disabled && c.Secrets[len(c.Secrets)-1].ID != first
 			})
 			if n.active(rs, rsSecret, stolen) {

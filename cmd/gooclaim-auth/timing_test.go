@@ -162,7 +162,7 @@ func TestTimingUnknownWrongSecretDisabled(t *testing.T) {
 	if _, e, code := ts.cli("", "clients", "disable", offID); code != 0 {
 		t.Fatal(e)
 	}
-	waitUntil(t, func() bool { return ts.srv.replica.Lookup(offID).Disabled })
+	waitUntil(t, func() bool { return ts.srv.Replica().Lookup(offID).Disabled })
 	// Same lengths everywhere, so that only the outcome differs.
 	unknownID := "gooclaim_app_" + strings.Repeat("z", len(id)-len("gooclaim_app_"))
 	wrong := secret[:len(secret)-4] + "AAAA"

@@ -86,7 +86,7 @@ func TestTokenIsRFC9068AndVerifiesWithJWKS(t *testing.T) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		t.Fatal(err)
 	}
-	if c["iss"] != ts.srv.cfg.issuer || c["sub"] != id || c["client_id"] != id || c["aud"] != "https://claims.gooclaim.com" || c["scope"] != "claims:read" {
+	if c["iss"] != ts.srv.Issuer() || c["sub"] != id || c["client_id"] != id || c["aud"] != "https://claims.gooclaim.com" || c["scope"] != "claims:read" {
 		t.Fatalf("claims %v", c)
 	}
 	iat, exp := int64(c["iat"].(float64)), int64(c["exp"].(float64))
@@ -215,7 +215,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 		if err := json.Unmarshal(r.body, &m); err != nil {
 			t.Fatal(err)
 		}
-		iss := ts.srv.cfg.issuer
+		iss := ts.srv.Issuer()
 		want := map[string]any{"issuer": iss, "token_endpoint": iss + "/v1/auth/token", "jwks_uri": iss + "/.well-known/jwks.json"}
 		for k, v := range want {
 			if m[k] != v {

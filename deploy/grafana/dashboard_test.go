@@ -15,13 +15,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/deploy/grafana"
-	"github.com/gooclaim/auth/inmem"
-	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/server"
 	"github.com/gooclaim/auth/signing"
 	"github.com/gooclaim/auth/sqlite"
 )
@@ -62,8 +59,9 @@ type datasource struct {
 
 var wantDatasource = datasource{Type: "prometheus", UID: "${datasource}"}
 
-// scrapeAll returns the families a fully wired node exports: every
-// collector registered, over live objects.
+// scrapeAll returns the families a fully wired node exports: a server
+// with every collector registered, over live objects (with Redis, at an
+// address it never reaches since no request is made).
 func scrapeAll(t *testing.T) map[string]*dto.MetricFamily {
 	ctx := context.Background()
 	m := metrics.New(metrics.BuildInfo{Version: "test", Commit: "c", Date: "d"})
@@ -71,32 +69,25 @@ func scrapeAll(t *testing.T) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
 	kek, err := signing.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
 	if err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
-	var keys *issuer.KeyRing
-	replica := inmem.NewReplica(metrics.Store(db, m), inmem.ReplicaOptions{
-		Logger: slog.New(slog.DiscardHandler),
-		OnKeys: func(k []auth.Key) error { return keys.Load(k) },
-	})
-	keys = issuer.NewKeyRing(issuer.KeyPolicy{}, kek, replica, nil)
-	if err := replica.Load(ctx); err != nil {
+	srv, err := server.New(server.Config{Store: db, KEK: kek, Listen: "127.0.0.1:0", RedisURL: "redis://127.0.0.1:1/0",
+		Logger: slog.New(slog.DiscardHandler), Metrics: m})
+	if err == nil {
+		err = srv.Start(ctx)
+	}
+	if err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
-	if _, err := keys.Maintain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m.WatchReplica(replica)
-	m.WatchKeys(keys, nil)
-	m.WatchLimiter(nil)
-	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}) // never used
-	t.Cleanup(func() { client.Close() })
-	m.InstrumentRedis(client)
+	t.Cleanup(func() { srv.Shutdown(ctx) })
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))

@@ -1,14 +1,13 @@
 // Package testserver runs the real token service in-process for the tests
 // of packages that cannot reach cmd/gooclaim-auth (the client and verify
-// kits, the examples): a temporary SQLite database, the replica, the key
-// ring, the in-memory limiter, the issuer and the HTTP API, on an
-// httptest.Server.
+// kits, the examples): package server on a loopback port over a temporary
+// SQLite database, the same wiring as `gooclaim-auth serve`.
 package testserver
 
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/inmem"
 	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/server"
 	"github.com/gooclaim/auth/signing"
 	"github.com/gooclaim/auth/sqlite"
 )
@@ -36,62 +36,76 @@ type Options struct {
 
 // Server is a running token service.
 type Server struct {
-	*httptest.Server
-	Issuer  string // the issuer URL (= URL)
+	// Server is the service itself.
+	Server *server.Server
+	// URL is the listener's base URL, http://127.0.0.1:PORT.
+	URL string
+	// Issuer is the issuer URL, http://localhost:PORT.
+	Issuer string
+	// Admin runs the management use cases on the server's replica: its
+	// changes are in force on the server at once.
 	Admin   *admin.Service
 	Keys    *issuer.KeyRing
 	Replica *inmem.Replica
+
+	client *http.Client
 }
 
 // New starts a server, stopped when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
 	ctx := context.Background()
-	if opts.Clock == nil {
-		opts.Clock = auth.SystemClock{}
-	}
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlite.Options{Clock: opts.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Migrate(ctx); err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
 	kek, err := signing.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{}
-	s.Replica = inmem.NewReplica(db, inmem.ReplicaOptions{
-		PollInterval: 50 * time.Millisecond,
-		OnKeys:       func(keys []auth.Key) error { return s.Keys.Load(keys) },
-		Logger:       slog.New(slog.DiscardHandler),
-	})
-	s.Keys = issuer.NewKeyRing(issuer.KeyPolicy{Algorithm: opts.Algorithm, PublishAhead: opts.PublishAhead}, kek, s.Replica, opts.Clock)
-	if err := s.Replica.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Keys.Maintain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	limiter := inmem.NewLimiter(inmem.LimiterOptions{Clock: opts.Clock})
-	api := &httpapi.Server{Keys: s.Keys, Scopes: s.Replica, Clock: opts.Clock, Logger: slog.New(slog.DiscardHandler)}
-	s.Server = httptest.NewUnstartedServer(nil)
-	s.Issuer = "http://" + s.Listener.Addr().String()
-	api.Issuer = issuer.New(issuer.Config{Issuer: s.Issuer, RateLimit: opts.RateLimit}, s.Replica, s.Keys, limiter, opts.Clock)
-	s.Config.Handler = api.Handler()
-	s.Start()
-	s.Admin = &admin.Service{Store: s.Replica, Keys: s.Keys, Clock: opts.Clock}
-	runCtx, cancel := context.WithCancel(ctx)
-	go s.Replica.Run(runCtx)
-	t.Cleanup(func() {
-		s.Close()
-		cancel()
-		limiter.Close()
 		db.Close()
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		Store:        db,
+		KEK:          kek,
+		Listen:       "127.0.0.1:0",
+		PollInterval: 50 * time.Millisecond,
+		RateLimit:    opts.RateLimit,
+		KeyPolicy:    issuer.KeyPolicy{Algorithm: opts.Algorithm, PublishAhead: opts.PublishAhead},
+		Logger:       slog.New(slog.DiscardHandler),
+		Clock:        opts.Clock,
 	})
-	return s
+	if err == nil {
+		err = srv.Start(ctx)
+	}
+	if err != nil {
+		db.Close()
+		t.Fatalf("testserver: %v", err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(func() {
+		transport.CloseIdleConnections()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("testserver: %v", err)
+		}
+	})
+	return &Server{
+		Server:  srv,
+		URL:     "http://" + srv.Addr(),
+		Issuer:  srv.Issuer(),
+		Admin:   &admin.Service{Store: srv.Replica(), Keys: srv.Keys(), Clock: opts.Clock},
+		Keys:    srv.Keys(),
+		Replica: srv.Replica(),
+		client:  &http.Client{Transport: transport},
+	}
 }
+
+// Client returns an HTTP client for the server, whose idle connections are
+// closed when the test ends.
+func (s *Server) Client() *http.Client { return s.client }
 
 // CreateClient registers a client with the given scopes (and audiences, the
 // first the default) and returns its ID and secret.

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// certReloader serves the certificate of --tls-cert and --tls-key and
-// follows changes to the files: it rereads them every few seconds (files
+// certReloader serves the certificate of Config.TLSCertFile and
+// TLSKeyFile and follows changes to the files: it rereads them every few seconds (files
 // this small cost nothing to read, and comparing contents also catches a
 // Kubernetes secret swapped under a symlink, which keeps the mtime). A new
 // pair that does not load — a half-written file, a key that does not match
@@ -104,7 +104,7 @@ func certAttrs(c *tls.Certificate) []any {
 		"not_after", c.Leaf.NotAfter, "sha256", hex.EncodeToString(sum[:])}
 }
 
-// tlsConfig is serve's TLS configuration: TLS 1.2 and up with Go's
+// tlsConfig is the public listener's TLS configuration: TLS 1.2 and up with Go's
 // default cipher suites and curves, HTTP/2 offered first.
 func (r *certReloader) tlsConfig() *tls.Config {
 	return &tls.Config{
