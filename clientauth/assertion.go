@@ -37,8 +37,9 @@ func invalid(format string, args ...any) *auth.OAuthError {
 	return auth.ErrInvalidClient.WithDescription(d)
 }
 
-// unreadable is invalid for an error of assertions; what names the part
-// ("header is", "claims are") for one that is JSON but no object.
+// unreadable is invalid for an error of assertions, except that a part
+// that is JSON but no object keeps this package's shorter wording; what
+// names the part ("header is", "claims are").
 func unreadable(err error, what string) *auth.OAuthError {
 	if errors.Is(err, jwkset.ErrNotObject) {
 		return invalid("the client assertion's %s not a JSON object", what)
@@ -51,7 +52,7 @@ var quote = jwkset.Quote
 // split checks an assertion's shape: the JWS compact serialization
 // (RFC 7515 §7.1), three non-empty parts of canonical base64url.
 func split(assertion string) (jwt.Parts, *auth.OAuthError) {
-	if assertion == "" {
+	if assertion == "" { // named as the request's parameter
 		return jwt.Parts{}, invalid("client_assertion is empty")
 	}
 	p, err := assertions.Split(assertion)
