@@ -4,7 +4,7 @@
 #   make build VERSION=v1.2.3        ... with another version (also COMMIT=, DATE=)
 #   make test                        go test ./... with the PostgreSQL and Redis backends
 #   make bench COUNT=6 > new.txt     benchmarks, for benchstat
-#   make lint                        gofmt and go vet
+#   make lint                        gofmt, go vet and staticcheck, as CI runs them
 #   make fuzz FUZZTIME=1m            every fuzz target for FUZZTIME (default 30s) each
 #
 # Every build goes through scripts/build, which the Dockerfile runs too.
@@ -15,7 +15,6 @@ IMAGE ?= gooclaim-auth:local
 PKG ?= ./...
 BENCH ?= .
 COUNT ?= 1
-STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME ?= 30s
 
 # The backend tests' servers, as in .ci/run; override to point elsewhere.
@@ -30,7 +29,7 @@ help:
 	@echo "make reproducible                build twice in two directories, compare sha256"
 	@echo "make dockerfile-check            run the Dockerfile's build step here and check the binary"
 	@echo "make check                       lint, test, reproducible, dockerfile-check (what CI runs)"
-	@echo "make staticcheck                 staticcheck $(STATICCHECK_VERSION) (not part of lint)"
+	@echo "make staticcheck                 staticcheck alone, at the version pinned in scripts/staticcheck"
 	@echo "make image                       docker build with the stamp (needs a Docker engine)"
 	@echo "make clean                       remove bin/"
 
@@ -52,9 +51,10 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
+	scripts/staticcheck
 
 staticcheck:
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	scripts/staticcheck
 
 reproducible:
 	scripts/reproducible

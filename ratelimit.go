@@ -17,28 +17,18 @@ type Rate struct {
 // IsZero reports whether the rate is unset.
 func (r Rate) IsZero() bool { return r.Limit == 0 && r.Window == 0 }
 
-// String formats the rate as ParseRate reads it, e.g. "60/1m0s".
+// String formats the rate as ParseRate reads it, the window as
+// FormatDuration writes it: "60/1m", "1000/1h30m", "100000/1d".
 func (r Rate) String() string {
 	if r.IsZero() {
 		return ""
 	}
-	return strconv.Itoa(r.Limit) + "/" + formatDuration(r.Window)
+	return strconv.Itoa(r.Limit) + "/" + FormatDuration(r.Window)
 }
 
-func formatDuration(d time.Duration) string {
-	switch {
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	case d%time.Second == 0:
-		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-	}
-	return d.String()
-}
-
-// ParseRate reads "N/DURATION" ("60/1m", "1000/1h", "10/30s"); a bare unit
-// means one of it ("60/m", "5/s").
+// ParseRate reads "N/DURATION", the duration as ParseDuration reads it
+// ("60/1m", "1000/1h", "10/30s", "100000/1d"); a bare unit means one of it
+// ("60/m", "5/s").
 func ParseRate(s string) (Rate, error) {
 	n, w, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
@@ -48,11 +38,11 @@ func ParseRate(s string) (Rate, error) {
 	if err != nil || limit < 1 {
 		return Rate{}, fmt.Errorf("rate %q: the limit must be a whole number of at least 1", s)
 	}
-	if w == "s" || w == "m" || w == "h" {
+	if w == "s" || w == "m" || w == "h" || w == "d" {
 		w = "1" + w
 	}
-	window, err := time.ParseDuration(w)
-	if err != nil || window < time.Second {
+	window, err := ParseDuration(w)
+	if err != nil || w != strings.TrimSpace(w) || window < time.Second {
 		return Rate{}, fmt.Errorf("rate %q: the window must be a duration of at least 1s, for example 1m", s)
 	}
 	return Rate{Limit: limit, Window: window}, nil

@@ -6,7 +6,12 @@ import (
 
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/issuer"
 )
+
+// The views: how clients, keys and audit events are shown, by the CLI's
+// JSON output and by the admin API alike, as the OpenAPI document
+// (httpapi/openapi.yaml) describes them.
 
 // ClientView is how a client is shown, by the CLI's JSON output and by the
 // admin API alike: every setting, and of its secrets only their IDs, kinds
@@ -83,6 +88,109 @@ func View(c *auth.Client) ClientView {
 		v.Secrets = append(v.Secrets, sv)
 	}
 	return v
+}
+
+// KeyView is how a signing key is shown, by the CLI's JSON output and by
+// the admin API alike (the OpenAPI document's Key): public facts only,
+// never key material.
+type KeyView struct {
+	KID          string     `json:"kid"`
+	Algorithm    string     `json:"alg"`
+	State        string     `json:"state"` // next, active, retired or expired
+	CreatedAt    time.Time  `json:"created_at"`
+	SigningFrom  time.Time  `json:"signing_from"`
+	RetiredAt    *time.Time `json:"retired_at,omitempty"`
+	PublishedTil *time.Time `json:"published_until,omitempty"` // when a retired key leaves the JWKS
+}
+
+// ViewKeys returns the views of keys, in their order; never nil.
+func ViewKeys(keys []issuer.KeyStatus) []KeyView {
+	out := make([]KeyView, 0, len(keys))
+	for _, s := range keys {
+		v := keyView(s.Key, s.State)
+		if !s.RetiredAt.IsZero() {
+			r, p := s.RetiredAt, s.PublishedTil
+			v.RetiredAt, v.PublishedTil = &r, &p
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func keyView(k auth.Key, state issuer.KeyState) KeyView {
+	return KeyView{KID: k.ID, Algorithm: k.Algorithm, State: string(state), CreatedAt: k.CreatedAt, SigningFrom: k.SigningFrom}
+}
+
+// NewKeyView is how a key made by a rotation is shown (the OpenAPI
+// document's NewKey): whether it is next or active depends on when it is
+// read, so it has no state.
+type NewKeyView struct {
+	KID         string    `json:"kid"`
+	Algorithm   string    `json:"alg"`
+	CreatedAt   time.Time `json:"created_at"`
+	SigningFrom time.Time `json:"signing_from"`
+}
+
+// ViewNewKey returns the view of k, made by a rotation.
+func ViewNewKey(k auth.Key) NewKeyView {
+	return NewKeyView{KID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, SigningFrom: k.SigningFrom}
+}
+
+// RevokedKeyView is how a key revocation is shown (the OpenAPI document's
+// RevokedKey).
+type RevokedKeyView struct {
+	// Revoked is the key removed, with the state it was in.
+	Revoked KeyView `json:"revoked"`
+	// Replacement is the key that signs in its place when the revoked key
+	// was the active one; absent otherwise.
+	Replacement *KeyView `json:"replacement,omitempty"`
+	// Reason is the operator's, as given; absent when none was.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ViewRevokedKey returns the view of rk, revoked for reason.
+func ViewRevokedKey(rk issuer.RevokedKey, reason string) RevokedKeyView {
+	v := RevokedKeyView{Revoked: keyView(rk.Key, rk.State), Reason: reason}
+	if k := rk.Replacement; k != nil {
+		r := keyView(*k, issuer.KeyActive)
+		v.Replacement = &r
+	}
+	return v
+}
+
+// AuditEventView is how an audit event is shown, by the CLI's JSON output
+// and by the admin API alike (the OpenAPI document's AuditEvent): every
+// member always present, the time in UTC, before and after null when
+// there is nothing to show.
+type AuditEventView struct {
+	Seq        int64           `json:"seq"`
+	At         time.Time       `json:"at"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	TargetKind string          `json:"target_kind"`
+	TargetID   string          `json:"target_id"`
+	RemoteAddr string          `json:"remote_addr"`
+	Before     json.RawMessage `json:"before"`
+	After      json.RawMessage `json:"after"`
+}
+
+// ViewAuditEvents returns the views of events, in their order; never nil.
+func ViewAuditEvents(events []auth.AuditEvent) []AuditEventView {
+	out := make([]AuditEventView, 0, len(events))
+	for _, e := range events {
+		out = append(out, AuditEventView{
+			Seq: e.Seq, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, TargetKind: e.TargetKind, TargetID: e.TargetID,
+			RemoteAddr: e.RemoteAddr, Before: rawOrNull(e.Before), After: rawOrNull(e.After),
+		})
+	}
+	return out
+}
+
+func rawOrNull(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || !json.Valid(m) {
+		return json.RawMessage("null")
+	}
+	return m
 }
 
 func secretKind(hash string) string {

@@ -1,90 +1,24 @@
 package authtest
 
 import (
-	"fmt"
-	"net"
-	"net/url"
-	"os"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/gooclaim/auth/internal/testservices"
 )
 
 // PostgresURL returns the URL of the PostgreSQL server that backend tests
 // may use, from GOOCLAIM_TEST_POSTGRES_URL. Without it the test is skipped —
 // unless the environment variable CI is set: CI must run every test, so
 // there a missing URL, or a server that does not accept connections, fails
-// the test instead.
+// the test instead (the rule of internal/testservices, which every test
+// that needs a service follows).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	return service(t, "PostgreSQL", "GOOCLAIM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	return testservices.PostgresURL(t)
 }
 
 // RedisURL is PostgresURL for Redis, from GOOCLAIM_TEST_REDIS_URL.
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	return service(t, "Redis", "GOOCLAIM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-}
-
-func service(t testing.TB, name, envVar, example string) string {
-	t.Helper()
-	u, skip, fatal := requireService(os.Getenv, name, envVar, example)
-	switch {
-	case fatal != "":
-		t.Fatal(fatal)
-	case skip != "":
-		t.Skip(skip)
-	}
-	return u
-}
-
-// dialTimeout bounds the reachability check of a test service.
-const dialTimeout = 2 * time.Second
-
-// requireService decides what a test that needs the service should do:
-// use the URL u, skip with the message skip, or fail with the message fatal. It
-// reads envVar and CI with getenv, and checks with a TCP connection that
-// the server at u's host and port is listening. Messages never show the
-// URL's password.
-func requireService(getenv func(string) string, name, envVar, example string) (u, skip, fatal string) {
-	ci := getenv("CI") != ""
-	u = getenv(envVar)
-	if u == "" {
-		if ci {
-			return "", "", fmt.Sprintf("CI is set but %s is not: CI must run the %s tests; set %s=%s", envVar, name, envVar, example)
-		}
-		return "", fmt.Sprintf("set %s=%s to run the %s tests", envVar, example, name), ""
-	}
-	addr := serviceAddr(u)
-	if addr == "" {
-		return u, "", "" // not a host:port URL (a Unix socket, say): let the driver try
-	}
-	conn, err := net.DialTimeout("tcp", addr, dialTimeout)
-	if err == nil {
-		conn.Close()
-		return u, "", ""
-	}
-	msg := fmt.Sprintf("%s at %s (from %s) is unreachable: %v", name, addr, envVar, err)
-	if ci {
-		return "", "", msg + ": CI must run the " + name + " tests; start the server"
-	}
-	return "", msg + ": start the server, or unset " + envVar + " to skip the " + name + " tests", ""
-}
-
-// serviceAddr returns the host:port of a service URL (the first host of a
-// list), with the scheme's default port; "" when it names no TCP host.
-func serviceAddr(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	host, _, _ := strings.Cut(u.Host, ",") // postgres://h1:5432,h2:5432/db
-	if _, _, err := net.SplitHostPort(host); err == nil {
-		return host
-	}
-	port := map[string]string{"postgres": "5432", "postgresql": "5432", "redis": "6379", "rediss": "6379"}[u.Scheme]
-	if port == "" {
-		return ""
-	}
-	return net.JoinHostPort(strings.Trim(host, "[]"), port)
+	return testservices.RedisURL(t)
 }

@@ -1,19 +1,15 @@
 package clientauth
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/internal/jwkset"
+	"github.com/gooclaim/auth/internal/jwt"
 )
 
 // header is what Verify reads from an assertion's protected header.
@@ -23,10 +19,9 @@ type header struct {
 	hasKID bool
 }
 
-// parts are the three base64url parts of a compact JWS.
-type parts struct {
-	header, payload, signature string
-}
+// assertions reads client assertions (internal/jwt): their shape, header
+// and claims, with the rules shared with the verify kit.
+var assertions = jwt.Reader{Name: "the client assertion", MaxSize: MaxAssertionSize}
 
 // invalid returns an invalid_client error with the description, made to
 // fit RFC 6749 §5.2's error_description (%x20-21 / %x23-5B / %x5D-7E):
@@ -42,37 +37,29 @@ func invalid(format string, args ...any) *auth.OAuthError {
 	return auth.ErrInvalidClient.WithDescription(d)
 }
 
+// unreadable is invalid for an error of assertions, except that a part
+// that is JSON but no object keeps this package's shorter wording; what
+// names the part ("header is", "claims are").
+func unreadable(err error, what string) *auth.OAuthError {
+	if errors.Is(err, jwkset.ErrNotObject) {
+		return invalid("the client assertion's %s not a JSON object", what)
+	}
+	return invalid("%s", err)
+}
+
 var quote = jwkset.Quote
 
 // split checks an assertion's shape: the JWS compact serialization
-// (RFC 7515 §7.1), three non-empty parts.
-func split(assertion string) (parts, *auth.OAuthError) {
-	switch {
-	case assertion == "":
-		return parts{}, invalid("client_assertion is empty")
-	case len(assertion) > MaxAssertionSize:
-		return parts{}, invalid("the client assertion is %d bytes, more than the %d accepted", len(assertion), MaxAssertionSize)
-	case assertion[0] == '{':
-		return parts{}, invalid("the client assertion is in the JWS JSON serialization: send the compact form (RFC 7523 §2.2)")
+// (RFC 7515 §7.1), three non-empty parts of canonical base64url.
+func split(assertion string) (jwt.Parts, *auth.OAuthError) {
+	if assertion == "" { // named as the request's parameter
+		return jwt.Parts{}, invalid("client_assertion is empty")
 	}
-	switch n := strings.Count(assertion, ".") + 1; n {
-	case 3:
-	case 5:
-		return parts{}, invalid("the client assertion has 5 parts, a JWE: send a JWT signed with the client's key (a JWS of 3 parts)")
-	default:
-		return parts{}, invalid("the client assertion has %d parts, not the 3 of a signed JWT", n)
+	p, err := assertions.Split(assertion)
+	if err != nil {
+		return jwt.Parts{}, invalid("%s", err)
 	}
-	h, rest, _ := strings.Cut(assertion, ".")
-	p, s, _ := strings.Cut(rest, ".")
-	switch {
-	case h == "":
-		return parts{}, invalid("the client assertion's header is empty")
-	case p == "":
-		return parts{}, invalid("the client assertion's payload is empty")
-	case s == "":
-		return parts{}, invalid("the client assertion is unsigned: its signature is empty")
-	}
-	return parts{h, p, s}, nil
+	return p, nil
 }
 
 // assertionTypes are the typ values accepted (compared case-insensitively):
@@ -87,28 +74,24 @@ var assertionTypes = []string{"jwt", "application/jwt", "client-authentication+j
 // assertionTypes if any, and no crit (RFC 7515 §4.1.11: no extension is
 // understood). jku, x5u, jwk and x5c are never used: the keys are those the
 // client registered (RFC 8725 §3.10).
-func parseHeader(b64 string) (header, *auth.OAuthError) {
-	members, err := decodeObject(b64)
+func parseHeader(p jwt.Parts) (header, *auth.OAuthError) {
+	members, err := assertions.Header(p)
 	if err != nil {
-		return header{}, invalid("the client assertion's header is not %v", err)
+		return header{}, unreadable(err, "header is")
 	}
 	if _, ok := members["crit"]; ok {
 		return header{}, invalid("the client assertion's header has crit: no JWS extension is supported")
 	}
-	alg, ok := jwkset.StringMember(members, "alg")
-	switch {
-	case !ok:
-		return header{}, invalid("the client assertion's header has no alg string")
-	case strings.EqualFold(alg, "none"):
-		return header{}, invalid("the client assertion is unsigned (alg none): never accepted")
-	case len(alg) >= 2 && strings.EqualFold(alg[:2], "HS"):
-		return header{}, invalid("the client assertion's alg %s is an HMAC algorithm: never accepted, sign with the client's private key (private_key_jwt)", quote(alg))
-	case !slices.Contains(Algorithms, alg):
+	alg, err := assertions.Alg(members)
+	if err != nil {
+		return header{}, invalid("%s", err)
+	}
+	if !slices.Contains(Algorithms, alg) {
 		return header{}, invalid("the client assertion's alg %s is not accepted (accepted: %s)", quote(alg), strings.Join(Algorithms, ", "))
 	}
-	if raw, present := members["typ"]; present {
-		var typ string
-		if json.Unmarshal(raw, &typ) != nil {
+	if _, present := members["typ"]; present {
+		typ, ok := members.String("typ")
+		if !ok {
 			return header{}, invalid("the client assertion's typ is not a string")
 		}
 		if !slices.Contains(assertionTypes, strings.ToLower(typ)) {
@@ -117,7 +100,8 @@ func parseHeader(b64 string) (header, *auth.OAuthError) {
 	}
 	h := header{alg: alg}
 	if _, present := members["kid"]; present {
-		if h.kid, ok = jwkset.StringMember(members, "kid"); !ok {
+		var ok bool
+		if h.kid, ok = members.String("kid"); !ok {
 			return header{}, invalid("the client assertion's kid is not a string")
 		}
 		h.hasKID = true
@@ -129,14 +113,14 @@ func parseHeader(b64 string) (header, *auth.OAuthError) {
 type claims struct {
 	iss, sub, jti string
 	aud           []string
-	exp, nbf, iat time.Time // nbf and iat are zero when absent
+	exp, nbf, iat time.Time // zero when absent
 }
 
-// parseClaims reads the claims of the payload.
-func parseClaims(b64 string) (*claims, *auth.OAuthError) {
-	raw, err := decodeObject(b64)
+// parseClaims reads the claims of the payload, unverified.
+func parseClaims(p jwt.Parts) (*claims, *auth.OAuthError) {
+	raw, err := assertions.UnverifiedClaims(p)
 	if err != nil {
-		return nil, invalid("the client assertion's claims are not %v", err)
+		return nil, unreadable(err, "claims are")
 	}
 	c := &claims{}
 	var e *auth.OAuthError
@@ -148,101 +132,48 @@ func parseClaims(b64 string) (*claims, *auth.OAuthError) {
 			return nil, e
 		}
 	}
-	if c.aud, e = audienceClaim(raw); e != nil {
-		return nil, e
+	if c.aud, err = assertions.Audience(raw); err != nil {
+		return nil, invalid("%s", err)
 	}
-	if c.exp, e = dateClaim(raw, "exp"); e != nil {
-		return nil, e
+	if c.aud == nil {
+		return nil, invalid("the client assertion has no aud claim: it must name this server (RFC 7523 §3, item 3)")
 	}
-	if c.nbf, e = dateClaim(raw, "nbf"); e != nil {
-		return nil, e
-	}
-	if c.iat, e = dateClaim(raw, "iat"); e != nil {
-		return nil, e
+	for _, dc := range []struct {
+		name string
+		dst  *time.Time
+	}{{"exp", &c.exp}, {"nbf", &c.nbf}, {"iat", &c.iat}} {
+		if *dc.dst, e = dateClaim(raw, dc.name); e != nil {
+			return nil, e
+		}
 	}
 	return c, nil
 }
 
 // stringClaim returns a string claim, "" when absent.
-func stringClaim(raw map[string]json.RawMessage, name string) (string, *auth.OAuthError) {
+func stringClaim(raw jwt.Claims, name string) (string, *auth.OAuthError) {
 	v, ok := raw[name]
 	if !ok {
 		return "", nil
 	}
-	var s string
-	if json.Unmarshal(v, &s) != nil {
+	s, ok := v.(string)
+	if !ok {
 		return "", invalid("the client assertion's %s claim is not a string", name)
 	}
 	return s, nil
 }
 
-// audienceClaim reads aud: a string or an array of strings (RFC 7519
-// §4.1.3).
-func audienceClaim(raw map[string]json.RawMessage) ([]string, *auth.OAuthError) {
-	v, ok := raw["aud"]
-	if !ok {
-		return nil, invalid("the client assertion has no aud claim: it must name this server (RFC 7523 §3, item 3)")
-	}
-	var one string
-	if json.Unmarshal(v, &one) == nil {
-		return []string{one}, nil
-	}
-	var many []string
-	if json.Unmarshal(v, &many) != nil || many == nil {
-		return nil, invalid("the client assertion's aud claim is not a string or an array of strings")
-	}
-	return many, nil
-}
-
-// maxNumericDate is 9999-12-31T23:59:59Z: later dates are nonsense and
-// would overflow time arithmetic.
-const maxNumericDate = 253402300799
-
-// dateClaim reads a NumericDate (RFC 7519 §2: seconds since the epoch,
-// possibly fractional). The zero time means absent.
-func dateClaim(raw map[string]json.RawMessage, name string) (time.Time, *auth.OAuthError) {
-	v, ok := raw[name]
-	if !ok {
-		return time.Time{}, nil
-	}
-	bad := invalid("the client assertion's %s claim is not a NumericDate", name)
-	var n json.Number
-	if json.Unmarshal(v, &n) != nil || len(v) == 0 || v[0] == '"' {
-		return time.Time{}, bad
-	}
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		if i <= 0 || i > maxNumericDate {
-			return time.Time{}, bad
-		}
-		return time.Unix(i, 0).UTC(), nil
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || math.IsNaN(f) || f <= 0 || f > maxNumericDate {
-		return time.Time{}, bad
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
-}
-
-// decodeObject decodes a base64url JSON object, refusing duplicate member
-// names (RFC 7515 §5.2, RFC 8725 §3.7: two readers must not see two
-// values) and trailing data.
-func decodeObject(b64 string) (map[string]json.RawMessage, error) {
-	data, err := base64.RawURLEncoding.Strict().DecodeString(b64)
-	if err != nil {
-		return nil, errors.New("unpadded base64url")
-	}
-	if !utf8.Valid(data) {
-		return nil, errors.New("UTF-8")
-	}
-	m, err := jwkset.DecodeObject[json.RawMessage](data)
+// dateClaim reads a NumericDate, the zero time when absent. An assertion is
+// made just before it is sent, so a date in the first second of 1970 is an
+// unset field of the client's, refused.
+func dateClaim(raw jwt.Claims, name string) (time.Time, *auth.OAuthError) {
+	t, err := assertions.Date(raw, name)
 	switch {
-	case errors.Is(err, jwkset.ErrNotObject):
-		return nil, errors.New("a JSON object")
 	case err != nil:
-		return nil, fmt.Errorf("a valid JSON object: %v", err)
+		return time.Time{}, invalid("%s", err)
+	case !t.IsZero() && t.Unix() <= 0:
+		return time.Time{}, invalid("the client assertion's %s claim is not a NumericDate since 1970-01-01T00:00:01Z", name)
 	}
-	return m, nil
+	return t, nil
 }
 
 // Subject returns the client an assertion claims to come from, unverified:
@@ -256,7 +187,7 @@ func Subject(assertion string) (sub string, ok bool) {
 	if e != nil {
 		return "", false
 	}
-	c, e := parseClaims(p.payload)
+	c, e := parseClaims(p)
 	if e != nil || c.sub == "" || c.iss != c.sub {
 		return "", false
 	}

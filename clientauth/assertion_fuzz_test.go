@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/jwt"
 )
 
 // checkDescription checks an error of the assertion parser: invalid_client
@@ -47,11 +48,11 @@ func FuzzAssertion(f *testing.F) {
 			}
 			return
 		}
-		if p.header == "" || p.payload == "" || p.signature == "" || p.header+"."+p.payload+"."+p.signature != assertion ||
+		if p.Header == "" || p.Payload == "" || p.Signature == "" || p.Header+"."+p.Payload+"."+p.Signature != assertion ||
 			strings.Count(assertion, ".") != 2 || len(assertion) > MaxAssertionSize {
 			t.Fatalf("split(%q) = %+v: not the three non-empty parts of a compact JWS", assertion, p)
 		}
-		if h, e := parseHeader(p.header); e != nil {
+		if h, e := parseHeader(p); e != nil {
 			checkDescription(t, e)
 		} else {
 			if !slices.Contains(Algorithms, h.alg) {
@@ -61,7 +62,7 @@ func FuzzAssertion(f *testing.F) {
 				t.Fatalf("kid %q without hasKID", h.kid)
 			}
 		}
-		c, e := parseClaims(p.payload)
+		c, e := parseClaims(p)
 		sub, ok := Subject(assertion)
 		if e != nil {
 			checkDescription(t, e)
@@ -74,7 +75,7 @@ func FuzzAssertion(f *testing.F) {
 			t.Fatal("claims accepted without an audience")
 		}
 		for name, d := range map[string]time.Time{"exp": c.exp, "nbf": c.nbf, "iat": c.iat} {
-			if !d.IsZero() && (d.Unix() <= 0 || d.Unix() > maxNumericDate) {
+			if !d.IsZero() && (d.Unix() <= 0 || d.Unix() > jwt.MaxNumericDate) {
 				t.Fatalf("%s %v accepted, outside (0, 9999-12-31]", name, d)
 			}
 		}

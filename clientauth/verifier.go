@@ -83,7 +83,7 @@ func (v *Verifier) Verify(ctx context.Context, c *auth.Client, assertion string)
 	if e != nil {
 		return e
 	}
-	h, e := parseHeader(p.header)
+	h, e := parseHeader(p)
 	if e != nil {
 		return e
 	}
@@ -92,7 +92,7 @@ func (v *Verifier) Verify(ctx context.Context, c *auth.Client, assertion string)
 	// signature verification. They are trusted only once the signature
 	// verifies, over these very bytes.
 	now := v.cfg.clock.Now()
-	cl, e := parseClaims(p.payload)
+	cl, e := parseClaims(p)
 	if e != nil {
 		return e
 	}
@@ -115,7 +115,7 @@ func (v *Verifier) Verify(ctx context.Context, c *auth.Client, assertion string)
 	if e != nil {
 		return e
 	}
-	if want, err := base64.RawURLEncoding.DecodeString(p.payload); err != nil || !bytes.Equal(payload, want) {
+	if want, err := base64.RawURLEncoding.DecodeString(p.Payload); err != nil || !bytes.Equal(payload, want) {
 		return invalid("the client assertion's payload is ambiguous")
 	}
 

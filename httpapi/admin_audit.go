@@ -1,27 +1,15 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/issuer"
 )
-
-// KeyView is how the admin API shows a signing key: public facts only,
-// with the field names of the CLI's JSON output.
-type KeyView struct {
-	KID          string     `json:"kid"`
-	Algorithm    string     `json:"alg"`
-	State        string     `json:"state,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	SigningFrom  time.Time  `json:"signing_from"`
-	RetiredAt    *time.Time `json:"retired_at,omitempty"`
-	PublishedTil *time.Time `json:"published_until,omitempty"`
-}
 
 // listKeys serves GET /v1/admin/keys.
 func (a *Admin) listKeys(w http.ResponseWriter, r *http.Request) {
@@ -30,18 +18,9 @@ func (a *Admin) listKeys(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	views := make([]KeyView, 0, len(st))
-	for _, s := range st {
-		v := KeyView{KID: s.Key.ID, Algorithm: s.Key.Algorithm, State: string(s.State), CreatedAt: s.Key.CreatedAt, SigningFrom: s.Key.SigningFrom}
-		if !s.RetiredAt.IsZero() {
-			r, p := s.RetiredAt, s.PublishedTil
-			v.RetiredAt, v.PublishedTil = &r, &p
-		}
-		views = append(views, v)
-	}
 	writeAdminJSON(w, http.StatusOK, struct {
-		Keys []KeyView `json:"keys"`
-	}{views})
+		Keys []admin.KeyView `json:"keys"`
+	}{admin.ViewKeys(st)})
 }
 
 // rotateKeys serves POST /v1/admin/keys/rotate.
@@ -71,25 +50,12 @@ func (a *Admin) rotateKeys(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeAdminJSON(w, http.StatusOK, KeyView{KID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, SigningFrom: k.SigningFrom})
+	writeAdminJSON(w, http.StatusOK, admin.ViewNewKey(k))
 }
 
 // errNoKEK answers a key change on a server without the key-encryption key.
 func errNoKEK(what, command string) error {
 	return auth.ErrTemporarilyUnavailable.WithDescription("this server cannot " + what + ": it runs without the key-encryption key; use the CLI (" + command + ")")
-}
-
-// AuditEventView is how the admin API shows an audit event.
-type AuditEventView struct {
-	Seq        int64           `json:"seq"`
-	At         time.Time       `json:"at"`
-	Actor      string          `json:"actor"`
-	Action     string          `json:"action"`
-	TargetKind string          `json:"target_kind"`
-	TargetID   string          `json:"target_id"`
-	RemoteAddr string          `json:"remote_addr"`
-	Before     json.RawMessage `json:"before"`
-	After      json.RawMessage `json:"after"`
 }
 
 // auditEvents serves GET /v1/admin/audit. next_after is the cursor of the
@@ -120,24 +86,10 @@ func (a *Admin) auditEvents(w http.ResponseWriter, r *http.Request) {
 			next = events[n-1].Seq
 		}
 	}
-	views := make([]AuditEventView, 0, len(events))
-	for _, e := range events {
-		views = append(views, AuditEventView{
-			Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, TargetKind: e.TargetKind, TargetID: e.TargetID,
-			RemoteAddr: e.RemoteAddr, Before: rawOrNull(e.Before), After: rawOrNull(e.After),
-		})
-	}
 	writeAdminJSON(w, http.StatusOK, struct {
-		Events    []AuditEventView `json:"events"`
-		NextAfter int64            `json:"next_after,omitempty"`
-	}{views, next})
-}
-
-func rawOrNull(m json.RawMessage) json.RawMessage {
-	if len(m) == 0 || !json.Valid(m) {
-		return json.RawMessage("null")
-	}
-	return m
+		Events    []admin.AuditEventView `json:"events"`
+		NextAfter int64                  `json:"next_after,omitempty"`
+	}{admin.ViewAuditEvents(events), next})
 }
 
 func parseAuditQuery(v url.Values) (auth.AuditQuery, error) {

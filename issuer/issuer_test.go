@@ -243,7 +243,7 @@ func verifyToken(t *testing.T, token string, key auth.Key) auth.Claims {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(key.Algorithm)})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(key.Algorithm)})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse the token: %v", err)
 	}

@@ -132,7 +132,7 @@ func TestSignVerifiedByGoJOSE(t *testing.T) {
 				t.Errorf("kid %s, go-jose's RFC 7638 thumbprint %s", key.ID, want)
 			}
 
-			jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +162,7 @@ func TestSignVerifiedByGoJOSE(t *testing.T) {
 				t.Fatal(err)
 			}
 			forged, _ := otherSigner.Sign(claims)
-			forgedJWS, err := jose.ParseSigned(forged, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			forgedJWS, err := jose.ParseSignedCompact(forged, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +266,7 @@ func TestSignConcurrently(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+						jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 						if err != nil {
 							t.Error(err)
 							return

@@ -59,26 +59,6 @@ func TestMetadataURLs(t *testing.T) {
 	}
 }
 
-func TestCanonicalBase64URL(t *testing.T) {
-	for s, want := range map[string]bool{
-		"":      true,
-		"QQ":    true,  // "A"
-		"QR":    false, // "A" with a stray bit
-		"QUI":   true,  // "AB"
-		"QUJ":   false,
-		"QUJD":  true,
-		"Q":     false, // impossible length
-		"QQ==":  false,
-		"a+b/":  false,
-		"-_-_":  true,
-		"QUJD ": false,
-	} {
-		if got := canonicalBase64URL(s); got != want {
-			t.Errorf("canonicalBase64URL(%q) = %v, want %v", s, got, want)
-		}
-	}
-}
-
 func TestQuoteAndHeaderSafe(t *testing.T) {
 	if got := quote("a\"b\\c'd\ne\u00e9"); got != "'a?b?c?d?e?'" {
 		t.Errorf("quote: %s", got)

@@ -147,7 +147,7 @@ func (ii *introIssuer) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	form := r.PostForm
 	ii.lastForm.Store(&form)
-	jws, err := jose.ParseSigned(form.Get("token"), []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(form.Get("token"), []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		writeJSON(http.StatusOK, map[string]any{"active": false})
 		return

@@ -121,7 +121,7 @@ The trail is append-only: no command edits or deletes its events.`,
 					return err
 				}
 				if output == "json" {
-					return writeJSON(e.stdout, viewAuditEvents(events))
+					return writeJSON(e.stdout, admin.ViewAuditEvents(events))
 				}
 				if len(events) == 0 {
 					fmt.Fprintln(e.stdout, "No audit events match.")

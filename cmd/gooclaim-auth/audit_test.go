@@ -27,17 +27,17 @@ func cliActorForTest() string {
 }
 
 // auditJSON runs `audit -o json` with args and decodes its events.
-func auditJSON(t *testing.T, ts *testServer, args ...string) []auditEventView {
+func auditJSON(t *testing.T, ts *testServer, args ...string) []admin.AuditEventView {
 	t.Helper()
 	out := ts.mustCLI("", append([]string{"audit", "-o", "json"}, args...)...)
-	var events []auditEventView
+	var events []admin.AuditEventView
 	if err := json.Unmarshal([]byte(out), &events); err != nil {
 		t.Fatalf("audit -o json %q: %v", out, err)
 	}
 	return events
 }
 
-func actions(events []auditEventView) []string {
+func actions(events []admin.AuditEventView) []string {
 	var out []string
 	for _, e := range events {
 		out = append(out, e.Action)

@@ -82,9 +82,7 @@ func readJWKS(path string, stdin io.Reader) ([]byte, error) {
 func parseAuthMethods(values []string) []string {
 	out := []string{}
 	for _, v := range values {
-		for _, m := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-			out = append(out, m)
-		}
+		out = append(out, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -198,7 +199,7 @@ func readSecret(r io.Reader) (string, error) {
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if s == "" {
-		return "", fmt.Errorf("--secret-stdin: standard input is empty; pipe the secret in, e.g. printf %%s \"$SECRET\" | gooclaim-auth clients create ...")
+		return "", errors.New(`--secret-stdin: standard input is empty; pipe the secret in, e.g. printf %s "$SECRET" | gooclaim-auth clients create --name NAME --secret-stdin`)
 	}
 	return s, nil
 }

@@ -117,7 +117,7 @@ func TestThreeNodes(t *testing.T) {
 
 	t.Run("token from A verifies with the JWKS of C", func(t *testing.T) {
 		tok := a.form(body).token(t)
-		parsed, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+		parsed, err := jose.ParseSignedCompact(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ func newKeysListCmd(e *env, g *globalFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				views := viewKeys(st)
+				views := admin.ViewKeys(st)
 				if output == "json" {
 					return writeJSON(e.stdout, views)
 				}
@@ -107,7 +107,7 @@ func withKeyService(ctx context.Context, g *globalFlags, alg string, fn func(con
 // printRotated shows a key made by a rotation.
 func printRotated(e *env, output string, k auth.Key) error {
 	if output == "json" {
-		return writeJSON(e.stdout, map[string]any{"kid": k.ID, "alg": k.Algorithm, "created_at": k.CreatedAt, "signing_from": k.SigningFrom})
+		return writeJSON(e.stdout, admin.ViewNewKey(k))
 	}
 	fmt.Fprintf(e.stdout, "New %s key %s published; it signs from %s.\n", k.Algorithm, k.ID, k.SigningFrom.Local().Format(time.RFC3339))
 	return nil
@@ -152,16 +152,7 @@ their poll interval. The audit trail records it as keys.revoke.`,
 				return err
 			}
 			if output == "json" {
-				v := map[string]any{"revoked": map[string]any{"kid": rk.Key.ID, "alg": rk.Key.Algorithm, "state": rk.State,
-					"created_at": rk.Key.CreatedAt, "signing_from": rk.Key.SigningFrom}}
-				if k := rk.Replacement; k != nil {
-					v["replacement"] = map[string]any{"kid": k.ID, "alg": k.Algorithm, "state": issuer.KeyActive,
-						"created_at": k.CreatedAt, "signing_from": k.SigningFrom}
-				}
-				if reason != "" {
-					v["reason"] = reason
-				}
-				return writeJSON(e.stdout, v)
+				return writeJSON(e.stdout, admin.ViewRevokedKey(rk, reason))
 			}
 			fmt.Fprintf(e.stdout, "Key %s (%s, %s) revoked: it is no longer published and never signs again.\n", rk.Key.ID, rk.Key.Algorithm, rk.State)
 			if k := rk.Replacement; k != nil {

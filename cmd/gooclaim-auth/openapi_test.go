@@ -765,7 +765,7 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	c.run(ts, refusals...)
 	// A revoked admin token is refused at once.
-	rs = c.run(ts,
+	c.run(ts,
 		call{name: "revoke the admin token", method: "POST", path: revokePath, contentType: form, status: 200,
 			body: enc("token", adminTok), headers: basic(adminID, adminSecret)},
 		call{name: "a revoked admin token", method: "GET", path: "/v1/admin/keys", headers: bearer, status: 401, code: "invalid_token"},

@@ -15,7 +15,6 @@ import (
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/credential"
-	"github.com/gooclaim/auth/issuer"
 )
 
 // addOutputFlag adds --output/-o (table or json) to a command.
@@ -170,62 +169,7 @@ func describeKeys(c *auth.Client) string {
 	return "none"
 }
 
-// auditEventView is how an audit event is printed as JSON.
-type auditEventView struct {
-	Seq        int64           `json:"seq"`
-	At         time.Time       `json:"at"`
-	Actor      string          `json:"actor"`
-	Action     string          `json:"action"`
-	TargetKind string          `json:"target_kind"`
-	TargetID   string          `json:"target_id"`
-	RemoteAddr string          `json:"remote_addr"`
-	Before     json.RawMessage `json:"before"`
-	After      json.RawMessage `json:"after"`
-}
-
-func viewAuditEvents(events []auth.AuditEvent) []auditEventView {
-	out := make([]auditEventView, 0, len(events))
-	for _, ev := range events {
-		out = append(out, auditEventView{
-			Seq: ev.Seq, At: ev.At.UTC(), Actor: ev.Actor, Action: ev.Action,
-			TargetKind: ev.TargetKind, TargetID: ev.TargetID, RemoteAddr: ev.RemoteAddr,
-			Before: rawOrNull(ev.Before), After: rawOrNull(ev.After),
-		})
-	}
-	return out
-}
-
-func rawOrNull(m json.RawMessage) json.RawMessage {
-	if len(m) == 0 || !json.Valid(m) {
-		return json.RawMessage("null")
-	}
-	return m
-}
-
-type keyView struct {
-	KID          string     `json:"kid"`
-	Algorithm    string     `json:"alg"`
-	State        string     `json:"state"`
-	CreatedAt    time.Time  `json:"created_at"`
-	SigningFrom  time.Time  `json:"signing_from"`
-	RetiredAt    *time.Time `json:"retired_at,omitempty"`
-	PublishedTil *time.Time `json:"published_until,omitempty"`
-}
-
-func viewKeys(st []issuer.KeyStatus) []keyView {
-	out := []keyView{}
-	for _, s := range st {
-		v := keyView{KID: s.Key.ID, Algorithm: s.Key.Algorithm, State: string(s.State), CreatedAt: s.Key.CreatedAt, SigningFrom: s.Key.SigningFrom}
-		if !s.RetiredAt.IsZero() {
-			r, p := s.RetiredAt, s.PublishedTil
-			v.RetiredAt, v.PublishedTil = &r, &p
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-func writeKeyTable(w io.Writer, keys []keyView) error {
+func writeKeyTable(w io.Writer, keys []admin.KeyView) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNING FROM\tPUBLISHED UNTIL")
 	for _, k := range keys {

@@ -66,7 +66,7 @@ func TestTokenIsRFC9068AndVerifiesWithJWKS(t *testing.T) {
 	}
 
 	jwks := fetchJWKS(t, ts)
-	parsed, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+	parsed, err := jose.ParseSignedCompact(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestSigningAlgorithms(t *testing.T) {
 			ts := startTestServer(t, nil, func(c *serveConfig) { c.signingAlg = alg })
 			id, secret := ts.createClient("--name", "svc", "--scope", "a")
 			tok := ts.form("grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret).token(t)
-			parsed, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			parsed, err := jose.ParseSignedCompact(tok.AccessToken, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,13 +1,18 @@
-// Package testservices starts private PostgreSQL and Redis servers for
-// fault-injection tests: each on a free loopback port with its data in a
-// temporary directory, so that a test can stop and restart it without
+// Package testservices gives tests the PostgreSQL and Redis servers they
+// need: the shared ones named by GOOCLAIM_TEST_POSTGRES_URL and
+// GOOCLAIM_TEST_REDIS_URL (PostgresURL, RedisURL; authtest's functions of
+// the same names wrap them), and private ones for fault-injection tests
+// (StartPostgres, StartRedis): each on a free loopback port with its data
+// in a temporary directory, so that a test can stop and restart it without
 // disturbing the shared servers other tests use.
 //
-// The binaries are found on PATH and in the usual Debian/Ubuntu PostgreSQL
-// directories. Without them the test is skipped — unless the environment
-// variable CI is set: CI must run every test, so there it fails instead (as
-// authtest.PostgresURL does). PostgreSQL refuses to run as root; as root the
-// server runs as the postgres (or nobody) OS user.
+// Every test that needs a service follows one rule, kept here (Missing):
+// without the service it is skipped — unless the environment variable CI
+// is set: CI must run every test, so there it fails instead.
+//
+// The private servers' binaries are found on PATH and in the usual
+// Debian/Ubuntu PostgreSQL directories. PostgreSQL refuses to run as root;
+// as root the server runs as the postgres (or nobody) OS user.
 package testservices
 
 import (
@@ -25,16 +30,6 @@ import (
 	"testing"
 	"time"
 )
-
-// unavailable skips the test, or fails it under CI.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + ": CI must run the fault-injection tests")
-	}
-	t.Skip(msg)
-}
 
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t testing.TB) int {
@@ -89,7 +84,7 @@ func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	bin := findPGBin()
 	if bin == "" {
-		unavailable(t, "PostgreSQL's initdb and pg_ctl are not installed (looked on PATH and in %s)", pgBinGlob)
+		Missing(t, fmt.Sprintf("PostgreSQL's initdb and pg_ctl are not installed (looked on PATH and in %s)", pgBinGlob))
 	}
 	p := &Postgres{t: t, bin: bin, Port: FreePort(t)}
 	parent, err := os.MkdirTemp("", "gooclaim-pg-")
@@ -101,7 +96,7 @@ func StartPostgres(t testing.TB) *Postgres {
 	if os.Geteuid() == 0 {
 		cred, err := unprivileged()
 		if err != nil {
-			unavailable(t, "running as root and %v: PostgreSQL refuses to run as root", err)
+			Missing(t, fmt.Sprintf("running as root and %v: PostgreSQL refuses to run as root", err))
 		}
 		p.cred = cred
 		if err := os.Chown(parent, int(cred.Uid), int(cred.Gid)); err != nil {
@@ -189,7 +184,7 @@ func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		unavailable(t, "redis-server is not installed")
+		Missing(t, "redis-server is not installed")
 	}
 	r := &Redis{t: t, bin: bin, Port: FreePort(t), dir: t.TempDir()}
 	t.Cleanup(func() {

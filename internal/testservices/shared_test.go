@@ -1,4 +1,4 @@
-package authtest
+package testservices
 
 import (
 	"net"
@@ -68,6 +68,25 @@ func TestServiceAddr(t *testing.T) {
 	for in, want := range tests {
 		if got := serviceAddr(in); got != want {
 			t.Errorf("serviceAddr(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+// TestMissing: the one rule, for the shared servers and the private ones
+// alike: skip, or with CI set (to anything) fail.
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		env         map[string]string
+		skip, fatal string
+	}{
+		{map[string]string{}, "s", ""},
+		{map[string]string{"CI": ""}, "s", ""},
+		{map[string]string{"CI": "true"}, "", "f"},
+		{map[string]string{"CI": "1"}, "", "f"},
+	} {
+		skip, fatal := missing(func(k string) string { return tc.env[k] }, "s", "f")
+		if skip != tc.skip || fatal != tc.fatal {
+			t.Errorf("env %v: skip %q, fatal %q; want %q, %q", tc.env, skip, fatal, tc.skip, tc.fatal)
 		}
 	}
 }
