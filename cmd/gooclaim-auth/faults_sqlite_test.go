@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -193,17 +194,32 @@ func TestFaultSQLiteReadOnly(t *testing.T) {
 		os.Chmod(f, 0o444)
 	}
 	os.Chmod(dir, 0o555)
-	cmd := helperCommand(append([]string{"clients", "create", "--name", "during", "--scope", "x"}, globalArgs(g)...)...)
+	copied := ""
 	if os.Geteuid() == 0 {
-		// Permissions do not stop root: run the CLI as nobody, from a copy
-		// of this binary that nobody may execute.
-		cmd.Path = copyExecutable(t, os.Args[0])
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		cmd.Dir = "/"
+		copied = copyExecutable(t, os.Args[0])
 	}
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "read-only") {
+	err = nil
+	// A process another test forks while the copy is being written
+	// inherits its write descriptor until it execs, and exec of a file
+	// open for writing fails with ETXTBSY (golang.org/issue/22315): retry.
+	for range 50 {
+		cmd := helperCommand(append([]string{"clients", "create", "--name", "during", "--scope", "x"}, globalArgs(g)...)...)
+		if copied != "" {
+			// Permissions do not stop root: run the CLI as nobody, from a
+			// copy of this binary that nobody may execute.
+			cmd.Path = copied
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			cmd.Dir = "/"
+		}
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		if err = cmd.Run(); !errors.Is(err, syscall.ETXTBSY) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err == nil || !strings.Contains(stderr.String(), "read-only") {
 		t.Fatalf("clients create on a read-only database: %v, stderr %q; want a non-zero exit saying read-only", err, stderr.String())
 	}
 	t.Logf("CLI on a read-only database: %s", strings.TrimSpace(stderr.String()))
