@@ -219,6 +219,9 @@ func (tc badInput) checkAnswer(t *testing.T, a *rawAnswer) {
 // checks that the server still issues a token normally, that no smuggled
 // request reached a handler, and that no goroutine outlived its connection.
 func TestBadInputCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the whole bad-input corpus runs in the full tier")
+	}
 	noLimit := func(c *serveConfig) {
 		c.rateLimit = rateValue{Limit: 1_000_000, Window: time.Minute}
 		c.ipRateLimit = rateValue{Limit: 1_000_000, Window: time.Minute}

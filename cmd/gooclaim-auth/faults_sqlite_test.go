@@ -86,6 +86,9 @@ func cliCreate(t *testing.T, g *globalFlags, name string) createdClient {
 // without a restart; the database passes its integrity check and holds
 // every client with its audit event, none half-written.
 func TestFaultSQLiteDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: fault injection runs in the full tier")
+	}
 	t.Parallel()
 	g := &globalFlags{database: filepath.Join(t.TempDir(), "auth.db")}
 	port := testservices.FreePort(t)
@@ -175,6 +178,9 @@ func TestFaultSQLiteDiskFull(t *testing.T) {
 // read-only; nothing is changed; once the permissions are restored the CLI
 // works again.
 func TestFaultSQLiteReadOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: fault injection runs in the full tier")
+	}
 	t.Parallel()
 	dir, err := os.MkdirTemp("", "gooclaim-ro-")
 	if err != nil {

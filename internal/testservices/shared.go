@@ -55,9 +55,20 @@ func RedisURL(t testing.TB) string {
 
 func service(t testing.TB, name, envVar, example string) string {
 	t.Helper()
+	skipShort(t, name)
 	u, skip, fatal := requireService(os.Getenv, name, envVar, example)
 	end(t, skip, fatal)
 	return u
+}
+
+// skipShort skips a test that needs the named service in the fast tier
+// (go test -short): the backends' tests, the fleet and the fault tests run
+// in the full tier, as CI runs it.
+func skipShort(t testing.TB, name string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the tests that need " + name + " run in the full tier")
+	}
 }
 
 // dialTimeout bounds the reachability check of a test service.

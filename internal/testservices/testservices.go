@@ -82,6 +82,7 @@ func pgVersion(dir string) int {
 // it on a free port; it is stopped and removed when the test ends.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	skipShort(t, "a PostgreSQL server of their own")
 	bin := findPGBin()
 	if bin == "" {
 		Missing(t, fmt.Sprintf("PostgreSQL's initdb and pg_ctl are not installed (looked on PATH and in %s)", pgBinGlob))
@@ -182,6 +183,7 @@ type Redis struct {
 // is stopped when the test ends.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	skipShort(t, "a Redis server of their own")
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		Missing(t, "redis-server is not installed")
