@@ -42,11 +42,12 @@ func (s *Server) AdminGuard(audience string) (func(http.Handler) http.Handler, e
 		active := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			res, err := s.Issuer.Inspect(r.Context(), bearerToken(r.Header.Get("Authorization")))
 			if err != nil {
-				writeAdminChallenge(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token's revocation status could not be checked; retry shortly")
+				writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the token's revocation status could not be checked; retry shortly"))
 				return
 			}
 			if !res.Active {
-				writeAdminChallenge(w, http.StatusUnauthorized, verify.CodeInvalidToken, "the token is revoked, or its client is disabled, deleted (or created again since), or no longer holds a scope or audience the token carries")
+				verify.WriteChallenge(w, &verify.Error{Code: verify.CodeInvalidToken,
+					Description: "the token is revoked, or its client is disabled, deleted (or created again since), or no longer holds a scope or audience the token carries"})
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -100,14 +101,4 @@ func bearerToken(h string) string {
 		return ""
 	}
 	return strings.TrimSpace(token)
-}
-
-func writeAdminChallenge(w http.ResponseWriter, status int, code, description string) {
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="`+verify.Realm+`", error="`+code+`", error_description="`+description+`"`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write([]byte(`{"error":"` + code + `","error_description":"` + description + `"}` + "\n"))
 }

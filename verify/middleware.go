@@ -56,16 +56,16 @@ func (v *Verifier) Middleware(requiredScopes ...string) func(http.Handler) http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			token, e := bearerToken(r)
 			if e != nil {
-				writeChallenge(w, e)
+				WriteChallenge(w, e)
 				return
 			}
 			if token == "" {
-				writeChallenge(w, nil)
+				WriteChallenge(w, nil)
 				return
 			}
 			c, e := v.verify(r.Context(), token, required)
 			if e != nil {
-				writeChallenge(w, e)
+				WriteChallenge(w, e)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), c)))
@@ -120,10 +120,13 @@ func isB64Token(s string) bool {
 	return true
 }
 
-// writeChallenge answers a refused request as RFC 6750 §3 says; e == nil
-// means the request had no Bearer credentials at all, so the challenge has
-// no error attribute.
-func writeChallenge(w http.ResponseWriter, e *Error) {
+// WriteChallenge answers a refused request as RFC 6750 §3 says — 401 with
+// a WWW-Authenticate challenge, 403 for insufficient_scope, 400 for
+// invalid_request — and the body {"error", "error_description"}, for a
+// resource server that makes a check of its own after Middleware's (the
+// admin API's revocation check is one). e == nil means the request had no
+// Bearer credentials at all, so the challenge has no error attribute.
+func WriteChallenge(w http.ResponseWriter, e *Error) {
 	status := http.StatusUnauthorized
 	challenge := `Bearer realm="` + Realm + `"`
 	body := struct {
