@@ -1,7 +1,8 @@
 // Package authtest holds the conformance suites that every implementation of
-// the root interfaces must pass (RunStoreTests, RunLimiterTests) and small
-// test helpers such as a controllable clock. A new backend's test file is a
-// few lines that call the suites.
+// the root interfaces must pass (RunStoreTests, RunSQLStoreTests for the
+// stores kept in a SQL database, RunLimiterTests, RunReplayCacheTests) and
+// small test helpers such as a controllable clock. A new backend's test file
+// is a few lines that call the suites.
 package authtest
 
 import (

@@ -25,35 +25,49 @@ import (
 // (EINVALID). Audit events must have the At of their write (for a client,
 // its new UpdatedAt), in UTC; their Before and After are compared as JSON
 // values, nil counting as null.
+//
+// A store that is a ClientCache must keep its copy in step with what is
+// written through it (see ClientCache).
 func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	tests := []struct {
-		name string
-		run  func(*testing.T, auth.Store)
+		name       string
+		run        func(*testing.T, auth.Store)
+		concurrent bool // writes from several goroutines
 	}{
-		{"ClientRoundTrip", testClientRoundTrip},
-		{"ClientEmptyFields", testClientEmptyFields},
-		{"CreateClientConflict", testCreateClientConflict},
-		{"MissingClient", testMissingClient},
-		{"UpdateClient", testUpdateClient},
-		{"UpdateClientConcurrently", testUpdateClientConcurrently},
-		{"DeleteClient", testDeleteClient},
-		{"ClientIncarnation", testClientIncarnation},
-		{"ListClients", testListClients},
-		{"UpdateKeys", testUpdateKeys},
-		{"UpdateKeysImmutable", testUpdateKeysImmutable},
-		{"UpdateKeysError", testUpdateKeysError},
-		{"UpdateKeysConcurrently", testUpdateKeysConcurrently},
-		{"ChangeFeed", testChangeFeed},
-		{"RevokeToken", testRevokeToken},
-		{"RevokeTokenInvalid", testRevokeTokenInvalid},
-		{"PruneRevocations", testPruneRevocations},
-		{"AuditWrites", testAuditWrites},
-		{"AuditQuery", testAuditQuery},
-		{"AuditLimit", testAuditLimit},
-		{"AuditConcurrentUpdates", testAuditConcurrentUpdates},
+		{"ClientRoundTrip", testClientRoundTrip, false},
+		{"ClientEmptyFields", testClientEmptyFields, false},
+		{"CreateClientConflict", testCreateClientConflict, false},
+		{"MissingClient", testMissingClient, false},
+		{"UpdateClient", testUpdateClient, false},
+		{"UpdateClientConcurrently", testUpdateClientConcurrently, true},
+		{"DeleteClient", testDeleteClient, false},
+		{"ClientIncarnation", testClientIncarnation, false},
+		{"ListClients", testListClients, false},
+		{"UpdateKeys", testUpdateKeys, false},
+		{"UpdateKeysImmutable", testUpdateKeysImmutable, false},
+		{"UpdateKeysError", testUpdateKeysError, false},
+		{"UpdateKeysConcurrently", testUpdateKeysConcurrently, true},
+		{"ChangeFeed", testChangeFeed, false},
+		{"RevokeToken", testRevokeToken, false},
+		{"RevokeTokenInvalid", testRevokeTokenInvalid, false},
+		{"PruneRevocations", testPruneRevocations, false},
+		{"AuditWrites", testAuditWrites, false},
+		{"AuditQuery", testAuditQuery, false},
+		{"AuditLimit", testAuditLimit, false},
+		{"AuditConcurrentUpdates", testAuditConcurrentUpdates, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			cache, ok := s.(ClientCache)
+			if !ok {
+				tt.run(t, s)
+				return
+			}
+			checker := &cacheChecker{ClientCache: cache, t: t, concurrent: tt.concurrent}
+			tt.run(t, checker)
+			checker.checkAll()
+		})
 	}
 }
 

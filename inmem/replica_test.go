@@ -15,6 +15,8 @@ import (
 	"github.com/gooclaim/auth/sqlite"
 )
 
+var _ authtest.ClientCache = (*inmem.Replica)(nil)
+
 func openDB(t *testing.T, path string, opts sqlite.Options) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), path, opts)
@@ -34,6 +36,18 @@ func client(id string, scopes ...string) *auth.Client {
 
 func key(id string, at time.Time) auth.Key {
 	return auth.Key{ID: id, Algorithm: auth.ES256, Public: []byte("pub"), Sealed: []byte("sealed"), CreatedAt: at, SigningFrom: at}
+}
+
+// TestReplicaStore runs the store's suite through a replica over a SQLite
+// store: what it writes through, it holds at once (authtest.ClientCache).
+func TestReplicaStore(t *testing.T) {
+	authtest.RunStoreTests(t, func(t *testing.T) auth.Store {
+		r := inmem.NewReplica(openDB(t, filepath.Join(t.TempDir(), "auth.db"), sqlite.Options{}), inmem.ReplicaOptions{})
+		if err := r.Load(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
 }
 
 // TestReplicaFollowsAnotherProcess: changes written through a second handle

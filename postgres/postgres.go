@@ -1,5 +1,8 @@
 // Package postgres implements auth.Store and auth.ChangeNotifier over a
-// PostgreSQL database, with the pgx driver and its connection pool.
+// PostgreSQL database, with the pgx driver and its connection pool, on the
+// SQL core of internal/sqlstore; this package holds PostgreSQL's dialect
+// (dialect.go), its migrations, the way a server is reached, the pool as
+// the core uses a database (pgx.go), and LISTEN (watch.go).
 //
 // It behaves as the sqlite package does — same schema, same errors, same
 // change feed — so that several server nodes can share one database. Write
@@ -10,10 +13,9 @@
 // a client, the key set or a revocation records an audit event
 // (auth.AuditEvent) in its own transaction (pruning expired revocations
 // records none), and every write to a client or the key set appends to the
-// change feed; both are numbered so that they commit in order (see
-// change.go and audit.go). Changes also send a notification (NOTIFY,
-// delivered at commit) that WatchChanges relays, so that replicas catch up
-// at once.
+// change feed; both are numbered so that they commit in order (see the
+// dialect). Changes also send a notification (NOTIFY, delivered at commit)
+// that WatchChanges relays, so that replicas catch up at once.
 //
 // Times are stored as bigint Unix nanoseconds and read back in UTC; IDs
 // compare bytewise (COLLATE "C"), as in SQLite. The schema lives in the
@@ -22,44 +24,48 @@ package postgres
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/sqlstore"
 )
 
 // DB is a PostgreSQL database holding clients, signing keys, revoked tokens,
-// the change feed and the audit trail. It is safe for concurrent use.
+// the change feed and the audit trail: auth.Store, with Migrate and
+// CreateClients. It is safe for concurrent use.
 type DB struct {
-	pool      *pgxpool.Pool
-	addr      string // host:port, for error messages
-	schema    string // "" for the default search_path
-	channel   string // of the change notifications
-	clock     auth.Clock
-	retention time.Duration
+	*core
+	pool    *pgxpool.Pool
+	dialect *sqlstore.Dialect
+	addr    string // host:port, for error messages
+	schema  string // "" for the default search_path
+	channel string // of the change notifications
 	// watchPing is how long WatchChanges waits for a notification before it
 	// checks that its connection is still alive.
 	watchPing time.Duration
-
-	mu        sync.Mutex
-	lastPrune time.Time // guarded by mu
 }
+
+// core is the SQL core, embedded under a name of this package's.
+type core = sqlstore.Store
 
 var (
 	_ auth.Store          = (*DB)(nil)
 	_ auth.ChangeNotifier = (*DB)(nil)
 )
+
+//go:embed migration/*.sql
+var migrations embed.FS
 
 // Options tunes a DB. The zero value works.
 type Options struct {
@@ -77,10 +83,8 @@ type Options struct {
 }
 
 const (
-	defaultRetention = 24 * time.Hour
-	pruneEvery       = time.Minute
-	defaultMaxConns  = 8
-	connectTimeout   = 10 * time.Second
+	defaultMaxConns = 8
+	connectTimeout  = 10 * time.Second
 )
 
 // Open connects to the database at url, a PostgreSQL URL or keyword/value
@@ -106,19 +110,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		addr:      net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
 		schema:    opts.Schema,
 		channel:   channelName(opts.Schema),
-		clock:     opts.Clock,
-		retention: opts.ChangeRetention,
 		watchPing: 30 * time.Second,
 	}
-	if db.clock == nil {
-		db.clock = auth.SystemClock{}
-	}
-	if db.retention <= 0 {
-		db.retention = defaultRetention
-	}
+	db.dialect = newDialect(db.addr, db.schema, db.channel)
 	op := "open database " + redactURL(url)
 	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-		return nil, db.translate(op, err)
+		return nil, db.dialect.Translate(op, err)
 	}
 	if err := db.pool.Ping(ctx); err != nil {
 		db.pool.Close()
@@ -127,19 +124,16 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("%w: %w", auth.Errorf(auth.EUNAVAILABLE,
 				"%s: timed out connecting to PostgreSQL at %s: check --database, the network and that the server is running", op, db.addr), err)
 		}
-		return nil, db.translate(op, err)
+		return nil, db.dialect.Translate(op, err)
 	}
 	if err := db.createSchema(ctx); err != nil {
 		db.pool.Close()
-		return nil, db.translate(fmt.Sprintf("%s: create schema %q", op, opts.Schema), err)
+		return nil, db.dialect.Translate(fmt.Sprintf("%s: create schema %q", op, opts.Schema), err)
 	}
+	db.core = sqlstore.New(pgxDB{querier{db.pool}, db.pool}, db.dialect, sqlstore.Options{
+		Clock: opts.Clock, ChangeRetention: opts.ChangeRetention, Migrations: migrations,
+	})
 	return db, nil
-}
-
-// Close closes the database's connections.
-func (db *DB) Close() error {
-	db.pool.Close()
-	return nil
 }
 
 // createSchema creates Options.Schema if missing. CREATE SCHEMA IF NOT
@@ -158,108 +152,12 @@ func (db *DB) createSchema(ctx context.Context) error {
 		return err
 	}
 	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if err := db.lockMigrations(ctx, tx); err != nil {
+		if _, err := tx.Exec(ctx, lockMigrations, db.schema); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{db.schema}.Sanitize())
 		return err
 	})
-}
-
-// change is what a write appends to the change feed.
-type change struct {
-	kind auth.ChangeKind
-	id   string
-}
-
-// callerError marks an error returned by a caller's function, so that write
-// hands it back unchanged.
-type callerError struct{ err error }
-
-func (e *callerError) Error() string { return e.err.Error() }
-
-// write runs fn in a READ COMMITTED transaction, prunes old changes when
-// due, appends the audit event and the change of fn's outcome (none when
-// nil: the write changed nothing) and commits. op says what is being done,
-// for error messages; driver errors are translated, fn's own domain errors
-// and callerErrors returned as they are.
-//
-// Locks are taken in one order — fn's (a client's row, the keys table, a
-// revoked token's key), then pruning's (the pruned_through row), then the
-// audit counter, then the change counter — so that writers cannot
-// deadlock, and the counters, which every recording writer waits for, are
-// held only from the appends to the commit.
-func (db *DB) write(ctx context.Context, op string, fn func(tx pgx.Tx, now time.Time) (*outcome, error)) error {
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return db.translate(op, err)
-	}
-	defer tx.Rollback(ctx)
-	now := fromNanos(nanos(db.clock.Now())) // as it will be read back
-	out, err := fn(tx, now)
-	if err != nil {
-		var ce *callerError
-		if errors.As(err, &ce) {
-			return ce.err
-		}
-		return db.translate(op, err)
-	}
-	prune := db.pruneDue(now)
-	if prune {
-		if err := db.prune(ctx, tx, now); err != nil {
-			return db.translate(op, err)
-		}
-	}
-	if out != nil {
-		if err := appendEvent(ctx, tx, out.event, now); err != nil {
-			return db.translate(op, err)
-		}
-		if out.change != nil {
-			if err := db.appendChange(ctx, tx, *out.change, now); err != nil {
-				return db.translate(op, err)
-			}
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return db.translate(op, err)
-	}
-	if prune {
-		db.mu.Lock()
-		db.lastPrune = now
-		db.mu.Unlock()
-	}
-	return nil
-}
-
-// read runs fn in a read-only REPEATABLE READ transaction, so that its
-// queries see one snapshot of the database.
-func (db *DB) read(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return db.translate(op, err)
-	}
-	defer tx.Rollback(ctx)
-	if err := fn(tx); err != nil {
-		return db.translate(op, err)
-	}
-	return db.translate(op, tx.Commit(ctx))
-}
-
-// nanos and fromNanos convert times to and from the stored Unix
-// nanoseconds; the zero time is stored as NULL.
-func nanos(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	n := t.UnixNano()
-	return &n
-}
-
-func fromNanos(n *int64) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return time.Unix(0, *n).UTC()
 }
 
 var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)`)
@@ -283,17 +181,3 @@ func redactURL(s string) string {
 	}
 	return s
 }
-
-// boundNanos is nanos for a query's bound, which may lie beyond the years
-// that Unix nanoseconds can hold (1678 to 2262): those are clamped.
-func boundNanos(t time.Time) int64 {
-	switch {
-	case t.Before(minNanos):
-		return math.MinInt64
-	case t.After(maxNanos):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)

@@ -40,7 +40,7 @@ func modes(t *testing.T, path string) map[string]os.FileMode {
 func TestFilesPrivate(t *testing.T) {
 	setUmask(t, 0o022)
 	path := filepath.Join(t.TempDir(), "auth.db")
-	db := openTest(t, path, Options{})
+	db := openTest(t, path)
 	if err := db.CreateClient(t.Context(), &auth.Client{ID: "c", Name: "c"}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +66,11 @@ func TestExposedFiles(t *testing.T) {
 	setUmask(t, 0o022)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "auth.db")
-	openTest(t, path, Options{}).Close()
+	openTest(t, path).Close()
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db := openTest(t, "sqlite:"+path, Options{})
+	db := openTest(t, "sqlite:"+path)
 	if err := db.CreateClient(t.Context(), &auth.Client{ID: "c", Name: "c"}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,8 @@
 // Package sqlite implements auth.Store over a SQLite database file, with the
-// pure-Go driver modernc.org/sqlite.
+// pure-Go driver modernc.org/sqlite, on the SQL core of internal/sqlstore
+// (which has the queries, the transactions, the change feed and the audit
+// trail); this package holds SQLite's dialect, its migrations, the way a
+// database is named and opened, and the files' modes.
 //
 // The server and the command-line tool may open the same file at once. Every
 // connection runs in WAL mode (https://sqlite.org/wal.html), so readers never
@@ -12,18 +15,18 @@
 // revocation records an audit event (auth.AuditEvent) in its own
 // transaction, so that neither exists without the other (pruning expired
 // revocations records none); the same serialization numbers the events,
-// and the change feed, in commit order.
+// and the change feed (AUTOINCREMENT), in commit order.
 //
-// Times are stored as integer Unix nanoseconds and read back in UTC; the
-// schema lives in the embedded migration/*.sql files, applied by Migrate.
+// Times are stored as integer Unix nanoseconds and read back in UTC, lists
+// as JSON arrays; the schema lives in the embedded migration/*.sql files,
+// applied by Migrate.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"embed"
 	"fmt"
-	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -31,24 +34,25 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/sqlstore"
 )
 
 // DB is a SQLite database holding clients, signing keys, revoked tokens, the
-// change feed and the audit trail.
-// It is safe for concurrent use.
+// change feed and the audit trail: auth.Store, with Migrate and
+// CreateClients. It is safe for concurrent use.
 type DB struct {
-	db        *sql.DB
-	path      string
-	clock     auth.Clock
-	retention time.Duration
-
-	// writeMu serializes this process's write transactions, so that only
-	// writers in other processes ever wait in SQLite's busy handler.
-	writeMu   chan struct{}
-	lastPrune time.Time // guarded by writeMu
+	*core
+	db   *sql.DB
+	path string
 }
 
+// core is the SQL core, embedded under a name of this package's.
+type core = sqlstore.Store
+
 var _ auth.Store = (*DB)(nil)
+
+//go:embed migration/*.sql
+var migrations embed.FS
 
 // Options tunes a DB. The zero value works.
 type Options struct {
@@ -60,11 +64,7 @@ type Options struct {
 	ChangeRetention time.Duration
 }
 
-const (
-	defaultRetention = 24 * time.Hour
-	pruneEvery       = time.Minute
-	busyTimeout      = 10 * time.Second
-)
+const busyTimeout = 10 * time.Second
 
 // Open opens the database at dsn: a file path, "sqlite:PATH", or a URL
 // "sqlite://PATH" or "file:PATH" (so "sqlite:///var/lib/auth.db" is
@@ -86,27 +86,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		sdb.Close()
 		return nil, translate(fmt.Sprintf("open database %q", path), err)
 	}
-	db := &DB{
-		db:        sdb,
-		path:      path,
-		clock:     opts.Clock,
-		retention: opts.ChangeRetention,
-		writeMu:   make(chan struct{}, 1),
-	}
-	if db.clock == nil {
-		db.clock = auth.SystemClock{}
-	}
-	if db.retention <= 0 {
-		db.retention = defaultRetention
-	}
-	return db, nil
+	return &DB{
+		// Read transactions are deferred (BEGIN): they take no lock until they read.
+		core: sqlstore.New(sqlstore.SQLDB(sdb, nil, &sql.TxOptions{ReadOnly: true}), &dialect, sqlstore.Options{
+			Clock: opts.Clock, ChangeRetention: opts.ChangeRetention, Migrations: migrations,
+		}),
+		db:   sdb,
+		path: path,
+	}, nil
 }
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
-
-// Close closes the database's connections.
-func (db *DB) Close() error { return db.db.Close() }
 
 // parseDSN splits dsn into the file path and the URI parameters.
 func parseDSN(dsn string) (path string, query url.Values, err error) {
@@ -154,109 +145,3 @@ func driverDSN(path string, query url.Values) string {
 	escaper := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 	return "file:" + escaper.Replace(path) + "?" + q.Encode()
 }
-
-// callerError marks an error returned by a caller's function, so that write
-// hands it back unchanged.
-type callerError struct{ err error }
-
-func (e *callerError) Error() string { return e.err.Error() }
-
-// write runs fn in a write (IMMEDIATE) transaction, appends the audit event
-// and the change of fn's outcome (none when nil: the write changed
-// nothing), prunes old changes when due, and commits. op says what is being
-// done, for error messages; driver errors are translated, fn's own domain
-// errors and callerErrors returned as they are.
-//
-// The IMMEDIATE transaction holds SQLite's write lock from its start to its
-// commit, so write transactions, from any process, are serialized: audit
-// events and changes are numbered in commit order.
-func (db *DB) write(ctx context.Context, op string, fn func(tx *sql.Tx, now time.Time) (*outcome, error)) error {
-	select {
-	case db.writeMu <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", op, ctx.Err())
-	}
-	defer func() { <-db.writeMu }()
-
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(op, err)
-	}
-	defer tx.Rollback()
-	now := fromNanos(nanos(db.clock.Now())) // as it will be read back
-	out, err := fn(tx, now)
-	if err != nil {
-		var ce *callerError
-		if errors.As(err, &ce) {
-			return ce.err
-		}
-		return translate(op, err)
-	}
-	if out != nil {
-		if err := appendEvent(ctx, tx, out.event, now); err != nil {
-			return translate(op, err)
-		}
-		if out.change != nil {
-			if err := appendChange(ctx, tx, *out.change, now); err != nil {
-				return translate(op, err)
-			}
-		}
-	}
-	prune := db.lastPrune.IsZero() || now.Sub(db.lastPrune) >= pruneEvery
-	if prune {
-		if err := db.prune(ctx, tx, now); err != nil {
-			return translate(op, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return translate(op, err)
-	}
-	if prune {
-		db.lastPrune = now
-	}
-	return nil
-}
-
-// read runs fn in a read-only (deferred) transaction, so that its queries
-// see one snapshot of the database.
-func (db *DB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return translate(op, err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return translate(op, err)
-	}
-	return nil
-}
-
-// nanos and fromNanos convert times to and from the stored Unix
-// nanoseconds; the zero time is stored as NULL.
-func nanos(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
-}
-
-func fromNanos(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
-// boundNanos is nanos for a query's bound, which may lie beyond the years
-// that Unix nanoseconds can hold (1678 to 2262): those are clamped.
-func boundNanos(t time.Time) int64 {
-	switch {
-	case t.Before(minNanos):
-		return math.MinInt64
-	case t.After(maxNanos):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)

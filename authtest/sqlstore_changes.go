@@ -1,57 +1,56 @@
-package sqlite
+package authtest
 
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gooclaim/auth"
-	"github.com/gooclaim/auth/authtest"
 )
 
-// TestTwoHandles opens the file twice, as the server and the CLI would, and
-// checks that each sees the other's writes and changes, and that their
-// concurrent read-modify-writes lose nothing.
-func TestTwoHandles(t *testing.T) {
+// testSQLTwoHandles opens the database twice, as the server and the CLI, or
+// two nodes, would, and checks that each sees the other's writes and
+// changes, and that their concurrent read-modify-writes lose nothing.
+func testSQLTwoHandles(t *testing.T, s sqlSuite) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "auth.db")
-	server, cli := openTest(t, path, Options{}), openTest(t, path, Options{})
+	database := s.b.NewDatabase(t)
+	a, b := s.migrated(t, database, SQLOptions{}), s.migrated(t, database, SQLOptions{})
 
-	start, err := server.LatestChange(ctx)
+	start, err := a.LatestChange(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cli.CreateClient(ctx, &auth.Client{ID: "c"}); err != nil {
-		t.Fatalf("CreateClient through the CLI: %v", err)
+	if err := b.CreateClient(ctx, &auth.Client{ID: "c"}); err != nil {
+		t.Fatalf("CreateClient through b: %v", err)
 	}
-	if _, err := server.Client(ctx, "c"); err != nil {
-		t.Errorf("Client through the server: %v", err)
+	if _, err := a.Client(ctx, "c"); err != nil {
+		t.Errorf("Client through a: %v", err)
 	}
-	changes, err := server.Changes(ctx, start, 10)
+	changes, err := a.Changes(ctx, start, 10)
 	if err != nil || len(changes) != 1 || changes[0].ID != "c" {
-		t.Errorf("server.Changes = %+v, %v; want the CLI's change", changes, err)
+		t.Fatalf("a.Changes = %+v, %v; want b's change", changes, err)
 	}
 	key := auth.Key{ID: "k", Algorithm: auth.EdDSA, Public: []byte{1}, Sealed: []byte{2},
-		CreatedAt: authtest.Epoch, SigningFrom: authtest.Epoch}
-	err = server.UpdateKeys(ctx, func(cur []auth.Key) ([]auth.Key, error) { return append(cur, key), nil })
+		CreatedAt: Epoch, SigningFrom: Epoch}
+	err = a.UpdateKeys(ctx, func(cur []auth.Key) ([]auth.Key, error) { return append(cur, key), nil })
 	if err != nil {
-		t.Fatalf("UpdateKeys through the server: %v", err)
+		t.Fatalf("UpdateKeys through a: %v", err)
 	}
-	if keys, err := cli.Keys(ctx); err != nil || len(keys) != 1 {
-		t.Errorf("cli.Keys = %+v, %v; want the server's key", keys, err)
+	if keys, err := b.Keys(ctx); err != nil || len(keys) != 1 {
+		t.Errorf("b.Keys = %+v, %v; want a's key", keys, err)
 	}
-	if l, err := cli.LatestChange(ctx); err != nil || l != changes[0].Seq+1 {
-		t.Errorf("cli.LatestChange = %d, %v; want %d", l, err, changes[0].Seq+1)
+	if l, err := b.LatestChange(ctx); err != nil || l != changes[0].Seq+1 {
+		t.Errorf("b.LatestChange = %d, %v; want %d", l, err, changes[0].Seq+1)
 	}
 
-	// Each handle has its own in-process lock: only SQLite's serializes them.
+	// Each handle has its own connections (and, in SQLite, its own
+	// in-process lock): only the database serializes them.
 	var wg sync.WaitGroup
 	for i := range 20 {
-		db := []*DB{server, cli}[i%2]
+		db := []SQLStore{a, b}[i%2]
 		wg.Go(func() {
 			_, err := db.UpdateClient(ctx, "c", func(c *auth.Client) error {
 				c.Scopes = append(c.Scopes, fmt.Sprint(i))
@@ -62,17 +61,44 @@ func TestTwoHandles(t *testing.T) {
 			}
 		})
 	}
+	// Both handles rotate at once: exactly one rotation happens.
+	for i := range 8 {
+		db := []SQLStore{a, b}[i%2]
+		wg.Go(func() {
+			err := db.UpdateKeys(ctx, func(cur []auth.Key) ([]auth.Key, error) {
+				if len(cur) > 1 {
+					return cur, nil
+				}
+				k := key
+				k.ID = string(rune('0' + i))
+				return append(cur, k), nil
+			})
+			if err != nil {
+				t.Errorf("UpdateKeys %d: %v", i, err)
+			}
+		})
+	}
 	wg.Wait()
-	c, err := server.Client(ctx, "c")
+	c, err := a.Client(ctx, "c")
 	if err != nil || len(c.Scopes) != 20 {
 		t.Errorf("Client after concurrent updates through both handles = %v, %v; want 20 scopes", c, err)
 	}
+	if keys, err := b.Keys(ctx); err != nil || len(keys) != 2 {
+		t.Errorf("Keys after concurrent rotations = %+v, %v; want 2", keys, err)
+	}
+	if l, err := a.LatestChange(ctx); err != nil || l != changes[0].Seq+1+20+1 {
+		t.Errorf("LatestChange = %d, %v; want %d (20 updates and 1 rotation)", l, err, changes[0].Seq+22)
+	}
 }
 
-func TestPruneChanges(t *testing.T) {
+// testSQLPruneChanges checks that writes prune the changes older than the
+// retention, at most once a minute per handle, that Changes then says so,
+// and that the numbers go on.
+func testSQLPruneChanges(t *testing.T, s sqlSuite) {
 	ctx := t.Context()
-	clock := authtest.NewClock(authtest.Epoch)
-	db := openTest(t, filepath.Join(t.TempDir(), "auth.db"), Options{Clock: clock, ChangeRetention: time.Hour})
+	clock := NewClock(Epoch)
+	database := s.b.NewDatabase(t)
+	db := s.migrated(t, database, SQLOptions{Clock: clock, ChangeRetention: time.Hour})
 	create := func(id string) {
 		t.Helper()
 		if err := db.CreateClient(ctx, &auth.Client{ID: id}); err != nil {
@@ -126,9 +152,12 @@ func TestPruneChanges(t *testing.T) {
 		t.Errorf("Changes(4) = %v; want ErrChangesPruned", err)
 	}
 
-	// Pruning is remembered in the file: another handle sees it.
-	other := openTest(t, db.Path(), Options{})
+	// Pruning is remembered in the database: another handle sees it.
+	other := s.migrated(t, database, SQLOptions{})
 	if _, err := other.Changes(ctx, 0, 10); !errors.Is(err, auth.ErrChangesPruned) {
 		t.Errorf("other handle: Changes(0) = %v; want ErrChangesPruned", err)
+	}
+	if l, err := other.LatestChange(ctx); err != nil || l != 6 {
+		t.Errorf("other handle: LatestChange = %d, %v; want 6", l, err)
 	}
 }

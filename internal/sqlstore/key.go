@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 )
 
 // Keys returns every stored key, oldest first (by CreatedAt, then ID).
-func (db *DB) Keys(ctx context.Context) ([]auth.Key, error) {
-	keys, err := loadKeys(ctx, db.db)
+func (s *Store) Keys(ctx context.Context) ([]auth.Key, error) {
+	keys, err := loadKeys(ctx, s.conn(s.db))
 	if err != nil {
-		return nil, translate("read signing keys", err)
+		return nil, s.translate("read signing keys", err)
 	}
 	return keys, nil
 }
@@ -25,9 +25,19 @@ func (db *DB) Keys(ctx context.Context) ([]auth.Key, error) {
 // appended (the action auth.ActionKeysUpdate unless ctx says otherwise, the
 // target the newest key of the result); when it does not, nothing is. An
 // error from fn aborts and is returned unchanged.
-func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]auth.Key, error)) error {
-	return db.write(ctx, "update signing keys", func(tx *sql.Tx, now time.Time) (*outcome, error) {
-		current, err := loadKeys(ctx, tx)
+//
+// Concurrent UpdateKeys, from any process, run one after the other (the
+// write transaction, or Dialect.LockKeys), each reading the set its
+// predecessor committed, so that when several nodes rotate at once exactly
+// one rotation happens. Keys and Changes are not blocked meanwhile.
+func (s *Store) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]auth.Key, error)) error {
+	return s.write(ctx, "update signing keys", func(conn conn, now time.Time) ([]record, error) {
+		if s.d.LockKeys != "" {
+			if _, err := conn.exec(ctx, s.d.LockKeys); err != nil {
+				return nil, err
+			}
+		}
+		current, err := loadKeys(ctx, conn)
 		if err != nil {
 			return nil, err
 		}
@@ -44,7 +54,7 @@ func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]aut
 			return nil, nil
 		}
 		for _, k := range insert {
-			_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
+			_, err := conn.exec(ctx, `INSERT INTO keys (id, algorithm, public, sealed, created_at, signing_from)
 				VALUES (?, ?, ?, ?, ?, ?)`,
 				k.ID, k.Algorithm, notNil(k.Public), notNil(k.Sealed), nanos(k.CreatedAt), nanos(k.SigningFrom))
 			if err != nil {
@@ -52,11 +62,11 @@ func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]aut
 			}
 		}
 		for _, id := range remove {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id); err != nil {
+			if _, err := conn.exec(ctx, `DELETE FROM keys WHERE id = ?`, id); err != nil {
 				return nil, err
 			}
 		}
-		after, err := loadKeys(ctx, tx) // as they will be read back
+		after, err := loadKeys(ctx, conn) // as they will be read back
 		if err != nil {
 			return nil, err
 		}
@@ -64,20 +74,16 @@ func (db *DB) UpdateKeys(ctx context.Context, fn func(current []auth.Key) ([]aut
 		if len(after) > 0 {
 			newest = after[len(after)-1].ID
 		}
-		return &outcome{
+		return []record{{
 			event: newEvent(ctx, auth.ActionKeysUpdate, targetKeys, newest,
 				auth.AuditKeysView(stored), auth.AuditKeysView(after)),
 			change: &change{auth.ChangeKeys, ""},
-		}, nil
+		}}, nil
 	})
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func loadKeys(ctx context.Context, q querier) ([]auth.Key, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, algorithm, public, sealed, created_at, signing_from
+func loadKeys(ctx context.Context, conn conn) ([]auth.Key, error) {
+	rows, err := conn.query(ctx, `SELECT id, algorithm, public, sealed, created_at, signing_from
 		FROM keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err

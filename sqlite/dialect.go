@@ -2,33 +2,47 @@ package sqlite
 
 import (
 	"errors"
-	"fmt"
 
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/sqlstore"
 )
 
-// translate says what failed (op) and turns the driver's errors that an
-// operator can act on into auth.EUNAVAILABLE errors, keeping the driver's
-// error in the chain. Domain errors are returned as they are.
-func translate(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *auth.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	var se *modernc.Error
-	if errors.As(err, &se) {
-		if advice := unavailable(se.Code()); advice != "" {
-			return fmt.Errorf("%w: %w", auth.Errorf(auth.EUNAVAILABLE, "%s: %s", op, advice), err)
+// dialect is SQLite's: ? placeholders, lists as JSON text, numbers from
+// AUTOINCREMENT. A write transaction is BEGIN IMMEDIATE (driverDSN's
+// _txlock), which holds the database's write lock from its start to its
+// commit: write transactions, from any process, are serialized, so they
+// need no row locks, and audit events and changes are numbered in commit
+// order.
+var dialect = sqlstore.Dialect{
+	SerializeWrites: true,
+	ListArg:         sqlstore.JSONList,
+	ListDest:        sqlstore.JSONListDest,
+	AppendEvent: `INSERT INTO audit_events (at, actor, action, target_kind, target_id, remote_addr, before, after)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	AppendChange: `INSERT INTO changes (kind, id, at) VALUES (?, ?, ?)`,
+	// AUTOINCREMENT's counter, which pruning leaves alone.
+	LatestChange: `SELECT seq FROM sqlite_sequence WHERE name = 'changes'`,
+
+	MigrationsTableExists: `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`,
+	CreateMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY)`,
+
+	UniqueViolation: isUniqueViolation,
+	Explain: func(err error) (code, advice string) {
+		var se *modernc.Error
+		if errors.As(err, &se) {
+			if advice := unavailable(se.Code()); advice != "" {
+				return auth.EUNAVAILABLE, advice
+			}
 		}
-	}
-	return fmt.Errorf("%s: %w", op, err)
+		return "", ""
+	},
 }
+
+// translate is the dialect's Dialect.Translate, for what Open meets.
+func translate(op string, err error) error { return dialect.Translate(op, err) }
 
 // unavailable returns what happened and what to do for the result codes
 // that mean the database cannot be used right now, "" for the others.

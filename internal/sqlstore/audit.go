@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -18,20 +18,6 @@ const (
 	targetToken  = "token"
 )
 
-// outcome is what a write that changed something appends after its own
-// statements: the audit event (its At is set by write), and the change for
-// the feed, nil for writes that replicas need not follow (revocations).
-type outcome struct {
-	event  auth.AuditEvent
-	change *change
-}
-
-// change is an entry of the change feed, before it is numbered.
-type change struct {
-	kind auth.ChangeKind
-	id   string
-}
-
 // newEvent returns the audit event of a write: who made it, from where and
 // why from ctx (auth.AuditFrom, with action as the default), what it changed
 // from the arguments.
@@ -43,10 +29,10 @@ func newEvent(ctx context.Context, action, kind, id string, before, after json.R
 	}
 }
 
-// appendEvent records e, at now, in the write transaction tx.
-func appendEvent(ctx context.Context, tx *sql.Tx, e auth.AuditEvent, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events
-		(at, actor, action, target_kind, target_id, remote_addr, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+// appendEvent records e, at now, in the write transaction of conn
+// (Dialect.AppendEvent).
+func (s *Store) appendEvent(ctx context.Context, conn conn, e auth.AuditEvent, now time.Time) error {
+	_, err := conn.exec(ctx, s.d.AppendEvent,
 		nanos(now), e.Actor, e.Action, e.TargetKind, e.TargetID, e.RemoteAddr, nullJSON(e.Before), nullJSON(e.After))
 	if err != nil {
 		return fmt.Errorf("record the audit event: %w", err)
@@ -58,7 +44,7 @@ const eventColumns = `seq, at, actor, action, target_kind, target_id, remote_add
 
 // AuditEvents returns the events q selects, in Seq order, at most
 // q.NormalizedLimit().
-func (db *DB) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.AuditEvent, error) {
+func (s *Store) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.AuditEvent, error) {
 	where, args := []string{"seq > ?"}, []any{q.After}
 	for _, f := range []struct{ column, value string }{
 		{"target_id", q.TargetID}, {"actor", q.Actor}, {"action", q.Action},
@@ -74,10 +60,10 @@ func (db *DB) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.AuditE
 		where, args = append(where, "at < ?"), append(args, boundNanos(q.Until))
 	}
 	args = append(args, q.NormalizedLimit())
-	rows, err := db.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM audit_events
+	rows, err := s.conn(s.db).query(ctx, `SELECT `+eventColumns+` FROM audit_events
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)
 	if err != nil {
-		return nil, translate("read audit events", err)
+		return nil, s.translate("read audit events", err)
 	}
 	defer rows.Close()
 	var events []auth.AuditEvent
@@ -89,13 +75,13 @@ func (db *DB) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.AuditE
 		)
 		err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.TargetKind, &e.TargetID, &e.RemoteAddr, &before, &after)
 		if err != nil {
-			return nil, translate("read audit events", err)
+			return nil, s.translate("read audit events", err)
 		}
 		e.At, e.Before, e.After = fromNanos(at), rawJSON(before), rawJSON(after)
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, translate("read audit events", err)
+		return nil, s.translate("read audit events", err)
 	}
 	return events, nil
 }

@@ -1,8 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -16,24 +15,23 @@ import (
 // the record could never be pruned).
 //
 // Revocations append no change to the feed: they change no client or key.
-func (db *DB) RevokeToken(ctx context.Context, r auth.RevokedToken) error {
+func (s *Store) RevokeToken(ctx context.Context, r auth.RevokedToken) error {
 	if err := checkRevocation(r); err != nil {
 		return err
 	}
-	return db.write(ctx, fmt.Sprintf("revoke token %q", r.JTI), func(tx *sql.Tx, now time.Time) (*outcome, error) {
+	return s.write(ctx, fmt.Sprintf("revoke token %q", r.JTI), func(conn conn, now time.Time) ([]record, error) {
 		if r.RevokedAt.IsZero() {
 			r.RevokedAt = now
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at)
+		// A concurrent revocation of the same jti waits here until the
+		// other commits, then inserts nothing.
+		n, err := conn.exec(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at)
 			VALUES (?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING`,
 			r.JTI, r.ClientID, nanos(r.ExpiresAt), nanos(r.RevokedAt))
-		if err != nil {
-			return nil, err
+		if err != nil || n == 0 {
+			return nil, err // nil, nil: revoked already
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return nil, err // revoked already
-		}
-		return &outcome{event: newEvent(ctx, auth.ActionTokenRevoke, targetToken, r.JTI, nil, auth.AuditRevocationView(r))}, nil
+		return []record{{event: newEvent(ctx, auth.ActionTokenRevoke, targetToken, r.JTI, nil, auth.AuditRevocationView(r))}}, nil
 	})
 }
 
@@ -49,11 +47,11 @@ func checkRevocation(r auth.RevokedToken) error {
 }
 
 // TokenRevoked reports whether the token with this jti is revoked.
-func (db *DB) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var revoked bool
-	err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?)`, jti).Scan(&revoked)
+	err := s.conn(s.db).queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?)`, jti).Scan(&revoked)
 	if err != nil {
-		return false, translate(fmt.Sprintf("read revocation of token %q", jti), err)
+		return false, s.translate(fmt.Sprintf("read revocation of token %q", jti), err)
 	}
 	return revoked, nil
 }
@@ -61,14 +59,11 @@ func (db *DB) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 // PruneRevocations deletes the records of tokens that expired before t and
 // returns how many it deleted. It records no audit event: it forgets
 // tokens that can no longer be used, and changes nothing they allow.
-func (db *DB) PruneRevocations(ctx context.Context, before time.Time) (int, error) {
+func (s *Store) PruneRevocations(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := db.write(ctx, "prune revoked tokens", func(tx *sql.Tx, now time.Time) (*outcome, error) {
-		res, err := tx.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at < ?`, boundNanos(before))
-		if err != nil {
-			return nil, err
-		}
-		n, err = res.RowsAffected()
+	err := s.write(ctx, "prune revoked tokens", func(conn conn, now time.Time) ([]record, error) {
+		var err error
+		n, err = conn.exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at < ?`, boundNanos(before))
 		return nil, err
 	})
 	return int(n), err

@@ -1,45 +1,25 @@
-package sqlite
+package authtest
 
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gooclaim/auth"
-	"github.com/gooclaim/auth/authtest"
 )
 
-// TestAuditAppendOnly runs the conformance suite on databases whose
-// audit_events table refuses updates and deletes: no method may change or
-// remove an event.
-func TestAuditAppendOnly(t *testing.T) {
-	authtest.RunStoreTests(t, func(t *testing.T) auth.Store {
-		db := openTest(t, filepath.Join(t.TempDir(), "auth.db"), Options{})
-		_, err := db.db.ExecContext(t.Context(), `
-			CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-			BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-			CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-			BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
-}
-
-// TestAuditFailureFailsTheWrite makes the audit insert fail: every write
-// must then fail and leave nothing behind.
-func TestAuditFailureFailsTheWrite(t *testing.T) {
+// testSQLAuditFailureFailsTheWrite makes the audit insert fail: every write
+// must then fail and leave nothing behind, not even a used number.
+func testSQLAuditFailureFailsTheWrite(t *testing.T, s sqlSuite) {
 	ctx := t.Context()
-	db := openTest(t, filepath.Join(t.TempDir(), "auth.db"), Options{})
+	db := s.newStore(t, SQLOptions{})
 	if err := db.CreateClient(ctx, &auth.Client{ID: "c", Name: "before"}); err != nil {
 		t.Fatal(err)
 	}
 	key := auth.Key{ID: "k1", Algorithm: auth.EdDSA, Public: []byte{1}, Sealed: []byte{2},
-		CreatedAt: authtest.Epoch, SigningFrom: authtest.Epoch}
+		CreatedAt: Epoch, SigningFrom: Epoch}
 	if err := db.UpdateKeys(ctx, func(cur []auth.Key) ([]auth.Key, error) { return append(cur, key), nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +27,7 @@ func TestAuditFailureFailsTheWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.db.ExecContext(ctx, `CREATE TRIGGER audit_events_refused BEFORE INSERT ON audit_events
-		BEGIN SELECT RAISE(ABORT, 'audit refused'); END`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.exec(t, db, s.b.RefuseAudit)
 
 	writes := map[string]func() error{
 		"CreateClient": func() error { return db.CreateClient(ctx, &auth.Client{ID: "d"}) },
@@ -64,16 +40,19 @@ func TestAuditFailureFailsTheWrite(t *testing.T) {
 			return db.UpdateKeys(ctx, func([]auth.Key) ([]auth.Key, error) { return nil, nil })
 		},
 		"RevokeToken": func() error {
-			return db.RevokeToken(ctx, auth.RevokedToken{JTI: "t", ExpiresAt: authtest.Epoch})
+			return db.RevokeToken(ctx, auth.RevokedToken{JTI: "t", ExpiresAt: Epoch})
 		},
+		"CreateClients": func() error { return db.CreateClients(ctx, []*auth.Client{{ID: "e"}}) },
 	}
 	for name, write := range writes {
-		if err := write(); err == nil || !strings.Contains(err.Error(), "audit refused") {
+		if err := write(); err == nil || !strings.Contains(err.Error(), s.b.AuditRefused) {
 			t.Errorf("%s with a failing audit insert = %v; want the insert's error", name, err)
 		}
 	}
-	if _, err := db.Client(ctx, "d"); auth.ErrorCode(err) != auth.ENOTFOUND {
-		t.Errorf("Client(d) = %v; want ENOTFOUND", err)
+	for _, id := range []string{"d", "e"} {
+		if _, err := db.Client(ctx, id); auth.ErrorCode(err) != auth.ENOTFOUND {
+			t.Errorf("Client(%s) = %v; want ENOTFOUND", id, err)
+		}
 	}
 	if c, err := db.Client(ctx, "c"); err != nil || c.Name != "before" {
 		t.Errorf("Client(c) = %+v, %v; want it unchanged", c, err)
@@ -87,22 +66,33 @@ func TestAuditFailureFailsTheWrite(t *testing.T) {
 	if l, err := db.LatestChange(ctx); err != nil || l != latest {
 		t.Errorf("LatestChange = %d, %v; want %d", l, err, latest)
 	}
+
+	// The failed writes used no number: once the audit trail accepts events
+	// again, the next one follows the two written before them.
+	s.exec(t, db, s.b.AllowAudit)
+	if err := db.RevokeToken(ctx, auth.RevokedToken{JTI: "t", ExpiresAt: Epoch}); err != nil {
+		t.Fatalf("RevokeToken once the audit trail accepts events: %v", err)
+	}
+	events := auditEvents(t, db, auth.AuditQuery{})
+	if len(events) != 3 || events[0].Seq != 1 || events[1].Seq != 2 || events[2].Seq != 3 {
+		t.Errorf("audit events after the failed writes:%s; want 1, 2 and 3", formatEvents(events))
+	}
 }
 
-// TestAuditTwoHandles updates one client through two handles at once, as
+// testSQLAuditTwoHandles updates one client through two handles at once, as
 // the server and the CLI might: each event's Before is its predecessor's
 // After, so the numbers follow the order in which the writes took effect.
-func TestAuditTwoHandles(t *testing.T) {
+func testSQLAuditTwoHandles(t *testing.T, s sqlSuite) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "auth.db")
-	server, cli := openTest(t, path, Options{}), openTest(t, path, Options{})
+	database := s.b.NewDatabase(t)
+	server, cli := s.migrated(t, database, SQLOptions{}), s.migrated(t, database, SQLOptions{})
 	if err := server.CreateClient(ctx, &auth.Client{ID: "c"}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 20
 	var wg sync.WaitGroup
 	for i := range n {
-		db := []*DB{server, cli}[i%2]
+		db := []SQLStore{server, cli}[i%2]
 		wg.Go(func() {
 			ctx := auth.WithAudit(ctx, auth.Audit{Actor: fmt.Sprintf("worker-%d", i)})
 			if _, err := db.UpdateClient(ctx, "c", func(c *auth.Client) error {
