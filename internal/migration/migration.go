@@ -1,7 +1,7 @@
 // Package migration reads the numbered SQL migrations that each store
-// embeds (migration/NNNN_description.sql). Applying them is each store's
-// business: the locking differs (an IMMEDIATE transaction in SQLite, an
-// advisory lock in PostgreSQL).
+// embeds (migration/NNNN_description.sql). internal/sqlstore applies them,
+// with the locking each dialect brings (an IMMEDIATE transaction in SQLite,
+// an advisory lock in PostgreSQL).
 package migration
 
 import (
