@@ -1,11 +1,8 @@
 package grafana_test
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -17,10 +14,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gooclaim/auth/deploy/grafana"
+	"github.com/gooclaim/auth/internal/testserver"
 	"github.com/gooclaim/auth/metrics"
-	"github.com/gooclaim/auth/server"
-	"github.com/gooclaim/auth/signing"
-	"github.com/gooclaim/auth/sqlite"
 )
 
 type dashboard struct {
@@ -63,31 +58,8 @@ var wantDatasource = datasource{Type: "prometheus", UID: "${datasource}"}
 // with every collector registered, over live objects (with Redis, at an
 // address it never reaches since no request is made).
 func scrapeAll(t *testing.T) map[string]*dto.MetricFamily {
-	ctx := context.Background()
 	m := metrics.New(metrics.BuildInfo{Version: "test", Commit: "c", Date: "d"})
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	kek, err := signing.CreateKEKFile(filepath.Join(t.TempDir(), "kek"))
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Store: db, KEK: kek, Listen: "127.0.0.1:0", RedisURL: "redis://127.0.0.1:1/0",
-		Logger: slog.New(slog.DiscardHandler), Metrics: m})
-	if err == nil {
-		err = srv.Start(ctx)
-	}
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(ctx) })
+	testserver.New(t, testserver.Options{Metrics: m, RedisURL: "redis://127.0.0.1:1/0"})
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))

@@ -1,6 +1,6 @@
 // Package testserver runs the real token service in-process for the tests
 // of packages that cannot reach cmd/gooclaim-auth (the client and verify
-// kits, the examples): package server on a loopback port over a temporary
+// kits, the examples, the dashboard's metrics): package server on a loopback port over a temporary
 // SQLite database, the same wiring as `gooclaim-auth serve`.
 package testserver
 
@@ -17,6 +17,7 @@ import (
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/inmem"
 	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/metrics"
 	"github.com/gooclaim/auth/server"
 	"github.com/gooclaim/auth/signing"
 	"github.com/gooclaim/auth/sqlite"
@@ -32,6 +33,11 @@ type Options struct {
 	RateLimit auth.Rate
 	// PublishAhead of rotations; default 10m.
 	PublishAhead time.Duration
+	// Metrics, when set, receives the server's metrics.
+	Metrics *metrics.Metrics
+	// RedisURL, when set, makes the rate limiter Redis's (failing open to
+	// the in-memory one).
+	RedisURL string
 }
 
 // Server is a running token service.
@@ -77,6 +83,8 @@ func New(t testing.TB, opts Options) *Server {
 		KeyPolicy:    issuer.KeyPolicy{Algorithm: opts.Algorithm, PublishAhead: opts.PublishAhead},
 		Logger:       slog.New(slog.DiscardHandler),
 		Clock:        opts.Clock,
+		Metrics:      opts.Metrics,
+		RedisURL:     opts.RedisURL,
 	})
 	if err == nil {
 		err = srv.Start(ctx)
