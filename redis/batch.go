@@ -220,14 +220,22 @@ func (b *batcher) exec(ctx context.Context, calls []*call, own bool) {
 	// The script did not run; EVAL runs it and caches it again.
 	retry := cmds[:0]
 	for _, c := range calls {
-		if c.cmd != nil && goredis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
-			c.args[0], c.args[1] = "eval", allowSource
+		if c.cmd == nil {
+			continue
+		}
+		// (HasErrorPrefix allocates, even for no error.)
+		if err := c.cmd.Err(); err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			c.args[0], c.args[1] = "eval", allowSource // the command's args, until sent
 			c.cmd = goredis.NewCmd(ctx, c.args[:]...)
-			c.args[0], c.args[1] = "evalsha", allowSHA
 			retry = append(retry, c.cmd)
 		}
 	}
-	b.send(ctx, retry)
+	if len(retry) > 0 {
+		b.send(ctx, retry)
+		for _, c := range calls {
+			c.args[0], c.args[1] = "evalsha", allowSHA
+		}
+	}
 
 	for _, c := range calls {
 		if c.cmd != nil {

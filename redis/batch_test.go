@@ -321,3 +321,49 @@ func TestLimiterBatchOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestLimiterBatchNoScript: when Redis has lost the script (SCRIPT FLUSH, a
+// restart), a lone request and a batch both send it again whole (EVAL) and
+// get their decisions.
+func TestLimiterBatchNoScript(t *testing.T) {
+	c := testClient(t)
+	gate := newGateHook(t)
+	c.AddHook(gate)
+	prefix := testPrefix(t, c)
+	l := redis.NewLimiter(c, redis.LimiterOptions{Prefix: prefix})
+	rate := auth.Rate{Limit: 100, Window: time.Minute}
+	ctx := context.Background()
+	const queued = 10
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	gate.armed.Store(true)
+	first := allowAsync(ctx, l, "k", rate)
+	gate.waitEntered(t, 1)
+	var others []<-chan result
+	for range queued {
+		others = append(others, allowAsync(ctx, l, "k", rate))
+	}
+	waitQueued(t, l, queued)
+	// The first request's EVALSHA fails, and its EVAL runs at once (the
+	// gate holds EVALSHA only); flush the script again so that the batch's
+	// fail too.
+	gate.release <- struct{}{}
+	if r := wait(t, first, "the first request"); r.err != nil || !r.d.Allowed {
+		t.Fatalf("the first request: %+v, %v", r.d, r.err)
+	}
+	gate.waitEntered(t, queued)
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	gate.open()
+	for i, ch := range others {
+		if r := wait(t, ch, "a queued request"); r.err != nil || !r.d.Allowed {
+			t.Errorf("queued request %d: %+v, %v", i, r.d, r.err)
+		}
+	}
+	if n := c.ZCard(ctx, prefix+"k").Val(); n != 1+queued {
+		t.Errorf("%d requests recorded, want %d", n, 1+queued)
+	}
+}
