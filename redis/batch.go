@@ -15,12 +15,13 @@ import (
 //
 // A decision is one EVALSHA, and with one round trip per decision the
 // node's syscalls (a write and a read each) and Redis's per-command I/O are
-// most of its cost. So a Limiter sends one batch at a time: a request that
-// finds no batch in flight sends its script at once, on its own goroutine,
-// as before (no timer, no added latency when idle); requests that arrive
-// while a batch is in flight queue up, and all of them go in the next round
-// trip, one pipeline of EVALSHAs, sent by a goroutine started for the
-// purpose that runs as long as requests keep queueing. Each request still
+// most of its cost. So a Limiter sends at most maxInFlight (2) round trips
+// at a time: a request that finds one of them free sends its script at
+// once, on its own goroutine, as before (no timer, no added latency when
+// idle); requests that arrive while both are in flight queue up, and all of
+// them go in the next round trip, one pipeline of EVALSHAs, sent by a
+// goroutine started for the purpose that runs as long as requests keep
+// queueing. Each request still
 // runs its own script on its own key (Redis runs them one after the other,
 // atomically), so decisions are exactly those of one script per request,
 // and the pipeline works unchanged on Redis Cluster, which splits it by
@@ -42,9 +43,14 @@ import (
 // fails every command of the pipeline, and each caller handles it in Allow
 // (outage, fallback) exactly as it handles its own.
 
-// maxBatch bounds the scripts of one round trip; the rest wait for the
-// next.
-const maxBatch = 256
+// maxInFlight is how many round trips a Limiter sends at a time. One
+// would make requests take turns whenever two arrive together; more make
+// smaller batches, each costing its syscalls and Redis's. maxBatch bounds
+// the scripts of one round trip; the rest wait for the next.
+const (
+	maxInFlight = 2
+	maxBatch    = 256
+)
 
 // The states of a call, from the time it is queued.
 const (
@@ -104,16 +110,22 @@ func putCall(c *call) {
 	callPool.Put(c)
 }
 
-// batcher sends the calls of one Limiter, one round trip at a time.
+// batchBuf holds the calls of one round trip and their commands; pooled.
+type batchBuf struct {
+	calls []*call
+	cmds  []goredis.Cmder
+}
+
+var bufPool = sync.Pool{New: func() any { return new(batchBuf) }}
+
+// batcher sends the calls of one Limiter, at most maxInFlight round trips
+// at a time.
 type batcher struct {
 	client goredis.UniversalClient
 
-	mu    sync.Mutex
-	busy  bool    // a round trip is in flight
-	queue []*call // the calls for the next round trip
-	spare []*call // the previous batch's slice, for reuse
-
-	cmds []goredis.Cmder // the in-flight batch's, for reuse
+	mu       sync.Mutex
+	inFlight int     // round trips being sent
+	queue    []*call // the calls for the next round trip; empty unless inFlight == maxInFlight
 }
 
 // do runs c's script, in a round trip of its own or with the other calls
@@ -121,19 +133,23 @@ type batcher struct {
 // ends first). c is recycled: the caller must not use it afterwards.
 func (b *batcher) do(ctx context.Context, c *call) ([5]int64, error) {
 	b.mu.Lock()
-	if !b.busy {
-		b.busy = true
+	if b.inFlight < maxInFlight {
+		b.inFlight++
 		b.mu.Unlock()
-		// Alone: send at once, with the caller's context, as one command.
-		one := [1]*call{c}
-		b.exec(ctx, one[:], true)
+		// Send at once, with the caller's context, as one command.
+		buf := bufPool.Get().(*batchBuf)
+		buf.calls = append(buf.calls[:0], c)
+		b.exec(ctx, buf, true)
+		clear(buf.calls)
+		bufPool.Put(buf)
 		reply, err := c.reply, c.err
 		putCall(c)
 		b.mu.Lock()
-		if next := b.take(); next != nil {
+		next := b.take()
+		b.mu.Unlock()
+		if next != nil {
 			go b.flush(next)
 		}
-		b.mu.Unlock()
 		return reply, err
 	}
 	c.deadline, _ = ctx.Deadline()
@@ -153,34 +169,33 @@ func (b *batcher) do(ctx context.Context, c *call) ([5]int64, error) {
 	return reply, err
 }
 
-// take returns the next batch, or nil and marks the batcher idle when no
-// call is queued. b.mu is held.
-func (b *batcher) take() []*call {
+// take is called when a round trip ends: it returns the calls queued
+// meanwhile (at most maxBatch) for the next, or nil, freeing the round
+// trip's place, if there are none. b.mu is held.
+func (b *batcher) take() *batchBuf {
 	if len(b.queue) == 0 {
-		b.busy = false
+		b.inFlight--
 		return nil
 	}
-	next := b.queue
-	if len(next) > maxBatch {
-		b.queue = append(b.spare[:0], next[maxBatch:]...)
-		next = next[:maxBatch]
-	} else {
-		b.queue = b.spare[:0]
-	}
-	b.spare = nil
-	return next
+	buf := bufPool.Get().(*batchBuf)
+	n := min(len(b.queue), maxBatch)
+	buf.calls = append(buf.calls[:0], b.queue[:n]...)
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:])
+	b.queue = b.queue[:rest]
+	return buf
 }
 
 // flush sends batches until none is queued.
-func (b *batcher) flush(batch []*call) {
-	for batch != nil {
-		ctx, cancel := batchContext(batch)
-		b.exec(ctx, batch, false)
+func (b *batcher) flush(buf *batchBuf) {
+	for buf != nil {
+		ctx, cancel := batchContext(buf.calls)
+		b.exec(ctx, buf, false)
 		cancel()
-		clear(batch)
+		clear(buf.calls)
+		bufPool.Put(buf)
 		b.mu.Lock()
-		b.spare = batch[:0]
-		batch = b.take()
+		buf = b.take()
 		b.mu.Unlock()
 	}
 }
@@ -204,9 +219,8 @@ func batchContext(batch []*call) (context.Context, context.CancelFunc) {
 // or one pipeline, sends those the server did not have cached again whole
 // (EVAL), and answers every call: own says that calls is the sending
 // caller's own call, which it reads itself; the others' callers are woken.
-// Only the goroutine that made the batcher busy calls it.
-func (b *batcher) exec(ctx context.Context, calls []*call, own bool) {
-	cmds := b.cmds[:0]
+func (b *batcher) exec(ctx context.Context, buf *batchBuf, own bool) {
+	calls, cmds := buf.calls, buf.cmds[:0]
 	for _, c := range calls {
 		if c.state.Load() == callAbandoned {
 			continue
@@ -256,7 +270,7 @@ func (b *batcher) exec(ctx context.Context, calls []*call, own bool) {
 		}
 	}
 	clear(cmds[:cap(cmds)])
-	b.cmds = cmds[:0]
+	buf.cmds = cmds[:0]
 }
 
 // send sends cmds in one round trip; each command gets its own result.

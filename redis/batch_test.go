@@ -80,32 +80,39 @@ func TestLimiterBatchExact(t *testing.T) {
 	t.Logf("%d requests in %d round trips", requests, trips.Load())
 }
 
-// gateHook holds the limiter's commands and pipelines, once armed, until
-// released: each one held sends its number of commands to entered, then
-// waits for release (a send lets one go, closing it all).
+// gateHook holds the limiter's commands (EVALSHA) and pipelines, once
+// armed, until released: each one held sends its number of commands to
+// entered, then waits for a value on releaseOne (a command) or releasePipe
+// (a pipeline); open lets them all go.
 type gateHook struct {
-	armed   atomic.Bool
-	entered chan int
-	release chan struct{}
-	once    sync.Once
+	armed       atomic.Bool
+	entered     chan int
+	releaseOne  chan struct{}
+	releasePipe chan struct{}
+	once        sync.Once
 }
 
 // newGateHook returns a gate, opened for good when the test ends.
 func newGateHook(t *testing.T) *gateHook {
-	h := &gateHook{entered: make(chan int, 16), release: make(chan struct{})}
+	h := &gateHook{entered: make(chan int, 16), releaseOne: make(chan struct{}), releasePipe: make(chan struct{})}
 	t.Cleanup(h.open)
 	return h
 }
 
 // open lets every command go, now and later.
-func (h *gateHook) open() { h.once.Do(func() { close(h.release) }) }
+func (h *gateHook) open() {
+	h.once.Do(func() {
+		close(h.releaseOne)
+		close(h.releasePipe)
+	})
+}
 
 func (h *gateHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 func (h *gateHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		if cmd.Name() == "evalsha" && h.armed.Load() {
 			h.entered <- 1
-			<-h.release
+			<-h.releaseOne
 		}
 		return next(ctx, cmd)
 	}
@@ -115,9 +122,35 @@ func (h *gateHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis
 		// Not the handshake of a new connection (HELLO, CLIENT…).
 		if len(cmds) > 0 && cmds[0].Name() == "evalsha" && h.armed.Load() {
 			h.entered <- len(cmds)
-			<-h.release
+			<-h.releasePipe
 		}
 		return next(ctx, cmds)
+	}
+}
+
+// holdFirst arms the gate and sends redis.MaxInFlight requests, which go
+// out alone and are held, so that the next ones queue.
+func (h *gateHook) holdFirst(t *testing.T, l *redis.Limiter, key string, rate auth.Rate) []<-chan result {
+	t.Helper()
+	h.armed.Store(true)
+	var firsts []<-chan result
+	for range redis.MaxInFlight {
+		firsts = append(firsts, allowAsync(context.Background(), l, key, rate))
+		h.waitEntered(t, 1)
+	}
+	return firsts
+}
+
+// releaseFirst lets the requests of holdFirst go, and wants them allowed.
+func (h *gateHook) releaseFirst(t *testing.T, firsts []<-chan result) {
+	t.Helper()
+	for range firsts {
+		h.releaseOne <- struct{}{}
+	}
+	for i, ch := range firsts {
+		if r := wait(t, ch, "a first request"); r.err != nil || !r.d.Allowed {
+			t.Fatalf("first request %d: %+v, %v", i, r.d, r.err)
+		}
 	}
 }
 
@@ -190,9 +223,7 @@ func TestLimiterBatchCanceled(t *testing.T) {
 			ctx := context.Background()
 			const queued = 10
 
-			gate.armed.Store(true)
-			first := allowAsync(ctx, l, "k", rate)
-			gate.waitEntered(t, 1) // the first request, alone, is held
+			firsts := gate.holdFirst(t, l, "k", rate)
 			cancelCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			canceled := allowAsync(cancelCtx, l, "k", rate)
@@ -205,7 +236,7 @@ func TestLimiterBatchCanceled(t *testing.T) {
 
 			inBatch := queued - 1
 			if inFlight {
-				gate.release <- struct{}{}  // the first request
+				gate.releaseFirst(t, firsts)
 				gate.waitEntered(t, queued) // the batch, held in flight
 				inBatch = queued
 			}
@@ -215,13 +246,10 @@ func TestLimiterBatchCanceled(t *testing.T) {
 				t.Fatalf("the canceled request: %+v, %v; want context.Canceled", r.d, r.err)
 			}
 			if !inFlight {
-				gate.release <- struct{}{}   // the first request
+				gate.releaseFirst(t, firsts)
 				gate.waitEntered(t, inBatch) // the batch, without the canceled one
 			}
 			gate.open()
-			if r := wait(t, first, "the first request"); r.err != nil || !r.d.Allowed {
-				t.Fatalf("the first request: %+v, %v", r.d, r.err)
-			}
 			for i, ch := range others {
 				if r := wait(t, ch, "a queued request"); r.err != nil || !r.d.Allowed {
 					t.Errorf("queued request %d: %+v, %v", i, r.d, r.err)
@@ -229,8 +257,8 @@ func TestLimiterBatchCanceled(t *testing.T) {
 			}
 			// A request canceled in flight may have been recorded, as
 			// before batching: that errs on the side of refusing.
-			if n := c.ZCard(ctx, prefix+"k").Val(); n != int64(1+inBatch) {
-				t.Errorf("%d requests recorded, want %d", n, 1+inBatch)
+			if n, want := c.ZCard(ctx, prefix+"k").Val(), int64(redis.MaxInFlight+inBatch); n != want {
+				t.Errorf("%d requests recorded, want %d", n, want)
 			}
 			if s := l.State(); s.Backend != redis.BackendRedis || s.LastError != "" {
 				t.Errorf("state %+v; want redis, no error", s)
@@ -278,19 +306,14 @@ func TestLimiterBatchOutage(t *testing.T) {
 			ctx := context.Background()
 			const queued = 10
 
-			gate.armed.Store(true)
-			first := allowAsync(ctx, l, "k", rate)
-			gate.waitEntered(t, 1)
+			firsts := gate.holdFirst(t, l, "k", rate)
 			var others []<-chan result
 			for range queued {
 				others = append(others, allowAsync(ctx, l, "k", rate))
 			}
 			waitQueued(t, l, queued)
-			gate.release <- struct{}{}  // the first request, with Redis
-			gate.waitEntered(t, queued) // the batch, held in flight
-			if r := wait(t, first, "the first request"); r.err != nil || !r.d.Allowed {
-				t.Fatalf("the first request: %+v, %v", r.d, r.err)
-			}
+			gate.releaseFirst(t, firsts) // with Redis
+			gate.waitEntered(t, queued)  // the batch, held in flight
 			p.Stop()
 			gate.open()
 
@@ -314,8 +337,8 @@ func TestLimiterBatchOutage(t *testing.T) {
 			if logs.count(slog.LevelError, msgDown) != 1 || logs.count(slog.LevelError, "") != 1 {
 				t.Errorf("want one error logged, got:\n%s", logs)
 			}
-			if n := direct.ZCard(ctx, prefix+"k").Val(); n != 1 {
-				t.Errorf("%d requests recorded in Redis, want 1", n)
+			if n := direct.ZCard(ctx, prefix+"k").Val(); n != redis.MaxInFlight {
+				t.Errorf("%d requests recorded in Redis, want %d", n, redis.MaxInFlight)
 			}
 			t.Logf("state %+v", s)
 		})
@@ -338,21 +361,16 @@ func TestLimiterBatchNoScript(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	gate.armed.Store(true)
-	first := allowAsync(ctx, l, "k", rate)
-	gate.waitEntered(t, 1)
+	firsts := gate.holdFirst(t, l, "k", rate)
 	var others []<-chan result
 	for range queued {
 		others = append(others, allowAsync(ctx, l, "k", rate))
 	}
 	waitQueued(t, l, queued)
-	// The first request's EVALSHA fails, and its EVAL runs at once (the
+	// The first requests' EVALSHAs fail, and their EVALs run at once (the
 	// gate holds EVALSHA only); flush the script again so that the batch's
 	// fail too.
-	gate.release <- struct{}{}
-	if r := wait(t, first, "the first request"); r.err != nil || !r.d.Allowed {
-		t.Fatalf("the first request: %+v, %v", r.d, r.err)
-	}
+	gate.releaseFirst(t, firsts)
 	gate.waitEntered(t, queued)
 	if err := c.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
@@ -363,7 +381,7 @@ func TestLimiterBatchNoScript(t *testing.T) {
 			t.Errorf("queued request %d: %+v, %v", i, r.d, r.err)
 		}
 	}
-	if n := c.ZCard(ctx, prefix+"k").Val(); n != 1+queued {
-		t.Errorf("%d requests recorded, want %d", n, 1+queued)
+	if n := c.ZCard(ctx, prefix+"k").Val(); n != redis.MaxInFlight+queued {
+		t.Errorf("%d requests recorded, want %d", n, redis.MaxInFlight+queued)
 	}
 }

@@ -6,3 +6,6 @@ func Queued(l *Limiter) int {
 	defer l.batch.mu.Unlock()
 	return len(l.batch.queue)
 }
+
+// MaxInFlight is how many round trips a Limiter sends at a time.
+const MaxInFlight = maxInFlight
