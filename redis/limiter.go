@@ -105,6 +105,8 @@ type Limiter struct {
 	node string
 	seq  atomic.Uint64
 
+	batch batcher // sends the scripts, batching concurrent requests
+
 	degraded  atomic.Bool // read on every request, without the lock
 	fallbacks atomic.Uint64
 
@@ -131,6 +133,7 @@ func NewLimiter(client goredis.UniversalClient, opts LimiterOptions) *Limiter {
 	}
 	return &Limiter{
 		client:   client,
+		batch:    batcher{client: client},
 		prefix:   opts.Prefix,
 		clock:    opts.Clock,
 		fallback: opts.Fallback,

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -34,7 +33,9 @@ import (
 //
 // TIME before a write is allowed since Redis 5 replicates a script's effects
 // rather than the script, and is the only choice since Redis 7.
-var allowScript = goredis.NewScript(`
+var allowScript = goredis.NewScript(allowScriptSource)
+
+const allowScriptSource = `
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -68,27 +69,25 @@ end
 local oldest = tonumber(redis.call("ZRANGE", key, 0, 0, "WITHSCORES")[2])
 redis.call("PEXPIRE", key, newest + window - now)
 return {allowed, n, now, oldest, retry}
-`)
+`
 
-// allowRedis runs allowScript for key and turns its reply into a decision
-// computed as inmem.Limiter computes it, at millisecond resolution.
+// allowRedis runs allowScript for key, batched with the other requests of
+// the moment (see batcher), and turns its reply into a decision computed as
+// inmem.Limiter computes it, at millisecond resolution.
 func (l *Limiter) allowRedis(ctx context.Context, key string, rate auth.Rate) (auth.Decision, error) {
 	window := windowMillis(rate.Window)
-	now := ""
+	c := getCall()
+	c.key = l.prefix + key
+	c.limit = int64(rate.Limit)
+	c.window = window
+	c.now = c.now[:0]
 	if l.clock != nil {
-		now = strconv.FormatInt(l.clock.Now().UnixMilli(), 10)
+		c.now = strconv.AppendInt(c.now, l.clock.Now().UnixMilli(), 10)
 	}
-	suffix := l.node + strconv.FormatUint(l.seq.Add(1), 36)
-	cmd := allowScript.Run(ctx, l.client, []string{l.prefix + key}, rate.Limit, window, now, suffix)
-	if err := cmd.Err(); err != nil {
-		return auth.Decision{}, err
-	}
-	reply, err := cmd.Int64Slice()
-	if err == nil && len(reply) != 5 {
-		err = fmt.Errorf("%d values, want 5", len(reply))
-	}
+	c.suffix = strconv.AppendUint(append(c.suffix[:0], l.node...), l.seq.Add(1), 36)
+	reply, err := l.batch.do(ctx, c)
 	if err != nil {
-		return auth.Decision{}, badReplyError{fmt.Errorf("unexpected reply from the script %v: %w", cmd.Val(), err)}
+		return auth.Decision{}, err
 	}
 	allowed, counted, nowMs, oldest, retryAt := reply[0] == 1, int(reply[1]), reply[2], reply[3], reply[4]
 	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
