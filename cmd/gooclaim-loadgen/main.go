@@ -76,6 +76,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == ceilingCommand {
+		if err := runCeiling(ctx, args[1:], stderr); err != nil {
+			fmt.Fprintln(stderr, "ceiling-server:", err)
+			return 1
+		}
+		return 0
+	}
 	m := NewMain(stdout, stderr)
 	if err := m.ParseFlags(args); err != nil {
 		if err == errHelp {

@@ -23,10 +23,10 @@ import (
 	"github.com/gooclaim/auth/redis"
 )
 
-// TestMain lets the test binary play the baseline server: the load generator
+// TestMain lets the test binary play the baseline and ceiling servers: the load generator
 // starts it by re-executing itself (os.Executable) with baseline-server.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == baselineCommand {
+	if len(os.Args) > 1 && (os.Args[1] == baselineCommand || os.Args[1] == ceilingCommand) {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
