@@ -10,9 +10,11 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -167,6 +169,7 @@ type ceilingHandler struct {
 	header   string // base64url of {"alg":…,"typ":"at+jwt","kid":…}
 	ec       *ecdsa.PrivateKey
 	ed       ed25519.PrivateKey
+	rsa      *rsa.PrivateKey
 	issuer   string
 	audience string
 	scope    string
@@ -196,8 +199,10 @@ func newCeilingHandler(keyFile, kid, clientsFile string) (*ceilingHandler, error
 		h.alg, h.ec = "ES256", k
 	case ed25519.PrivateKey:
 		h.alg, h.ed = "EdDSA", k
+	case *rsa.PrivateKey:
+		h.alg, h.rsa = "RS256", k
 	default:
-		return nil, fmt.Errorf("--key %s: a %T; the ceiling signs ES256 (P-256) or EdDSA (Ed25519) only", keyFile, priv)
+		return nil, fmt.Errorf("--key %s: a %T; the ceiling signs with P-256 (ES256), Ed25519 (EdDSA) or RSA (RS256) keys only", keyFile, priv)
 	}
 	hdr, err := json.Marshal(struct {
 		Alg string `json:"alg"`
@@ -332,7 +337,8 @@ func (h *ceilingHandler) sign(payload []byte) (string, error) {
 	b64 := base64.RawURLEncoding
 	signingInput := h.header + "." + b64.EncodeToString(payload)
 	var sig []byte
-	if h.ec != nil { // RFC 7518 §3.4: R||S, 32 bytes each
+	switch {
+	case h.ec != nil: // RFC 7518 §3.4: R||S, 32 bytes each
 		digest := sha256.Sum256([]byte(signingInput))
 		der, err := ecdsa.SignASN1(rand.Reader, h.ec, digest[:])
 		if err != nil {
@@ -345,8 +351,14 @@ func (h *ceilingHandler) sign(payload []byte) (string, error) {
 		sig = make([]byte, 64)
 		rs.R.FillBytes(sig[:32])
 		rs.S.FillBytes(sig[32:])
-	} else { // RFC 8037 §3.1
+	case h.ed != nil: // RFC 8037 §3.1
 		sig = ed25519.Sign(h.ed, []byte(signingInput))
+	default: // RFC 7518 §3.3
+		digest := sha256.Sum256([]byte(signingInput))
+		var err error
+		if sig, err = rsa.SignPKCS1v15(nil, h.rsa, crypto.SHA256, digest[:]); err != nil {
+			return "", err
+		}
 	}
 	return signingInput + "." + b64.EncodeToString(sig), nil
 }

@@ -126,17 +126,30 @@ func threads() ([]int, error) {
 // startPinned starts cmd with every thread of the new process on cpus, from
 // its first instruction: the fork happens on a thread of this process locked
 // to its goroutine and moved onto cpus first, whose mask the child
-// inherits. That thread is never unlocked, so the runtime ends it with the
-// goroutine rather than run other goroutines on the wrong CPUs.
+// inherits. The thread is then moved back and unlocked, not ended: the
+// child's Pdeathsig (childProcAttr) fires when the thread that forked it
+// ends, not the process. Should moving it back fail, the goroutine keeps
+// the thread forever rather than let other goroutines run on the servers' CPUs.
 func startPinned(cmd *exec.Cmd, cpus []int) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		old, err := getAffinity(0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("sched_getaffinity: %w", err)
+			return
+		}
 		if err := setAffinity(0, setOf(cpus)); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("sched_setaffinity: %w", err)
 			return
 		}
 		errc <- cmd.Start()
+		if setAffinity(0, old) != nil {
+			select {}
+		}
+		runtime.UnlockOSThread()
 	}()
 	return <-errc
 }
