@@ -101,7 +101,7 @@ func (r *report) writeCeilingText(w io.Writer) {
 			fmtPtr(cr.P99Ratio, "%.2f×"), fmtAllocs(cr.ServiceAllocs), fmtAllocs(cr.CeilingAllocs))
 	}
 	for _, t := range r.Targets {
-		if t.TLSRequests == 0 {
+		if t.TLSRequests == 0 || t.Mode == modeKeepAlive {
 			continue
 		}
 		line := fmt.Sprintf("TLS sessions resumed, %s [%s]: %d of %d measured requests", t.Target, t.Mode, t.Resumed, t.TLSRequests)
@@ -114,7 +114,7 @@ func (r *report) writeCeilingText(w io.Writer) {
 		fmt.Fprintln(w, line)
 	}
 	for _, cc := range r.Connections {
-		fmt.Fprintf(w, "a new connection per request (%s), %s: %+.1fµs server CPU per token over keep-alive (%.1f× keep-alive's)\n",
+		fmt.Fprintf(w, "cost of %s, %s: %+.1fµs server CPU per token over keep-alive (%.1f× keep-alive's)\n",
 			cc.Mode.describe(), cc.Target, cc.ExtraCPUUs, cc.Times)
 	}
 	if len(r.Ceiling) > 0 || len(r.Connections) > 0 {

@@ -218,7 +218,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 		return nil, err
 	}
 	m.onClose(srv.stop)
-	if err := srv.waitReady(ctx, "http://"+serverAddr+"/readyz", c.StartTimeout); err != nil {
+	if err := srv.waitReady(ctx, "http://"+serverOps+"/readyz", c.StartTimeout); err != nil {
 		return nil, err
 	}
 	rep.Setup.ServiceReadySeconds = since(t0)
