@@ -54,8 +54,10 @@ func (m *Main) setupPinning() *pinning {
 	}
 	// GOMAXPROCS follows the CPUs this program may use, unless set.
 	if os.Getenv("GOMAXPROCS") == "" {
-		prev := runtime.GOMAXPROCS(len(cpus) - 1)
-		m.onClose(func() { runtime.GOMAXPROCS(prev) })
+		runtime.GOMAXPROCS(len(cpus) - 1)
+		// Run after undo (Close goes in reverse): the default follows the
+		// restored affinity again.
+		m.onClose(runtime.SetDefaultGOMAXPROCS)
 	}
 	m.onClose(undo)
 	p.ServerCPUs, p.LoadgenCPUs = cpus[:1], cpus[1:]

@@ -319,7 +319,7 @@ func (r *report) finishScaleout(c *Config, byTarget map[string][]*phase) {
 		so.ResponseCheck = compareScaleout(bs[0].sample, ss[0].sample)
 	}
 	so.Note = fmt.Sprintf("the scale-out node makes one Redis round trip per token request (the fleet-wide rate limit: one EVALSHA), "+
-		"which the embedded service decides in its own memory; Redis runs on this machine, on the same %d CPUs as the three servers and the load generator, "+
+		"which the embedded service decides in its own memory; Redis runs on this machine, on the same %d CPUs as the servers and the load generator, unpinned, "+
 		"so its work competes with theirs for CPU; PostgreSQL is off the request path (each node serves clients and keys from its in-memory replica, "+
 		"and only follows PostgreSQL's change feed)", r.NumCPU)
 }
