@@ -21,8 +21,6 @@ type pinning struct {
 	Note string `json:"note"`
 }
 
-func (p *pinning) pinned() bool { return p != nil && len(p.ServerCPUs) > 0 }
-
 // setupPinning pins this process to every allowed CPU but the first, which
 // is left to the servers, unless --pin=false or it cannot be done; then it
 // says so and the run goes on unpinned. Close undoes it (tests run the load
