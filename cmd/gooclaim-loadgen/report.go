@@ -575,6 +575,10 @@ func (r *report) writeText(w io.Writer) {
 			if withRedis {
 				redis = fmt.Sprintf(", Redis %.2fs", p.RedisCPUSeconds)
 			}
+			if pin := r.Pinning; pin != nil && len(pin.ServerCPUs) > 0 {
+				fmt.Fprintln(w, pinnedCPULine(p, len(pin.ServerCPUs), len(pin.LoadgenCPUs), redis))
+				continue
+			}
 			fmt.Fprintf(w, "CPU while measuring %s #%d: server %.1fs, load generator %.1fs%s, of %.1fs available (%d CPUs × %.1fs)\n",
 				label(p.Target, p.Mode), p.Round, p.ServerCPUSeconds, p.LoadgenCPUSeconds, redis, float64(r.NumCPU)*p.Seconds, r.NumCPU, p.Seconds)
 		}

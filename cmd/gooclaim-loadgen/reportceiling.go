@@ -161,3 +161,24 @@ func compareCeiling(ceil, svc []byte) string {
 	}
 	return fmt.Sprintf("the ceiling answers the service's token shape: header %s, claims %s; access_token %d bytes (ceiling) vs %d (service)", ch, cc, cn, sn)
 }
+
+// pinnedCPULine says how busy each side's own CPUs were during a phase, and
+// flags the side that held the other back: a load generator that used
+// nearly all of its CPUs while the server did not measured itself, not the
+// server (likely in the TLS modes that open a connection per request,
+// where the client pays a handshake too). Other processes on the machine
+// can take the rest of either side's CPUs; they are not pinned away.
+func pinnedCPULine(p *phase, serverCPUs, loadgenCPUs int, redis string) string {
+	srvAvail, lgAvail := float64(serverCPUs)*p.Seconds, float64(loadgenCPUs)*p.Seconds
+	line := fmt.Sprintf("CPU while measuring %s #%d: server %.1fs of %.1fs on its CPU (%.0f%%), load generator %.1fs of %.1fs on its %d CPU(s) (%.0f%%)%s",
+		label(p.Target, p.Mode), p.Round, p.ServerCPUSeconds, srvAvail, 100*p.ServerCPUSeconds/srvAvail,
+		p.LoadgenCPUSeconds, lgAvail, loadgenCPUs, 100*p.LoadgenCPUSeconds/lgAvail, redis)
+	srvBusy, lgBusy := p.ServerCPUSeconds >= 0.9*srvAvail, p.LoadgenCPUSeconds >= 0.9*lgAvail
+	switch {
+	case lgBusy && !srvBusy:
+		line += ": the load generator saturated first, so tokens/s are its limit; CPU per token still holds"
+	case !lgBusy && !srvBusy:
+		line += ": neither side saturated (other processes on these CPUs, or latency-bound)"
+	}
+	return line
+}
