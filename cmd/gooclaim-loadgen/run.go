@@ -59,10 +59,7 @@ func (m *Main) Run(ctx context.Context) error {
 				s.connections = c.ReconnectConnections
 			}
 			for _, t := range targets {
-				name := t.driver.name
-				if mode != "" {
-					name += " [" + string(mode) + "]"
-				}
+				name := label(t.driver.name, mode)
 				m.logf("round %d/%d: %s (%s warmup, %s measured, %d connections)", round, c.Rounds, name, c.Warmup, c.Duration, s.connections)
 				p, err := t.driver.run(ctx, round, s)
 				if err != nil {
