@@ -51,6 +51,8 @@ func runBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.HandleFunc("GET "+httpapi.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
 		oauthwire.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	// Off the token path, for the allocations per token (mallocs.go).
+	mux.HandleFunc("GET /debug/mallocs", serveMallocs)
 	// The same timeouts as serve's defaults.
 	srv := &http.Server{
 		Handler:           mux,
@@ -82,25 +84,35 @@ func runBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 
 // activeSigner opens the key that signs now in the database.
 func activeSigner(ctx context.Context, database, kekFile string) (*signing.Signer, error) {
-	kek, err := signing.LoadKEKFile(kekFile)
+	k, kek, err := activeKey(ctx, database, kekFile)
 	if err != nil {
 		return nil, err
 	}
+	return signing.NewSigner(k, kek)
+}
+
+// activeKey returns the key that signs now in the database, still sealed,
+// and the key-encryption key that opens it.
+func activeKey(ctx context.Context, database, kekFile string) (auth.Key, *signing.KEK, error) {
+	kek, err := signing.LoadKEKFile(kekFile)
+	if err != nil {
+		return auth.Key{}, nil, err
+	}
 	db, err := sqlite.Open(ctx, database, sqlite.Options{})
 	if err != nil {
-		return nil, err
+		return auth.Key{}, nil, err
 	}
 	keys, err := db.Keys(ctx)
 	db.Close()
 	if err != nil {
-		return nil, err
+		return auth.Key{}, nil, err
 	}
 	for _, s := range issuer.Statuses(keys, time.Now(), issuer.MaxTokenTTL) {
 		if s.State == issuer.KeyActive {
-			return signing.NewSigner(s.Key, kek)
+			return s.Key, kek, nil
 		}
 	}
-	return nil, fmt.Errorf("%s holds no active signing key (start the server on it first)", database)
+	return auth.Key{}, nil, fmt.Errorf("%s holds no active signing key (start the server on it first)", database)
 }
 
 // baselineHandler is the bare token endpoint: no client authentication, no

@@ -62,6 +62,15 @@ type Config struct {
 	PostgresURL string
 	// RedisURL is the Redis of the scale-out target.
 	RedisURL string
+	// Pin runs the servers on the first allowed CPU (GOMAXPROCS=1) and the
+	// load generator on the others, where possible (pin.go).
+	Pin bool
+	// TLS serves the service and the ceiling over HTTPS with a self-signed
+	// certificate and drives each in the three connection modes (tlsmode.go).
+	TLS bool
+	// ReconnectConnections is the number of workers in the TLS modes that
+	// open a connection per request.
+	ReconnectConnections int
 
 	// Soak, when set, runs the soak instead: the capacity measured closed
 	// loop (Rounds × Duration), then an open-loop constant rate of SoakLoad
@@ -117,6 +126,9 @@ func DefaultConfig() Config {
 		SampleEvery:    10 * time.Second,
 		Active:         1000,
 		GetWorkers:     4,
+		Pin:            true,
+
+		ReconnectConnections: 16,
 	}
 }
 
@@ -147,6 +159,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.Scaleout, "scaleout", false, "also start and drive serve over PostgreSQL (--postgres-url, a fresh schema) with the Redis rate limiter (--redis-url, a fresh key prefix), holding the same clients")
 	fs.StringVar(&c.PostgresURL, "postgres-url", c.PostgresURL, "PostgreSQL database of the --scaleout target (default: $GOOCLAIM_TEST_POSTGRES_URL, else "+defaultPostgresURL+"); a schema gooclaim_loadgen_<random> is created in it and dropped at exit")
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis of the --scaleout target (default: $GOOCLAIM_TEST_REDIS_URL, else "+defaultRedisURL+"); its keys go under gooclaim:loadgen:<random>: and are deleted at exit")
+	fs.BoolVar(&c.Pin, "pin", c.Pin, "run the servers on the first CPU (GOMAXPROCS=1) and the load generator on the others (Linux, 2 CPUs or more; --pin=false: share them)")
+	fs.BoolVar(&c.TLS, "tls", false, "serve the service and the ceiling over HTTPS (a self-signed P-256 certificate) and drive each with keep-alive, a new connection per request with TLS session resumption, and a new connection per request with a full handshake")
+	fs.IntVar(&c.ReconnectConnections, "reconnect-connections", c.ReconnectConnections, "--tls: concurrent workers in the modes that open a connection per request (the same for every target)")
 	fs.DurationVar(&c.Soak, "soak", 0, "run a soak of this duration instead: measure the capacity (--rounds × --duration, closed loop), then hold --soak-load of it, open loop, sampling the server's /metrics every --sample-every; prints a flat/grows verdict")
 	fs.Float64Var(&c.SoakLoad, "soak-load", c.SoakLoad, "the soak's rate as a fraction of the measured capacity")
 	fs.DurationVar(&c.SoakWarmup, "soak-warmup", 0, "the soak's warm-up, excluded from the verdict (default: a third of --soak, at most 1m)")
@@ -168,8 +183,15 @@ func (m *Main) ParseFlags(args []string) error {
 		fmt.Fprint(fs.Output(), `Usage: gooclaim-loadgen [flags]
 
 Measures POST /v1/auth/token of a freshly started gooclaim-auth server against
-a baseline server that only parses the request and signs the same claims with
-the same key, and prints tokens/s, latencies and the service/baseline ratio.
+a ceiling (a token endpoint in the standard library only: authenticate, sign,
+answer) and a baseline (this module's parser and signer, no authentication),
+with the same key, and prints tokens/s, latencies, server CPU and heap
+allocations per token, and the service/ceiling ratios. The servers run on the
+first CPU, the load generator on the others (--pin=false: shared).
+
+With --tls the service and the ceiling serve HTTPS and are driven with
+keep-alive connections, a new connection per request resuming a TLS session,
+and a new connection per request with a full handshake.
 
 With --scaleout it also starts gooclaim-auth serve over PostgreSQL and Redis
 (the scale-out configuration) with the same clients, drives it in the same
@@ -252,6 +274,12 @@ func (c *Config) validate() error {
 		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 			p = append(p, fmt.Sprintf("--redis-url %q: want redis://HOST:6379/0 or rediss://…", redactURL(c.RedisURL)))
 		}
+	}
+	if c.TLS && (c.Target != "" || c.Scaleout || c.Soak != 0 || len(c.Growth) > 0) {
+		p = append(p, "--tls starts its own service and ceiling: not with --target, --scaleout, --soak or --growth")
+	}
+	if c.ReconnectConnections < 1 || c.ReconnectConnections > 10000 {
+		p = append(p, "--reconnect-connections: between 1 and 10000")
 	}
 	if c.Soak != 0 || len(c.Growth) > 0 {
 		if c.Soak != 0 && len(c.Growth) > 0 {

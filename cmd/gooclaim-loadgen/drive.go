@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -90,11 +91,14 @@ type driveSettings struct {
 	warmup         time.Duration
 	duration       time.Duration
 	requestTimeout time.Duration
+	// mode is how connections are used (tlsmode.go); "" is keep-alive over plain HTTP.
+	mode connMode
 }
 
 // phase is the result of driving one target once.
 type phase struct {
 	Target     string         `json:"target"`
+	Mode       connMode       `json:"mode,omitempty"`
 	Round      int            `json:"round"`
 	Requests   int            `json:"requests"`
 	OK         int            `json:"ok"`
@@ -120,6 +124,14 @@ type phase struct {
 	// only: the others do not use Redis.
 	RedisCPUSeconds    float64 `json:"redis_cpu_seconds,omitempty"`
 	RedisCPUPerTokenUs float64 `json:"redis_cpu_us_per_token,omitempty"`
+	// AllocsPerToken is the server's heap allocations (its cumulative count,
+	// read before and after the measured time, less what reading it costs)
+	// per 200 answer; zero when unknown.
+	AllocsPerToken float64 `json:"server_allocs_per_token,omitempty"`
+	// TLSRequests is the measured requests answered over TLS, and Resumed
+	// those whose connection resumed a TLS session.
+	TLSRequests int `json:"tls_requests,omitempty"`
+	Resumed     int `json:"tls_resumed,omitempty"`
 
 	P50, P99, Max  time.Duration `json:"-"`
 	started, ended time.Time
@@ -139,6 +151,12 @@ type driver struct {
 	// target's cost.
 	redisCPU  func() time.Duration
 	usesRedis bool
+	// tls is the client configuration of an https target (nil for http).
+	tls *tls.Config
+	// mallocs reads the server's cumulative heap allocation count; nil if
+	// unknown. mallocsCost is what one reading allocates in the server.
+	mallocs     func(context.Context) (uint64, error)
+	mallocsCost uint64
 }
 
 func newDriver(name, baseURL string, reqs *requestSet) (*driver, error) {
@@ -159,18 +177,14 @@ type workerResult struct {
 	sent      int
 	firstErr  string
 	sample    []byte
+	tls       int // measured answers over TLS
+	resumed   int // of which on a resumed session
 }
 
 // run drives the target with s.connections workers over one transport: a
 // warmup, not counted, then s.duration of measured requests.
 func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, error) {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        s.connections * 2,
-		MaxIdleConnsPerHost: s.connections * 2,
-		IdleConnTimeout:     30 * time.Second,
-		DisableCompression:  true,
-	}
+	tr := d.transport(s)
 	defer tr.CloseIdleConnections()
 	client := &http.Client{
 		Transport:     tr,
@@ -185,7 +199,7 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 
 	// CPU time of the server and of this process when measuring starts.
 	cpuStart := make(chan cpuSample, 1)
-	cpuTimer := time.AfterFunc(time.Until(measureFrom), func() { cpuStart <- d.cpu() })
+	cpuTimer := time.AfterFunc(time.Until(measureFrom), func() { cpuStart <- d.cpu(ctx) })
 	defer cpuTimer.Stop()
 
 	results := make([]workerResult, s.connections)
@@ -202,7 +216,7 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 					return
 				}
 				i := int((d.next.Add(1) - 1) % uint64(len(d.reqs.bodies)))
-				status, body, err := d.do(ctx, client, i, !sampled.Load())
+				status, body, resumed, err := d.do(ctx, client, i, !sampled.Load())
 				lat := time.Since(t0)
 				r.sent++
 				if ctx.Err() != nil {
@@ -215,6 +229,10 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 					continue
 				}
 				r.latencies = append(r.latencies, lat)
+				if resumed >= 0 {
+					r.tls++
+					r.resumed += resumed
+				}
 				switch {
 				case err != nil:
 					r.non200[errorKind(err)]++
@@ -234,12 +252,14 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p := &phase{Target: d.name, Round: round, Non200: map[string]int{}, started: start, ended: ended}
+	p := &phase{Target: d.name, Mode: s.mode, Round: round, Non200: map[string]int{}, started: start, ended: ended}
 	var all []time.Duration
 	for _, r := range results {
 		all = append(all, r.latencies...)
 		p.OK += r.ok
 		p.Sent += r.sent
+		p.TLSRequests += r.tls
+		p.Resumed += r.resumed
 		for k, v := range r.non200 {
 			p.Non200[k] += v
 		}
@@ -252,7 +272,10 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 	}
 	select {
 	case c0 := <-cpuStart:
-		c1 := d.cpu()
+		c1 := d.cpu(ctx)
+		if c0.mallocsOK && c1.mallocsOK && c1.mallocs >= c0.mallocs+d.mallocsCost && p.OK > 0 {
+			p.AllocsPerToken = math.Round(10*float64(c1.mallocs-c0.mallocs-d.mallocsCost)/float64(p.OK)) / 10
+		}
 		if c0.server > 0 && c1.server > c0.server {
 			p.ServerCPUSeconds = (c1.server - c0.server).Seconds()
 			p.CPUPerTokenUs = perTokenUs(c1.server-c0.server, p.OK)
@@ -280,11 +303,19 @@ func (d *driver) run(ctx context.Context, round int, s driveSettings) (*phase, e
 }
 
 // cpuSample is the CPU time used so far by the server, by this process and
-// by Redis (zero when unknown).
-type cpuSample struct{ server, loadgen, redis time.Duration }
+// by Redis (zero when unknown), and the server's heap allocations so far.
+type cpuSample struct {
+	server, loadgen, redis time.Duration
+	mallocs                uint64
+	mallocsOK              bool
+}
 
-func (d *driver) cpu() cpuSample {
+func (d *driver) cpu(ctx context.Context) cpuSample {
 	var out cpuSample
+	if d.mallocs != nil {
+		n, err := d.mallocs(ctx)
+		out.mallocs, out.mallocsOK = n, err == nil
+	}
 	if d.pid > 0 {
 		out.server, _ = processCPU(d.pid)
 	}
@@ -305,34 +336,43 @@ func perTokenUs(cpu time.Duration, tokens int) float64 {
 
 // do sends client i's request and reads the whole answer (keeping it when
 // keep is set and the status is 200), so that the connection is reused.
-func (d *driver) do(ctx context.Context, client *http.Client, i int, keep bool) (int, []byte, error) {
+// resumed is 1 if the answer came over a resumed TLS session, 0 over a
+// full handshake, -1 without TLS or an answer.
+func (d *driver) do(ctx context.Context, client *http.Client, i int, keep bool) (status int, body []byte, resumed int, err error) {
 	h := http.Header{"Content-Type": d.reqs.contentType, "User-Agent": userAgent}
 	if d.reqs.authz != nil {
 		h["Authorization"] = d.reqs.authz[i]
 	}
-	body := d.reqs.bodies[i]
+	reqBody := d.reqs.bodies[i]
 	req := (&http.Request{
 		Method:        http.MethodPost,
 		URL:           d.url,
 		Host:          d.url.Host,
 		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body)),
+		Body:          io.NopCloser(bytes.NewReader(reqBody)),
+		ContentLength: int64(len(reqBody)),
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 	}).WithContext(ctx)
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, -1, err
 	}
 	defer resp.Body.Close()
+	resumed = -1
+	if resp.TLS != nil {
+		resumed = 0
+		if resp.TLS.DidResume {
+			resumed = 1
+		}
+	}
 	if keep && resp.StatusCode == http.StatusOK {
 		b, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, b, err
+		return resp.StatusCode, b, resumed, err
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil, err
+	return resp.StatusCode, nil, resumed, err
 }
 
 var userAgent = []string{"gooclaim-loadgen"}

@@ -3,14 +3,28 @@
 // server against a bare baseline in the same run.
 //
 // With no flags it creates a temporary SQLite database holding 10000 clients,
-// starts `gooclaim-auth serve` on it as a separate process, then starts a
-// baseline server — this program re-executed as `gooclaim-loadgen
-// baseline-server` — that only parses the request (oauthwire.ParseTokenRequest),
-// signs the same claims with the same key and writes the same response: no
-// client authentication, no rate limit, no request log. It drives each target
-// in turn with the same load, prints tokens/s, latency percentiles and the
-// non-200 answers of each, and the service's throughput as a percentage of
-// the baseline's: what authentication, limiting, logging and routing cost.
+// starts `gooclaim-auth serve` on it as a separate process, then two more
+// servers, this program re-executed with a hidden subcommand:
+//
+//   - the ceiling (`ceiling-server`, ceiling.go): a token endpoint written
+//     with the standard library only — parse, authenticate against SHA-256
+//     secret hashes, sign the same claims with the same key (unsealed by
+//     the parent into the temporary directory), answer;
+//   - the baseline (`baseline-server`, baseline.go): this module's parser
+//     and signer, no client authentication, no rate limit, no request log.
+//
+// It drives each target in turn with the same load and prints tokens/s,
+// latency percentiles, server CPU and heap allocations per token and the
+// non-200 answers of each, the service/ceiling ratios (issue 14's goal:
+// ceiling CPU per token ÷ service's ≥ 0.90) and the service/baseline ones.
+// The servers run on the first CPU with GOMAXPROCS=1 and this program on
+// the others (pin.go; --pin=false shares them).
+//
+// With --tls the service and the ceiling serve HTTPS with a self-signed
+// certificate and are driven with keep-alive connections, a new connection
+// per request resuming a TLS session, and a new connection per request with
+// a full handshake (tlsmode.go); the report adds the resumptions counted and
+// what a new connection costs.
 //
 // With --scaleout it also starts a third target, `gooclaim-auth serve` as one
 // node of a fleet runs it: over PostgreSQL (--postgres-url, in a schema
@@ -38,7 +52,7 @@
 // active subset of clients and over all of them, then the JWK Set and
 // discovery document beside the token load on the largest (growth.go).
 //
-// Both servers run on loopback only; both are stopped when the run ends or
+// The servers run on loopback only; all are stopped when the run ends or
 // is interrupted, and the temporary directory is removed unless --keep.
 package main
 
@@ -72,6 +86,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == baselineCommand {
 		if err := runBaseline(ctx, args[1:], stderr); err != nil {
 			fmt.Fprintln(stderr, "baseline-server:", err)
+			return 1
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == ceilingCommand {
+		if err := runCeiling(ctx, args[1:], stderr); err != nil {
+			fmt.Fprintln(stderr, "ceiling-server:", err)
 			return 1
 		}
 		return 0

@@ -23,17 +23,17 @@ import (
 	"github.com/gooclaim/auth/redis"
 )
 
-// TestMain lets the test binary play the baseline server: the load generator
+// TestMain lets the test binary play the baseline and ceiling servers: the load generator
 // starts it by re-executing itself (os.Executable) with baseline-server.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == baselineCommand {
+	if len(os.Args) > 1 && (os.Args[1] == baselineCommand || os.Args[1] == ceilingCommand) {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
 
 // TestEndToEnd runs the whole thing with tiny settings: a database with 50
-// clients, the real server (built), the baseline, one second each.
+// clients, the real server (built), the ceiling, the baseline, one second each.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server: skipped with -short")
@@ -51,8 +51,8 @@ func TestEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("the report is not JSON: %v\n%s", err, stdout.String())
 	}
-	if len(rep.Targets) != 2 || rep.Targets[0].Target != "baseline" || rep.Targets[1].Target != "service" {
-		t.Fatalf("targets = %+v, want baseline then service", rep.Targets)
+	if len(rep.Targets) != 3 || rep.Targets[0].Target != "ceiling" || rep.Targets[1].Target != "baseline" || rep.Targets[2].Target != "service" {
+		t.Fatalf("targets = %+v, want ceiling, baseline, service", rep.Targets)
 	}
 	for _, s := range rep.Targets {
 		if s.OK == 0 || s.Requests != s.OK || len(s.Non200) != 0 {
@@ -65,14 +65,31 @@ func TestEndToEnd(t *testing.T) {
 	if rep.RatioPercent == nil || *rep.RatioPercent <= 0 {
 		t.Errorf("no service/baseline ratio: %v", rep.RatioPercent)
 	}
+	for _, s := range rep.Targets {
+		if s.AllocsPerToken <= 0 {
+			t.Errorf("%s: no allocations per token", s.Target)
+		}
+	}
+	if len(rep.Ceiling) != 1 || rep.Ceiling[0].TokensPercent == nil || rep.Ceiling[0].P99Ratio == nil {
+		t.Errorf("service/ceiling ratios: %+v", rep.Ceiling)
+	}
+	if !strings.HasPrefix(rep.CeilingResponseCheck, "the ceiling answers the service's token shape") {
+		t.Errorf("ceiling response check: %s", rep.CeilingResponseCheck)
+	}
+	if rep.Pinning == nil || rep.Pinning.Note == "" {
+		t.Errorf("pinning: %+v", rep.Pinning)
+	}
 	if runtime.GOOS == "linux" {
 		for _, s := range rep.Targets {
 			if s.CPUPerTokenUs <= 0 {
 				t.Errorf("%s: no server CPU per token", s.Target)
 			}
 		}
-		if rep.CPURatioPercent == nil {
+		if rep.CPURatioPercent == nil || rep.Ceiling[0].CPURatio == nil {
 			t.Error("no CPU ratio")
+		}
+		if runtime.NumCPU() > 1 && (len(rep.Pinning.ServerCPUs) != 1 || len(rep.Pinning.LoadgenCPUs) == 0) {
+			t.Errorf("not pinned on %d CPUs: %+v", runtime.NumCPU(), rep.Pinning)
 		}
 	}
 	if rep.Setup.ClientsCreated != 50 || rep.NumCPU == 0 || rep.GOMAXPROCS == 0 || !strings.HasPrefix(rep.Command, "gooclaim-loadgen --clients 50") {
@@ -109,7 +126,70 @@ func TestEndToEnd(t *testing.T) {
 	var text bytes.Buffer
 	rep.writeText(&text)
 	for _, want := range []string{"command:   gooclaim-loadgen --clients 50", "GOMAXPROCS", "target", "requests", "tokens/s",
-		"p50", "p99", "server CPU/token", "non-200", "baseline", "service", "service/baseline ratio: ", "rate limit: "} {
+		"p50", "p99", "server CPU/token", "allocs/token", "non-200", "ceiling", "baseline", "service", "service/baseline ratio: ",
+		"service/ceiling: tokens/s ", "CPU per token ceiling÷service", "pinning:   ", "rate limit: "} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	t.Logf("\n%s", text.String())
+}
+
+// TestTLSModes runs --tls with tiny settings: the service and the ceiling
+// over HTTPS, each in the three connection modes, the resumptions counted.
+func TestTLSModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := []string{"--tls", "--clients", "30", "--duration", "700ms", "--warmup", "200ms", "--connections", "4",
+		"--reconnect-connections", "2", "--rate-limit", "1000000/1m", "--alg", "EdDSA", "--json"}
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	var rep report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, stdout.String())
+	}
+	var names []string
+	for _, s := range rep.Targets {
+		names = append(names, label(s.Target, s.Mode))
+		if s.OK == 0 || s.Requests != s.OK || len(s.Non200) != 0 || s.TLSRequests != s.Requests {
+			t.Errorf("%s [%s]: %d requests, %d OK, %d over TLS, non-200 %v; want 200s only, all over TLS", s.Target, s.Mode, s.Requests, s.OK, s.TLSRequests, s.Non200)
+		}
+		switch s.Mode {
+		case modeKeepAlive, modeFull:
+			if s.Resumed != 0 {
+				t.Errorf("%s [%s]: %d of %d resumed; want none", s.Target, s.Mode, s.Resumed, s.TLSRequests)
+			}
+		case modeResume:
+			// The first connection of each worker has no ticket yet.
+			if s.Resumed < s.TLSRequests-10 {
+				t.Errorf("%s [%s]: %d of %d resumed; want nearly all", s.Target, s.Mode, s.Resumed, s.TLSRequests)
+			}
+		}
+	}
+	want := "ceiling [keepalive] service [keepalive] ceiling [resume] service [resume] ceiling [full] service [full]"
+	if strings.Join(names, " ") != want {
+		t.Fatalf("targets %v, want %s", names, want)
+	}
+	if len(rep.Ceiling) != 3 {
+		t.Errorf("service/ceiling ratios for %d modes, want 3: %+v", len(rep.Ceiling), rep.Ceiling)
+	}
+	if runtime.GOOS == "linux" && len(rep.Connections) != 4 {
+		t.Errorf("new connection costs %+v, want ceiling and service × resume and full", rep.Connections)
+	}
+	if !strings.Contains(rep.URLs["service"], "https://") || !strings.Contains(rep.URLs["ceiling"], "https://") || rep.URLs["baseline"] != "" {
+		t.Errorf("URLs %v: want the service and the ceiling over https, no baseline", rep.URLs)
+	}
+	if !strings.HasPrefix(rep.CeilingResponseCheck, "the ceiling answers the service's token shape") || !strings.Contains(rep.CeilingResponseCheck, `"alg":"EdDSA"`) {
+		t.Errorf("ceiling response check: %s", rep.CeilingResponseCheck)
+	}
+	var text bytes.Buffer
+	rep.writeText(&text)
+	for _, want := range []string{"resumed", "TLS sessions resumed, service [resume]: ", "service/ceiling (a new connection per request, full TLS handshake)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the text report lacks %q:\n%s", want, text.String())
 		}
@@ -145,8 +225,8 @@ func TestScaleout(t *testing.T) {
 			t.Errorf("%s: %d requests, %d OK, non-200 %v; want 200s only", s.Target, s.Requests, s.OK, s.Non200)
 		}
 	}
-	if strings.Join(names, " ") != "baseline service scaleout" {
-		t.Fatalf("targets %v, want baseline service scaleout", names)
+	if strings.Join(names, " ") != "ceiling baseline service scaleout" {
+		t.Fatalf("targets %v, want ceiling baseline service scaleout", names)
 	}
 	if rep.ScaleoutRatioPercent == nil || *rep.ScaleoutRatioPercent <= 0 {
 		t.Errorf("no scaleout/embedded ratio: %v", rep.ScaleoutRatioPercent)
@@ -208,7 +288,8 @@ func TestScaleout(t *testing.T) {
 	var text bytes.Buffer
 	rep.writeText(&text)
 	for _, want := range []string{"scaleout/embedded ratio: ", "target ≥ 50%", "scaleout/embedded ratio by CPU per token: ",
-		"Redis CPU/token", "one Redis round trip per token request", "Redis runs on this machine, on the same", "scaleout:  PostgreSQL"} {
+		"Redis CPU/token", "one Redis round trip per token request", "Redis runs on this machine, on the same", "scaleout:  PostgreSQL",
+		"Redis and PostgreSQL are system services, not pinned"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the text report lacks %q:\n%s", want, text.String())
 		}
@@ -271,11 +352,11 @@ func TestTargetMode(t *testing.T) {
 
 func TestParseFlagsReportsEveryProblem(t *testing.T) {
 	m := NewMain(&bytes.Buffer{}, &bytes.Buffer{})
-	err := m.ParseFlags([]string{"--clients", "0", "--alg", "HS256", "--body", "xml", "--rate-limit", "lots", "--target", "http://x"})
+	err := m.ParseFlags([]string{"--clients", "0", "--alg", "HS256", "--body", "xml", "--rate-limit", "lots", "--target", "http://x", "--tls"})
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"--clients", "--alg", "--body", "--rate-limit", "--clients-file"} {
+	for _, want := range []string{"--clients", "--alg", "--body", "--rate-limit", "--clients-file", "--tls"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}

@@ -69,7 +69,7 @@ func (o *openLoop) run(ctx context.Context) ([]*intervalStats, error) {
 		wg.Go(func() {
 			for t := range due {
 				i := int((o.d.next.Add(1) - 1) % uint64(len(o.d.reqs.bodies)))
-				status, _, err := o.d.do(ctx, client, i, false)
+				status, _, _, err := o.d.do(ctx, client, i, false)
 				r := answer{lat: time.Since(t), status: strconv.Itoa(status)}
 				if err != nil {
 					r.status = errorKind(err)

@@ -34,6 +34,12 @@ type child struct {
 // has not exited stopGrace later; on Linux it is also killed should the load
 // generator die without stopping it.
 func startChild(ctx context.Context, name, bin string, args []string, logPath string) (*child, error) {
+	return startChildOn(ctx, name, bin, args, logPath, nil)
+}
+
+// startChildOn is startChild with the process on cpus and GOMAXPROCS=1
+// (nil cpus: anywhere, the environment as it is).
+func startChildOn(ctx context.Context, name, bin string, args []string, logPath string, cpus []int) (*child, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -45,7 +51,12 @@ func startChild(ctx context.Context, name, bin string, args []string, logPath st
 	cmd.SysProcAttr = childProcAttr()
 	cmd.Cancel = func() error { return terminate(cmd.Process) }
 	cmd.WaitDelay = stopGrace
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if cpus != nil {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+		start = func() error { return startPinned(cmd, cpus) }
+	}
+	if err := start(); err != nil {
 		cancel()
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}

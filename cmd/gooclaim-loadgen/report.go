@@ -47,10 +47,18 @@ type report struct {
 	// Backends is what each started server's /readyz says it runs on.
 	Backends map[string]string `json:"backends,omitempty"`
 	Scaleout *scaleoutInfo     `json:"scaleout,omitempty"`
+	// Pinning says where the servers and the load generator ran.
+	Pinning *pinning `json:"pinning,omitempty"`
+	// Ceiling compares the service with the ceiling, per connection mode
+	// (one entry without --tls), and Connections what a new connection costs.
+	Ceiling     []ceilingRatios  `json:"service_ceiling,omitempty"`
+	Connections []connectionCost `json:"new_connection_cost,omitempty"`
 
 	RateLimit     *rateUsage `json:"rate_limit,omitempty"`
 	ResponseCheck string     `json:"response_check,omitempty"`
-	Workspace     string     `json:"workspace,omitempty"`
+	// CeilingResponseCheck compares the ceiling's tokens with the service's.
+	CeilingResponseCheck string `json:"ceiling_response_check,omitempty"`
+	Workspace            string `json:"workspace,omitempty"`
 }
 
 type settings struct {
@@ -74,12 +82,14 @@ type setup struct {
 	BuildSeconds         float64 `json:"build_seconds,omitempty"`
 	ServiceReadySeconds  float64 `json:"service_ready_seconds,omitempty"`
 	BaselineReadySeconds float64 `json:"baseline_ready_seconds,omitempty"`
+	CeilingReadySeconds  float64 `json:"ceiling_ready_seconds,omitempty"`
 }
 
 // summary is one target over all its rounds: sums, and medians of the rates
 // and percentiles.
 type summary struct {
 	Target     string         `json:"target"`
+	Mode       connMode       `json:"mode,omitempty"`
 	Rounds     int            `json:"rounds"`
 	Requests   int            `json:"requests"`
 	OK         int            `json:"ok"`
@@ -92,6 +102,19 @@ type summary struct {
 	CPUPerTokenUs float64 `json:"server_cpu_us_per_token,omitempty"`
 	// RedisCPUPerTokenUs is the median Redis CPU time per token (the scale-out target only).
 	RedisCPUPerTokenUs float64 `json:"redis_cpu_us_per_token,omitempty"`
+	// AllocsPerToken is the median of the server's heap allocations per token.
+	AllocsPerToken float64 `json:"server_allocs_per_token,omitempty"`
+	// TLSRequests and Resumed are the phases' sums (--tls).
+	TLSRequests int `json:"tls_requests,omitempty"`
+	Resumed     int `json:"tls_resumed,omitempty"`
+}
+
+// label names a target in a mode for the text report: "service [resume]".
+func label(name string, mode connMode) string {
+	if mode == "" {
+		return name
+	}
+	return name + " [" + string(mode) + "]"
 }
 
 // scaleoutInfo describes the scale-out target (--scaleout): where its state
@@ -193,20 +216,34 @@ func (r *report) addPhase(p *phase) { r.Phases = append(r.Phases, p) }
 // finish computes the summaries, the ratio, the rate-limit usage and the
 // response check from the phases.
 func (r *report) finish(c *Config) {
-	var names []string
+	// Summaries per target and mode, in the order driven; byTarget holds
+	// every mode's phases of a target.
+	type key struct {
+		name string
+		mode connMode
+	}
+	var keys []key
+	byKey := map[key][]*phase{}
 	byTarget := map[string][]*phase{}
 	for _, p := range r.Phases {
-		if _, ok := byTarget[p.Target]; !ok {
-			names = append(names, p.Target)
+		k := key{p.Target, p.Mode}
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
 		}
+		byKey[k] = append(byKey[k], p)
 		byTarget[p.Target] = append(byTarget[p.Target], p)
 		p.P50Ms, p.P99Ms, p.MaxMs = ms(p.P50), ms(p.P99), ms(p.Max)
 	}
-	for _, name := range names {
-		ps := byTarget[name]
-		s := summary{Target: name, Rounds: len(ps), Non200: map[string]int{}}
-		var tps, p50, p99, cpu, rcpu []float64
+	for _, k := range keys {
+		ps := byKey[k]
+		s := summary{Target: k.name, Mode: k.mode, Rounds: len(ps), Non200: map[string]int{}}
+		var tps, p50, p99, cpu, rcpu, allocs []float64
 		for _, p := range ps {
+			s.TLSRequests += p.TLSRequests
+			s.Resumed += p.Resumed
+			if p.AllocsPerToken > 0 {
+				allocs = append(allocs, p.AllocsPerToken)
+			}
 			s.Requests += p.Requests
 			s.OK += p.OK
 			s.MaxMs = max(s.MaxMs, p.MaxMs)
@@ -222,9 +259,10 @@ func (r *report) finish(c *Config) {
 			}
 		}
 		s.TokensPerS, s.P50Ms, s.P99Ms, s.CPUPerTokenUs = median(tps), median(p50), median(p99), median(cpu)
-		s.RedisCPUPerTokenUs = median(rcpu)
+		s.RedisCPUPerTokenUs, s.AllocsPerToken = median(rcpu), median(allocs)
 		r.Targets = append(r.Targets, s)
 	}
+	r.finishCeiling()
 	base, svc := r.summary("baseline"), r.summary("service")
 	if base != nil && svc != nil && base.TokensPerS > 0 {
 		ratio := math.Round(1000*svc.TokensPerS/base.TokensPerS) / 10
@@ -246,6 +284,9 @@ func (r *report) finish(c *Config) {
 	}
 	if bs, ss := byTarget["baseline"], byTarget["service"]; len(bs) > 0 && len(ss) > 0 {
 		r.ResponseCheck = compareSamples(bs[0].sample, ss[0].sample)
+	}
+	if cs, ss := byTarget["ceiling"], byTarget["service"]; len(cs) > 0 && len(ss) > 0 {
+		r.CeilingResponseCheck = compareCeiling(cs[0].sample, ss[0].sample)
 	}
 	if r.Scaleout != nil {
 		r.finishScaleout(c, byTarget)
@@ -278,7 +319,7 @@ func (r *report) finishScaleout(c *Config, byTarget map[string][]*phase) {
 		so.ResponseCheck = compareScaleout(bs[0].sample, ss[0].sample)
 	}
 	so.Note = fmt.Sprintf("the scale-out node makes one Redis round trip per token request (the fleet-wide rate limit: one EVALSHA), "+
-		"which the embedded service decides in its own memory; Redis runs on this machine, on the same %d CPUs as the three servers and the load generator, "+
+		"which the embedded service decides in its own memory; Redis runs on this machine, on the same %d CPUs as the servers and the load generator, unpinned, "+
 		"so its work competes with theirs for CPU; PostgreSQL is off the request path (each node serves clients and keys from its in-memory replica, "+
 		"and only follows PostgreSQL's change feed)", r.NumCPU)
 }
@@ -403,8 +444,15 @@ func (r *report) writeJSON(w io.Writer) error {
 func (r *report) writeText(w io.Writer) {
 	s := r.Settings
 	fmt.Fprintf(w, "command:   %s\n", r.Command)
-	fmt.Fprintf(w, "machine:   %s %s, NumCPU %d, GOMAXPROCS %d (loadgen; servers: GOMAXPROCS env %s); load generator and servers share these CPUs\n",
+	fmt.Fprintf(w, "machine:   %s %s, NumCPU %d, GOMAXPROCS %d (loadgen; servers: GOMAXPROCS env %s)\n",
 		r.Platform, r.GoVersion, r.NumCPU, r.GOMAXPROCS, s.ServerMaxCPU)
+	if p := r.Pinning; p != nil {
+		note := p.Note
+		if r.Scaleout != nil {
+			note += "; Redis and PostgreSQL are system services, not pinned: they run on any CPU"
+		}
+		fmt.Fprintf(w, "pinning:   %s\n", note)
+	}
 	alg := ""
 	if s.Alg != "" {
 		alg = ", " + s.Alg
@@ -421,7 +469,13 @@ func (r *report) writeText(w io.Writer) {
 		if u.BuildSeconds > 0 {
 			line += fmt.Sprintf("; server built in %.1fs", u.BuildSeconds)
 		}
-		line += fmt.Sprintf("; service ready in %.2fs, baseline in %.2fs", u.ServiceReadySeconds, u.BaselineReadySeconds)
+		line += fmt.Sprintf("; service ready in %.2fs", u.ServiceReadySeconds)
+		if u.CeilingReadySeconds > 0 {
+			line += fmt.Sprintf(", ceiling in %.2fs", u.CeilingReadySeconds)
+		}
+		if u.BaselineReadySeconds > 0 {
+			line += fmt.Sprintf(", baseline in %.2fs", u.BaselineReadySeconds)
+		}
 		if so := r.Scaleout; so != nil {
 			line += fmt.Sprintf(", scaleout in %.2fs", so.ReadySeconds)
 		}
@@ -446,33 +500,45 @@ func (r *report) writeText(w io.Writer) {
 	fmt.Fprintln(w)
 
 	withRedis := r.Scaleout != nil
+	withTLS := false
+	for _, t := range r.Targets {
+		withTLS = withTLS || t.TLSRequests > 0
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "target\trequests\ttokens/s\tp50\tp99\tmax\tserver CPU/token\t"
+	head := "target\trequests\ttokens/s\tp50\tp99\tmax\tserver CPU/token\tallocs/token\t"
 	if withRedis {
 		head += "Redis CPU/token\t"
 	}
+	if withTLS {
+		head += "resumed\t"
+	}
 	fmt.Fprintln(tw, head+"non-200\t")
-	row := func(name string, requests int, tps, p50, p99, maxMs, cpu, rcpu float64, non200 map[string]int) {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t", name, requests, tps, fmtMs(p50), fmtMs(p99), fmtMs(maxMs), fmtUs(cpu))
+	row := func(name string, requests int, tps, p50, p99, maxMs, cpu, allocs, rcpu float64, resumed, tlsReqs int, non200 map[string]int) {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t", name, requests, tps, fmtMs(p50), fmtMs(p99), fmtMs(maxMs), fmtUs(cpu), fmtAllocs(allocs))
 		if withRedis {
 			fmt.Fprintf(tw, "%s\t", fmtUs(rcpu))
+		}
+		if withTLS {
+			fmt.Fprintf(tw, "%d/%d\t", resumed, tlsReqs)
 		}
 		fmt.Fprintf(tw, "%s\t\n", fmtNon200(non200))
 	}
 	if len(r.Phases) > len(r.Targets) {
 		for _, p := range r.Phases {
-			row(fmt.Sprintf("%s #%d", p.Target, p.Round), p.Requests, p.TokensPerS, p.P50Ms, p.P99Ms, p.MaxMs, p.CPUPerTokenUs, p.RedisCPUPerTokenUs, p.Non200)
+			row(fmt.Sprintf("%s #%d", label(p.Target, p.Mode), p.Round), p.Requests, p.TokensPerS, p.P50Ms, p.P99Ms, p.MaxMs,
+				p.CPUPerTokenUs, p.AllocsPerToken, p.RedisCPUPerTokenUs, p.Resumed, p.TLSRequests, p.Non200)
 		}
 	}
 	for _, t := range r.Targets {
-		name := t.Target
+		name := label(t.Target, t.Mode)
 		if t.Rounds > 1 {
 			name += " (median)"
 		}
-		row(name, t.Requests, t.TokensPerS, t.P50Ms, t.P99Ms, t.MaxMs, t.CPUPerTokenUs, t.RedisCPUPerTokenUs, t.Non200)
+		row(name, t.Requests, t.TokensPerS, t.P50Ms, t.P99Ms, t.MaxMs, t.CPUPerTokenUs, t.AllocsPerToken, t.RedisCPUPerTokenUs, t.Resumed, t.TLSRequests, t.Non200)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	r.writeCeilingText(w)
 	if r.RatioPercent != nil {
 		fmt.Fprintf(w, "service/baseline ratio: %.1f%%\n", *r.RatioPercent)
 		if r.CPURatioPercent != nil {
@@ -509,8 +575,12 @@ func (r *report) writeText(w io.Writer) {
 			if withRedis {
 				redis = fmt.Sprintf(", Redis %.2fs", p.RedisCPUSeconds)
 			}
+			if pin := r.Pinning; pin != nil && len(pin.ServerCPUs) > 0 {
+				fmt.Fprintln(w, pinnedCPULine(p, len(pin.ServerCPUs), len(pin.LoadgenCPUs), redis))
+				continue
+			}
 			fmt.Fprintf(w, "CPU while measuring %s #%d: server %.1fs, load generator %.1fs%s, of %.1fs available (%d CPUs × %.1fs)\n",
-				p.Target, p.Round, p.ServerCPUSeconds, p.LoadgenCPUSeconds, redis, float64(r.NumCPU)*p.Seconds, r.NumCPU, p.Seconds)
+				label(p.Target, p.Mode), p.Round, p.ServerCPUSeconds, p.LoadgenCPUSeconds, redis, float64(r.NumCPU)*p.Seconds, r.NumCPU, p.Seconds)
 		}
 	}
 	if withRedis {
@@ -518,7 +588,7 @@ func (r *report) writeText(w io.Writer) {
 	}
 	for _, p := range r.Phases {
 		if p.FirstError != "" {
-			fmt.Fprintf(w, "first transport error (%s #%d): %s\n", p.Target, p.Round, p.FirstError)
+			fmt.Fprintf(w, "first transport error (%s #%d): %s\n", label(p.Target, p.Mode), p.Round, p.FirstError)
 		}
 	}
 	if r.RateLimit != nil {
@@ -533,8 +603,11 @@ func (r *report) writeText(w io.Writer) {
 	if so := r.Scaleout; so != nil && so.ResponseCheck != "" {
 		fmt.Fprintf(w, "responses:  %s\n", so.ResponseCheck)
 	}
+	if r.CeilingResponseCheck != "" {
+		fmt.Fprintf(w, "responses:  %s\n", r.CeilingResponseCheck)
+	}
 	if r.Workspace != "" {
-		logs := "server.log, baseline.log"
+		logs := "server.log, ceiling.log, baseline.log"
 		if r.Scaleout != nil {
 			logs += ", scaleout.log"
 		}
@@ -545,7 +618,7 @@ func (r *report) writeText(w io.Writer) {
 // urlOrder lists the targets in the order they are driven, then any other.
 func urlOrder(urls map[string]string) []string {
 	var names []string
-	for _, n := range []string{"baseline", "service", "scaleout", "target"} {
+	for _, n := range []string{"ceiling", "baseline", "service", "scaleout", "target"} {
 		if _, ok := urls[n]; ok {
 			names = append(names, n)
 		}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
@@ -19,7 +21,7 @@ import (
 type target struct {
 	driver  *driver
 	child   *child // nil for --target
-	opsAddr string // the ops listener's host:port; "" for the baseline and --target
+	opsAddr string // the ops listener's host:port; "" for the baseline, the ceiling and --target
 }
 
 // Run sets everything up, drives the targets and prints the report.
@@ -43,18 +45,31 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	s := driveSettings{connections: c.Connections, warmup: c.Warmup, duration: c.Duration, requestTimeout: c.RequestTimeout}
+	// Plain HTTP: keep-alive only (mode ""). With --tls, every mode in
+	// each round, the targets one after the other within a mode, so that
+	// the figures compared were taken close together.
+	modes := []connMode{""}
+	if c.TLS {
+		modes = tlsModes
+	}
 	for round := 1; round <= c.Rounds; round++ {
-		for _, t := range targets {
-			m.logf("round %d/%d: %s (%s warmup, %s measured, %d connections)", round, c.Rounds, t.driver.name, c.Warmup, c.Duration, c.Connections)
-			p, err := t.driver.run(ctx, round, s)
-			if err != nil {
-				return fmt.Errorf("drive %s: %w", t.driver.name, err)
+		for _, mode := range modes {
+			s := driveSettings{connections: c.Connections, warmup: c.Warmup, duration: c.Duration, requestTimeout: c.RequestTimeout, mode: mode}
+			if mode == modeResume || mode == modeFull {
+				s.connections = c.ReconnectConnections
 			}
-			if t.child != nil && t.child.exited() {
-				return fmt.Errorf("%s exited during the run (%v); its log %s ends with:\n%s", t.child.name, t.child.err, t.child.logPath, t.child.logTail())
+			for _, t := range targets {
+				name := label(t.driver.name, mode)
+				m.logf("round %d/%d: %s (%s warmup, %s measured, %d connections)", round, c.Rounds, name, c.Warmup, c.Duration, s.connections)
+				p, err := t.driver.run(ctx, round, s)
+				if err != nil {
+					return fmt.Errorf("drive %s: %w", name, err)
+				}
+				if t.child != nil && t.child.exited() {
+					return fmt.Errorf("%s exited during the run (%v); its log %s ends with:\n%s", t.child.name, t.child.err, t.child.logPath, t.child.logTail())
+				}
+				rep.addPhase(p)
 			}
-			rep.addPhase(p)
 		}
 	}
 	if rep.Scaleout != nil {
@@ -113,6 +128,21 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	}
 	if err := createKEK(ws.kekFile); err != nil {
 		return nil, err
+	}
+	rep.Pinning = m.setupPinning()
+	cpus := rep.Pinning.ServerCPUs // nil: unpinned
+	if cpus != nil {
+		rep.GOMAXPROCS = runtime.GOMAXPROCS(0)
+		rep.Settings.ServerMaxCPU = "1 (pinned)"
+	}
+	scheme := "http"
+	var tlsCert, tlsKey string
+	var clientTLS *tls.Config
+	if c.TLS {
+		if tlsCert, tlsKey, clientTLS, err = selfSignedCert(ws.dir); err != nil {
+			return nil, err
+		}
+		scheme = "https"
 	}
 
 	var so *scaleoutSetup
@@ -174,52 +204,80 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	if c.NoRequestLog {
 		args = append(args, "--no-request-log")
 	}
+	if c.TLS {
+		// The issuer then defaults to https://localhost:<port>.
+		args = append(args, "--tls-cert", tlsCert, "--tls-key", tlsKey)
+	}
 	m.logf("starting %s %v", bin, args)
 	t0 = time.Now()
-	srv, err := startChild(ctx, "service", bin, args, filepath.Join(ws.dir, "server.log"))
+	srv, err := startChildOn(ctx, "service", bin, args, filepath.Join(ws.dir, "server.log"), cpus)
 	if err != nil {
 		return nil, err
 	}
 	m.onClose(srv.stop)
-	if err := srv.waitReady(ctx, "http://"+serverAddr+"/readyz", c.StartTimeout); err != nil {
+	if err := srv.waitReady(ctx, "http://"+serverOps+"/readyz", c.StartTimeout); err != nil {
 		return nil, err
 	}
 	rep.Setup.ServiceReadySeconds = since(t0)
 
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("find this program to start the baseline: %w", err)
-	}
-	baseAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("find this program to start the baseline and the ceiling: %w", err)
 	}
 	_, port, _ := net.SplitHostPort(serverAddr)
-	bargs := []string{baselineCommand, "--database", ws.database, "--kek", ws.kekFile,
-		"--listen", baseAddr, "--issuer", "http://localhost:" + port}
-	t0 = time.Now()
-	base, err := startChild(ctx, "baseline", exe, bargs, filepath.Join(ws.dir, "baseline.log"))
-	if err != nil {
-		return nil, err
-	}
-	m.onClose(base.stop)
-	if err := base.waitReady(ctx, "http://"+baseAddr+"/readyz", c.StartTimeout); err != nil {
-		return nil, err
-	}
-	rep.Setup.BaselineReadySeconds = since(t0)
-
+	iss := scheme + "://localhost:" + port // the service's default issuer
 	reqs := newRequestSet(creds, c.Body, c.Auth)
-	bd, err := newDriver("baseline", "http://"+baseAddr, reqs)
+
+	ceil, err := m.startCeiling(ctx, exe, ws, creds, clients, iss, tlsCert, tlsKey, cpus)
 	if err != nil {
 		return nil, err
 	}
-	sd, err := newDriver("service", "http://"+serverAddr, reqs)
+	rep.Setup.CeilingReadySeconds = ceil.readySeconds
+	cd, err := newDriver("ceiling", scheme+"://"+ceil.addr, reqs)
 	if err != nil {
 		return nil, err
 	}
-	bd.pid, sd.pid = base.cmd.Process.Pid, srv.cmd.Process.Pid
-	rep.URLs["baseline"], rep.URLs["service"] = bd.url.String(), sd.url.String()
-	targets := []*target{{driver: bd, child: base}, {driver: sd, child: srv, opsAddr: serverOps}}
+	cd.pid, cd.tls = ceil.cmd.Process.Pid, clientTLS
+	m.measureMallocs(ctx, cd, debugMallocs("http://"+ceil.opsAddr))
+	rep.URLs["ceiling"] = cd.url.String()
+	targets := []*target{{driver: cd, child: ceil.child}}
+
+	var bd *driver
+	if !c.TLS {
+		// The baseline serves plain HTTP only: with --tls it is left out.
+		baseAddr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		bargs := []string{baselineCommand, "--database", ws.database, "--kek", ws.kekFile,
+			"--listen", baseAddr, "--issuer", iss}
+		t0 = time.Now()
+		base, err := startChildOn(ctx, "baseline", exe, bargs, filepath.Join(ws.dir, "baseline.log"), cpus)
+		if err != nil {
+			return nil, err
+		}
+		m.onClose(base.stop)
+		if err := base.waitReady(ctx, "http://"+baseAddr+"/readyz", c.StartTimeout); err != nil {
+			return nil, err
+		}
+		rep.Setup.BaselineReadySeconds = since(t0)
+		if bd, err = newDriver("baseline", "http://"+baseAddr, reqs); err != nil {
+			return nil, err
+		}
+		bd.pid = base.cmd.Process.Pid
+		m.measureMallocs(ctx, bd, debugMallocs("http://"+baseAddr))
+		rep.URLs["baseline"] = bd.url.String()
+		targets = append(targets, &target{driver: bd, child: base})
+	}
+
+	sd, err := newDriver("service", scheme+"://"+serverAddr, reqs)
+	if err != nil {
+		return nil, err
+	}
+	sd.pid, sd.tls = srv.cmd.Process.Pid, clientTLS
+	m.measureMallocs(ctx, sd, opsMallocs("http://"+serverOps))
+	rep.URLs["service"] = sd.url.String()
+	targets = append(targets, &target{driver: sd, child: srv, opsAddr: serverOps})
 	rd, err := readyDetail(ctx, "http://"+serverOps)
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
@@ -251,7 +309,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	shown[slices.Index(shown, "--redis-url")+1] = redactURL(c.RedisURL)
 	m.logf("starting %s %v", bin, shown)
 	t0 = time.Now()
-	soSrv, err := startChild(ctx, "scaleout", bin, soArgs, filepath.Join(ws.dir, "scaleout.log"))
+	soSrv, err := startChildOn(ctx, "scaleout", bin, soArgs, filepath.Join(ws.dir, "scaleout.log"), cpus)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +334,11 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	}
 	od.pid = soSrv.cmd.Process.Pid
 	od.usesRedis = true
-	for _, d := range []*driver{bd, sd, od} {
+	m.measureMallocs(ctx, od, opsMallocs("http://"+soOps))
+	for _, d := range []*driver{cd, bd, sd, od} {
+		if d == nil {
+			continue
+		}
 		d.redisCPU = func() time.Duration { return redisCPU(so.redis) }
 	}
 	rep.URLs["scaleout"] = od.url.String()
