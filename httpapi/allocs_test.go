@@ -22,9 +22,9 @@ import (
 // 59 that no caller can avoid; ed25519.Sign none), which the test measures
 // and subtracts. It is what issue 14 reached, plus a margin of 1 or 2.
 var tokenPathAllocBudget = map[string]float64{
-	"form":  20,
-	"json":  62,
-	"basic": 20,
+	"form":  15,
+	"json":  15,
+	"basic": 17,
 }
 
 // TestTokenPathAllocations guards the token endpoint's allocations per
