@@ -24,7 +24,7 @@ import (
 var tokenPathAllocBudget = map[string]float64{
 	"form":  15,
 	"json":  15,
-	"basic": 17,
+	"basic": 16,
 }
 
 // TestTokenPathAllocations guards the token endpoint's allocations per

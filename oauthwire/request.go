@@ -373,11 +373,11 @@ func parseBasic(h http.Header) (id, secret string, hasBasic bool, err error) {
 	if !strings.EqualFold(scheme, "Basic") {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("unsupported authentication scheme: use HTTP Basic (client_secret_basic) or client_secret in the body (client_secret_post)")
 	}
-	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	raw, derr := decodeBase64(strings.TrimSpace(rest))
 	if derr != nil {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials are not valid base64")
 	}
-	u, p, ok := strings.Cut(string(raw), ":")
+	u, p, ok := strings.Cut(raw, ":")
 	if !ok {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials have no colon between client_id and client_secret")
 	}
@@ -390,6 +390,22 @@ func parseBasic(h http.Header) (id, secret string, hasBasic bool, err error) {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials have an empty client_id")
 	}
 	return id, secret, true, nil
+}
+
+// decodeBase64 is base64.StdEncoding.DecodeString returning a string, with
+// one allocation for credentials of usual length (decoded on the stack).
+func decodeBase64(s string) (string, error) {
+	var src [512]byte
+	var a [384]byte
+	if len(s) > len(src) {
+		b, err := base64.StdEncoding.DecodeString(s)
+		return string(b), err
+	}
+	n, err := base64.StdEncoding.Decode(a[:], src[:copy(src[:], s)])
+	if err != nil {
+		return "", err
+	}
+	return string(a[:n]), nil
 }
 
 // isVSCHAR reports whether s holds only %x20-7E.
