@@ -1,6 +1,7 @@
 package oauthwire
 
 import (
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -18,13 +19,36 @@ import (
 // per parameter, and the general path's exact acceptance and error
 // messages are part of the API.
 
+// fastFormMaxParams is the most parameters (separators + 1) a form body
+// read by the fast path has: url.ParseQuery refuses bodies with more than
+// its limit (10,000, or GODEBUG urlmaxqueryparams), which the fast path
+// leaves to it.
+const fastFormMaxParams = 16
+
+// fastFormOK is whether url.ParseQuery accepts fastFormMaxParams
+// parameters: false only when GODEBUG urlmaxqueryparams sets a lower limit
+// when the process starts, and then every form body takes the general path.
+var fastFormOK = func() bool {
+	_, err := url.ParseQuery(strings.Repeat("&", fastFormMaxParams-1))
+	return err == nil
+}()
+
 // parseFormFast reads a form body holding no '%', '+' or ';' — nothing
 // url.ParseQuery would unescape or refuse — as parseForm would. ok is false
 // when the body is not such a body; then nothing is set.
 func parseFormFast(body []byte, p *params) (ok bool, err error) {
+	if !fastFormOK {
+		return false, nil
+	}
+	seps := 0
 	for _, b := range body {
-		if b == '%' || b == '+' || b == ';' {
+		switch b {
+		case '%', '+', ';':
 			return false, nil
+		case '&':
+			if seps++; seps >= fastFormMaxParams {
+				return false, nil // url.ParseQuery limits the parameters' number: its error
+			}
 		}
 	}
 	var (

@@ -2,6 +2,7 @@ package oauthwire
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -15,6 +16,7 @@ func FuzzFastPaths(f *testing.F) {
 		"grant_type=client_credentials&scope=a&scope=b",
 		"&&client_id&=x&client_id=&scope=é",
 		"client_id=a%20b", "client_id=a+b", "client_id=a;b", "",
+		"a&b&c&d&e&f&g&h&i&j&k&l&m&n&o", "a&b&c&d&e&f&g&h&i&j&k&l&m&n&o&p", "a&b&c&d&e&f&g&h&i&j&k&l&m&n&o&p&q",
 		`{"grant_type":"client_credentials","client_id":"gooclaim_app_x","client_secret":"gcs_abc"}`,
 		` { "client_id" : null , "x":"y" } ` + "\n",
 		`{}`, `{ }`, `{"client_id":"a","client_id":"b"}`, `{"client_id":"a\"b"}`, `{"scope":1}`,
@@ -45,6 +47,19 @@ func FuzzFastPaths(f *testing.F) {
 			t.Fatalf("JSON %q: the fast path declined but set %q", body, fast)
 		}
 	})
+}
+
+// TestFormFastPathParameterLimit: url.ParseQuery refuses a body of more
+// than 10,000 parameters, so the fast path must leave such bodies to it.
+func TestFormFastPathParameterLimit(t *testing.T) {
+	body := []byte("client_id=x" + strings.Repeat("&a=b", 20000))
+	var p params
+	if ok, _ := parseFormFast(body, &p); ok {
+		t.Fatal("the fast path took a body of 20,001 parameters")
+	}
+	if err := parseForm(body, &p); err == nil {
+		t.Fatal("a body of 20,001 parameters was accepted")
+	}
 }
 
 func TestFastPathsTakeCommonBodies(t *testing.T) {
