@@ -55,7 +55,8 @@ func (s *Server) recordEvent(w http.ResponseWriter, r *http.Request, clientID st
 			return
 		}
 	}
-	attrs := append(ev.appendAttrs(nil), slog.String("remote", remoteIP(r)))
+	var buf [maxEventAttrs]slog.Attr
+	attrs := append(ev.appendAttrs(buf[:0]), slog.String("remote", remoteIP(r)))
 	if clientID != "" {
 		attrs = append(attrs, slog.String("client_id", clientID))
 	}
@@ -126,6 +127,10 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
 }
+
+// maxEventAttrs is how many attributes an event's own line can have: the
+// event's five, remote and client_id.
+const maxEventAttrs = 7
 
 // maxRequestAttrs is how many attributes a request's line can have: five
 // always, peer, client_id, and the event's five.
