@@ -36,9 +36,12 @@ const benchIssuer = "http://localhost:8080"
 // benchStack is the token endpoint as serve assembles it — SQLite store,
 // replica, key ring, limiter, issuer, httpapi.Server — without the network.
 type benchStack struct {
-	logged   http.Handler    // with the request log, formatted as JSON and discarded
+	logged   http.Handler    // with the request log, formatted as JSON and discarded, written directly as serve does (RequestLogJSON)
+	slogged  http.Handler    // logged, each line through slog
 	unlogged http.Handler    // with NoRequestLog
 	observed http.Handler    // logged, with a metrics.Metrics Observer
+	// server returns the handler of a Server over the same stack logging to logger (and, if set, direct).
+	server func(logger *slog.Logger, direct io.Writer) http.Handler
 	signer   *signing.Signer // the active key, for the baseline
 	creds    [][2]string     // client_id, client_secret
 }
@@ -104,9 +107,14 @@ func newStackOf(b testing.TB, alg string, n int) *benchStack {
 	b.Cleanup(limiter.Close)
 	never := auth.Rate{Limit: 1 << 30, Window: time.Minute} // the limiter counts but never refuses
 	iss := issuer.New(issuer.Config{Issuer: benchIssuer, RateLimit: never, IPRateLimit: never}, replica, keys, limiter, nil)
-	st.logged = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard}).Handler()
+	st.server = func(logger *slog.Logger, direct io.Writer) http.Handler {
+		return (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: logger, RequestLogJSON: direct}).Handler()
+	}
+	st.logged = st.server(discard, io.Discard)
+	st.slogged = st.server(discard, nil)
 	st.unlogged = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard, NoRequestLog: true}).Handler()
-	st.observed = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard, Observer: metrics.New(metrics.BuildInfo{})}).Handler()
+	st.observed = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard, RequestLogJSON: io.Discard,
+		Observer: metrics.New(metrics.BuildInfo{})}).Handler()
 	return st
 }
 
@@ -149,7 +157,7 @@ func reportCPU(b *testing.B) func() {
 }
 
 // serve sends one request and fails the benchmark unless it got a token.
-func serve(b *testing.B, h http.Handler, r *http.Request) {
+func serve(b testing.TB, h http.Handler, r *http.Request) {
 	if err := try(h, r); err != nil {
 		b.Fatal(err)
 	}
@@ -169,7 +177,8 @@ func try(h http.Handler, r *http.Request) error {
 // BenchmarkTokenHandler is one token request at a time through the whole
 // handler: routing, request log, parsing, rate limit, authentication,
 // signing, response; per signing algorithm (ES256/…, EdDSA/…). form_nolog
-// is form with NoRequestLog. TestTokenPathAllocations guards its
+// is form with NoRequestLog, form_slog form with each request's line
+// written through slog rather than directly (RequestLogJSON). TestTokenPathAllocations guards its
 // allocations.
 func BenchmarkTokenHandler(b *testing.B) {
 	for _, alg := range benchAlgs {
@@ -184,6 +193,7 @@ func BenchmarkTokenHandler(b *testing.B) {
 				{"json", st.logged, jsonRequest},
 				{"basic", st.logged, basicRequest},
 				{"form_nolog", st.unlogged, formRequest},
+				{"form_slog", st.slogged, formRequest},
 			} {
 				b.Run(bc.name, func(b *testing.B) {
 					b.ReportAllocs()

@@ -124,7 +124,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if rec.event.name != "" {
 			attrs = rec.event.appendAttrs(attrs)
 		}
-		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		s.logRequestLine(r.Context(), attrs)
 	})
 }
 
