@@ -36,14 +36,14 @@ const benchIssuer = "http://localhost:8080"
 // benchStack is the token endpoint as serve assembles it — SQLite store,
 // replica, key ring, limiter, issuer, httpapi.Server — without the network.
 type benchStack struct {
-	logged   http.Handler    // with the request log, formatted as JSON and discarded, written directly as serve does (RequestLogJSON)
-	slogged  http.Handler    // logged, each line through slog
-	unlogged http.Handler    // with NoRequestLog
-	observed http.Handler    // logged, with a metrics.Metrics Observer
+	logged   http.Handler // with the request log, formatted as JSON and discarded, written directly as serve does (RequestLogJSON)
+	slogged  http.Handler // logged, each line through slog
+	unlogged http.Handler // with NoRequestLog
+	observed http.Handler // logged, with a metrics.Metrics Observer
 	// server returns the handler of a Server over the same stack logging to logger (and, if set, direct).
 	server func(logger *slog.Logger, direct io.Writer) http.Handler
-	signer   *signing.Signer // the active key, for the baseline
-	creds    [][2]string     // client_id, client_secret
+	signer *signing.Signer // the active key, for the baseline
+	creds  [][2]string     // client_id, client_secret
 }
 
 // benchAlgs are the signing algorithms the benchmarks run with: ES256, the
