@@ -6,6 +6,7 @@ import (
 	"path"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gooclaim/auth"
@@ -29,8 +30,9 @@ type authEvent struct {
 	name, outcome, jti, scope, method string
 }
 
-func (e *authEvent) attrs() []slog.Attr {
-	attrs := []slog.Attr{slog.String("event", e.name), slog.String("outcome", e.outcome)}
+// appendAttrs appends the event's attributes to attrs.
+func (e *authEvent) appendAttrs(attrs []slog.Attr) []slog.Attr {
+	attrs = append(attrs, slog.String("event", e.name), slog.String("outcome", e.outcome))
 	if e.method != "" {
 		attrs = append(attrs, slog.String("auth_method", e.method))
 	}
@@ -53,7 +55,8 @@ func (s *Server) recordEvent(w http.ResponseWriter, r *http.Request, clientID st
 			return
 		}
 	}
-	attrs := append(ev.attrs(), slog.String("remote", remoteIP(r)))
+	var buf [maxEventAttrs]slog.Attr
+	attrs := append(ev.appendAttrs(buf[:0]), slog.String("remote", remoteIP(r)))
 	if clientID != "" {
 		attrs = append(attrs, slog.String("client_id", clientID))
 	}
@@ -80,11 +83,20 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // logRequests writes one structured line per request, unless NoRequestLog:
 // never a header value or a body, which may hold secrets; the client_id is
 // not one. It reports every request to the Observer, if any.
+//
+// It is on every request's path: its recorder is pooled and the line's
+// attributes are gathered in an array on the stack (slog copies them into
+// its Record), so what it allocates is slog's own.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	logged, observer := !s.NoRequestLog, s.Observer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w, logged: logged}
+		rec := recorderPool.Get().(*recorder)
+		*rec = recorder{ResponseWriter: w, logged: logged}
+		defer func() {
+			*rec = recorder{} // drop the references to the request's values
+			recorderPool.Put(rec)
+		}()
 		next.ServeHTTP(rec, r)
 		if observer != nil {
 			observe(observer, r, rec, time.Since(start))
@@ -93,13 +105,14 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		remote := remoteIP(r)
-		attrs := []slog.Attr{
+		var buf [maxRequestAttrs]slog.Attr
+		attrs := append(buf[:0],
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("remote", remote),
-		}
+		)
 		if len(s.TrustedProxies) > 0 {
 			if peer := peerIP(r); peer != remote {
 				attrs = append(attrs, slog.String("peer", peer)) // the proxy that forwarded it
@@ -109,11 +122,21 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String("client_id", rec.clientID))
 		}
 		if rec.event.name != "" {
-			attrs = append(attrs, rec.event.attrs()...)
+			attrs = rec.event.appendAttrs(attrs)
 		}
-		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		s.logRequestLine(r.Context(), attrs)
 	})
 }
+
+// maxEventAttrs is how many attributes an event's own line can have: the
+// event's five, remote and client_id.
+const maxEventAttrs = 7
+
+// maxRequestAttrs is how many attributes a request's line can have: five
+// always, peer, client_id, and the event's five.
+const maxRequestAttrs = 12
+
+var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
 
 // recoverPanics turns a panic into a 500 in the Error shape and a logged
 // stack; the client never sees the stack.

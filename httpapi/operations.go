@@ -13,10 +13,11 @@ import (
 // returns nil.
 func (s *Server) authenticateOperation(w http.ResponseWriter, r *http.Request, name string) (*auth.Client, oauthwire.TokenOperation) {
 	op, parseErr := oauthwire.ParseTokenOperation(r)
-	if !s.admit(w, r, name, &op.Client, parseErr) {
+	known, ok := s.admit(w, r, name, &op.Client, parseErr)
+	if !ok {
 		return nil, op
 	}
-	c, err := s.Issuer.Authenticate(r.Context(), op.Client)
+	c, err := s.Issuer.AuthenticateClient(r.Context(), op.Client, known)
 	if err != nil {
 		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: errorCode(err), method: op.Client.AuthMethod})
 		s.tokenError(w, err, usedBasic(r))

@@ -16,10 +16,11 @@ import (
 // the answer is 429 whatever else is wrong with it.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	req, parseErr := oauthwire.ParseTokenRequest(r)
-	if !s.admit(w, r, "token", &req, parseErr) {
+	c, ok := s.admit(w, r, "token", &req, parseErr)
+	if !ok {
 		return
 	}
-	tok, err := s.Issuer.Issue(r.Context(), req)
+	tok, err := s.Issuer.IssueClient(r.Context(), req, c)
 	if err != nil {
 		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(err), method: req.AuthMethod})
 		s.tokenError(w, err, usedBasic(r))
@@ -36,21 +37,25 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // answers a request that did not parse, so that past the limit the answer
 // is 429 whatever else is wrong with it. name is the endpoint's event name;
 // the three endpoints share each client's (and address's) budget. It
-// reports whether the request may go on; if not, it has answered.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req *auth.TokenRequest, parseErr error) bool {
+// reports whether the request may go on; if not, it has answered. It looks
+// the client up once, for the rate limit and then authentication, and
+// returns it: nil when the request names no client or an unknown one,
+// which authentication refuses after the same work as a wrong secret.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req *auth.TokenRequest, parseErr error) (*auth.Client, bool) {
 	req.RemoteAddr = remoteIP(r)
 	if rec, ok := w.(*recorder); ok {
 		rec.clientID = req.ClientID
 	}
 	if s.refuseStale(w, r, name, req.ClientID, req.AuthMethod) {
-		return false
+		return nil, false
 	}
-	d, scope, err := s.Issuer.Limit(r.Context(), req)
+	c := s.Issuer.Lookup(req)
+	d, scope, err := s.Issuer.LimitClient(r.Context(), req, c)
 	if err != nil {
 		s.Logger.Error("rate limiter failed", "err", err)
 		s.recordEvent(w, r, req.ClientID, authEvent{name: name + ".refused", outcome: auth.ErrTemporarilyUnavailable.Code, method: req.AuthMethod})
 		writeError(w, http.StatusServiceUnavailable, auth.ErrTemporarilyUnavailable.WithDescription("the rate limiter is unavailable; retry shortly"))
-		return false
+		return nil, false
 	}
 	setRateLimitHeaders(w.Header(), d, scope)
 	if !d.Allowed {
@@ -64,14 +69,14 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req 
 		writeError(w, http.StatusTooManyRequests, auth.ErrRateLimited.WithDescription(
 			"rate limit exceeded: at most "+strconv.Itoa(d.Limit)+" requests per "+strconv.FormatInt(seconds(d.Window), 10)+
 				" seconds per "+who+" to the token, introspection and revocation endpoints together; retry after "+retry+" seconds"))
-		return false
+		return nil, false
 	}
 	if parseErr != nil {
 		s.recordEvent(w, r, req.ClientID, authEvent{name: name + ".refused", outcome: errorCode(parseErr), method: req.AuthMethod})
 		s.tokenError(w, parseErr, usedBasic(r))
-		return false
+		return nil, false
 	}
-	return true
+	return c, true
 }
 
 // usedBasic reports whether the client tried the Authorization header,
@@ -149,28 +154,4 @@ func tokenErrorStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
-}
-
-// setRateLimitHeaders tells the client its limit, what is left and when it
-// may send again, as the IETF draft's structured fields
-// (draft-ietf-httpapi-ratelimit-headers: RateLimit-Policy and RateLimit) and
-// the de-facto X-RateLimit-* trio. X-RateLimit-Reset is in seconds from now,
-// like the draft's t, not an epoch time: it does not depend on clocks agreeing.
-func setRateLimitHeaders(h http.Header, d auth.Decision, scope issuer.LimitScope) {
-	policy := `"default"`
-	if scope == issuer.LimitAddress {
-		policy = `"address"`
-	}
-	limit := strconv.Itoa(d.Limit)
-	remaining := strconv.Itoa(d.Remaining)
-	reset := seconds(d.Reset)
-	if !d.Allowed {
-		reset = max(1, seconds(d.RetryAfter))
-	}
-	resetS := strconv.FormatInt(reset, 10)
-	h["Ratelimit-Policy"] = []string{policy + ";q=" + limit + ";w=" + strconv.FormatInt(seconds(d.Window), 10)}
-	h["Ratelimit"] = []string{policy + ";r=" + remaining + ";t=" + resetS}
-	h["X-Ratelimit-Limit"] = []string{limit}
-	h["X-Ratelimit-Remaining"] = []string{remaining}
-	h["X-Ratelimit-Reset"] = []string{resetS}
 }

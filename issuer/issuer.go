@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -126,11 +125,45 @@ const (
 // with a budget each, a guesser had three times the documented rate.
 func (i *Issuer) Limit(ctx context.Context, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
 	if req.ClientID == "" {
-		d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
-		return d, LimitAddress, err
+		return i.limitAddress(ctx, req)
 	}
+	return i.limitClient(ctx, req, i.clients.RateLimit(req.ClientID))
+}
+
+// Lookup returns the client a request names, nil when it names none or an
+// unknown one: to be passed to LimitClient and then IssueClient or
+// AuthenticateClient, so that a request reads its client once. The client
+// is shared and must not be modified.
+func (i *Issuer) Lookup(req *auth.TokenRequest) *auth.Client {
+	if req.ClientID == "" {
+		return nil
+	}
+	return i.clients.Lookup(req.ClientID)
+}
+
+// LimitClient is Limit for a request whose client Lookup returned: c is
+// nil for an unknown client_id, which is charged to its own budget at the
+// default rate all the same.
+func (i *Issuer) LimitClient(ctx context.Context, req *auth.TokenRequest, c *auth.Client) (auth.Decision, LimitScope, error) {
+	if req.ClientID == "" {
+		return i.limitAddress(ctx, req)
+	}
+	var own auth.Rate
+	if c != nil {
+		own = c.RateLimit
+	}
+	return i.limitClient(ctx, req, own)
+}
+
+func (i *Issuer) limitAddress(ctx context.Context, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
+	d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
+	return d, LimitAddress, err
+}
+
+// limitClient charges req's client_id at its own rate, the default when zero.
+func (i *Issuer) limitClient(ctx context.Context, req *auth.TokenRequest, own auth.Rate) (auth.Decision, LimitScope, error) {
 	rate := i.cfg.RateLimit
-	if own := i.clients.RateLimit(req.ClientID); !own.IsZero() {
+	if !own.IsZero() {
 		rate = own
 	}
 	d, err := i.limiter.Allow(ctx, "client:"+req.ClientID, rate)
@@ -142,6 +175,12 @@ var errAuthFailed = auth.ErrInvalidClient.WithDescription("client authentication
 // Issue runs the client credentials grant for an already rate-limited request.
 // Errors are *auth.OAuthError values, except for failures of the server itself.
 func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token, error) {
+	return i.IssueClient(ctx, req, i.Lookup(&req))
+}
+
+// IssueClient is Issue for a request whose client Lookup returned (nil
+// when unknown).
+func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Token, error) {
 	switch req.GrantType {
 	case "":
 		return nil, auth.ErrInvalidRequest.WithDescription("grant_type is required; this server supports grant_type=client_credentials")
@@ -149,7 +188,7 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 	default:
 		return nil, auth.ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("grant_type %.64q is not supported; use client_credentials", req.GrantType))
 	}
-	c, err := i.Authenticate(ctx, req)
+	c, err := i.AuthenticateClient(ctx, req, c)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +206,7 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 	if err != nil {
 		return nil, err
 	}
+	tok := &auth.Token{TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: scope, JTI: newJTI()}
 	claims := auth.Claims{
 		Issuer:   i.cfg.Issuer,
 		Subject:  c.ID,
@@ -175,19 +215,18 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 		Scope:    scope,
 		IssuedAt: now.Unix(),
 		Expiry:   now.Add(ttl).Unix(),
-		JWTID:    newJTI(),
+		JWTID:    tok.JTI,
 
 		ClientIncarnation: c.Incarnation,
 	}
-	payload, err := json.Marshal(&claims)
-	if err != nil {
-		return nil, fmt.Errorf("encode claims: %w", err)
-	}
-	token, err := signer.Sign(payload)
+	cb := claimsPool.Get().(*claimsBuf)
+	cb.b = appendClaims(cb.b[:0], &claims)
+	tok.AccessToken, err = signer.Sign(cb.b)
+	putClaimsBuf(cb)
 	if err != nil {
 		return nil, fmt.Errorf("sign access token with key %s: %w", signer.KeyID(), err)
 	}
-	return &auth.Token{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: scope, JTI: claims.JWTID}, nil
+	return tok, nil
 }
 
 // Authenticate checks the client's credentials, whichever method they use
@@ -196,10 +235,15 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 // must not be modified. Errors are *auth.OAuthError values, except for
 // failures of the server itself.
 func (i *Issuer) Authenticate(ctx context.Context, req auth.TokenRequest) (*auth.Client, error) {
+	return i.AuthenticateClient(ctx, req, i.Lookup(&req))
+}
+
+// AuthenticateClient is Authenticate for a request whose client Lookup
+// returned (nil when unknown).
+func (i *Issuer) AuthenticateClient(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Client, error) {
 	if req.ClientID == "" {
 		return nil, auth.ErrInvalidClient.WithDescription("client authentication is required: send client_id and client_secret in the body or with HTTP Basic, or a client_assertion (private_key_jwt)")
 	}
-	c := i.clients.Lookup(req.ClientID)
 	if req.AuthMethod == auth.AuthPrivateKeyJWT {
 		if c == nil || c.Disabled || !c.AllowsAuthMethod(auth.AuthPrivateKeyJWT) || i.cfg.ClientAssertions == nil {
 			return nil, errAssertionFailed

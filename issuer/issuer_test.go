@@ -1,6 +1,7 @@
 package issuer_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -431,9 +432,19 @@ func TestLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, testConfig())
 			ctx := t.Context()
+			calls := 0
 			allow := func(req auth.TokenRequest) auth.Decision {
 				t.Helper()
-				d, scope, err := f.issuer.Limit(ctx, &req)
+				// Limit and LimitClient (after Lookup, as httpapi calls
+				// them) in turn: they must charge the same bucket at the
+				// same rate.
+				limit := f.issuer.Limit
+				if calls++; calls%2 == 0 {
+					limit = func(ctx context.Context, req *auth.TokenRequest) (auth.Decision, issuer.LimitScope, error) {
+						return f.issuer.LimitClient(ctx, req, f.issuer.Lookup(req))
+					}
+				}
+				d, scope, err := limit(ctx, &req)
 				if err != nil {
 					t.Fatalf("Limit: %v", err)
 				}

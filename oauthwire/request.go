@@ -64,7 +64,13 @@ func paramIndex(name string) int {
 
 func (p *params) get(name string) string { return p[paramIndex(name)] }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// bodyBuf is a request body's buffer and the reader that bounds it, reused.
+type bodyBuf struct {
+	buf bytes.Buffer
+	lr  io.LimitedReader
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bodyBuf) }}
 
 // ParseTokenRequest reads a token request: an application/json (the seed's
 // form) or application/x-www-form-urlencoded body, with the client's
@@ -164,25 +170,25 @@ func readParams(r *http.Request) (params, error) {
 	if len(ct) != 1 {
 		return p, auth.ErrInvalidRequest.WithDescription("send exactly one Content-Type header: application/json or application/x-www-form-urlencoded")
 	}
-	mt, mparams, err := mime.ParseMediaType(ct[0])
-	if err != nil || (mt != "application/json" && mt != "application/x-www-form-urlencoded") {
-		return p, auth.ErrInvalidRequest.WithDescription("unsupported Content-Type " + quoteTrim(ct[0]) + ": send application/json or application/x-www-form-urlencoded")
-	}
-	if cs, ok := mparams["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return p, auth.ErrInvalidRequest.WithDescription("unsupported charset " + quoteTrim(cs) + ": the body must be UTF-8")
+	mt, err := mediaType(ct[0])
+	if err != nil {
+		return p, err
 	}
 	if r.ContentLength > MaxBodyBytes {
 		return p, ErrBodyTooLarge
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
+	bb := bufPool.Get().(*bodyBuf)
+	buf := &bb.buf
 	defer func() {
 		if buf.Cap() <= MaxBodyBytes+1 {
 			buf.Reset()
-			bufPool.Put(buf)
+			bb.lr = io.LimitedReader{}
+			bufPool.Put(bb)
 		}
 	}()
 	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
+	bb.lr = io.LimitedReader{R: r.Body, N: MaxBodyBytes + 1}
+	if _, err := buf.ReadFrom(&bb.lr); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return p, ErrBodyTooLarge
@@ -206,7 +212,34 @@ func readParams(r *http.Request) (params, error) {
 	return p, err
 }
 
+// mediaType checks the Content-Type value ct and returns its media type:
+// one of the two a client may send, the charset, if any, UTF-8. The two
+// values clients send are recognised without mime.ParseMediaType, which
+// allocates a map.
+func mediaType(ct string) (string, error) {
+	switch ct {
+	case "application/x-www-form-urlencoded", "application/json":
+		return ct, nil
+	}
+	mt, mparams, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && mt != "application/x-www-form-urlencoded") {
+		return "", auth.ErrInvalidRequest.WithDescription("unsupported Content-Type " + quoteTrim(ct) + ": send application/json or application/x-www-form-urlencoded")
+	}
+	if cs, ok := mparams["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return "", auth.ErrInvalidRequest.WithDescription("unsupported charset " + quoteTrim(cs) + ": the body must be UTF-8")
+	}
+	return mt, nil
+}
+
 func parseForm(body []byte, p *params) error {
+	if ok, err := parseFormFast(body, p); ok {
+		return err
+	}
+	return parseFormGeneral(body, p)
+}
+
+// parseFormGeneral is parseForm for any body, with url.ParseQuery.
+func parseFormGeneral(body []byte, p *params) error {
 	values, err := url.ParseQuery(string(body))
 	if err != nil {
 		return auth.ErrInvalidRequest.WithDescription("the form body is malformed: " + formError(err))
@@ -244,6 +277,14 @@ func formError(err error) string {
 // counts as absent) and appear once; unknown members are skipped whatever
 // their type (RFC 6749 §3.2: unknown parameters are ignored).
 func parseJSON(body []byte, p *params) error {
+	if parseJSONFast(body, p) {
+		return nil
+	}
+	return parseJSONGeneral(body, p)
+}
+
+// parseJSONGeneral is parseJSON for any body, with a json.Decoder.
+func parseJSONGeneral(body []byte, p *params) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -332,11 +373,11 @@ func parseBasic(h http.Header) (id, secret string, hasBasic bool, err error) {
 	if !strings.EqualFold(scheme, "Basic") {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("unsupported authentication scheme: use HTTP Basic (client_secret_basic) or client_secret in the body (client_secret_post)")
 	}
-	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	raw, derr := decodeBase64(strings.TrimSpace(rest))
 	if derr != nil {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials are not valid base64")
 	}
-	u, p, ok := strings.Cut(string(raw), ":")
+	u, p, ok := strings.Cut(raw, ":")
 	if !ok {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials have no colon between client_id and client_secret")
 	}
@@ -349,6 +390,22 @@ func parseBasic(h http.Header) (id, secret string, hasBasic bool, err error) {
 		return "", "", true, auth.ErrInvalidClient.WithDescription("the Basic credentials have an empty client_id")
 	}
 	return id, secret, true, nil
+}
+
+// decodeBase64 is base64.StdEncoding.DecodeString returning a string, with
+// one allocation for credentials of usual length (decoded on the stack).
+func decodeBase64(s string) (string, error) {
+	var src [512]byte
+	var a [384]byte
+	if len(s) > len(src) {
+		b, err := base64.StdEncoding.DecodeString(s)
+		return string(b), err
+	}
+	n, err := base64.StdEncoding.Decode(a[:], src[:copy(src[:], s)])
+	if err != nil {
+		return "", err
+	}
+	return string(a[:n]), nil
 }
 
 // isVSCHAR reports whether s holds only %x20-7E.

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -103,6 +104,11 @@ type Config struct {
 	MaxHeaderBytes int
 	// NoRequestLog turns off the one line per request in the log.
 	NoRequestLog bool
+	// RequestLogJSON, when set, is the writer of Logger's slog.JSONHandler
+	// (level its only option, no WithAttrs or WithGroup; safe for
+	// concurrent use): the request log's lines are written to it directly,
+	// the same bytes for a fraction of the cost (httpapi.Server.RequestLogJSON).
+	RequestLogJSON io.Writer
 
 	// TLSCertFile and TLSKeyFile are the PEM certificate chain and private
 	// key to serve HTTPS (and HTTP/2) with; both or neither. Empty means

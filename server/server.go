@@ -269,6 +269,7 @@ func (s *Server) handler() (http.Handler, error) {
 		Clock:               s.clock,
 		Ready:               s.ready,
 		NoRequestLog:        c.NoRequestLog,
+		RequestLogJSON:      c.RequestLogJSON,
 		AssertionAlgorithms: clientauth.Algorithms,
 		TrustedProxies:      c.TrustedProxies,
 		Fresh:               s.fresh,

@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/gooclaim/auth"
 )
@@ -105,10 +107,27 @@ func (s *Signer) SignWithType(typ string, claims []byte) (string, error) {
 	return s.sign(header, claims)
 }
 
-// sign writes header.payload.signature into one buffer sized up front.
+// signBuf is a reusable buffer for header.payload.signature: the token is
+// built in it and copied out once, as the returned string.
+type signBuf struct{ b []byte }
+
+var signPool = sync.Pool{New: func() any { return &signBuf{b: make([]byte, 0, 1024)} }}
+
+// maxPooledSign bounds the buffers kept for reuse (tokens are under 2 KiB).
+const maxPooledSign = 16 << 10
+
+// sign writes header.payload.signature into a pooled buffer sized up front
+// and returns a copy of it.
 func (s *Signer) sign(header string, claims []byte) (string, error) {
+	sb := signPool.Get().(*signBuf)
+	defer func() {
+		if cap(sb.b) <= maxPooledSign {
+			signPool.Put(sb)
+		}
+	}()
 	n := len(header) + 1 + b64.EncodedLen(len(claims))
-	buf := make([]byte, 0, n+1+b64.EncodedLen(s.sigSize))
+	buf := slices.Grow(sb.b[:0], n+1+b64.EncodedLen(s.sigSize))
+	sb.b = buf
 	buf = append(buf, header...)
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, claims)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -22,6 +23,10 @@ import (
 // serveConfig is the configuration of `serve`; its zero value is not used,
 // the flags' defaults are.
 type serveConfig struct {
+	// requestLog is the writer of the logger's JSON handler, to which the
+	// request log's lines are written directly (server.Config.RequestLogJSON);
+	// set by serve, not a setting.
+	requestLog        io.Writer
 	listen            string
 	opsListen         string
 	issuer            string
@@ -116,6 +121,7 @@ Settings may also come from GOOCLAIM_<FLAG> variables and a YAML file
 			lw := newLogWriter(e.stderr, 200*time.Millisecond)
 			defer lw.Close()
 			logger := slog.New(flushingHandler{slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: level}), lw})
+			c.requestLog = lw // INFO lines: flushingHandler adds nothing to them
 			srv, err := startServer(cmd.Context(), c, g, logger, nil)
 			if err != nil {
 				return err
@@ -182,7 +188,9 @@ func startServer(ctx context.Context, c *serveConfig, g *globalFlags, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(c.serverConfig(db, kek, logger, clock))
+	cfg := c.serverConfig(db, kek, logger, clock)
+	cfg.RequestLogJSON = c.requestLog
+	srv, err := server.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,101 @@
+// Package jsonenc appends JSON values to byte slices exactly as
+// encoding/json.Marshal writes them, for the few fixed shapes on the token
+// path (the access token's claims, the token response), without reflection
+// and without allocating.
+//
+// Why hand-written: encoding/json costs reflection, an interface conversion
+// per value and a fresh result slice per call, several microseconds and
+// allocations per token; its Encoder cannot append to a caller's buffer, and
+// the code generators that can (easyjson, ffjson, go-json) escape strings
+// their own way or not at all — and a byte of difference in the claims
+// changes every signature a test or a client compares. The one subtle part,
+// string escaping, is a copy of encoding/json's appendString with HTML
+// escaping on (what json.Marshal uses), and the fuzz tests of this package
+// and of its callers compare byte for byte with encoding/json.
+package jsonenc
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+const hex = "0123456789abcdef"
+
+// AppendString appends s as a JSON string the way json.Marshal writes it:
+// '"', '\\' and control characters escaped (\b \f \n \r \t, else \u00XX),
+// '<', '>' and '&' as \u003c, \u003e, \u0026, U+2028 and U+2029 as \u2028
+// and \u2029, and each byte of invalid UTF-8 as \ufffd.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if htmlSafe(b) {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default: // other control characters, and <, >, &
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// htmlSafe reports whether the ASCII byte b is written as itself in a JSON
+// string with HTML escaping (encoding/json's htmlSafeSet).
+func htmlSafe(b byte) bool {
+	return b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+}
+
+// AppendInt appends n as a JSON number.
+func AppendInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
+
+// AppendStrings appends l as json.Marshal writes a []string: null when nil.
+func AppendStrings(dst []byte, l []string) []byte {
+	if l == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, s := range l {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, s)
+	}
+	return append(dst, ']')
+}

@@ -1,0 +1,65 @@
+package jsonenc
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+var stringSeeds = []string{
+	"", "plain", `quote " backslash \`, "<script>&amp;</script>", "\b\f\n\r\t\x00\x01\x1f\x7f",
+	"\u2028\u2029", "é ü 漢字 🎉", "\xff\xfe bad \xc3 utf8 \xed\xa0\x80", "https://api.gooclaim.com",
+}
+
+// FuzzAppendString compares AppendString with json.Marshal byte for byte.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range stringSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendString([]byte("x"), s); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Fatalf("AppendString(%q) = %s, json.Marshal = %s", s, got, want)
+		}
+	})
+}
+
+// FuzzAppendStrings compares AppendStrings with json.Marshal of a []string.
+func FuzzAppendStrings(f *testing.F) {
+	f.Add("a", "b", 2)
+	f.Add("", "\u2028<", 1)
+	f.Add("x", "y", 0)
+	f.Add("x", "y", -1)
+	f.Fuzz(func(t *testing.T, a, b string, n int) {
+		var l []string
+		switch {
+		case n < 0:
+		case n == 0:
+			l = []string{}
+		case n == 1:
+			l = []string{a}
+		default:
+			l = []string{a, b, a}
+		}
+		want, _ := json.Marshal(l)
+		if got := AppendStrings(nil, l); !bytes.Equal(got, want) {
+			t.Fatalf("AppendStrings(%q) = %s, json.Marshal = %s", l, got, want)
+		}
+	})
+}
+
+func TestAppendIntAndNoAllocs(t *testing.T) {
+	for _, n := range []int64{0, -1, 1 << 62, 1700000000} {
+		want, _ := json.Marshal(n)
+		if got := AppendInt(nil, n); !bytes.Equal(got, want) {
+			t.Errorf("AppendInt(%d) = %s, want %s", n, got, want)
+		}
+	}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { AppendString(buf[:0], "<é\u2028\xff>") }); n != 0 {
+		t.Errorf("AppendString allocates %.0f times into a buffer with room", n)
+	}
+}
