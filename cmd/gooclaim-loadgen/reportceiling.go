@@ -17,6 +17,13 @@ type ceilingRatios struct {
 	CPURatio *float64 `json:"cpu_per_token_ceiling_over_service,omitempty"`
 	// P99Ratio is the service's p99 latency divided by the ceiling's.
 	P99Ratio *float64 `json:"p99_service_over_ceiling,omitempty"`
+	// RoundTokensPercent, RoundCPURatio and RoundP99Ratio are the medians
+	// of the same ratios taken round by round: each round measures both
+	// targets one after the other, so on a shared machine whose speed
+	// drifts between rounds the pair of a round is compared like with like.
+	RoundTokensPercent *float64 `json:"round_tokens_per_sec_percent,omitempty"`
+	RoundCPURatio      *float64 `json:"round_cpu_per_token_ceiling_over_service,omitempty"`
+	RoundP99Ratio      *float64 `json:"round_p99_service_over_ceiling,omitempty"`
 	// Allocations per token of each.
 	ServiceAllocs float64 `json:"service_allocs_per_token,omitempty"`
 	CeilingAllocs float64 `json:"ceiling_allocs_per_token,omitempty"`
@@ -60,6 +67,7 @@ func (r *report) finishCeiling() {
 		if c.P99Ms > 0 {
 			cr.P99Ratio = ptr(math.Round(100*s.P99Ms/c.P99Ms) / 100)
 		}
+		r.roundRatios(&cr)
 		r.Ceiling = append(r.Ceiling, cr)
 	}
 	for _, name := range []string{"ceiling", "service"} {
@@ -77,6 +85,42 @@ func (r *report) finishCeiling() {
 }
 
 func ptr(v float64) *float64 { return &v }
+
+// roundRatios sets cr's per-round ratios from the phases of each round
+// that measured both the ceiling and the service in cr's mode.
+func (r *report) roundRatios(cr *ceilingRatios) {
+	ceil := map[int]*phase{}
+	for _, p := range r.Phases {
+		if p.Target == "ceiling" && p.Mode == cr.Mode {
+			ceil[p.Round] = p
+		}
+	}
+	var tokens, cpu, p99 []float64
+	for _, s := range r.Phases {
+		c := ceil[s.Round]
+		if s.Target != "service" || s.Mode != cr.Mode || c == nil {
+			continue
+		}
+		if c.TokensPerS > 0 {
+			tokens = append(tokens, 100*s.TokensPerS/c.TokensPerS)
+		}
+		if c.CPUPerTokenUs > 0 && s.CPUPerTokenUs > 0 {
+			cpu = append(cpu, c.CPUPerTokenUs/s.CPUPerTokenUs)
+		}
+		if c.P99Ms > 0 {
+			p99 = append(p99, s.P99Ms/c.P99Ms)
+		}
+	}
+	if len(tokens) > 0 {
+		cr.RoundTokensPercent = ptr(math.Round(10*median(tokens)) / 10)
+	}
+	if len(cpu) > 0 {
+		cr.RoundCPURatio = ptr(math.Round(100*median(cpu)) / 100)
+	}
+	if len(p99) > 0 {
+		cr.RoundP99Ratio = ptr(math.Round(100*median(p99)) / 100)
+	}
+}
 
 // summaryIn returns the summary of a target in a mode, nil if none.
 func (r *report) summaryIn(name string, mode connMode) *summary {
@@ -99,6 +143,11 @@ func (r *report) writeCeilingText(w io.Writer) {
 		fmt.Fprintf(w, "%s: tokens/s %s; CPU per token ceiling÷service %s (goal ≥ %.2f%s); p99 service÷ceiling %s; allocations per token %s (service) vs %s (ceiling)\n",
 			label, fmtPtr(cr.TokensPercent, "%.1f%%"), fmtPtr(cr.CPURatio, "%.2f"), ceilingGoal, goalVerdict(cr.CPURatio),
 			fmtPtr(cr.P99Ratio, "%.2f×"), fmtAllocs(cr.ServiceAllocs), fmtAllocs(cr.CeilingAllocs))
+		if cr.RoundCPURatio != nil {
+			fmt.Fprintf(w, "%s, median of the rounds' own ratios: tokens/s %s; CPU per token ceiling÷service %s (goal ≥ %.2f%s); p99 service÷ceiling %s\n",
+				label, fmtPtr(cr.RoundTokensPercent, "%.1f%%"), fmtPtr(cr.RoundCPURatio, "%.2f"), ceilingGoal, goalVerdict(cr.RoundCPURatio),
+				fmtPtr(cr.RoundP99Ratio, "%.2f×"))
+		}
 	}
 	for _, t := range r.Targets {
 		if t.TLSRequests == 0 || t.Mode == modeKeepAlive {
