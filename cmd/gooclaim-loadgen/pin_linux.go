@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 )
@@ -152,4 +153,48 @@ func startPinned(cmd *exec.Cmd, cpus []int) error {
 		runtime.UnlockOSThread()
 	}()
 	return <-errc
+}
+
+// pinOther moves every thread of another process onto cpus and returns a
+// function that gives each thread its old affinity back.
+func pinOther(pid int, cpus []int) (undo func(), err error) {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return nil, fmt.Errorf("list the threads of process %d: %w", pid, err)
+	}
+	old := map[int]cpuSet{}
+	undo = func() {
+		for tid, s := range old {
+			setAffinity(tid, s) // a thread that has exited since is gone anyway
+		}
+	}
+	want := setOf(cpus)
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		s, err := getAffinity(tid)
+		if err == syscall.ESRCH {
+			continue
+		}
+		if err == nil {
+			err = setAffinity(tid, want)
+		}
+		if err != nil && err != syscall.ESRCH {
+			undo()
+			return nil, fmt.Errorf("sched_setaffinity thread %d of process %d: %w", tid, pid, err)
+		}
+		old[tid] = s
+	}
+	return undo, nil
+}
+
+// processName is the command name of a process (/proc/<pid>/comm).
+func processName(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -16,3 +16,5 @@ var errNoPinning = errors.New("CPU pinning is implemented on Linux only")
 func allowedCPUs() ([]int, error)                 { return nil, errNoPinning }
 func pinProcess([]int) (func(), error)            { return nil, errNoPinning }
 func startPinned(cmd *exec.Cmd, cpus []int) error { return errNoPinning }
+func pinOther(int, []int) (func(), error)         { return nil, errNoPinning }
+func processName(int) string                      { return "" }

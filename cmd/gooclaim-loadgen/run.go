@@ -397,6 +397,9 @@ func (m *Main) prepareScaleout(ctx context.Context, rep *report) (*scaleoutSetup
 	if err := rc.Ping(pctx).Err(); err != nil {
 		return nil, fmt.Errorf("--scaleout: Redis at %s does not answer: %w (check --redis-url)", redactURL(c.RedisURL), err)
 	}
+	if rep.Pinning != nil {
+		rep.Scaleout.RedisPinning = m.pinRedis(pctx, rc, rep.Pinning)
+	}
 	m.logf("creating PostgreSQL schema %s in %s", so.schema, redactURL(c.PostgresURL))
 	if so.db, err = openScaleoutStore(pctx, c.PostgresURL, so.schema); err != nil {
 		return nil, err
