@@ -13,23 +13,37 @@ import (
 // allowScript decides one request for one key: the same sliding log as
 // inmem.Limiter, kept in a sorted set of the accepted requests whose scores
 // are their times in milliseconds. A time t counts at now iff now-t < window,
-// so the times <= now-window are removed first. The request is admitted iff
-// fewer than limit times remain, and only then recorded. Should the clock be
-// behind the newest time (another node's clock, or a step back), the request
-// is recorded at that newest time, which keeps the log's order and errs on
-// the side of refusing. The key expires when its newest time leaves the
-// window, so an idle key costs nothing.
+// so the times <= now-window are removed first (only when the oldest is one
+// of them: the removal is skipped when nothing is to be removed). The
+// request is admitted iff fewer than limit times remain, and only then
+// recorded. Should the clock be behind the newest time (another node's
+// clock, or a step back), the request is recorded at that newest time,
+// which keeps the log's order and errs on the side of refusing.
+//
+// The key expires when its newest time leaves the window, so an idle key
+// costs nothing: each add sets the expiry to newest+window-now. A refused
+// request leaves the log's newest time as the last add left it (it removes
+// only times older than the ones it counts, at least one), so with the
+// server's clock, on which Redis's expiry runs too, the expiry is already
+// the absolute time newest+window and a refused request does not touch it:
+// refusals are then read-only. With a clock of the node (ARGV[3]), which
+// need not run with the server's, a refused request sets it again, to
+// newest+window-now, as an add does.
+//
+// The member of a request is ARGV[4] alone: node+seq is unique across the
+// fleet (see Limiter.node), and its score is its time.
 //
 //	KEYS[1]  the key's sorted set
 //	ARGV[1]  limit, at least 1
 //	ARGV[2]  window in ms, at least 1
 //	ARGV[3]  now in ms, or "" for the server's clock (TIME)
-//	ARGV[4]  a suffix unique to this request, making its member unique
+//	ARGV[4]  a member unique to this request
 //
-// It returns {allowed (1 or 0), counted (after this request), now, the oldest
-// counted time, the time whose leaving lets one more in (refused only: the
-// (counted-limit)-th oldest, 0-based, which is the oldest unless the limit
-// was lowered below what is counted)}.
+// It returns, if allowed, {counted (after this request, at least 1), reset}
+// and, if refused, {0, reset, retry}, all durations in ms from now: reset is
+// when the oldest counted time leaves the window, retry when the time whose
+// leaving lets one more in does (the (counted-limit)-th oldest, 0-based,
+// which is the oldest unless the limit was lowered below what is counted).
 //
 // TIME before a write is allowed since Redis 5 replicates a script's effects
 // rather than the script, and is the only choice since Redis 7.
@@ -47,28 +61,41 @@ else
   now = tonumber(ARGV[3])
 end
 
-redis.call("ZREMRANGEBYSCORE", key, "-inf", now - window)
-local n = redis.call("ZCARD", key)
+local n = 0
+local oldest = now
+local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+if first[1] and tonumber(first[2]) <= now - window then
+  redis.call("ZREMRANGEBYSCORE", key, "-inf", now - window)
+  first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+end
+if first[1] then
+  oldest = tonumber(first[2])
+  n = redis.call("ZCARD", key)
+end
+
 local newest = now
-if n > 0 then
+if n == 1 then
+  newest = oldest
+elseif n > 1 and (n < limit or ARGV[3] ~= "") then
   newest = tonumber(redis.call("ZRANGE", key, -1, -1, "WITHSCORES")[2])
 end
 
-local allowed = 0
-local retry = 0
 if n < limit then
   if newest < now then
     newest = now
   end
-  redis.call("ZADD", key, newest, newest .. "-" .. ARGV[4])
-  n = n + 1
-  allowed = 1
-else
+  redis.call("ZADD", key, newest, ARGV[4])
+  redis.call("PEXPIRE", key, newest + window - now)
+  return {n + 1, oldest + window - now}
+end
+local retry = oldest
+if n > limit then
   retry = tonumber(redis.call("ZRANGE", key, n - limit, n - limit, "WITHSCORES")[2])
 end
-local oldest = tonumber(redis.call("ZRANGE", key, 0, 0, "WITHSCORES")[2])
-redis.call("PEXPIRE", key, newest + window - now)
-return {allowed, n, now, oldest, retry}
+if ARGV[3] ~= "" then
+  redis.call("PEXPIRE", key, newest + window - now)
+end
+return {0, oldest + window - now, retry + window - now}
 `
 
 // allowRedis runs allowScript for key, batched with the other requests of
@@ -89,18 +116,17 @@ func (l *Limiter) allowRedis(ctx context.Context, key string, rate auth.Rate) (a
 	if err != nil {
 		return auth.Decision{}, err
 	}
-	allowed, counted, nowMs, oldest, retryAt := reply[0] == 1, int(reply[1]), reply[2], reply[3], reply[4]
 	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 	d := auth.Decision{
-		Allowed: allowed,
+		Allowed: reply[0] > 0,
 		Limit:   rate.Limit,
 		Window:  rate.Window,
-		Reset:   ms(oldest + window - nowMs),
+		Reset:   ms(reply[1]),
 	}
-	if allowed {
-		d.Remaining = rate.Limit - counted
+	if d.Allowed {
+		d.Remaining = rate.Limit - int(reply[0])
 	} else {
-		d.RetryAfter = ms(retryAt + window - nowMs)
+		d.RetryAfter = ms(reply[2])
 	}
 	return d, nil
 }
