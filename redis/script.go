@@ -61,23 +61,36 @@ else
   now = tonumber(ARGV[3])
 end
 
-local n = 0
-local oldest = now
-local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
-if first[1] and tonumber(first[2]) <= now - window then
-  redis.call("ZREMRANGEBYSCORE", key, "-inf", now - window)
-  first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+local cutoff = now - window
+
+-- The oldest times, up to 4, and how many of them are out of the window.
+local r = redis.call("ZRANGE", key, 0, 3, "WITHSCORES")
+local m = #r / 2
+local s = 0
+while s < m and tonumber(r[2 * s + 2]) <= cutoff do
+  s = s + 1
 end
-if first[1] then
-  oldest = tonumber(first[2])
-  n = redis.call("ZCARD", key)
+if s == 4 then
+  redis.call("ZREMRANGEBYSCORE", key, "-inf", cutoff)
+  r = redis.call("ZRANGE", key, 0, 3, "WITHSCORES")
+  m = #r / 2
+  s = 0
+end
+local n
+if m < 4 then
+  n = m - s
+else
+  n = redis.call("ZCARD", key) - s
 end
 
-local newest = now
-if n == 1 then
-  newest = oldest
-elseif n > 1 and (n < limit or ARGV[3] ~= "") then
-  newest = tonumber(redis.call("ZRANGE", key, -1, -1, "WITHSCORES")[2])
+local oldest, newest = now, now
+if n > 0 then
+  oldest = tonumber(r[2 * s + 2])
+  if s + n <= m then
+    newest = tonumber(r[2 * (s + n)])
+  elseif n < limit or ARGV[3] ~= "" then
+    newest = tonumber(redis.call("ZRANGE", key, -1, -1, "WITHSCORES")[2])
+  end
 end
 
 if n < limit then
@@ -88,9 +101,12 @@ if n < limit then
   redis.call("PEXPIRE", key, newest + window - now)
   return {n + 1, oldest + window - now}
 end
-local retry = oldest
-if n > limit then
-  retry = tonumber(redis.call("ZRANGE", key, n - limit, n - limit, "WITHSCORES")[2])
+local i = s + n - limit
+local retry
+if i < m then
+  retry = tonumber(r[2 * i + 2])
+else
+  retry = tonumber(redis.call("ZRANGE", key, i, i, "WITHSCORES")[2])
 end
 if ARGV[3] ~= "" then
   redis.call("PEXPIRE", key, newest + window - now)
