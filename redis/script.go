@@ -54,62 +54,52 @@ local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local now
-if ARGV[3] == "" then
+local nowArg = ARGV[3]
+if nowArg == "" then
   local t = redis.call("TIME")
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  nowArg = string.format("%d", now)
 else
-  now = tonumber(ARGV[3])
+  now = tonumber(nowArg)
 end
 
-local cutoff = now - window
-
--- The oldest times, up to 4, and how many of them are out of the window.
-local r = redis.call("ZRANGE", key, 0, 3, "WITHSCORES")
-local m = #r / 2
-local s = 0
-while s < m and tonumber(r[2 * s + 2]) <= cutoff do
-  s = s + 1
-end
-if s == 4 then
-  redis.call("ZREMRANGEBYSCORE", key, "-inf", cutoff)
-  r = redis.call("ZRANGE", key, 0, 3, "WITHSCORES")
-  m = #r / 2
-  s = 0
-end
-local n
-if m < 4 then
-  n = m - s
-else
-  n = redis.call("ZCARD", key) - s
-end
-
-local oldest, newest = now, now
+redis.call("ZREMRANGEBYSCORE", key, "-inf", string.format("%d", now - window))
+local n = redis.call("ZCARD", key)
+local oldest = now
 if n > 0 then
-  oldest = tonumber(r[2 * s + 2])
-  if s + n <= m then
-    newest = tonumber(r[2 * (s + n)])
-  elseif n < limit or ARGV[3] ~= "" then
-    newest = tonumber(redis.call("ZRANGE", key, -1, -1, "WITHSCORES")[2])
-  end
+  oldest = tonumber(redis.call("ZRANGE", key, "0", "0", "WITHSCORES")[2])
 end
 
 if n < limit then
-  if newest < now then
-    newest = now
+  local at = now
+  if n == 1 then
+    if oldest > now then
+      at = oldest
+    end
+  elseif n > 1 and redis.call("ZCOUNT", key, "(" .. nowArg, "+inf") > 0 then
+    at = tonumber(redis.call("ZRANGE", key, "-1", "-1", "WITHSCORES")[2])
   end
-  redis.call("ZADD", key, newest, ARGV[4])
-  redis.call("PEXPIRE", key, newest + window - now)
+  local atArg, ttl = nowArg, ARGV[2]
+  if at > now then
+    atArg = string.format("%d", at)
+    ttl = string.format("%d", at + window - now)
+  end
+  redis.call("ZADD", key, atArg, ARGV[4])
+  redis.call("PEXPIRE", key, ttl)
   return {n + 1, oldest + window - now}
 end
-local i = s + n - limit
-local retry
-if i < m then
-  retry = tonumber(r[2 * i + 2])
-else
+
+local retry = oldest
+if n > limit then
+  local i = string.format("%d", n - limit)
   retry = tonumber(redis.call("ZRANGE", key, i, i, "WITHSCORES")[2])
 end
 if ARGV[3] ~= "" then
-  redis.call("PEXPIRE", key, newest + window - now)
+  local newest = oldest
+  if n > 1 then
+    newest = tonumber(redis.call("ZRANGE", key, "-1", "-1", "WITHSCORES")[2])
+  end
+  redis.call("PEXPIRE", key, string.format("%d", newest + window - now))
 end
 return {0, oldest + window - now, retry + window - now}
 `
