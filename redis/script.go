@@ -63,11 +63,25 @@ else
   now = tonumber(nowArg)
 end
 
-redis.call("ZREMRANGEBYSCORE", key, "-inf", string.format("%d", now - window))
+-- Count the log, and remove the times out of the window: at once if
+-- the request is allowed anyway (fewer than limit times in all); else only
+-- if the oldest is out of the window, which a refusal seldom finds.
 local n = redis.call("ZCARD", key)
 local oldest = now
-if n > 0 then
+if n >= limit then
   oldest = tonumber(redis.call("ZRANGE", key, "0", "0", "WITHSCORES")[2])
+  if oldest <= now - window then
+    n = n - redis.call("ZREMRANGEBYSCORE", key, "-inf", string.format("%d", now - window))
+    oldest = now
+    if n > 0 then
+      oldest = tonumber(redis.call("ZRANGE", key, "0", "0", "WITHSCORES")[2])
+    end
+  end
+elseif n > 0 then
+  n = n - redis.call("ZREMRANGEBYSCORE", key, "-inf", string.format("%d", now - window))
+  if n > 0 then
+    oldest = tonumber(redis.call("ZRANGE", key, "0", "0", "WITHSCORES")[2])
+  end
 end
 
 if n < limit then
