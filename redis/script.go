@@ -13,25 +13,33 @@ import (
 // allowScript decides one request for one key: the same sliding log as
 // inmem.Limiter, kept in a sorted set of the accepted requests whose scores
 // are their times in milliseconds. A time t counts at now iff now-t < window,
-// so the times <= now-window are removed first (only when the oldest is one
-// of them: the removal is skipped when nothing is to be removed). The
-// request is admitted iff fewer than limit times remain, and only then
-// recorded. Should the clock be behind the newest time (another node's
-// clock, or a step back), the request is recorded at that newest time,
-// which keeps the log's order and errs on the side of refusing.
+// so the times <= now-window are removed before counting: at once if fewer
+// than limit times are in the set (the request is then allowed whatever is
+// removed), else only if the oldest is one of them, which a refusal seldom
+// finds (then it removes nothing). The request is admitted iff fewer than
+// limit times remain, and only then recorded. Should the clock be behind the
+// newest time (another node's clock, or a step back), the request is
+// recorded at that newest time, which keeps the log's order and errs on the
+// side of refusing.
 //
 // The key expires when its newest time leaves the window, so an idle key
-// costs nothing: each add sets the expiry to newest+window-now. A refused
-// request leaves the log's newest time as the last add left it (it removes
-// only times older than the ones it counts, at least one), so with the
-// server's clock, on which Redis's expiry runs too, the expiry is already
-// the absolute time newest+window and a refused request does not touch it:
-// refusals are then read-only. With a clock of the node (ARGV[3]), which
-// need not run with the server's, a refused request sets it again, to
-// newest+window-now, as an add does.
+// costs nothing: each add sets the expiry to newest+window-now. A refusal
+// leaves the newest time as the last add left it (it removes only times
+// older than those it counts, of which there is at least one), so with the
+// server's clock (TIME), on which Redis's expiry runs too, the key already
+// expires at the absolute time newest+window, and a refusal does not touch
+// it: it writes nothing. With the node's clock (ARGV[3]), which need not run
+// with the server's, a refusal sets the expiry again to newest+window-now.
 //
-// The member of a request is ARGV[4] alone: node+seq is unique across the
-// fleet (see Limiter.node), and its score is its time.
+// A request's member is ARGV[4] alone: node+seq is unique across the fleet
+// (see Limiter.node), and the score holds the time.
+//
+// For speed (each redis.call costs, and a score read costs more, since
+// Redis formats it as a string): the oldest time is the only score read
+// but when the limit was lowered (the retry time) or the clock is behind
+// (the newest, which ZCOUNT detects); counts come from ZCARD and the
+// removal's reply; and the arguments of redis.call are strings, since Redis
+// formats a Lua number with %.17g, which costs more than string.format.
 //
 //	KEYS[1]  the key's sorted set
 //	ARGV[1]  limit, at least 1
@@ -40,10 +48,10 @@ import (
 //	ARGV[4]  a member unique to this request
 //
 // It returns, if allowed, {counted (after this request, at least 1), reset}
-// and, if refused, {0, reset, retry}, all durations in ms from now: reset is
-// when the oldest counted time leaves the window, retry when the time whose
-// leaving lets one more in does (the (counted-limit)-th oldest, 0-based,
-// which is the oldest unless the limit was lowered below what is counted).
+// and, if refused, {0, reset, retry}, all in ms from now: reset is when the
+// oldest counted time leaves the window, retry when the time whose leaving
+// lets one more in does (the (counted-limit)-th oldest, 0-based, which is
+// the oldest unless the limit was lowered below what is counted).
 //
 // TIME before a write is allowed since Redis 5 replicates a script's effects
 // rather than the script, and is the only choice since Redis 7.
