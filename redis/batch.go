@@ -287,7 +287,8 @@ func (b *batcher) send(ctx context.Context, cmds []goredis.Cmder) {
 }
 
 // parseReply reads the script's reply: two integers if allowed (the first
-// then at least 1), three if refused (the first then 0).
+// then at least 1); if refused, the first 0, three, or two if the third
+// would be the second.
 func parseReply(val any) ([3]int64, error) {
 	var reply [3]int64
 	vals, ok := val.([]any)
@@ -301,10 +302,13 @@ func parseReply(val any) ([3]int64, error) {
 		}
 		reply[i] = n
 	}
-	if (reply[0] > 0) != (len(vals) == 2) {
+	switch {
+	case reply[0] > 0 && len(vals) == 3:
 		return reply, badReplyError{fmt.Errorf("unexpected reply from the script %v: %w", val, errReplyShape)}
+	case reply[0] == 0 && len(vals) == 2:
+		reply[2] = reply[1] // retry is reset
 	}
 	return reply, nil
 }
 
-var errReplyShape = errors.New("want an array of 2 integers, the first positive, or of 3, the first 0")
+var errReplyShape = errors.New("want an array of 2 integers, the first positive, or of 2 or 3, the first 0")

@@ -48,7 +48,8 @@ import (
 //	ARGV[4]  a member unique to this request
 //
 // It returns, if allowed, {counted (after this request, at least 1), reset}
-// and, if refused, {0, reset, retry}, all in ms from now: reset is when the
+// and, if refused, {0, reset, retry}, or {0, reset} if retry is reset, all
+// in ms from now: reset is when the
 // oldest counted time leaves the window, retry when the time whose leaving
 // lets one more in does (the (counted-limit)-th oldest, 0-based, which is
 // the oldest unless the limit was lowered below what is counted).
@@ -122,6 +123,9 @@ if ARGV[3] ~= "" then
     newest = tonumber(redis.call("ZRANGE", key, "-1", "-1", "WITHSCORES")[2])
   end
   redis.call("PEXPIRE", key, string.format("%d", newest + window - now))
+end
+if retry == oldest then
+  return {0, oldest + window - now}
 end
 return {0, oldest + window - now, retry + window - now}
 `
