@@ -76,7 +76,7 @@ type call struct {
 	state    atomic.Int32
 	done     chan struct{} // receives once the call is callDone
 	cmd      *goredis.Cmd
-	reply    [5]int64
+	reply    [3]int64
 	err      error
 }
 
@@ -131,7 +131,7 @@ type batcher struct {
 // do runs c's script, in a round trip of its own or with the other calls
 // queued meanwhile, and returns its reply (or the context's error if it
 // ends first). c is recycled: the caller must not use it afterwards.
-func (b *batcher) do(ctx context.Context, c *call) ([5]int64, error) {
+func (b *batcher) do(ctx context.Context, c *call) ([3]int64, error) {
 	b.mu.Lock()
 	if b.inFlight < maxInFlight {
 		b.inFlight++
@@ -160,7 +160,7 @@ func (b *batcher) do(ctx context.Context, c *call) ([5]int64, error) {
 	case <-c.done:
 	case <-ctx.Done():
 		if c.state.CompareAndSwap(callWaiting, callAbandoned) {
-			return [5]int64{}, ctx.Err()
+			return [3]int64{}, ctx.Err()
 		}
 		<-c.done // answered meanwhile
 	}
@@ -286,11 +286,13 @@ func (b *batcher) send(ctx context.Context, cmds []goredis.Cmder) {
 	}
 }
 
-// parseReply reads the script's reply: five integers.
-func parseReply(val any) ([5]int64, error) {
-	var reply [5]int64
+// parseReply reads the script's reply: two integers if allowed (the first
+// then at least 1); if refused, the first 0, three, or two if the third
+// would be the second.
+func parseReply(val any) ([3]int64, error) {
+	var reply [3]int64
 	vals, ok := val.([]any)
-	if !ok || len(vals) != len(reply) {
+	if !ok || len(vals) < 2 || len(vals) > 3 {
 		return reply, badReplyError{fmt.Errorf("unexpected reply from the script %v: %w", val, errReplyShape)}
 	}
 	for i, v := range vals {
@@ -300,7 +302,13 @@ func parseReply(val any) ([5]int64, error) {
 		}
 		reply[i] = n
 	}
+	switch {
+	case reply[0] > 0 && len(vals) == 3:
+		return reply, badReplyError{fmt.Errorf("unexpected reply from the script %v: %w", val, errReplyShape)}
+	case reply[0] == 0 && len(vals) == 2:
+		reply[2] = reply[1] // retry is reset
+	}
 	return reply, nil
 }
 
-var errReplyShape = errors.New("want an array of 5 integers")
+var errReplyShape = errors.New("want an array of 2 integers, the first positive, or of 2 or 3, the first 0")
