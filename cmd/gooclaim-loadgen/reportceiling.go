@@ -89,30 +89,15 @@ func ptr(v float64) *float64 { return &v }
 // roundRatios sets cr's per-round ratios from the phases of each round
 // that measured both the ceiling and the service in cr's mode.
 func (r *report) roundRatios(cr *ceilingRatios) {
-	ceil := map[int]*phase{}
-	for _, p := range r.Phases {
-		if p.Target == "ceiling" && p.Mode == cr.Mode {
-			ceil[p.Round] = p
-		}
-	}
-	var tokens, cpu, p99 []float64
-	for _, s := range r.Phases {
-		c := ceil[s.Round]
-		if s.Target != "service" || s.Mode != cr.Mode || c == nil {
-			continue
-		}
-		if c.TokensPerS > 0 {
-			tokens = append(tokens, 100*s.TokensPerS/c.TokensPerS)
-		}
-		if c.CPUPerTokenUs > 0 && s.CPUPerTokenUs > 0 {
-			cpu = append(cpu, c.CPUPerTokenUs/s.CPUPerTokenUs)
-		}
-		if c.P99Ms > 0 {
-			p99 = append(p99, s.P99Ms/c.P99Ms)
+	tokens, cpu := r.roundPairs("ceiling", "service", cr.Mode)
+	var p99 []float64
+	for _, pr := range r.pairs("ceiling", "service", cr.Mode) {
+		if pr[0].P99Ms > 0 {
+			p99 = append(p99, pr[1].P99Ms/pr[0].P99Ms)
 		}
 	}
 	if len(tokens) > 0 {
-		cr.RoundTokensPercent = ptr(math.Round(10*median(tokens)) / 10)
+		cr.RoundTokensPercent = ptr(math.Round(1000*median(tokens)) / 10)
 	}
 	if len(cpu) > 0 {
 		cr.RoundCPURatio = ptr(math.Round(100*median(cpu)) / 100)
@@ -120,6 +105,38 @@ func (r *report) roundRatios(cr *ceilingRatios) {
 	if len(p99) > 0 {
 		cr.RoundP99Ratio = ptr(math.Round(100*median(p99)) / 100)
 	}
+}
+
+// pairs returns, round by round, the phases of targets ref and other in
+// mode, for the rounds that measured both.
+func (r *report) pairs(ref, other string, mode connMode) [][2]*phase {
+	byRound := map[int]*phase{}
+	for _, p := range r.Phases {
+		if p.Target == ref && p.Mode == mode {
+			byRound[p.Round] = p
+		}
+	}
+	var out [][2]*phase
+	for _, p := range r.Phases {
+		if q := byRound[p.Round]; q != nil && p.Target == other && p.Mode == mode {
+			out = append(out, [2]*phase{q, p})
+		}
+	}
+	return out
+}
+
+// roundPairs returns each round's other tokens/s ÷ ref's and ref's CPU per
+// token ÷ other's: both above 1 when other does better.
+func (r *report) roundPairs(ref, other string, mode connMode) (tokens, cpu []float64) {
+	for _, pr := range r.pairs(ref, other, mode) {
+		if pr[0].TokensPerS > 0 {
+			tokens = append(tokens, pr[1].TokensPerS/pr[0].TokensPerS)
+		}
+		if pr[0].CPUPerTokenUs > 0 && pr[1].CPUPerTokenUs > 0 {
+			cpu = append(cpu, pr[0].CPUPerTokenUs/pr[1].CPUPerTokenUs)
+		}
+	}
+	return tokens, cpu
 }
 
 // summaryIn returns the summary of a target in a mode, nil if none.

@@ -23,3 +23,24 @@ func TestRoundRatios(t *testing.T) {
 		t.Errorf("round p99 ratio = %v, want 1.2", fmtPtr(cr.RoundP99Ratio, "%.2f"))
 	}
 }
+
+// TestScaleoutRoundRatios: the scale-out goal is judged on the rounds' own
+// ratios, so that one slow round of the embedded service (or of the node)
+// does not decide it.
+func TestScaleoutRoundRatios(t *testing.T) {
+	r := &report{Scaleout: &scaleoutInfo{}, NumCPU: 2}
+	for i, tps := range [][2]float64{{12000, 9000}, {8000, 7000}, {12000, 7000}} { // service, scale-out
+		r.addPhase(&phase{Target: "service", Round: i + 1, TokensPerS: tps[0], CPUPerTokenUs: 1e6 / tps[0]})
+		r.addPhase(&phase{Target: "scaleout", Round: i + 1, TokensPerS: tps[1], CPUPerTokenUs: 1e6 / tps[1]})
+	}
+	r.finishScaleout(&Config{}, nil)
+	if r.ScaleoutRoundRatioPercent == nil || *r.ScaleoutRoundRatioPercent != 75 {
+		t.Errorf("round ratio = %v, want the median of 75, 87.5, 58.3: 75", fmtPtr(r.ScaleoutRoundRatioPercent, "%.1f"))
+	}
+	if r.Scaleout.TargetMet == nil || !*r.Scaleout.TargetMet {
+		t.Errorf("target met = %v, want true (75 %% ≥ 70 %%)", r.Scaleout.TargetMet)
+	}
+	if r.ScaleoutRoundCPURatioPercent == nil || *r.ScaleoutRoundCPURatioPercent != 75 {
+		t.Errorf("round CPU ratio = %v, want 75", fmtPtr(r.ScaleoutRoundCPURatioPercent, "%.1f"))
+	}
+}
