@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gooclaim/auth/internal/jsonenc"
 )
 
 // The request log's line written without slog: when Server.RequestLogJSON
@@ -37,17 +38,17 @@ func appendLogLine(dst []byte, t time.Time, msg string, attrs []slog.Attr) (_ []
 	dst = append(dst, `{"time":"`...)
 	dst = t.Round(0).AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","level":"INFO","msg":`...)
-	dst = appendLogString(dst, msg)
+	dst = jsonenc.AppendLogString(dst, msg)
 	for _, a := range attrs {
 		if a.Key == "" {
 			return dst, false // slog drops an empty attribute; no line here has one
 		}
 		dst = append(dst, ',')
-		dst = appendLogString(dst, a.Key)
+		dst = jsonenc.AppendLogString(dst, a.Key)
 		dst = append(dst, ':')
 		switch v := a.Value; v.Kind() {
 		case slog.KindString:
-			dst = appendLogString(dst, v.String())
+			dst = jsonenc.AppendLogString(dst, v.String())
 		case slog.KindInt64:
 			dst = strconv.AppendInt(dst, v.Int64(), 10)
 		case slog.KindFloat64:
@@ -63,58 +64,6 @@ func appendLogLine(dst []byte, t time.Time, msg string, attrs []slog.Attr) (_ []
 		}
 	}
 	return append(dst, "}\n"...), true
-}
-
-// appendLogString appends s quoted as slog's JSON handler writes strings:
-// '"', '\\' and control characters escaped (\n \r \t, else \u00XX), U+2028
-// and U+2029 as \u2028 and \u2029, each byte of invalid UTF-8 as \ufffd;
-// no HTML escaping.
-func appendLogString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 type lineBuf struct{ b []byte }

@@ -25,30 +25,39 @@ const hex = "0123456789abcdef"
 // '"', '\\' and control characters escaped (\b \f \n \r \t, else \u00XX),
 // '<', '>' and '&' as \u003c, \u003e, \u0026, U+2028 and U+2029 as \u2028
 // and \u2029, and each byte of invalid UTF-8 as \ufffd.
-func AppendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s, true) }
+
+// AppendLogString appends s as log/slog's JSON handler writes a string:
+// as AppendString, but without HTML escaping and with \b and \f as \u0008
+// and \u000c (slog escapes only \n \r \t by name).
+func AppendLogString(dst []byte, s string) []byte { return appendString(dst, s, false) }
+
+// appendString is encoding/json's appendString (html: json.Marshal's
+// escaping) and, without html, slog's appendEscapedJSONString.
+func appendString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if htmlSafe(b) {
+			if b >= 0x20 && b != '"' && b != '\\' && (!html || (b != '<' && b != '>' && b != '&')) {
 				i++
 				continue
 			}
 			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
+			switch {
+			case b == '\\' || b == '"':
 				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
+			case b == '\n':
 				dst = append(dst, '\\', 'n')
-			case '\r':
+			case b == '\r':
 				dst = append(dst, '\\', 'r')
-			case '\t':
+			case b == '\t':
 				dst = append(dst, '\\', 't')
-			default: // other control characters, and <, >, &
+			case html && b == '\b':
+				dst = append(dst, '\\', 'b')
+			case html && b == '\f':
+				dst = append(dst, '\\', 'f')
+			default: // other control characters, and (html) <, >, &
 				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
 			}
 			i++
@@ -74,12 +83,6 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-// htmlSafe reports whether the ASCII byte b is written as itself in a JSON
-// string with HTML escaping (encoding/json's htmlSafeSet).
-func htmlSafe(b byte) bool {
-	return b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
 }
 
 // AppendInt appends n as a JSON number.
