@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/gooclaim/auth/internal/bufpool"
 	"github.com/gooclaim/auth/internal/jsonenc"
 )
 
@@ -66,10 +66,6 @@ func appendLogLine(dst []byte, t time.Time, msg string, attrs []slog.Attr) (_ []
 	return append(dst, "}\n"...), true
 }
 
-type lineBuf struct{ b []byte }
-
-var linePool = sync.Pool{New: func() any { return &lineBuf{b: make([]byte, 0, 512)} }}
-
 // logRequestLine writes the request's line: straight to RequestLogJSON
 // when set and the line can be, else through Logger.
 func (s *Server) logRequestLine(ctx context.Context, attrs []slog.Attr) {
@@ -77,15 +73,13 @@ func (s *Server) logRequestLine(ctx context.Context, attrs []slog.Attr) {
 		if !s.Logger.Enabled(ctx, slog.LevelInfo) {
 			return
 		}
-		lb := linePool.Get().(*lineBuf)
-		b, ok := appendLogLine(lb.b[:0], time.Now(), "request", attrs)
+		lb := bufpool.Get()
+		var ok bool
+		lb.B, ok = appendLogLine(lb.B, time.Now(), "request", attrs)
 		if ok {
-			s.RequestLogJSON.Write(b)
+			s.RequestLogJSON.Write(lb.B)
 		}
-		if cap(b) <= 16<<10 {
-			lb.b = b
-			linePool.Put(lb)
-		}
+		bufpool.Put(lb)
 		if ok {
 			return
 		}

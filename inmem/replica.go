@@ -85,15 +85,6 @@ func (r *Replica) Lookup(id string) *auth.Client {
 	return c
 }
 
-// RateLimit returns the rate limit of the client with the given ID, zero
-// when it has none of its own or does not exist. Unlike Lookup it
-// allocates nothing.
-func (r *Replica) RateLimit(id string) auth.Rate {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.clients.rateLimit(id)
-}
-
 // Len returns the number of clients held.
 func (r *Replica) Len() int {
 	r.mu.RLock()

@@ -265,23 +265,6 @@ func (t *table) decode(r ref) *auth.Client {
 	return c
 }
 
-// rateLimit reads only the rate limit of the client with the given ID
-// (zero if none is held): what the rate limiter needs on every request,
-// without an allocation.
-func (t *table) rateLimit(id string) auth.Rate {
-	r, ok := t.find(id)
-	if !ok {
-		return auth.Rate{}
-	}
-	d := t.body(r)
-	d.str()     // ID
-	d.str()     // Name
-	d.uvarint() // Scopes
-	d.uvarint() // Audiences
-	d.varint()  // TokenTTL
-	return auth.Rate{Limit: int(d.varint()), Window: time.Duration(d.varint())}
-}
-
 func appendStr(e []byte, s string) []byte {
 	return append(binary.AppendUvarint(e, uint64(len(s))), s...)
 }

@@ -44,13 +44,6 @@ func TestTableAgainstMap(t *testing.T) {
 					if (got == nil) != (w == nil) || got != nil && !reflect.DeepEqual(got, w) {
 						t.Fatalf("step %d: get(%q) = %+v, want %+v", step, id, got, w)
 					}
-					var wantRate auth.Rate
-					if w != nil {
-						wantRate = w.RateLimit
-					}
-					if rate := tb.rateLimit(id); rate != wantRate {
-						t.Fatalf("step %d: rateLimit(%q) = %v, want %v", step, id, rate, wantRate)
-					}
 				}
 			}
 			live := 0
@@ -194,9 +187,6 @@ func FuzzTableRoundTrip(f *testing.F) {
 			got := tb.get(id)
 			if !reflect.DeepEqual(got, c) {
 				t.Fatalf("got %+v\nwant %+v", got, c)
-			}
-			if rate := tb.rateLimit(id); rate != c.RateLimit {
-				t.Fatalf("rateLimit %v, want %v", rate, c.RateLimit)
 			}
 		}
 		if tb.len() != 2 || tb.get(id+"\x00other").Name != name {

@@ -1,8 +1,6 @@
 package issuer
 
 import (
-	"sync"
-
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/internal/jsonenc"
 )
@@ -40,20 +38,4 @@ func appendClaims(dst []byte, c *auth.Claims) []byte {
 		dst = jsonenc.AppendString(dst, c.ClientIncarnation)
 	}
 	return append(dst, '}')
-}
-
-// claimsBuf holds encoded claims while they are signed.
-type claimsBuf struct{ b []byte }
-
-var claimsPool = sync.Pool{New: func() any { return &claimsBuf{b: make([]byte, 0, 512)} }}
-
-// maxPooledClaims bounds the buffers kept for reuse: a client with
-// hundreds of scopes should not pin a large buffer per P.
-const maxPooledClaims = 8 << 10
-
-func putClaimsBuf(cb *claimsBuf) {
-	if cap(cb.b) <= maxPooledClaims {
-		cb.b = cb.b[:0]
-		claimsPool.Put(cb)
-	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/credential"
+	"github.com/gooclaim/auth/internal/bufpool"
 )
 
 // Config is the token policy. The zero value of each field takes the default
@@ -79,13 +80,9 @@ func (c Config) withDefaults() Config {
 }
 
 // ClientLookup finds a client in memory. The returned client is shared and
-// must not be modified. RateLimit is the client's own rate limit alone,
-// zero when it has none or does not exist: Limit needs it on every
-// request, before authentication, and it can be read cheaper than the
-// whole client. inmem.Replica implements it.
+// must not be modified. inmem.Replica implements it.
 type ClientLookup interface {
 	Lookup(id string) *auth.Client
-	RateLimit(id string) auth.Rate
 }
 
 // Issuer issues access tokens. Safe for concurrent use.
@@ -124,10 +121,7 @@ const (
 // The three endpoints share one budget per client_id (and per address):
 // with a budget each, a guesser had three times the documented rate.
 func (i *Issuer) Limit(ctx context.Context, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
-	if req.ClientID == "" {
-		return i.limitAddress(ctx, req)
-	}
-	return i.limitClient(ctx, req, i.clients.RateLimit(req.ClientID))
+	return i.LimitClient(ctx, req, i.Lookup(req))
 }
 
 // Lookup returns the client a request names, nil when it names none or an
@@ -146,25 +140,12 @@ func (i *Issuer) Lookup(req *auth.TokenRequest) *auth.Client {
 // default rate all the same.
 func (i *Issuer) LimitClient(ctx context.Context, req *auth.TokenRequest, c *auth.Client) (auth.Decision, LimitScope, error) {
 	if req.ClientID == "" {
-		return i.limitAddress(ctx, req)
+		d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
+		return d, LimitAddress, err
 	}
-	var own auth.Rate
-	if c != nil {
-		own = c.RateLimit
-	}
-	return i.limitClient(ctx, req, own)
-}
-
-func (i *Issuer) limitAddress(ctx context.Context, req *auth.TokenRequest) (auth.Decision, LimitScope, error) {
-	d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
-	return d, LimitAddress, err
-}
-
-// limitClient charges req's client_id at its own rate, the default when zero.
-func (i *Issuer) limitClient(ctx context.Context, req *auth.TokenRequest, own auth.Rate) (auth.Decision, LimitScope, error) {
 	rate := i.cfg.RateLimit
-	if !own.IsZero() {
-		rate = own
+	if c != nil && !c.RateLimit.IsZero() {
+		rate = c.RateLimit
 	}
 	d, err := i.limiter.Allow(ctx, "client:"+req.ClientID, rate)
 	return d, LimitClient, err
@@ -219,10 +200,10 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 
 		ClientIncarnation: c.Incarnation,
 	}
-	cb := claimsPool.Get().(*claimsBuf)
-	cb.b = appendClaims(cb.b[:0], &claims)
-	tok.AccessToken, err = signer.Sign(cb.b)
-	putClaimsBuf(cb)
+	cb := bufpool.Get()
+	cb.B = appendClaims(cb.B, &claims)
+	tok.AccessToken, err = signer.Sign(cb.B)
+	bufpool.Put(cb)
 	if err != nil {
 		return nil, fmt.Errorf("sign access token with key %s: %w", signer.KeyID(), err)
 	}

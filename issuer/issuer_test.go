@@ -25,13 +25,6 @@ type clientMap map[string]*auth.Client
 
 func (m clientMap) Lookup(id string) *auth.Client { return m[id] }
 
-func (m clientMap) RateLimit(id string) auth.Rate {
-	if c := m[id]; c != nil {
-		return c.RateLimit
-	}
-	return auth.Rate{}
-}
-
 var _ issuer.ClientLookup = clientMap(nil)
 
 const (

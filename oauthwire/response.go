@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/bufpool"
 	"github.com/gooclaim/auth/internal/jsonenc"
 )
 
@@ -33,12 +33,10 @@ func WriteToken(w http.ResponseWriter, t *auth.Token) {
 	h["Pragma"] = v[1:2:2]
 	h["Content-Type"] = v[2:3:3]
 	w.WriteHeader(http.StatusOK)
-	tb := tokenPool.Get().(*tokenBuf)
-	tb.b = appendToken(tb.b[:0], t)
-	w.Write(tb.b)
-	if cap(tb.b) <= maxPooledToken {
-		tokenPool.Put(tb)
-	}
+	tb := bufpool.Get()
+	tb.B = appendToken(tb.B, t)
+	w.Write(tb.B)
+	bufpool.Put(tb)
 }
 
 // appendToken appends t as json.Marshal writes it, and a newline.
@@ -55,13 +53,6 @@ func appendToken(dst []byte, t *auth.Token) []byte {
 	}
 	return append(dst, "}\n"...)
 }
-
-type tokenBuf struct{ b []byte }
-
-var tokenPool = sync.Pool{New: func() any { return &tokenBuf{b: make([]byte, 0, 1024)} }}
-
-// maxPooledToken bounds the buffers kept for reuse (tokens are under 2 KiB).
-const maxPooledToken = 16 << 10
 
 // WriteError writes err in the seed's Error shape {error, error_description}
 // (RFC 6749 §5.2) with the given status. An error that is not an

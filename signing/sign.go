@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/bufpool"
 )
 
 // TypeAccessToken is the "typ" header of JWT access tokens (RFC 9068 §2.1).
@@ -107,27 +107,14 @@ func (s *Signer) SignWithType(typ string, claims []byte) (string, error) {
 	return s.sign(header, claims)
 }
 
-// signBuf is a reusable buffer for header.payload.signature: the token is
-// built in it and copied out once, as the returned string.
-type signBuf struct{ b []byte }
-
-var signPool = sync.Pool{New: func() any { return &signBuf{b: make([]byte, 0, 1024)} }}
-
-// maxPooledSign bounds the buffers kept for reuse (tokens are under 2 KiB).
-const maxPooledSign = 16 << 10
-
 // sign writes header.payload.signature into a pooled buffer sized up front
 // and returns a copy of it.
 func (s *Signer) sign(header string, claims []byte) (string, error) {
-	sb := signPool.Get().(*signBuf)
-	defer func() {
-		if cap(sb.b) <= maxPooledSign {
-			signPool.Put(sb)
-		}
-	}()
+	sb := bufpool.Get()
+	defer bufpool.Put(sb)
 	n := len(header) + 1 + b64.EncodedLen(len(claims))
-	buf := slices.Grow(sb.b[:0], n+1+b64.EncodedLen(s.sigSize))
-	sb.b = buf
+	buf := slices.Grow(sb.B, n+1+b64.EncodedLen(s.sigSize))
+	sb.B = buf
 	buf = append(buf, header...)
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, claims)
