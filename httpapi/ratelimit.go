@@ -47,7 +47,6 @@ func setRateLimitHeaders(h http.Header, d auth.Decision, scope issuer.LimitScope
 // ratePolicy is the part of the rate-limit headers that depends only on
 // the policy: what it is keyed on, its limit and window.
 type ratePolicy struct {
-	scope  issuer.LimitScope
 	limit  int
 	window int64  // seconds
 	name   string // `"default"` or `"address"`
@@ -64,10 +63,10 @@ func policyFor(scope issuer.LimitScope, limit int, window int64) *ratePolicy {
 	if scope == issuer.LimitAddress {
 		slot = &lastPolicy[1]
 	}
-	if p := slot.Load(); p != nil && p.scope == scope && p.limit == limit && p.window == window {
+	if p := slot.Load(); p != nil && p.limit == limit && p.window == window {
 		return p
 	}
-	p := &ratePolicy{scope: scope, limit: limit, window: window, name: `"default"`, value: strconv.Itoa(limit)}
+	p := &ratePolicy{limit: limit, window: window, name: `"default"`, value: strconv.Itoa(limit)}
 	if scope == issuer.LimitAddress {
 		p.name = `"address"`
 	}

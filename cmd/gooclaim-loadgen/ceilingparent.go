@@ -33,11 +33,7 @@ func (m *Main) startCeiling(ctx context.Context, exe string, ws *workspace, cred
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	opsAddr, err := freeLoopbackAddr()
+	addr, opsAddr, err := freeLoopbackPair()
 	if err != nil {
 		return nil, err
 	}

@@ -83,11 +83,7 @@ type service struct {
 // readySeconds is the time from the start of the process to then.
 func (m *Main) startService(ctx context.Context, name, bin, database, kekFile, logDir, rateLimit string) (*service, error) {
 	c := &m.Config
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	opsAddr, err := freeLoopbackAddr()
+	addr, opsAddr, err := freeLoopbackPair()
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func pinProcess(cpus []int) (undo func(), err error) {
 func setAllThreads(s cpuSet) error {
 	done := map[int]bool{}
 	for range 10 {
-		tids, err := threads()
+		tids, err := threads("self")
 		if err != nil {
 			return err
 		}
@@ -108,11 +108,11 @@ func setAllThreads(s cpuSet) error {
 	return fmt.Errorf("threads kept appearing while pinning this process")
 }
 
-// threads lists this process's threads.
-func threads() ([]int, error) {
-	ents, err := os.ReadDir("/proc/self/task")
+// threads lists the threads of a process: proc is "self" or a PID.
+func threads(proc string) ([]int, error) {
+	ents, err := os.ReadDir("/proc/" + proc + "/task")
 	if err != nil {
-		return nil, fmt.Errorf("list threads: %w", err)
+		return nil, fmt.Errorf("list the threads of process %s: %w", proc, err)
 	}
 	var tids []int
 	for _, e := range ents {
@@ -158,9 +158,9 @@ func startPinned(cmd *exec.Cmd, cpus []int) error {
 // pinOther moves every thread of another process onto cpus and returns a
 // function that gives each thread its old affinity back.
 func pinOther(pid int, cpus []int) (undo func(), err error) {
-	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	tids, err := threads(strconv.Itoa(pid))
 	if err != nil {
-		return nil, fmt.Errorf("list the threads of process %d: %w", pid, err)
+		return nil, err
 	}
 	old := map[int]cpuSet{}
 	undo = func() {
@@ -169,11 +169,7 @@ func pinOther(pid int, cpus []int) (undo func(), err error) {
 		}
 	}
 	want := setOf(cpus)
-	for _, e := range ents {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, tid := range tids {
 		s, err := getAffinity(tid)
 		if err == syscall.ESRCH {
 			continue

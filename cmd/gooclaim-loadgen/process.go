@@ -135,6 +135,15 @@ func (c *child) waitReady(ctx context.Context, url string, timeout time.Duration
 }
 
 // freeLoopbackAddr returns a 127.0.0.1 address with a port free right now.
+// freeLoopbackPair returns two free loopback addresses: a server's public
+// listener and its ops listener.
+func freeLoopbackPair() (addr, ops string, err error) {
+	if addr, err = freeLoopbackAddr(); err == nil {
+		ops, err = freeLoopbackAddr()
+	}
+	return addr, ops, err
+}
+
 func freeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -188,11 +188,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 	}
 	rep.Setup.ServerBin = bin
 
-	serverAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	serverOps, err := freeLoopbackAddr()
+	serverAddr, serverOps, err := freeLoopbackPair()
 	if err != nil {
 		return nil, err
 	}
@@ -287,11 +283,7 @@ func (m *Main) setupServers(ctx context.Context, rep *report) ([]*target, error)
 		return targets, nil
 	}
 
-	soAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	soOps, err := freeLoopbackAddr()
+	soAddr, soOps, err := freeLoopbackPair()
 	if err != nil {
 		return nil, err
 	}
