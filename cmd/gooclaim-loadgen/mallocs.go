@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -24,16 +23,19 @@ func opsMallocs(base string) func(context.Context) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		sc := bufio.NewScanner(strings.NewReader(body))
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_mallocs_total "); ok {
-				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil {
-					return 0, fmt.Errorf("%s/metrics: go_memstats_mallocs_total: %w", base, err)
-				}
-				return uint64(f), nil
+		var n float64
+		found := false
+		err = eachMetric(strings.NewReader(body), base, func(name string, v float64) bool {
+			if name == "go_memstats_mallocs_total" {
+				n, found = v, true
 			}
+			return !found
+		})
+		if err != nil {
+			return 0, err
+		}
+		if found {
+			return uint64(n), nil
 		}
 		return 0, fmt.Errorf("%s/metrics has no go_memstats_mallocs_total", base)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -45,29 +46,45 @@ func scrapeOps(ctx context.Context, base string) (opsSample, error) {
 		return s, fmt.Errorf("read %s/metrics: %s", base, resp.Status)
 	}
 	seen := 0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
+	err = eachMetric(resp.Body, base, func(name string, v float64) bool {
 		if set := opsMetrics[name]; set != nil {
-			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			if err != nil {
-				return s, fmt.Errorf("%s/metrics: %s: %w", base, name, err)
-			}
 			set(&s, v)
 			seen++
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return s, fmt.Errorf("read %s/metrics: %w", base, err)
+		return true
+	})
+	if err != nil {
+		return s, err
 	}
 	if seen < len(opsMetrics) {
 		return s, fmt.Errorf("%s/metrics lacks some of process_resident_memory_bytes, go_memstats_heap_inuse_bytes, go_goroutines, process_open_fds", base)
 	}
 	return s, nil
+}
+
+// eachMetric calls fn with each unlabelled sample of a Prometheus text
+// exposition read from r (the /metrics of the server at base), until fn
+// returns false.
+func eachMetric(r io.Reader, base string, fn func(name string, value float64) bool) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return fmt.Errorf("%s/metrics: %s: %w", base, name, err)
+		}
+		if !fn(name, v) {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s/metrics: %w", base, err)
+	}
+	return nil
 }
 
 // service is a `gooclaim-auth serve` the load generator started, with its
