@@ -47,6 +47,9 @@ const (
 	ActionKeysRevoke         = "keys.revoke"
 	ActionKeysUpdate         = "keys.update"
 	ActionTokenRevoke        = "token.revoke"
+	ActionIssuerCreate       = "issuer.create"
+	ActionIssuerUpdate       = "issuer.update"
+	ActionIssuerDelete       = "issuer.delete"
 )
 
 // Audit says who is making a change and why; stores read it from the
@@ -136,6 +139,8 @@ type auditClient struct {
 	JWKSURI             string            `json:"jwks_uri,omitempty"`
 	Metadata            map[string]string `json:"metadata,omitempty"`
 	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
+	Federated           []string          `json:"federated,omitempty"`
+	ExchangeAudiences   []string          `json:"exchange_audiences,omitempty"`
 	Secrets             []auditSecret     `json:"secrets"`
 }
 
@@ -155,7 +160,10 @@ func AuditClientView(c *Client) json.RawMessage {
 	v := auditClient{
 		ID: c.ID, Incarnation: c.Incarnation, Name: c.Name, Scopes: nonNilStrings(c.Scopes), Audiences: nonNilStrings(c.Audiences),
 		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKSURI: c.JWKSURI, Metadata: c.Metadata,
-		Secrets: []auditSecret{},
+		ExchangeAudiences: c.ExchangeAudiences, Secrets: []auditSecret{},
+	}
+	for _, f := range c.Federated {
+		v.Federated = append(v.Federated, f.String())
 	}
 	if c.TokenTTL != 0 {
 		v.TokenTTL = FormatDuration(c.TokenTTL)

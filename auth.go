@@ -68,6 +68,7 @@ type ChangeKind string
 const (
 	ChangeClient ChangeKind = "client" // ID is the client's ID
 	ChangeKeys   ChangeKind = "keys"   // the key set changed; ID is empty
+	ChangeIssuer ChangeKind = "issuer" // ID is the trusted issuer's Name
 )
 
 // Change is one entry of the store's change feed: every write to a client or

@@ -35,14 +35,22 @@ type Client struct {
 	// Secrets are the hashes of the client's live secrets (at most two during a rotation).
 	Secrets []Secret
 	// AuthMethods are the client authentication methods it may use (AuthClientSecretBasic,
-	// AuthClientSecretPost, AuthPrivateKeyJWT). Empty means every method its
+	// AuthClientSecretPost, AuthPrivateKeyJWT, AuthFederatedJWT). Empty means every method its
 	// credentials allow: the secret methods when it has a secret,
-	// private_key_jwt when it has public keys.
+	// private_key_jwt when it has public keys, federated_jwt when it has
+	// federated identities.
 	AuthMethods []string
 	// JWKS is the client's public JWK Set (RFC 7517) for private_key_jwt,
 	// as JSON; JWKSURI is where to fetch it instead. At most one is set.
 	JWKS    []byte
 	JWKSURI string
+	// Federated are the subjects of trusted issuers whose tokens
+	// authenticate the client instead of a secret or a key of its own.
+	Federated []FederatedIdentity
+	// ExchangeAudiences are the audiences the client may obtain, acting
+	// for the subject of one of our access tokens, by token exchange (RFC
+	// 8693 delegation); empty means it may not delegate.
+	ExchangeAudiences []string
 	// Metadata is free-form information for people (owner, contact,
 	// description, …); the server gives it no meaning.
 	Metadata map[string]string
@@ -63,6 +71,8 @@ func (c *Client) AllowsAuthMethod(m string) bool {
 		return len(c.Secrets) > 0
 	case AuthPrivateKeyJWT:
 		return c.HasPublicKeys()
+	case AuthFederatedJWT:
+		return len(c.Federated) > 0
 	}
 	return false
 }
@@ -97,6 +107,8 @@ func (c *Client) Clone() *Client {
 	d.Secrets = slices.Clone(c.Secrets)
 	d.AuthMethods = slices.Clone(c.AuthMethods)
 	d.JWKS = slices.Clone(c.JWKS)
+	d.Federated = slices.Clone(c.Federated)
+	d.ExchangeAudiences = slices.Clone(c.ExchangeAudiences)
 	d.Metadata = maps.Clone(c.Metadata)
 	return &d
 }
@@ -131,6 +143,21 @@ func (c *Client) CheckStorable() error {
 			return Errorf(EINVALID, "client %q: two secrets have the ID %q", c.ID, s.ID)
 		}
 		seen[s.ID] = true
+	}
+	bound := make(map[FederatedIdentity]bool, len(c.Federated))
+	for _, f := range c.Federated {
+		if f.Issuer == "" || f.Subject == "" {
+			return Errorf(EINVALID, "client %q: a federated identity needs both an issuer name and a subject, not %q", c.ID, f.String())
+		}
+		if bound[f] {
+			return Errorf(EINVALID, "client %q: the federated identity %q is listed twice", c.ID, f.String())
+		}
+		bound[f] = true
+	}
+	for _, a := range c.ExchangeAudiences {
+		if a == "" {
+			return Errorf(EINVALID, "client %q: an exchange audience is empty", c.ID)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,11 @@ const (
 	// AuthPrivateKeyJWT is a JWT client assertion signed with the client's
 	// private key (RFC 7523 §2.2, RFC 7521 §4.2).
 	AuthPrivateKeyJWT = "private_key_jwt"
+	// AuthFederatedJWT is a JWT client assertion (the same parameters as
+	// private_key_jwt, RFC 7523 §2.2) issued by a TrustedIssuer to one of
+	// the client's federated identities: a Kubernetes service account
+	// token, a CI job's OIDC token, a SPIFFE JWT-SVID.
+	AuthFederatedJWT = "federated_jwt"
 )
 
 // ClientAssertionTypeJWT is the client_assertion_type of private_key_jwt
@@ -18,8 +23,18 @@ const ClientAssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-
 // in the order discovery advertises them.
 var AuthMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT}
 
-// GrantClientCredentials is the only grant this server issues (RFC 6749 §4.4).
-const GrantClientCredentials = "client_credentials"
+// Grants this server issues tokens for.
+const (
+	GrantClientCredentials = "client_credentials"                              // RFC 6749 §4.4
+	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange" // RFC 8693 §2.1
+)
+
+// Token type identifiers (RFC 8693 §3).
+const (
+	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeJWT         = "urn:ietf:params:oauth:token-type:jwt"
+	TokenTypeIDToken     = "urn:ietf:params:oauth:token-type:id_token"
+)
 
 // TokenRequest is a parsed token request (RFC 6749 §4.4.2), whatever its encoding.
 // Empty fields are absent (RFC 6749 §3.2).
@@ -28,16 +43,24 @@ type TokenRequest struct {
 	ClientID     string
 	ClientSecret string
 	// AuthMethod is how the client authenticated (AuthClientSecretBasic,
-	// AuthClientSecretPost or AuthPrivateKeyJWT), AuthNone if it did not.
+	// AuthClientSecretPost, AuthPrivateKeyJWT or AuthFederatedJWT),
+	// AuthNone if it did not.
 	AuthMethod string
 	// ClientAssertion is the private_key_jwt assertion (RFC 7523 §2.2), when
 	// AuthMethod is AuthPrivateKeyJWT; ClientID is then the one the request
 	// names, or else the assertion's unverified "sub", for the rate limit.
 	ClientAssertion string
-	Scope           string // raw space-delimited scope parameter
-	Resource        string // RFC 8707 resource indicator
-	Audience        string // the "audience" parameter many servers accept as an alias of resource
-	RemoteAddr      string // the caller's address, for limits and logs
+	// The token exchange parameters (RFC 8693 §2.1).
+	SubjectToken       string
+	SubjectTokenType   string
+	ActorToken         string
+	ActorTokenType     string
+	RequestedTokenType string
+
+	Scope      string // raw space-delimited scope parameter
+	Resource   string // RFC 8707 resource indicator
+	Audience   string // the "audience" parameter many servers accept as an alias of resource
+	RemoteAddr string // the caller's address, for limits and logs
 }
 
 // Token is a successful token response (RFC 6749 §5.1).
@@ -46,6 +69,8 @@ type Token struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// IssuedTokenType is set by token exchange (RFC 8693 §2.2.1) only.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 	// JTI is the token's "jti", for logs; it is not part of the response.
 	JTI string `json:"-"`
 }
@@ -63,6 +88,16 @@ type Claims struct {
 	// ClientIncarnation is the client's Incarnation when the token was
 	// issued, absent for clients that have none.
 	ClientIncarnation string `json:"client_incarnation,omitempty"`
+	// Act names the client acting for Subject in a token obtained by
+	// delegation (RFC 8693 §4.1); nil otherwise.
+	Act *Actor `json:"act,omitempty"`
+}
+
+// Actor is an "act" claim (RFC 8693 §4.1): who acts, and, nested, who
+// acted before it in a chain of delegations.
+type Actor struct {
+	Subject string `json:"sub"`
+	Act     *Actor `json:"act,omitempty"`
 }
 
 // Audience is the "aud" claim: one string when there is one value (the common
