@@ -3,6 +3,7 @@ package jsonenc
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -61,5 +62,14 @@ func TestAppendIntAndNoAllocs(t *testing.T) {
 	buf := make([]byte, 0, 256)
 	if n := testing.AllocsPerRun(100, func() { AppendString(buf[:0], "<é\u2028\xff>") }); n != 0 {
 		t.Errorf("AppendString allocates %.0f times into a buffer with room", n)
+	}
+}
+
+func BenchmarkAppendStringToken(b *testing.B) {
+	s := strings.Repeat("eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.", 14)
+	buf := make([]byte, 0, 1024)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
 	}
 }
