@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -85,7 +86,7 @@ func TestNewTokenRequestPrivateKeyJWT(t *testing.T) {
 	}
 	for _, enc := range []Encoding{EncodingForm, EncodingJSON} {
 		s := settings{clientID: "app 1", scope: "a b", authStyle: AuthPrivateKeyJWT, assertion: signer, encoding: enc}
-		r, err := s.newTokenRequest("https://auth.example/token")
+		r, err := s.newTokenRequest(context.Background(), "https://auth.example/token", s.clientCredentials())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -32,6 +33,21 @@ const (
 	// included, and sent as the body parameters client_assertion_type and
 	// client_assertion, with client_id. No secret crosses the network.
 	AuthPrivateKeyJWT
+	// AuthFederatedJWT sends, instead of a secret, a token that an identity
+	// provider the server trusts issued to the workload — a Kubernetes
+	// service account token, a CI job's OIDC token, a SPIFFE JWT-SVID — as
+	// the client assertion, unchanged (RFC 7523 §2.2): "federated_jwt".
+	// The token comes from Config.FederatedTokenFile, read again for every
+	// request (retries included) so that a token the platform rotates on
+	// disk is always current, or from Config.FederatedToken. client_id is
+	// sent only when Config.ClientID is set: the server finds the client
+	// from the token's issuer and subject.
+	AuthFederatedJWT
+	// AuthNone sends no client authentication at all: "none". It is only
+	// for Config.Exchange with a subject token that identifies the client
+	// by itself (a federated token, RFC 8693 §2.1); the client credentials
+	// grant always needs client authentication, so Config.Token refuses it.
+	AuthNone
 )
 
 // String returns the RFC 8414 name of the style.
@@ -43,6 +59,10 @@ func (s AuthStyle) String() string {
 		return "client_secret_post"
 	case AuthPrivateKeyJWT:
 		return "private_key_jwt"
+	case AuthFederatedJWT:
+		return "federated_jwt"
+	case AuthNone:
+		return "none"
 	}
 	return fmt.Sprintf("AuthStyle(%d)", int(s))
 }
@@ -101,9 +121,27 @@ type Config struct {
 	Issuer string
 
 	// ClientID and ClientSecret are the client's credentials. With
-	// AuthPrivateKeyJWT, ClientSecret is not used.
+	// AuthPrivateKeyJWT, ClientSecret is not used; with AuthFederatedJWT
+	// and AuthNone neither is required, and ClientID, when set, is sent as
+	// client_id.
 	ClientID     string
 	ClientSecret string
+
+	// FederatedTokenFile is the file holding the workload's token for
+	// AuthFederatedJWT: a Kubernetes projected service account token
+	// (/var/run/secrets/tokens/gooclaim-auth, say), a SPIFFE JWT-SVID
+	// written by a helper. It is read for every token request, retries
+	// included, because the platform replaces the token before it expires
+	// (the kubelet rewrites the file) and an old one is refused. Set it or
+	// FederatedToken, not both.
+	FederatedTokenFile string
+
+	// FederatedToken returns the workload's token for AuthFederatedJWT,
+	// for platforms that hand it out over an API rather than in a file
+	// (GitHubActionsToken is one). It is called for every token request,
+	// retries included, with the request's context; an error fails the
+	// request and is not retried. Set it or FederatedTokenFile, not both.
+	FederatedToken func(ctx context.Context) (string, error)
 
 	// PrivateKey signs the client assertions of AuthPrivateKeyJWT (required
 	// with it, unused otherwise): an *ecdsa.PrivateKey on P-256, P-384 or
@@ -187,7 +225,8 @@ type settings struct {
 	clientID, clientSecret string
 	scope, resource        string
 	authStyle              AuthStyle
-	assertion              *assertionSigner // with AuthPrivateKeyJWT
+	assertion              *assertionSigner                          // with AuthPrivateKeyJWT
+	federated              func(ctx context.Context) (string, error) // with AuthFederatedJWT
 	encoding               Encoding
 	expirySkew             time.Duration
 	hc                     *http.Client
@@ -233,7 +272,7 @@ func (c *Config) settings() (*settings, error) {
 	default:
 		problems = append(problems, "set TokenURL or Issuer")
 	}
-	if c.ClientID == "" {
+	if c.ClientID == "" && c.AuthStyle != AuthFederatedJWT && c.AuthStyle != AuthNone {
 		problems = append(problems, "ClientID is empty")
 	}
 	for _, sc := range c.Scopes {
@@ -241,15 +280,29 @@ func (c *Config) settings() (*settings, error) {
 			problems = append(problems, fmt.Sprintf("scope %q is not one scope token (RFC 6749 §3.3): give each scope as its own element, without spaces or quotes", sc))
 		}
 	}
+	if c.PrivateKey != nil && c.AuthStyle != AuthPrivateKeyJWT {
+		problems = append(problems, "PrivateKey is set but AuthStyle is "+c.AuthStyle.String()+": set AuthStyle to AuthPrivateKeyJWT to authenticate with the key")
+	}
+	if (c.FederatedTokenFile != "" || c.FederatedToken != nil) && c.AuthStyle != AuthFederatedJWT {
+		problems = append(problems, "FederatedTokenFile or FederatedToken is set but AuthStyle is "+c.AuthStyle.String()+": set AuthStyle to AuthFederatedJWT to authenticate with the workload's token")
+	}
 	switch c.AuthStyle {
-	case AuthBasic, AuthPost:
-		if c.PrivateKey != nil {
-			problems = append(problems, "PrivateKey is set but AuthStyle is "+c.AuthStyle.String()+": set AuthStyle to AuthPrivateKeyJWT to authenticate with the key")
-		}
+	case AuthBasic, AuthPost, AuthNone:
 	case AuthPrivateKeyJWT:
 		var p []string
 		s.assertion, p = newAssertionSigner(c.PrivateKey, c.KeyID, c.SigningAlgorithm, c.AssertionLifetime)
 		problems = append(problems, p...)
+	case AuthFederatedJWT:
+		switch {
+		case c.FederatedTokenFile != "" && c.FederatedToken != nil:
+			problems = append(problems, "set FederatedTokenFile or FederatedToken, not both")
+		case c.FederatedTokenFile != "":
+			s.federated = tokenFile(c.FederatedTokenFile)
+		case c.FederatedToken != nil:
+			s.federated = c.FederatedToken
+		default:
+			problems = append(problems, "AuthFederatedJWT needs FederatedTokenFile (the file the platform writes the workload's token to) or FederatedToken")
+		}
 	default:
 		problems = append(problems, "unknown "+c.AuthStyle.String())
 	}
@@ -308,7 +361,7 @@ func (c *Config) TokenSource(ctx context.Context) oauth2.TokenSource {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return &tokenSource{ctx: ctx, conf: c}
+	return &tokenSource{ctx: ctx, conf: c, fetch: c.Token}
 }
 
 // Client returns an HTTP client that sends every request with a token of
@@ -335,11 +388,14 @@ func (c *Config) Token(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.authStyle == AuthNone {
+		return nil, errors.New("client: invalid Config: AuthStyle is AuthNone, but the client credentials grant needs client authentication; AuthNone is for Exchange only")
+	}
 	endpoint, err := c.tokenEndpoint(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return s.fetch(ctx, endpoint)
+	return s.fetch(ctx, endpoint, s.clientCredentials())
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -43,6 +43,36 @@
 // header. The public key is registered with Gooclaim Auth as a JWK Set or
 // a jwks_uri.
 //
+// # Federated workload tokens
+//
+// With [AuthFederatedJWT] ("federated_jwt") the client holds no secret and
+// no key: a token an identity provider trusted by the server issued to the
+// workload — a Kubernetes projected service account token, a GitHub
+// Actions OIDC token ([GitHubActionsToken]), a SPIFFE JWT-SVID — is sent,
+// unchanged, as client_assertion with client_assertion_type
+// urn:ietf:params:oauth:client-assertion-type:jwt-bearer (RFC 7523 §2.2),
+// and client_id only when Config.ClientID is set. Config.FederatedTokenFile
+// is read again for every request, retries included, since the platform
+// replaces the token before it expires; Config.FederatedToken is called
+// for every request instead, for platforms that hand tokens out over an
+// API. A missing, empty or non-JWT file fails before any request, naming
+// the path.
+//
+// # Token exchange
+//
+// [Config.Exchange] makes a token exchange request (RFC 8693 §2.1,
+// grant_type urn:ietf:params:oauth:grant-type:token-exchange) described by
+// an [ExchangeRequest]: subject_token and subject_token_type, and
+// optionally audience, resource and scope. For a delegation the subject
+// token is one of the server's access tokens ([TokenTypeAccessToken]) and
+// the client, authenticated as the Config says, is the actor: the new
+// token names the subject's sub and, in "act", the client. A workload
+// token ([TokenTypeJWT]) can be exchanged with no client authentication
+// at all ([AuthNone]). The response must carry issued_token_type
+// (RFC 8693 §2.2.1), which the token's Extra("issued_token_type") returns.
+// [Config.ExchangeTokenSource] caches exchanged tokens like
+// [Config.TokenSource].
+//
 // # Errors and retries
 //
 // An error answer of the token endpoint is an [*Error] carrying the HTTP status

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -142,7 +143,7 @@ func TestNewTokenRequestBytes(t *testing.T) {
 	} {
 		s := base
 		s.authStyle, s.encoding = tc.style, tc.encoding
-		r, err := s.newTokenRequest("https://auth.example/token")
+		r, err := s.newTokenRequest(context.Background(), "https://auth.example/token", s.clientCredentials())
 		if err != nil {
 			t.Fatal(err)
 		}

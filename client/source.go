@@ -12,8 +12,10 @@ import (
 
 // tokenSource is the caching source of Config.TokenSource.
 type tokenSource struct {
-	ctx    context.Context
-	conf   *Config
+	ctx  context.Context
+	conf *Config
+	// fetch requests a new token: Config.Token, or an exchange.
+	fetch  func(ctx context.Context) (*oauth2.Token, error)
 	flight singleflight.Group
 
 	mu        sync.Mutex
@@ -63,7 +65,7 @@ func (s *tokenSource) refresh() (any, error) {
 	if tok := s.cached(); tok != nil {
 		return tok, nil
 	}
-	tok, err := s.conf.Token(s.ctx)
+	tok, err := s.fetch(s.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,18 +27,38 @@ type tokenRequest struct {
 	authorization string // the Basic header, or empty
 }
 
-// newTokenRequest encodes the request's parameters and client
-// authentication for the token endpoint at endpoint. With AuthPrivateKeyJWT
-// it signs a new client assertion, so a request is made anew for every
-// attempt: an assertion is used once (RFC 7523 §3, item 7).
-func (s *settings) newTokenRequest(endpoint string) (*tokenRequest, error) {
-	params := [][2]string{{"grant_type", "client_credentials"}}
+// grant is what a token request asks for: its parameters other than the
+// client authentication, and how to read the answer.
+type grant struct {
+	params [][2]string
+	// scope is the scope requested, which the token has when the response
+	// leaves "scope" out (RFC 6749 §5.1).
+	scope string
+	// exchange marks a token exchange, whose response must say what it
+	// issued (RFC 8693 §2.2.1).
+	exchange bool
+}
+
+// clientCredentials is the client credentials grant of the Config.
+func (s *settings) clientCredentials() *grant {
+	g := &grant{params: [][2]string{{"grant_type", "client_credentials"}}, scope: s.scope}
 	if s.scope != "" {
-		params = append(params, [2]string{"scope", s.scope})
+		g.params = append(g.params, [2]string{"scope", s.scope})
 	}
 	if s.resource != "" {
-		params = append(params, [2]string{"resource", s.resource})
+		g.params = append(g.params, [2]string{"resource", s.resource})
 	}
+	return g
+}
+
+// newTokenRequest encodes the grant's parameters and the client
+// authentication for the token endpoint at endpoint. It is called for
+// every attempt: with AuthPrivateKeyJWT it signs a new client assertion,
+// since an assertion is used once (RFC 7523 §3, item 7), and with
+// AuthFederatedJWT it reads the workload's token again, since the
+// platform may have replaced it.
+func (s *settings) newTokenRequest(ctx context.Context, endpoint string, g *grant) (*tokenRequest, error) {
+	params := slices.Clone(g.params)
 	r := &tokenRequest{}
 	switch s.authStyle {
 	case AuthBasic:
@@ -60,6 +81,17 @@ func (s *settings) newTokenRequest(endpoint string) (*tokenRequest, error) {
 		}
 		params = append(params, [2]string{"client_id", s.clientID},
 			[2]string{"client_assertion_type", clientAssertionTypeJWT}, [2]string{"client_assertion", assertion})
+	case AuthFederatedJWT:
+		assertion, err := s.federated(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The server finds the client from the token's issuer and subject;
+		// a client_id, when configured, only has to agree with them.
+		if s.clientID != "" {
+			params = append(params, [2]string{"client_id", s.clientID})
+		}
+		params = append(params, [2]string{"client_assertion_type", clientAssertionTypeJWT}, [2]string{"client_assertion", assertion})
 	}
 	switch s.encoding {
 	case EncodingJSON:
@@ -81,13 +113,13 @@ func (s *settings) newTokenRequest(endpoint string) (*tokenRequest, error) {
 }
 
 // fetch requests a token from endpoint, retrying transient failures.
-func (s *settings) fetch(ctx context.Context, endpoint string) (*oauth2.Token, error) {
+func (s *settings) fetch(ctx context.Context, endpoint string, g *grant) (*oauth2.Token, error) {
 	for attempt := 0; ; attempt++ {
-		tr, err := s.newTokenRequest(endpoint)
+		tr, err := s.newTokenRequest(ctx, endpoint, g)
 		if err != nil {
 			return nil, err
 		}
-		tok, retry, err := s.try(ctx, endpoint, tr)
+		tok, retry, err := s.try(ctx, endpoint, tr, g)
 		if err == nil {
 			return tok, nil
 		}
@@ -126,7 +158,7 @@ type retryAdvice struct {
 var retryWithBackoff = retryAdvice{ok: true, backoff: true}
 
 // try makes one token request.
-func (s *settings) try(ctx context.Context, endpoint string, tr *tokenRequest) (*oauth2.Token, retryAdvice, error) {
+func (s *settings) try(ctx context.Context, endpoint string, tr *tokenRequest, g *grant) (*oauth2.Token, retryAdvice, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(tr.body))
 	if err != nil {
 		return nil, retryAdvice{}, fmt.Errorf("token request: %w", err)
@@ -150,7 +182,10 @@ func (s *settings) try(ctx context.Context, endpoint string, tr *tokenRequest) (
 		e, hasRetryAfter := newError(resp, body)
 		return nil, s.advise(e, hasRetryAfter), e
 	}
-	tok, err := parseToken(body, sent, s.scope)
+	tok, err := parseToken(body, sent, g.scope)
+	if err == nil && g.exchange {
+		err = checkIssuedTokenType(tok)
+	}
 	if err != nil {
 		return nil, retryAdvice{}, fmt.Errorf("token response from %s: %w", endpoint, err)
 	}

@@ -27,6 +27,13 @@
 //     (RFC 8725 §3.9); "exp" and "iat" are required, and "exp", "nbf" and
 //     "iat" are checked with Config.Leeway; "sub" and "client_id" are
 //     required (RFC 9068 §2.2); "scope" is parsed into Claims.Scopes.
+//   - "act", present in tokens obtained by delegation (RFC 8693 §4.1), must
+//     be an object with a non-empty string "sub" and, nested, an optional
+//     "act" of the same form, at most MaxActDepth deep; it is
+//     Claims.Act, and Claims.Actors lists the chain. The token's "sub" is
+//     then the party acted for and "client_id" the acting client: a
+//     resource server that authorizes by client should read client_id (or
+//     the current actor), not sub.
 //
 // The JWK Set is fetched once by New, then refreshed lazily: when its
 // Cache-Control max-age (bounded to [MinCacheAge, MaxCacheAge]) has passed,

@@ -119,6 +119,11 @@ func (v *Verifier) checkClaims(payload []byte, now time.Time) (*Claims, *Error) 
 			return nil, e
 		}
 	}
+	if a, ok := raw["act"]; ok {
+		if c.Act, e = actorClaim(a, 1); e != nil {
+			return nil, e
+		}
+	}
 	if s, ok := raw["scope"]; ok {
 		str, isString := s.(string)
 		if !isString {
@@ -131,6 +136,36 @@ func (v *Verifier) checkClaims(payload []byte, now time.Time) (*Claims, *Error) 
 		}
 	}
 	return c, nil
+}
+
+// MaxActDepth bounds the nesting of "act" claims: a chain of delegations
+// longer than this is refused, so that a token cannot make a verifier walk
+// an arbitrarily deep structure.
+const MaxActDepth = 16
+
+// actorClaim reads an "act" claim (RFC 8693 §4.1): an object whose "sub"
+// is a non-empty string, optionally with a nested "act". Its other members
+// (RFC 8693 allows iss, client_id…) are left in Claims.Raw.
+func actorClaim(v any, depth int) (*Actor, *Error) {
+	if depth > MaxActDepth {
+		return nil, invalidToken(fmt.Sprintf("the token's act claim is nested more than %d deep", MaxActDepth))
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, invalidToken("the token's act claim is not a JSON object")
+	}
+	sub, ok := m["sub"].(string)
+	if !ok || sub == "" {
+		return nil, invalidToken("the token's act claim has no sub that is a non-empty string")
+	}
+	a := &Actor{Subject: sub}
+	if nested, ok := m["act"]; ok {
+		var e *Error
+		if a.Act, e = actorClaim(nested, depth+1); e != nil {
+			return nil, e
+		}
+	}
+	return a, nil
 }
 
 // stringClaim returns a required, non-empty string claim.

@@ -22,8 +22,32 @@ type Claims struct {
 	Expiry   time.Time
 	// NotBefore is the zero time when the token has no nbf.
 	NotBefore time.Time
+	// Act is the "act" claim of a token obtained by delegation (RFC 8693
+	// §4.1): the client acting for Subject, and, nested, the actors
+	// before it. Nil when the token acts for no one but its client.
+	Act *Actor
 	// Raw holds every claim as decoded JSON (numbers as json.Number).
 	Raw map[string]any
+}
+
+// Actor is an "act" claim (RFC 8693 §4.1): who acts, and who acted before
+// it in a chain of delegations.
+type Actor struct {
+	Subject string // sub: the acting client's ID
+	Act     *Actor // the actor before this one; nil when it is the first
+}
+
+// Actors returns the chain of delegation as the actors' subjects, the
+// client presenting the token first and the first actor last (RFC 8693
+// §4.1: only the outermost act is the current actor; the nested ones are
+// history, for logs and audit, not for access decisions). Empty when the
+// token was not delegated.
+func (c *Claims) Actors() []string {
+	var chain []string
+	for a := c.Act; a != nil; a = a.Act {
+		chain = append(chain, a.Subject)
+	}
+	return chain
 }
 
 // HasScope reports whether the token grants scope s (compared exactly,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
 
 	"github.com/gooclaim/auth/client"
 	"github.com/gooclaim/auth/issuer"
@@ -33,13 +34,18 @@ type tokenFlags struct {
 	privateKeyFile   string
 	keyID            string
 	output           string
+
+	federatedTokenFile string
+	exchange           bool
+	subjectTokenFile   string
+	subjectTokenType   string
 }
 
 func newTokenCmd(e *env) *cobra.Command {
 	f := &tokenFlags{}
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Fetch an access token with the client credentials grant and print it",
+		Short: "Fetch an access token (client credentials or token exchange) and print it",
 		Long: `Fetch an access token from a running Gooclaim Auth (or any OAuth 2.0
 authorization server) with the client credentials grant, using the client kit,
 and print it, for example:
@@ -48,7 +54,19 @@ and print it, for example:
       --client-id gooclaim_app_… --client-secret-file secret.txt)" https://api.example/…
 
 The secret is read from a file (or - for standard input), never from a flag,
-so that it does not show in the process list or the shell history.`,
+so that it does not show in the process list or the shell history. Instead of
+a secret: --private-key-file (private_key_jwt), or --federated-token-file, a
+workload's token of a trusted issuer such as a Kubernetes service account
+token (federated_jwt; --client-id is then optional).
+
+With --exchange it makes a token exchange (RFC 8693) instead: the token in
+--subject-token-file is exchanged, either as a delegation (an access token of
+this server; the credentials above are the actor's) or, with no credentials,
+as a workload's token (--subject-token-type jwt) that names its client:
+
+  gooclaim-auth token --exchange --issuer https://auth.gooclaim.com \
+      --client-id gooclaim_app_… --client-secret-file secret.txt \
+      --subject-token-file caller.jwt --audience https://files.gooclaim.com`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{envScoped: ""},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,9 +80,13 @@ so that it does not show in the process list or the shell history.`,
 	fl.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client_secret, or - for standard input (required)")
 	fl.StringArrayVar(&f.scopes, "scope", nil, "scopes to request, space-separated; repeatable (default: all the client's scopes)")
 	fl.StringVar(&f.audience, "audience", "", "audience (resource, RFC 8707) to request (default: the client's default)")
-	fl.StringVar(&f.authMethod, "auth-method", "client_secret_basic", "client authentication: client_secret_basic, client_secret_post, or private_key_jwt (set by --private-key-file)")
+	fl.StringVar(&f.authMethod, "auth-method", "client_secret_basic", "client authentication: client_secret_basic, client_secret_post, private_key_jwt (set by --private-key-file) or federated_jwt (set by --federated-token-file)")
 	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "PEM private key (PKCS #8, or SEC 1 EC) to sign private_key_jwt assertions with, instead of a secret")
 	fl.StringVar(&f.keyID, "key-id", "", "kid of the key in the client's registered JWK Set (with --private-key-file)")
+	fl.StringVar(&f.federatedTokenFile, "federated-token-file", "", "file holding a workload's token of a trusted issuer (a Kubernetes service account token, say) to authenticate with, instead of a secret (federated_jwt)")
+	fl.BoolVar(&f.exchange, "exchange", false, "make a token exchange (RFC 8693) of --subject-token-file instead of a client credentials request")
+	fl.StringVar(&f.subjectTokenFile, "subject-token-file", "", "with --exchange: file holding the subject token, or - for standard input")
+	fl.StringVar(&f.subjectTokenType, "subject-token-type", "", "with --exchange: access_token (a delegation; the default with credentials), jwt (a workload's token; the default without) or id_token")
 	fl.StringVarP(&f.output, "output", "o", "token", "output: token (the access token alone) or json (the whole response)")
 	return cmd
 }
@@ -73,19 +95,36 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 	if (f.issuer == "") == (f.tokenURL == "") {
 		return errors.New("give exactly one of --issuer and --token-url")
 	}
-	if f.clientID == "" {
-		return errors.New("--client-id is required")
-	}
-	if f.privateKeyFile != "" {
-		if f.secretFile != "" {
-			return errors.New("give --client-secret-file or --private-key-file, not both")
-		}
-		f.authMethod = "private_key_jwt"
-	} else if f.secretFile == "" {
-		return errors.New("--client-secret-file is required (use - to read the secret from standard input), or --private-key-file for private_key_jwt")
-	}
 	if f.output != "token" && f.output != "json" {
 		return fmt.Errorf("--output %q: use token or json", f.output)
+	}
+	var creds []string
+	for _, c := range [][2]string{{"--client-secret-file", f.secretFile}, {"--private-key-file", f.privateKeyFile}, {"--federated-token-file", f.federatedTokenFile}} {
+		if c[1] != "" {
+			creds = append(creds, c[0])
+		}
+	}
+	if len(creds) > 1 {
+		return fmt.Errorf("give one of %s, not %s", strings.Join(creds, ", "), strings.Join(creds, " and "))
+	}
+	if !f.exchange && (f.subjectTokenFile != "" || f.subjectTokenType != "") {
+		return errors.New("--subject-token-file and --subject-token-type are for a token exchange: add --exchange")
+	}
+	switch {
+	case f.privateKeyFile != "":
+		f.authMethod = "private_key_jwt"
+	case f.federatedTokenFile != "":
+		f.authMethod = "federated_jwt"
+	case f.secretFile != "":
+	case f.exchange && cmd.Flags().Changed("auth-method"):
+		return fmt.Errorf("--auth-method %s needs credentials: --client-secret-file, --private-key-file or --federated-token-file", f.authMethod)
+	case f.exchange:
+		f.authMethod = "none" // a workload's token that names its client, or an error below
+	default:
+		return errors.New("--client-secret-file is required (use - to read the secret from standard input), or --private-key-file for private_key_jwt, or --federated-token-file for a workload's token")
+	}
+	if f.clientID == "" && f.authMethod != "federated_jwt" && f.authMethod != "none" {
+		return errors.New("--client-id is required")
 	}
 	cfg := &client.Config{
 		Issuer: f.issuer, TokenURL: f.tokenURL, ClientID: f.clientID,
@@ -101,23 +140,52 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 			return errors.New("--auth-method private_key_jwt needs --private-key-file")
 		}
 		cfg.AuthStyle = client.AuthPrivateKeyJWT
+	case "federated_jwt":
+		if f.federatedTokenFile == "" {
+			return errors.New("--auth-method federated_jwt needs --federated-token-file")
+		}
+		// The file is read by the kit, on every attempt, as a workload would.
+		cfg.AuthStyle, cfg.FederatedTokenFile = client.AuthFederatedJWT, f.federatedTokenFile
+	case "none":
+		if !f.exchange || cmd.Flags().Changed("auth-method") {
+			return fmt.Errorf("--auth-method %q: use client_secret_basic, client_secret_post, private_key_jwt or federated_jwt", f.authMethod)
+		}
+		if f.clientID != "" {
+			return errors.New("--client-id without credentials: give the actor's --client-secret-file, --private-key-file or --federated-token-file, or drop --client-id to exchange a workload's token that names its client")
+		}
+		cfg.AuthStyle = client.AuthNone
 	default:
-		return fmt.Errorf("--auth-method %q: use client_secret_basic, client_secret_post or private_key_jwt", f.authMethod)
+		return fmt.Errorf("--auth-method %q: use client_secret_basic, client_secret_post, private_key_jwt or federated_jwt", f.authMethod)
 	}
-	if f.privateKeyFile != "" {
+	switch {
+	case f.privateKeyFile != "":
 		key, err := readPrivateKey(f.privateKeyFile)
 		if err != nil {
 			return err
 		}
 		cfg.PrivateKey, cfg.KeyID = key, f.keyID
-	} else {
+	case f.secretFile != "":
+		if f.exchange && f.secretFile == "-" && f.subjectTokenFile == "-" {
+			return errors.New("--client-secret-file and --subject-token-file cannot both be - (standard input): put one in a file")
+		}
 		secret, err := readSecretFile(e, f.secretFile)
 		if err != nil {
 			return err
 		}
 		cfg.ClientSecret = secret
 	}
-	tok, err := cfg.Token(cmd.Context())
+
+	var tok *oauth2.Token
+	var err error
+	if f.exchange {
+		req, rerr := exchangeRequest(e, f, cfg.AuthStyle == client.AuthNone)
+		if rerr != nil {
+			return rerr
+		}
+		tok, err = cfg.Exchange(cmd.Context(), req)
+	} else {
+		tok, err = cfg.Token(cmd.Context())
+	}
 	if err != nil {
 		return err
 	}
@@ -133,7 +201,85 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 	if s, ok := tok.Extra("scope").(string); ok {
 		out["scope"] = s
 	}
+	if s, ok := tok.Extra("issued_token_type").(string); ok {
+		out["issued_token_type"] = s
+	}
 	return writeJSON(e.stdout, out)
+}
+
+// subjectTokenTypes are --subject-token-type's short names (RFC 8693 §3).
+var subjectTokenTypes = map[string]string{
+	"access_token": client.TokenTypeAccessToken,
+	"jwt":          client.TokenTypeJWT,
+	"id_token":     client.TokenTypeIDToken,
+}
+
+// exchangeRequest reads the subject token and builds the exchange of
+// --exchange. Without credentials (unauthenticated) only a workload's token
+// can be exchanged: a delegation needs the actor to authenticate.
+func exchangeRequest(e *env, f *tokenFlags, unauthenticated bool) (client.ExchangeRequest, error) {
+	if f.subjectTokenFile == "" {
+		return client.ExchangeRequest{}, errors.New("--exchange needs --subject-token-file (use - to read the subject token from standard input)")
+	}
+	typ := f.subjectTokenType
+	if typ == "" {
+		typ = "access_token"
+		if unauthenticated {
+			typ = "jwt"
+		}
+	}
+	urn, ok := subjectTokenTypes[typ]
+	if !ok {
+		for _, u := range subjectTokenTypes {
+			if typ == u {
+				urn, ok = u, true
+			}
+		}
+	}
+	if !ok {
+		return client.ExchangeRequest{}, fmt.Errorf("--subject-token-type %q: use access_token, jwt or id_token", typ)
+	}
+	if unauthenticated && urn == client.TokenTypeAccessToken {
+		return client.ExchangeRequest{}, errors.New("a delegation (--subject-token-type access_token) needs the actor's credentials: --client-id with --client-secret-file or --private-key-file, or --federated-token-file")
+	}
+	subject, err := readTokenFile(e, f.subjectTokenFile, "the subject token")
+	if err != nil {
+		return client.ExchangeRequest{}, err
+	}
+	return client.ExchangeRequest{SubjectToken: subject, SubjectTokenType: urn, Resource: f.audience, Scopes: splitScopes(f.scopes)}, nil
+}
+
+// maxTokenFile bounds what is read as a token (the token endpoint takes at
+// most 64 KiB of body).
+const maxTokenFile = 32 << 10
+
+// readTokenFile reads a token from a file or standard input ("-"): its
+// first line, without surrounding white space, "Bearer " removed.
+func readTokenFile(e *env, path, what string) (string, error) {
+	var r io.Reader
+	if path == "-" {
+		r = e.stdin
+	} else {
+		fh, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", what, err)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxTokenFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s from %s: %w", what, path, err)
+	}
+	if len(data) > maxTokenFile {
+		return "", fmt.Errorf("read %s from %s: over %d bytes; is it the right file?", what, path, maxTokenFile)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "Bearer "))
+	if tok == "" {
+		return "", fmt.Errorf("read %s from %s: it is empty", what, path)
+	}
+	return tok, nil
 }
 
 // maxSecretFile bounds what is read as a secret, so that pointing the flag
