@@ -280,3 +280,7 @@ var dummyKeys = sync.OnceValue(func() map[string]crypto.PublicKey {
 	}
 	return m
 })
+
+// FailureReason is e.Reason, for callers that read the reason through an
+// interface (issuer.FederatedTokenVerifier).
+func (e *FederatedError) FailureReason() string { return e.Reason }
