@@ -62,7 +62,6 @@ type Issuer struct {
 	discoveryIss string
 	cacheControl string
 	down         bool
-	rsaPool      []*rsa.PrivateKey
 }
 
 // Key is one signing key of the issuer.
@@ -93,13 +92,8 @@ func New(t testing.TB, alg string) *Issuer {
 // JWKSURI is the URL of its JWK Set.
 func (i *Issuer) JWKSURI() string { return i.URL + JWKSPath }
 
-var (
-	rsaMu   sync.Mutex
-	rsaKeys []*rsa.PrivateKey
-)
-
-// newKey makes a key of the issuer's alg. RSA keys come from a pool shared
-// by the process (generating one takes long), never twice for one issuer.
+// newKey makes a fresh key of the issuer's alg (RSA 2048 takes some tens
+// of milliseconds).
 func (i *Issuer) newKey(t testing.TB) *Key {
 	var priv crypto.Signer
 	if i.alg == "ES256" {
@@ -109,18 +103,11 @@ func (i *Issuer) newKey(t testing.TB) *Key {
 		}
 		priv = k
 	} else {
-		n := len(i.keys)
-		rsaMu.Lock()
-		for len(rsaKeys) <= n {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				rsaMu.Unlock()
-				t.Fatal(err)
-			}
-			rsaKeys = append(rsaKeys, k)
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
 		}
-		priv = rsaKeys[n]
-		rsaMu.Unlock()
+		priv = k
 	}
 	var b [6]byte
 	rand.Read(b[:])
