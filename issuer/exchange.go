@@ -121,7 +121,7 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	if exp <= now.Unix() {
 		return nil, &failure{errSubjectTokenRefused, "subject_expired: the subject_token expires within the second"}
 	}
-	tok, err := i.sign(now, &auth.Claims{
+	tok, err := i.sign(now, scope, &auth.Claims{
 		Subject:  tc.Subject,
 		Audience: auth.Audience{aud},
 		ClientID: actor.ID,
