@@ -140,7 +140,11 @@ type settings struct {
 
 // check validates cfg and applies the defaults, reporting every problem
 // at once.
-func (cfg Config) check() (settings, error) {
+func (cfg Config) check() (settings, error) { return cfg.checkFor(true) }
+
+// checkFor is check; needReplay is false for a FederatedVerifier, whose
+// tokens are not one-time.
+func (cfg Config) checkFor(needReplay bool) (settings, error) {
 	s := settings{
 		issuer: cfg.Issuer, tokenEndpoint: cfg.TokenEndpoint, replay: cfg.Replay,
 		clock: cfg.Clock, maxLifetime: cfg.MaxLifetime, leeway: cfg.Leeway,
@@ -152,7 +156,7 @@ func (cfg Config) check() (settings, error) {
 	if cfg.Issuer == "" && cfg.TokenEndpoint == "" {
 		bad("set Issuer or TokenEndpoint (or both): an assertion's aud must name one of them")
 	}
-	if cfg.Replay == nil {
+	if cfg.Replay == nil && needReplay {
 		bad("Replay is required: without it a client assertion could be used any number of times (RFC 7523 §3, item 7)")
 	}
 	positive := func(name string, d *time.Duration, def time.Duration) {

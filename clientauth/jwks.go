@@ -3,6 +3,7 @@ package clientauth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,31 +42,37 @@ type inlineSet struct {
 // large registry.
 const maxInlineSets = 100_000
 
-func (s *inlineSets) get(c *auth.Client) (*jwkset.Set, error) {
-	sum := sha256.Sum256(c.JWKS)
+func (s *inlineSets) get(c *auth.Client) (*jwkset.Set, error) { return s.parsed(c.ID, c.JWKS) }
+
+// parsed returns the parsed set jwks of owner (a client ID, or a trusted
+// issuer's name), parsing it only when it changed since the last call.
+func (s *inlineSets) parsed(owner string, jwks []byte) (*jwkset.Set, error) {
+	sum := sha256.Sum256(jwks)
 	s.mu.Lock()
-	e, ok := s.byClient[c.ID]
+	e, ok := s.byClient[owner]
 	s.mu.Unlock()
 	if ok && e.sum == sum {
 		return e.set, e.err
 	}
 	e = inlineSet{sum: sum}
-	e.set, e.err = jwkset.Parse(c.JWKS, parseOptions)
+	e.set, e.err = jwkset.Parse(jwks, parseOptions)
 	s.mu.Lock()
 	if s.byClient == nil || len(s.byClient) >= maxInlineSets {
 		s.byClient = make(map[string]inlineSet)
 	}
-	s.byClient[strings.Clone(c.ID)] = e // a copy: c.ID may point into a replica's memory
+	s.byClient[strings.Clone(owner)] = e // a copy: owner may point into a replica's memory
 	s.mu.Unlock()
 	return e.set, e.err
 }
 
-// remoteSets caches the JWK Sets fetched from jwks_uri, one entry per URI.
+// remoteSets caches the JWK Sets fetched from jwks_uri, one entry per URI,
+// for clients (Verifier) and trusted issuers (FederatedVerifier) alike: the
+// same throttling, cache lifetime, stale use and egress guard.
 type remoteSets struct {
 	cfg *settings
 
 	mu        sync.Mutex
-	byURI     map[string]*remoteSet
+	byURI     map[remoteKey]*remoteSet
 	nextSweep int // prune unused entries when byURI grows to this size
 }
 
@@ -73,6 +80,11 @@ type remoteSets struct {
 // serialized, shared and throttled under mu.
 type remoteSet struct {
 	uri string
+	// discover is set when uri is a trusted issuer's identifier whose
+	// OpenID discovery document names the jwks_uri (see discoverJWKSURI).
+	discover bool
+	// owner names the trusted issuer for the log; "" for a client's.
+	owner string
 
 	mu          sync.Mutex
 	set         *jwkset.Set
@@ -93,12 +105,32 @@ type fetchCall struct {
 
 // entry returns the cache entry of uri, creating it when there is none.
 func (r *remoteSets) entry(uri string, now time.Time) *remoteSet {
+	return r.entryOf(uri, false, "", now)
+}
+
+// issuerEntry returns the cache entry of a trusted issuer's keys: at its
+// jwks_uri, or when it has none found through its OpenID discovery document.
+func (r *remoteSets) issuerEntry(t *auth.TrustedIssuer, now time.Time) *remoteSet {
+	if t.JWKSURI != "" {
+		return r.entryOf(t.JWKSURI, false, t.Name, now)
+	}
+	return r.entryOf(t.Issuer, true, t.Name, now)
+}
+
+// remoteKey names an entry: a jwks_uri, or an issuer to discover.
+type remoteKey struct {
+	uri      string
+	discover bool
+}
+
+func (r *remoteSets) entryOf(uri string, discover bool, owner string, now time.Time) *remoteSet {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byURI == nil {
-		r.byURI = make(map[string]*remoteSet)
+		r.byURI = make(map[remoteKey]*remoteSet)
 	}
-	e := r.byURI[uri]
+	key := remoteKey{uri, discover}
+	e := r.byURI[key]
 	if e == nil {
 		if len(r.byURI) >= r.nextSweep {
 			// Forget the URIs no client used for MaxStaleJWKS (a client
@@ -114,8 +146,8 @@ func (r *remoteSets) entry(uri string, now time.Time) *remoteSet {
 			}
 			r.nextSweep = max(2*len(r.byURI), 1024)
 		}
-		e = &remoteSet{uri: uri}
-		r.byURI[uri] = e
+		e = &remoteSet{uri: uri, discover: discover, owner: owner}
+		r.byURI[key] = e
 	}
 	return e
 }
@@ -212,18 +244,33 @@ func (r *remoteSets) startLocked(e *remoteSet, now time.Time) *fetchCall {
 		defer close(call.done)
 		ctx, cancel := context.WithTimeout(context.Background(), FetchTimeout)
 		defer cancel()
-		set, ttl, err := r.fetch(ctx, e.uri)
+		uri, err := e.uri, error(nil)
+		if e.discover {
+			uri, err = r.discoverJWKSURI(ctx, e.uri)
+		}
+		var set *jwkset.Set
+		var ttl time.Duration
+		if err == nil {
+			set, ttl, err = r.fetch(ctx, uri)
+		}
 		done := r.cfg.clock.Now()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.inflight = nil
 		e.lastErr = err
 		if err != nil {
-			attrs := []any{"jwks_uri", e.uri, "err", err}
+			msg, attrs := "clientauth: cannot fetch a client's JWK Set", []any{"jwks_uri", e.uri, "err", err}
+			if e.owner != "" {
+				msg = "clientauth: cannot fetch a trusted issuer's JWK Set"
+				attrs = append(attrs, "trusted_issuer", e.owner)
+			}
+			if e.discover {
+				attrs[0] = "issuer"
+			}
 			if _, denied := errors.AsType[*egress.DeniedError](err); denied {
 				attrs = append(attrs, "why", "keys are fetched from public addresses only; in development, clientauth.Config.AllowPrivateAddresses (serve --allow-private-addresses) lifts this")
 			}
-			r.cfg.logger.Warn("clientauth: cannot fetch a client's JWK Set", attrs...)
+			r.cfg.logger.Warn(msg, attrs...)
 			return
 		}
 		e.set, e.fetched, e.expires = set, done, done.Add(ttl)
@@ -271,4 +318,58 @@ func (r *remoteSets) cacheLifetime(h http.Header) time.Duration {
 		return age
 	}
 	return r.cfg.cacheTTL
+}
+
+// DiscoveryPath is where an OpenID provider publishes its metadata,
+// appended to its issuer identifier (OpenID Connect Discovery 1.0 §4).
+const DiscoveryPath = "/.well-known/openid-configuration"
+
+// MaxDiscoverySize bounds a fetched discovery document; real ones are a
+// few kilobytes.
+const MaxDiscoverySize = 64 << 10
+
+// discoverJWKSURI fetches issuer's OpenID discovery document and returns
+// its jwks_uri. The document's "issuer" must be issuer exactly (OpenID
+// Connect Discovery 1.0 §4.3): otherwise whoever serves it could name keys
+// of another issuer. The issuer URL and the jwks_uri are held to the rules
+// of a client's jwks_uri (scheme, egress). Its errors are for the log only.
+func (r *remoteSets) discoverJWKSURI(ctx context.Context, issuer string) (string, error) {
+	docURL := strings.TrimSuffix(issuer, "/") + DiscoveryPath
+	if err := checkJWKSURI(docURL, r.cfg.allowHTTP, r.cfg.egress); err != nil {
+		return "", fmt.Errorf("discovery of %s: %w", issuer, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("discovery of %s: %w", issuer, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.cfg.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("discovery of %s: %w", issuer, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("discovery of %s: %s answered HTTP %d", issuer, docURL, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDiscoverySize+1))
+	if err != nil {
+		return "", fmt.Errorf("discovery of %s: %w", issuer, err)
+	}
+	if len(body) > MaxDiscoverySize {
+		return "", fmt.Errorf("discovery of %s: the document is over %d bytes", issuer, MaxDiscoverySize)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("discovery of %s: not a JSON document: %w", issuer, err)
+	}
+	switch {
+	case doc.Issuer != issuer:
+		return "", fmt.Errorf("discovery of %s: the document's issuer is %q, not the issuer's identifier exactly", issuer, doc.Issuer)
+	case doc.JWKSURI == "":
+		return "", fmt.Errorf("discovery of %s: the document has no jwks_uri", issuer)
+	}
+	return doc.JWKSURI, nil
 }

@@ -202,34 +202,67 @@ func (v *Verifier) keys(ctx context.Context, c *auth.Client, h header, now time.
 			return nil, e
 		}
 	}
-	found := candidates(set, h)
+	keys, found, problem := v.remote.pick(ctx, set, entry, h, now)
+	switch problem {
+	case noKeyForAlg:
+		return nil, invalid("the client assertion has no kid, and none of the client's keys is for its alg %s", h.alg)
+	case tooManyForAlg:
+		return nil, invalid("the client assertion has no kid, and %d of the client's keys are for its alg %s: name the key with kid", len(found), h.alg)
+	case unknownKID:
+		return nil, invalid("the client has no key with the client assertion's kid %s", quote(h.kid))
+	case algMismatch:
+		return nil, invalid("the client assertion's alg %s is not the algorithm of the client's key %s (%s)", h.alg, quote(h.kid), found[0].Alg)
+	}
+	return keys, nil
+}
+
+// keyProblem is why pick found no key to verify with.
+type keyProblem int
+
+const (
+	keysFound     keyProblem = iota
+	noKeyForAlg              // no kid, and no key of the alg
+	tooManyForAlg            // no kid, and more than maxUnnamedCandidates keys of the alg
+	unknownKID               // no key with the kid
+	algMismatch              // keys with the kid, none for the alg
+)
+
+// pick returns the keys of set a token with header h may be verified
+// with: those named by its kid with its alg (RFC 8725 §3.1: the key
+// decides the algorithm), or without kid those of its alg, at most
+// maxUnnamedCandidates. When set holds none and it came from the remote
+// entry (nil for an inline set), the entry is fetched again, throttled
+// (refetch), which is how a key rotation is followed. found are the keys
+// of the kid (or of the alg) whatever their algorithm, for messages.
+func (r *remoteSets) pick(ctx context.Context, set *jwkset.Set, entry *remoteSet, h header, now time.Time) (keys, found []jwkset.Key, _ keyProblem) {
+	found = candidates(set, h)
 	if len(found) == 0 && entry != nil {
-		if next := v.remote.refetch(ctx, entry, now, set); next != nil {
-			set, found = next, candidates(next, h)
+		if next := r.refetch(ctx, entry, now, set); next != nil {
+			found = candidates(next, h)
 		}
 	}
 	if !h.hasKID {
 		switch n := len(found); {
 		case n == 0:
-			return nil, invalid("the client assertion has no kid, and none of the client's keys is for its alg %s", h.alg)
+			return nil, found, noKeyForAlg
 		case n > maxUnnamedCandidates:
-			return nil, invalid("the client assertion has no kid, and %d of the client's keys are for its alg %s: name the key with kid", n, h.alg)
+			return nil, found, tooManyForAlg
 		}
-		return found, nil
+		return found, found, keysFound
 	}
 	if len(found) == 0 {
-		return nil, invalid("the client has no key with the client assertion's kid %s", quote(h.kid))
+		return nil, found, unknownKID
 	}
 	var fit []jwkset.Key
 	for _, k := range found {
-		if k.Alg == h.alg { // RFC 8725 §3.1: the key decides the algorithm
+		if k.Alg == h.alg {
 			fit = append(fit, k)
 		}
 	}
 	if len(fit) == 0 {
-		return nil, invalid("the client assertion's alg %s is not the algorithm of the client's key %s (%s)", h.alg, quote(h.kid), found[0].Alg)
+		return nil, found, algMismatch
 	}
-	return fit, nil
+	return fit, found, keysFound
 }
 
 // candidates are the keys of set named by h's kid, or without kid those of

@@ -58,6 +58,10 @@ type Metadata struct {
 
 func (s *Server) metadata() Metadata {
 	iss := s.Issuer.Config().Issuer
+	// federated_jwt is not listed: a federated client sends its trusted
+	// issuer's token with the wire format of private_key_jwt
+	// (client_assertion_type jwt-bearer, RFC 7523 §2.2), which is what a
+	// client library needs to know, and no registry defines another name.
 	methods := []string{auth.AuthClientSecretBasic, auth.AuthClientSecretPost}
 	if len(s.AssertionAlgorithms) > 0 {
 		methods = append(methods, auth.AuthPrivateKeyJWT)
@@ -68,7 +72,7 @@ func (s *Server) metadata() Metadata {
 		JWKSURI:                           iss + JWKSPath,
 		ScopesSupported:                   s.Scopes.Scopes(),
 		ResponseTypesSupported:            []string{}, // no authorization endpoint: no response types
-		GrantTypesSupported:               []string{auth.GrantClientCredentials},
+		GrantTypesSupported:               []string{auth.GrantClientCredentials, auth.GrantTokenExchange},
 		TokenEndpointAuthMethodsSupported: methods,
 		TokenEndpointAuthSigningAlgValuesSupported: s.AssertionAlgorithms,
 		IntrospectionEndpoint:                      iss + IntrospectPath,

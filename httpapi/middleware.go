@@ -25,9 +25,11 @@ type recorder struct {
 // authEvent is what happened at the token, introspection or revocation
 // endpoint, logged as structured fields: who (client_id, address), what
 // (event, outcome: "issued", "active", … or the OAuth error code), and the
-// token's jti and scope — never a secret, an assertion or a token.
+// token's jti and scope — never a secret, an assertion or a token. reason
+// says why a refusal was made when the answer hides it (a federated
+// token's: issuer.FailureReason), for operators only.
 type authEvent struct {
-	name, outcome, jti, scope, method string
+	name, outcome, jti, scope, method, reason string
 }
 
 // appendAttrs appends the event's attributes to attrs.
@@ -41,6 +43,9 @@ func (e *authEvent) appendAttrs(attrs []slog.Attr) []slog.Attr {
 	}
 	if e.scope != "" {
 		attrs = append(attrs, slog.String("scope", e.scope))
+	}
+	if e.reason != "" {
+		attrs = append(attrs, slog.String("reason", e.reason))
 	}
 	return attrs
 }
@@ -129,12 +134,12 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 }
 
 // maxEventAttrs is how many attributes an event's own line can have: the
-// event's five, remote and client_id.
-const maxEventAttrs = 7
+// event's six, remote and client_id.
+const maxEventAttrs = 8
 
 // maxRequestAttrs is how many attributes a request's line can have: five
-// always, peer, client_id, and the event's five.
-const maxRequestAttrs = 12
+// always, peer, client_id, and the event's six.
+const maxRequestAttrs = 13
 
 var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
 

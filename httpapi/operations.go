@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/oauthwire"
 )
 
@@ -19,7 +20,7 @@ func (s *Server) authenticateOperation(w http.ResponseWriter, r *http.Request, n
 	}
 	c, err := s.Issuer.AuthenticateClient(r.Context(), op.Client, known)
 	if err != nil {
-		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: errorCode(err), method: op.Client.AuthMethod})
+		s.recordEvent(w, r, op.Client.ClientID, authEvent{name: name + ".refused", outcome: errorCode(err), method: op.Client.AuthMethod, reason: issuer.FailureReason(err)})
 		s.tokenError(w, err, usedBasic(r))
 		return nil, op
 	}

@@ -62,3 +62,15 @@ func TestRateLimitHeadersAllocations(t *testing.T) {
 		t.Errorf("setRateLimitHeaders allocates %.0f times, want at most 2 (one string, one array)", n)
 	}
 }
+
+// TestAuthEventReason: a refusal's reason is on the log line, as "reason".
+func TestAuthEventReason(t *testing.T) {
+	ev := authEvent{name: "token.refused", outcome: "invalid_client", method: "federated_jwt", reason: "unbound_subject: no client is bound"}
+	attrs := ev.appendAttrs(nil)
+	if a := attrs[len(attrs)-1]; a.Key != "reason" || a.Value.String() != ev.reason {
+		t.Fatalf("attrs %v", attrs)
+	}
+	if len(attrs)+2 > maxEventAttrs {
+		t.Fatalf("%d attributes and remote and client_id exceed maxEventAttrs %d", len(attrs), maxEventAttrs)
+	}
+}

@@ -22,11 +22,15 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := s.Issuer.IssueClient(r.Context(), req, c)
 	if err != nil {
-		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(err), method: req.AuthMethod})
+		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(err), method: req.AuthMethod, reason: issuer.FailureReason(err)})
 		s.tokenError(w, err, usedBasic(r))
 		return
 	}
-	s.recordEvent(w, r, req.ClientID, authEvent{name: "token.issued", outcome: "issued", jti: tok.JTI, scope: tok.Scope, method: req.AuthMethod})
+	id := req.ClientID
+	if id == "" && c != nil {
+		id = c.ID // a federated client, which need not send its client_id
+	}
+	s.recordEvent(w, r, id, authEvent{name: "token.issued", outcome: "issued", jti: tok.JTI, scope: tok.Scope, method: req.AuthMethod})
 	oauthwire.WriteToken(w, tok)
 }
 

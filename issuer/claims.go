@@ -37,5 +37,23 @@ func appendClaims(dst []byte, c *auth.Claims) []byte {
 		dst = append(dst, `,"client_incarnation":`...)
 		dst = jsonenc.AppendString(dst, c.ClientIncarnation)
 	}
+	if c.Act != nil {
+		dst = append(dst, `,"act":`...)
+		dst = appendActor(dst, c.Act)
+	}
+	return append(dst, '}')
+}
+
+// appendActor appends an "act" claim (RFC 8693 §4.1) as json.Marshal
+// writes an *auth.Actor, nested actors inside. The depth is bounded by
+// whoever built the chain (issuer.exchange refuses deep ones); the
+// recursion follows it.
+func appendActor(dst []byte, a *auth.Actor) []byte {
+	dst = append(dst, `{"sub":`...)
+	dst = jsonenc.AppendString(dst, a.Subject)
+	if a.Act != nil {
+		dst = append(dst, `,"act":`...)
+		dst = appendActor(dst, a.Act)
+	}
 	return append(dst, '}')
 }

@@ -114,6 +114,9 @@ func (i *Issuer) stillGranted(c *auth.Client, tc *auth.Claims, now int64) bool {
 	if tc.IssuedAt+int64(i.tokenTTL(c)/time.Second) <= now {
 		return false
 	}
+	if tc.Act != nil {
+		return i.stillDelegated(c, tc)
+	}
 	for s := range strings.SplitSeq(tc.Scope, " ") {
 		if s != "" && !slices.Contains(c.Scopes, s) {
 			return false
@@ -122,6 +125,29 @@ func (i *Issuer) stillGranted(c *auth.Client, tc *auth.Claims, now int64) bool {
 	allowed := i.audiences(c)
 	for _, aud := range tc.Audience {
 		if !slices.Contains(allowed, aud) {
+			return false
+		}
+	}
+	return len(tc.Audience) > 0
+}
+
+// stillDelegated is stillGranted's rest for a delegated token (token
+// exchange, act set) of actor c: its audience is still one of the actor's
+// ExchangeAudiences, and its subject, a client of ours, still exists,
+// enabled, holding each of the token's scopes (the scopes are the
+// subject's, not the actor's).
+func (i *Issuer) stillDelegated(c *auth.Client, tc *auth.Claims) bool {
+	for _, aud := range tc.Audience {
+		if !slices.Contains(c.ExchangeAudiences, aud) {
+			return false
+		}
+	}
+	subject := i.clients.Lookup(tc.Subject)
+	if subject == nil || subject.Disabled {
+		return false
+	}
+	for s := range strings.SplitSeq(tc.Scope, " ") {
+		if s != "" && !slices.Contains(subject.Scopes, s) {
 			return false
 		}
 	}

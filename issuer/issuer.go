@@ -37,6 +37,17 @@ type Config struct {
 	// Revocations holds revoked token IDs (RFC 7009) for introspection and
 	// revocation; nil means tokens cannot be revoked one by one.
 	Revocations auth.RevocationStore
+	// Federation finds the trusted issuers and the clients bound to their
+	// subjects (the in-memory replica implements it), and FederatedTokens
+	// verifies those issuers' tokens (clientauth.FederatedVerifier): with
+	// both, clients authenticate with a trusted issuer's token as their
+	// client assertion (auth.AuthFederatedJWT) or exchange it for an
+	// access token (RFC 8693). Either nil turns federation off.
+	Federation      auth.Federation
+	FederatedTokens FederatedTokenVerifier
+	// FederationObserver counts federated authentications by issuer and
+	// outcome; nil counts nothing.
+	FederationObserver FederationObserver
 	// MaxSlowSecretChecks bounds the argon2id checks of imported secrets
 	// running at once (19 MiB each); past it, authentication that needs one
 	// is refused with temporarily_unavailable. Default one per CPU
@@ -128,7 +139,29 @@ func (i *Issuer) Limit(ctx context.Context, req *auth.TokenRequest) (auth.Decisi
 // unknown one: to be passed to LimitClient and then IssueClient or
 // AuthenticateClient, so that a request reads its client once. The client
 // is shared and must not be modified.
+//
+// Lookup also tells a federated request apart, by the unverified iss of
+// its token, before any limit is charged: a client assertion whose iss is
+// a trusted issuer's, or is not its sub, becomes auth.AuthFederatedJWT
+// (see federatedLookup), and the client is then
+// the one bound to the token's (issuer, sub), as it is for a token
+// exchange of an external token (RFC 8693) without client authentication.
 func (i *Issuer) Lookup(req *auth.TokenRequest) *auth.Client {
+	switch {
+	case req.AuthMethod == auth.AuthPrivateKeyJWT:
+		if c, federated := i.federatedLookup(req.ClientAssertion, true); federated {
+			req.AuthMethod = auth.AuthFederatedJWT
+			return c
+		}
+		if req.ClientID == "" {
+			// oauthwire leaves client_id to us for an assertion whose iss
+			// is not its sub; as private_key_jwt it names its sub.
+			_, req.ClientID, _ = unverifiedIssuer(req.ClientAssertion)
+		}
+	case chargedToBound(req):
+		c, _ := i.federatedLookup(req.SubjectToken, false)
+		return c
+	}
 	if req.ClientID == "" {
 		return nil
 	}
@@ -138,7 +171,23 @@ func (i *Issuer) Lookup(req *auth.TokenRequest) *auth.Client {
 // LimitClient is Limit for a request whose client Lookup returned: c is
 // nil for an unknown client_id, which is charged to its own budget at the
 // default rate all the same.
+//
+// A federated request (see Lookup) is charged to the client bound to its
+// token's unverified (issuer, sub), c, or when there is none to its
+// address: never to the sub, which is not a client ID.
 func (i *Issuer) LimitClient(ctx context.Context, req *auth.TokenRequest, c *auth.Client) (auth.Decision, LimitScope, error) {
+	if chargedToBound(req) {
+		if c == nil {
+			d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
+			return d, LimitAddress, err
+		}
+		rate := i.cfg.RateLimit
+		if !c.RateLimit.IsZero() {
+			rate = c.RateLimit
+		}
+		d, err := i.limiter.Allow(ctx, "client:"+c.ID, rate)
+		return d, LimitClient, err
+	}
 	if req.ClientID == "" {
 		d, err := i.limiter.Allow(ctx, "addr:"+req.RemoteAddr, i.cfg.IPRateLimit)
 		return d, LimitAddress, err
@@ -164,15 +213,23 @@ func (i *Issuer) Issue(ctx context.Context, req auth.TokenRequest) (*auth.Token,
 func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Token, error) {
 	switch req.GrantType {
 	case "":
-		return nil, auth.ErrInvalidRequest.WithDescription("grant_type is required; this server supports grant_type=client_credentials")
+		return nil, auth.ErrInvalidRequest.WithDescription("grant_type is required; this server supports grant_type=client_credentials and " + auth.GrantTokenExchange)
 	case auth.GrantClientCredentials:
+	case auth.GrantTokenExchange:
+		return i.exchange(ctx, req, c)
 	default:
-		return nil, auth.ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("grant_type %.64q is not supported; use client_credentials", req.GrantType))
+		return nil, auth.ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("grant_type %.64q is not supported; use client_credentials or %s", req.GrantType, auth.GrantTokenExchange))
 	}
 	c, err := i.AuthenticateClient(ctx, req, c)
 	if err != nil {
 		return nil, err
 	}
+	return i.issueFor(c, req)
+}
+
+// issueFor issues client c its own access token, as the client credentials
+// grant does: the requested scope and audience if it may have them.
+func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
 	now := i.clock.Now()
 	scope, err := grantScope(c, req.Scope)
 	if err != nil {
@@ -183,25 +240,32 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 		return nil, err
 	}
 	ttl := i.tokenTTL(c)
-	signer, err := i.keys.Signer(now)
-	if err != nil {
-		return nil, err
-	}
-	tok := &auth.Token{TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: scope, JTI: newJTI()}
-	claims := auth.Claims{
-		Issuer:   i.cfg.Issuer,
+	return i.sign(now, scope, &auth.Claims{
 		Subject:  c.ID,
 		Audience: auth.Audience{aud},
 		ClientID: c.ID,
 		Scope:    scope,
-		IssuedAt: now.Unix(),
 		Expiry:   now.Add(ttl).Unix(),
-		JWTID:    tok.JTI,
 
 		ClientIncarnation: c.Incarnation,
+	})
+}
+
+// sign completes claims (iss, iat, jti) and signs them with the current
+// key; the token's expires_in runs from now to claims.Expiry. scope is
+// claims.Scope, passed apart so that nothing of *claims reaches the heap
+// (escape analysis does not tell fields apart: the token taking
+// claims.Scope would move the claims' audience to the heap, an allocation
+// per token).
+func (i *Issuer) sign(now time.Time, scope string, claims *auth.Claims) (*auth.Token, error) {
+	signer, err := i.keys.Signer(now)
+	if err != nil {
+		return nil, err
 	}
+	tok := &auth.Token{TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: scope, JTI: newJTI()}
+	claims.Issuer, claims.IssuedAt, claims.JWTID = i.cfg.Issuer, now.Unix(), tok.JTI
 	cb := bufpool.Get()
-	cb.B = appendClaims(cb.B, &claims)
+	cb.B = appendClaims(cb.B, claims)
 	tok.AccessToken, err = signer.Sign(cb.B)
 	bufpool.Put(cb)
 	if err != nil {
@@ -222,6 +286,10 @@ func (i *Issuer) Authenticate(ctx context.Context, req auth.TokenRequest) (*auth
 // AuthenticateClient is Authenticate for a request whose client Lookup
 // returned (nil when unknown).
 func (i *Issuer) AuthenticateClient(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Client, error) {
+	if req.AuthMethod == auth.AuthFederatedJWT {
+		// client_id is optional; when sent it must be the bound client.
+		return i.authenticateFederated(ctx, req.ClientAssertion, req.ClientID, errFederatedFailed)
+	}
 	if req.ClientID == "" {
 		return nil, auth.ErrInvalidClient.WithDescription("client authentication is required: send client_id and client_secret in the body or with HTTP Basic, or a client_assertion (private_key_jwt)")
 	}

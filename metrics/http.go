@@ -69,6 +69,19 @@ func (m *Metrics) initHTTP() {
 		"Introspection requests (RFC 7662) by outcome: active, inactive, or the error code of the refusal.", IntrospectionOutcomes)
 	m.revocation = m.newOutcomes("revocations_total",
 		"Revocation requests (RFC 7009) by outcome: done, or the error code of the refusal.", RevocationOutcomes)
+	m.federated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "federated_authentications_total",
+		Help: "Authentications with a trusted issuer's token (federated client assertions and token exchanges), by trusted issuer name (\"unknown\" for a token of no trusted issuer) and outcome: ok, or why it was refused.",
+	}, []string{"issuer", "outcome"})
+	m.reg.MustRegister(m.federated)
+}
+
+// ObserveFederated counts one federated authentication (issuer.
+// FederationObserver). issuer is a trusted issuer's name, from the
+// operator's registry, or "unknown", and outcome one of a fixed set of
+// reasons: the series stay few whatever callers send.
+func (m *Metrics) ObserveFederated(issuer, outcome string) {
+	m.federated.WithLabelValues(issuer, outcome).Inc()
 }
 
 // ObserveRequest counts one request to the public listener: route is one of

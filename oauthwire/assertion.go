@@ -34,11 +34,18 @@ func readAssertion(req *auth.TokenRequest, p *params, hasBasic bool) error {
 	if req.ClientID == "" {
 		// Only to find the client and charge its rate limit: the issuer
 		// checks that the verified iss and sub are this client.
-		sub, ok := AssertionSubject(assertion)
+		iss, sub, ok := assertionIssuerSubject(assertion)
 		if !ok {
 			return auth.ErrInvalidRequest.WithDescription("client_assertion is not a JWT with a sub claim naming the client, and no client_id was sent")
 		}
-		req.ClientID = sub
+		// A private_key_jwt assertion's iss is its sub, the client ID. One
+		// whose iss differs may be a trusted issuer's token
+		// (auth.AuthFederatedJWT), whose sub is no client ID: the issuer,
+		// which knows the trusted issuers, finds the client then
+		// (issuer.Lookup), and otherwise charges sub as before.
+		if iss == "" || iss == sub {
+			req.ClientID = sub
+		}
 	}
 	req.AuthMethod, req.ClientAssertion = auth.AuthPrivateKeyJWT, assertion
 	return nil
@@ -47,21 +54,30 @@ func readAssertion(req *auth.TokenRequest, p *params, hasBasic bool) error {
 // AssertionSubject reads the "sub" of a compact JWT without verifying
 // anything: it only says which client the assertion claims to be.
 func AssertionSubject(assertion string) (string, bool) {
+	_, sub, ok := assertionIssuerSubject(assertion)
+	return sub, ok
+}
+
+// assertionIssuerSubject is AssertionSubject, with the unverified "iss"
+// too ("" when absent or not a string).
+func assertionIssuerSubject(assertion string) (iss, sub string, ok bool) {
 	parts := strings.Split(assertion, ".")
 	if len(parts) != 3 {
-		return "", false
+		return "", "", false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", false
+		return "", "", false
 	}
 	// A map, not a struct: encoding/json matches struct fields without
 	// regard to case, so {"sub":"a","Sub":"b"} would give "b" where the
 	// assertion verifier (clientauth) reads "a".
 	var c map[string]json.RawMessage
-	var sub string
 	if json.Unmarshal(payload, &c) != nil || json.Unmarshal(c["sub"], &sub) != nil || sub == "" {
-		return "", false
+		return "", "", false
 	}
-	return sub, true
+	if json.Unmarshal(c["iss"], &iss) != nil {
+		iss = ""
+	}
+	return iss, sub, true
 }

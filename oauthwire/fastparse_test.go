@@ -21,6 +21,9 @@ func FuzzFastPaths(f *testing.F) {
 		` { "client_id" : null , "x":"y" } ` + "\n",
 		`{}`, `{ }`, `{"client_id":"a","client_id":"b"}`, `{"client_id":"a\"b"}`, `{"scope":1}`,
 		`{"a":"b",}`, `{"a":"b"} {}`, `{"a":"b"}x`, `[]`, `{"a":nul}`, `{"a":nullx}`, `{"é":"\u2028"}`,
+		"grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=a.b.c&subject_token_type=urn:ietf:params:oauth:token-type:jwt&requested_token_type=x",
+		`{"grant_type":"urn:ietf:params:oauth:grant-type:token-exchange","subject_token":"a.b.c","subject_token_type":"t","actor_token":null,"actor_token_type":"u"}`,
+		"subject_token=a&subject_token=b", `{"requested_token_type":"a","requested_token_type":"b"}`,
 		"{\"a\":\"\t\"}", `{"client_id":"x"`, `{"client_id"`, `{"client_id":`, `"x"`, `null`,
 	} {
 		f.Add([]byte(s))

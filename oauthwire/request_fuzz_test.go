@@ -78,6 +78,9 @@ func FuzzParseTokenRequest(f *testing.F) {
 	f.Add("application/json", "", []byte("{\"client_id\":\"svc\xff\"}"))
 	f.Add("application/x-www-form-urlencoded", "", []byte("client_id=%ff%fe&grant_type=client_credentials;x=1"))
 	f.Add("text/plain", "Bearer abc", []byte("grant_type=client_credentials"))
+	f.Add("application/x-www-form-urlencoded", "", []byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzdmMtYSJ9.c2ln&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt"))
+	f.Add("application/json", basic, []byte(`{"grant_type":"urn:ietf:params:oauth:grant-type:token-exchange","subject_token":"x","subject_token_type":"urn:ietf:params:oauth:token-type:access_token","actor_token":"y","actor_token_type":"z","requested_token_type":"w"}`))
+	f.Add("application/x-www-form-urlencoded", "", []byte("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJodHRwczovL2s4cyIsInN1YiI6InN5c3RlbTpzZXJ2aWNlYWNjb3VudDpuczpzYSJ9.c2ln"))
 	f.Add("application/x-www-form-urlencoded", "", []byte("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzdmMtYSIsImlzcyI6InN2Yy1hIn0.c2ln"))
 	f.Fuzz(func(t *testing.T, contentType, authorization string, body []byte) {
 		req, err := oauthwire.ParseTokenRequest(fuzzRequest(contentType, authorization, body))
@@ -94,7 +97,8 @@ func FuzzParseTokenRequest(f *testing.F) {
 			return
 		}
 		for name, v := range map[string]string{"grant_type": req.GrantType, "scope": req.Scope, "resource": req.Resource,
-			"audience": req.Audience, "client_assertion": req.ClientAssertion} {
+			"audience": req.Audience, "client_assertion": req.ClientAssertion, "subject_token": req.SubjectToken,
+			"subject_token_type": req.SubjectTokenType, "actor_token": req.ActorToken, "requested_token_type": req.RequestedTokenType} {
 			if !utf8.ValidString(v) {
 				t.Fatalf("%s is not UTF-8: %q", name, v)
 			}
@@ -112,8 +116,10 @@ func FuzzParseTokenRequest(f *testing.F) {
 				t.Fatalf("client_secret_post with a header, or without a secret: %+v", req)
 			}
 		case auth.AuthPrivateKeyJWT:
-			if authorization != "" || req.ClientSecret != "" || req.ClientAssertion == "" || req.ClientID == "" {
-				t.Fatalf("private_key_jwt with a secret, or without an assertion or client: %+v", req)
+			// ClientID may be empty: an assertion whose iss is not its sub
+			// may be a trusted issuer's token, whose client the issuer finds.
+			if authorization != "" || req.ClientSecret != "" || req.ClientAssertion == "" {
+				t.Fatalf("private_key_jwt with a secret, or without an assertion: %+v", req)
 			}
 		case auth.AuthNone:
 			if authorization != "" || req.ClientSecret != "" || req.ClientAssertion != "" {

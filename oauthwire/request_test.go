@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -556,5 +557,44 @@ func TestOverlongClientIDIsNotCharged(t *testing.T) {
 	req, err := oauthwire.ParseTokenRequest(r)
 	if !errors.Is(err, auth.ErrInvalidRequest) || req.ClientID != "" {
 		t.Fatalf("err %v, client_id kept: %v", err, req.ClientID != "")
+	}
+}
+
+func TestParseTokenExchange(t *testing.T) {
+	body := "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=s.t.x&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt" +
+		"&actor_token=a&actor_token_type=at&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&scope=read"
+	r := httptest.NewRequest(http.MethodPost, "/v1/auth/token", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req, err := oauthwire.ParseTokenRequest(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := auth.TokenRequest{GrantType: auth.GrantTokenExchange, SubjectToken: "s.t.x", SubjectTokenType: auth.TokenTypeJWT,
+		ActorToken: "a", ActorTokenType: "at", RequestedTokenType: auth.TokenTypeAccessToken, Scope: "read"}
+	if req != want {
+		t.Fatalf("got %+v\nwant %+v", req, want)
+	}
+	long := `{"grant_type":"x","subject_token":"` + strings.Repeat("a", oauthwire.MaxTokenLength+1) + `"}`
+	r = httptest.NewRequest(http.MethodPost, "/v1/auth/token", strings.NewReader(long))
+	r.Header.Set("Content-Type", "application/json")
+	if _, err := oauthwire.ParseTokenRequest(r); err == nil || !strings.Contains(err.Error(), "subject_token is longer") {
+		t.Fatalf("long subject_token: %v", err)
+	}
+}
+
+// TestFederatedAssertionLeavesClientID: an assertion whose iss is not its
+// sub (a trusted issuer's token) names no client_id; the issuer finds it.
+func TestFederatedAssertionLeavesClientID(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	assertion := enc([]byte(`{"alg":"ES256"}`)) + "." + enc([]byte(`{"iss":"https://k8s.test","sub":"system:serviceaccount:ns:sa"}`)) + ".c2ln"
+	body := "grant_type=client_credentials&client_assertion_type=" + url.QueryEscape(auth.ClientAssertionTypeJWT) + "&client_assertion=" + assertion
+	r := httptest.NewRequest(http.MethodPost, "/v1/auth/token", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req, err := oauthwire.ParseTokenRequest(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.ClientID != "" || req.AuthMethod != auth.AuthPrivateKeyJWT || req.ClientAssertion != assertion {
+		t.Fatalf("got %+v", req)
 	}
 }

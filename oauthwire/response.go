@@ -51,6 +51,10 @@ func appendToken(dst []byte, t *auth.Token) []byte {
 		dst = append(dst, `,"scope":`...)
 		dst = jsonenc.AppendString(dst, t.Scope)
 	}
+	if t.IssuedTokenType != "" { // token exchange only (RFC 8693 §2.2.1)
+		dst = append(dst, `,"issued_token_type":`...)
+		dst = jsonenc.AppendString(dst, t.IssuedTokenType)
+	}
 	return append(dst, "}\n"...)
 }
 

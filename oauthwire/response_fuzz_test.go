@@ -12,11 +12,11 @@ import (
 // FuzzWriteToken checks that WriteToken writes exactly the status, headers
 // and body that WriteJSON writes for the token after the no-cache headers.
 func FuzzWriteToken(f *testing.F) {
-	f.Add("eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "Bearer", int64(3600), "claims:read")
-	f.Add("", "", int64(0), "")
-	f.Add("<&>\u2028\xff\"\\\n", "bearer", int64(-1), "a b\tc")
-	f.Fuzz(func(t *testing.T, access, typ string, expires int64, scope string) {
-		tok := &auth.Token{AccessToken: access, TokenType: typ, ExpiresIn: expires, Scope: scope, JTI: "not written"}
+	f.Add("eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "Bearer", int64(3600), "claims:read", "")
+	f.Add("", "", int64(0), "", auth.TokenTypeAccessToken)
+	f.Add("<&>\u2028\xff\"\\\n", "bearer", int64(-1), "a b\tc", "<\u2029\x00>")
+	f.Fuzz(func(t *testing.T, access, typ string, expires int64, scope, issued string) {
+		tok := &auth.Token{AccessToken: access, TokenType: typ, ExpiresIn: expires, Scope: scope, IssuedTokenType: issued, JTI: "not written"}
 		got := httptest.NewRecorder()
 		WriteToken(got, tok)
 		want := httptest.NewRecorder()

@@ -140,7 +140,16 @@ type Config struct {
 	AllowHTTPJWKSURI bool
 	// AllowPrivateAddresses lets the server fetch keys (jwks_uri) from
 	// loopback, private, link-local and other special-purpose addresses.
+	// Both settings apply to trusted issuers' keys too (their jwks_uri
+	// and OpenID discovery documents).
 	AllowPrivateAddresses bool
+
+	// Federation finds the trusted issuers and the clients bound to their
+	// subjects, for federated client authentication and token exchange.
+	// Nil means the server's replica when it implements auth.Federation
+	// (and no federation when it does not): set it only to serve the
+	// trusted issuers from elsewhere, such as in a test.
+	Federation auth.Federation
 
 	// Logger receives the server's log. Default slog.Default().
 	Logger *slog.Logger

@@ -161,7 +161,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("private_key_jwt: %w", err)
 	}
-	s.issuer = issuer.New(issuer.Config{
+	icfg := issuer.Config{
 		Issuer:           s.issuerURL,
 		Audience:         c.Audience,
 		TokenTTL:         c.TokenTTL,
@@ -169,7 +169,32 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		IPRateLimit:      c.IPRateLimit,
 		Revocations:      s.data,
 		ClientAssertions: assertions,
-	}, s.replica, s.keys, limiter, s.clock)
+	}
+	if icfg.Federation = c.Federation; icfg.Federation == nil {
+		// The replica serves the trusted issuers and bindings once it
+		// keeps them (auth.Federation); until then there is no federation.
+		icfg.Federation, _ = any(s.replica).(auth.Federation)
+	}
+	if icfg.Federation != nil {
+		// Same rules as the clients' jwks_uri: same egress guard, same
+		// plain-http setting, same cache and refetch throttling.
+		fed, err := clientauth.NewFederatedVerifier(clientauth.Config{
+			Issuer:                s.issuerURL,
+			TokenEndpoint:         s.issuerURL + httpapi.TokenPath,
+			Clock:                 s.clock,
+			AllowHTTP:             c.AllowHTTPJWKSURI,
+			AllowPrivateAddresses: c.AllowPrivateAddresses,
+			Logger:                s.logger,
+		})
+		if err != nil {
+			return fmt.Errorf("federation: %w", err)
+		}
+		icfg.FederatedTokens = fed
+		if m != nil {
+			icfg.FederationObserver = m
+		}
+	}
+	s.issuer = issuer.New(icfg, s.replica, s.keys, limiter, s.clock)
 	handler, err := s.handler()
 	if err != nil {
 		return err

@@ -38,6 +38,11 @@ type Options struct {
 	// RedisURL, when set, makes the rate limiter Redis's (failing open to
 	// the in-memory one).
 	RedisURL string
+	// Federation, when set, serves the trusted issuers and their bindings
+	// (server.Config.Federation); nil uses the replica's, if it keeps them.
+	// Loopback issuers (internal/testoidc) are reached: the server then
+	// allows plain http and private addresses for keys.
+	Federation auth.Federation
 }
 
 // Server is a running token service.
@@ -85,6 +90,10 @@ func New(t testing.TB, opts Options) *Server {
 		Clock:        opts.Clock,
 		Metrics:      opts.Metrics,
 		RedisURL:     opts.RedisURL,
+		Federation:   opts.Federation,
+		// The loopback OIDC issuers of the tests serve plain http.
+		AllowHTTPJWKSURI:      opts.Federation != nil,
+		AllowPrivateAddresses: opts.Federation != nil,
 	})
 	if err == nil {
 		err = srv.Start(ctx)
