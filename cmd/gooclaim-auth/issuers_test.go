@@ -34,7 +34,9 @@ func TestIssuersCLI(t *testing.T) {
 	if !strings.Contains(out, "Trusted issuer k8s added") || !strings.Contains(out, "JWK Set, 1 key(s)") || !strings.Contains(out, "30m") {
 		t.Errorf("issuers add printed:\n%s", out)
 	}
-	waitUntil(t, func() bool { return ts.srv.Replica().IssuerByURL("https://kubernetes.default.svc.cluster.local") != nil })
+	waitUntil(t, func() bool {
+		return ts.srv.Replica().IssuerByURL("https://kubernetes.default.svc.cluster.local") != nil
+	})
 	var view map[string]any
 	out = ts.mustCLI("", "issuers", "add", "github", "--issuer", "https://token.actions.githubusercontent.com", "--audience", "https://auth.example.com", "-o", "json")
 	if err := json.Unmarshal([]byte(out), &view); err != nil || view["name"] != "github" || view["audience"] != "https://auth.example.com" || view["disabled"] != false {
