@@ -287,8 +287,8 @@ func testFederatedClients(t *testing.T, s auth.Store) {
 	if got, err = s.UpdateClient(ctx, "fed", func(c *auth.Client) error {
 		c.Federated, c.ExchangeAudiences = []auth.FederatedIdentity{}, []string{}
 		return nil
-	}); err != nil {
-		t.Fatalf("UpdateClient(empty): %v", err)
+	}); err != nil || got.Federated != nil || got.ExchangeAudiences != nil {
+		t.Fatalf("UpdateClient(empty) = %+v, %v; want nil Federated and ExchangeAudiences", got, err)
 	}
 	if got, err = s.Client(ctx, "fed"); err != nil || got.Federated != nil || got.ExchangeAudiences != nil {
 		t.Errorf("Client after emptying = %+v, %v; want nil Federated and ExchangeAudiences", got, err)
