@@ -17,10 +17,12 @@ import (
 // Store is everything the service keeps durably. Each storage backend
 // (sqlite, postgres) implements it and passes authtest.RunStoreTests.
 //
-// Every write (to clients, keys or revocations) appends an AuditEvent in its
-// own transaction, with the actor read from the context (WithAudit).
+// Every write (to clients, trusted issuers, keys or revocations) appends an
+// AuditEvent in its own transaction, with the actor read from the context
+// (WithAudit).
 type Store interface {
 	ClientStore
+	IssuerStore
 	KeyStore
 	ChangeFeed
 	RevocationStore

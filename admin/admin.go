@@ -75,6 +75,13 @@ type ClientSpec struct {
 	// method the client's credentials support.
 	AuthMethods []string
 	Metadata    map[string]string
+	// Federated binds the client to subjects of trusted issuers, whose
+	// tokens authenticate it. A client with federated identities and
+	// neither keys nor a secret given gets no secret, unless AuthMethods
+	// names a secret method.
+	Federated []auth.FederatedIdentity
+	// ExchangeAudiences are the audiences it may obtain by token exchange.
+	ExchangeAudiences []string
 }
 
 // Limits on client settings.
@@ -105,13 +112,17 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 		JWKSURI:     spec.JWKSURI,
 		AuthMethods: dedupe(spec.AuthMethods),
 		Metadata:    spec.Metadata,
+		Federated:   dedupeFederated(spec.Federated),
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
 	if len(c.AuthMethods) == 0 {
 		c.AuthMethods = nil
 	}
-	wantSecret := !c.HasPublicKeys() || spec.Secret != "" ||
+	if l := dedupe(spec.ExchangeAudiences); len(l) > 0 {
+		c.ExchangeAudiences = l
+	}
+	wantSecret := !c.HasPublicKeys() && len(c.Federated) == 0 || spec.Secret != "" ||
 		slices.Contains(c.AuthMethods, auth.AuthClientSecretBasic) || slices.Contains(c.AuthMethods, auth.AuthClientSecretPost)
 	secret := ""
 	if wantSecret {
@@ -144,6 +155,7 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 func (s *Service) checkClient(c *auth.Client) []string {
 	p := checkSettings(c.Name, c.Scopes, c.Audiences, c.TokenTTL, c.RateLimit)
 	p = append(p, checkMetadata(c.Metadata)...)
+	p = append(p, checkFederated(c)...)
 	if len(c.JWKS) > 0 && c.JWKSURI != "" {
 		p = append(p, "keys: register a JWK Set or a jwks_uri, not both")
 	}
@@ -162,16 +174,18 @@ func (s *Service) checkClient(c *auth.Client) []string {
 	}
 	for _, m := range c.AuthMethods {
 		switch {
-		case !slices.Contains(auth.AuthMethods, m):
-			p = append(p, fmt.Sprintf("auth method %q: use %s", m, strings.Join(auth.AuthMethods, ", ")))
+		case !slices.Contains(AuthMethods, m):
+			p = append(p, fmt.Sprintf("auth method %q: use %s", m, strings.Join(AuthMethods, ", ")))
 		case m == auth.AuthPrivateKeyJWT && !c.HasPublicKeys():
 			p = append(p, "auth method private_key_jwt needs public keys: register a JWK Set or a jwks_uri")
-		case m != auth.AuthPrivateKeyJWT && len(c.Secrets) == 0:
+		case m == auth.AuthFederatedJWT && len(c.Federated) == 0:
+			p = append(p, "auth method federated_jwt needs federated identities: bind the client to a subject of a trusted issuer (--federated ISSUER=SUBJECT)")
+		case m != auth.AuthPrivateKeyJWT && m != auth.AuthFederatedJWT && len(c.Secrets) == 0:
 			p = append(p, fmt.Sprintf("auth method %s needs a client secret, and the client has none: rotate-secret gives it one", m))
 		}
 	}
-	if len(c.Secrets) == 0 && !c.HasPublicKeys() {
-		p = append(p, "the client has neither a secret nor public keys, so it could never authenticate")
+	if len(c.Secrets) == 0 && !c.HasPublicKeys() && len(c.Federated) == 0 {
+		p = append(p, "the client has no secret, no public keys and no federated identity, so it could never authenticate")
 	}
 	return p
 }
@@ -217,6 +231,14 @@ type ClientUpdate struct {
 	Metadata      *map[string]string
 	MetadataSet   map[string]string
 	MetadataUnset []string
+	// Federated replaces the federated identities; FederatedAdd and
+	// FederatedRemove edit single ones after that (removing one the
+	// client does not have is an error, adding one it has is not).
+	Federated       *[]auth.FederatedIdentity
+	FederatedAdd    []auth.FederatedIdentity
+	FederatedRemove []auth.FederatedIdentity
+	// ExchangeAudiences replaces the exchange audiences; empty clears them.
+	ExchangeAudiences *[]string
 }
 
 // UpdateClient applies u to the client with the given ID.
@@ -278,6 +300,30 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 		if len(c.Metadata) == 0 {
 			c.Metadata = nil
 		}
+		if u.Federated != nil {
+			c.Federated = dedupeFederated(*u.Federated)
+		}
+		for _, f := range u.FederatedAdd {
+			if !slices.Contains(c.Federated, f) {
+				c.Federated = append(c.Federated, f)
+			}
+		}
+		for _, f := range u.FederatedRemove {
+			i := slices.Index(c.Federated, f)
+			if i < 0 {
+				return auth.Errorf(auth.EINVALID, "client %s has no federated identity %s to remove (it has %s)", id, f, federatedList(c.Federated))
+			}
+			c.Federated = slices.Delete(c.Federated, i, i+1)
+		}
+		if len(c.Federated) == 0 {
+			c.Federated = nil
+		}
+		if u.ExchangeAudiences != nil {
+			c.ExchangeAudiences = dedupe(*u.ExchangeAudiences)
+			if len(c.ExchangeAudiences) == 0 {
+				c.ExchangeAudiences = nil
+			}
+		}
 		c.Secrets = liveSecrets(c.Secrets, s.now())
 		if p := s.checkClient(c); len(p) > 0 {
 			return invalid(p)
@@ -294,7 +340,20 @@ func (u ClientUpdate) IsEmpty() bool { return u.Disabled == nil && u.onlyDisable
 func (u ClientUpdate) onlyDisabled() bool {
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
 		u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
-		len(u.MetadataSet) == 0 && len(u.MetadataUnset) == 0
+		len(u.MetadataSet) == 0 && len(u.MetadataUnset) == 0 &&
+		u.Federated == nil && len(u.FederatedAdd) == 0 && len(u.FederatedRemove) == 0 && u.ExchangeAudiences == nil
+}
+
+// federatedList shows identities for a message.
+func federatedList(l []auth.FederatedIdentity) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	s := make([]string, len(l))
+	for i, f := range l {
+		s[i] = f.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // MaxSecretGrace bounds the grace period of a secret rotation.

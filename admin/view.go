@@ -33,13 +33,23 @@ type ClientView struct {
 	AuthMethods        []string `json:"auth_methods"`
 	AllowedAuthMethods []string `json:"allowed_auth_methods"`
 	// JWKS is the client's public JWK Set, JWKSURI where it is fetched from.
-	JWKS                json.RawMessage   `json:"jwks,omitempty"`
-	JWKSURI             string            `json:"jwks_uri,omitempty"`
-	Metadata            map[string]string `json:"metadata"`
-	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
-	Secrets             []SecretView      `json:"secrets"`
-	CreatedAt           time.Time         `json:"created_at"`
-	UpdatedAt           time.Time         `json:"updated_at"`
+	JWKS     json.RawMessage   `json:"jwks,omitempty"`
+	JWKSURI  string            `json:"jwks_uri,omitempty"`
+	Metadata map[string]string `json:"metadata"`
+	// Federated are the subjects of trusted issuers bound to the client;
+	// ExchangeAudiences the audiences it may obtain by token exchange.
+	Federated           []FederatedView `json:"federated"`
+	ExchangeAudiences   []string        `json:"exchange_audiences"`
+	TokensRevokedBefore *time.Time      `json:"tokens_revoked_before,omitempty"`
+	Secrets             []SecretView    `json:"secrets"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+}
+
+// FederatedView is one federated identity of a client.
+type FederatedView struct {
+	Issuer  string `json:"issuer"` // the trusted issuer's name
+	Subject string `json:"subject"`
 }
 
 // SecretView describes one secret without revealing it.
@@ -56,9 +66,12 @@ func View(c *auth.Client) ClientView {
 		ClientID: c.ID, Incarnation: c.Incarnation, Name: c.Name, Scopes: nonNil(c.Scopes), Audiences: nonNil(c.Audiences),
 		Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []SecretView{},
 		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
-		Metadata: c.Metadata,
+		Metadata: c.Metadata, Federated: []FederatedView{}, ExchangeAudiences: nonNil(c.ExchangeAudiences),
 	}
-	for _, m := range auth.AuthMethods {
+	for _, f := range c.Federated {
+		v.Federated = append(v.Federated, FederatedView{Issuer: f.Issuer, Subject: f.Subject})
+	}
+	for _, m := range AuthMethods {
 		if c.AllowsAuthMethod(m) {
 			v.AllowedAuthMethods = append(v.AllowedAuthMethods, m)
 		}
@@ -88,6 +101,44 @@ func View(c *auth.Client) ClientView {
 		v.Secrets = append(v.Secrets, sv)
 	}
 	return v
+}
+
+// IssuerView is how a trusted issuer is shown, by the CLI's JSON output
+// and by the admin API alike (the OpenAPI document's Issuer).
+type IssuerView struct {
+	Name    string          `json:"name"`
+	Issuer  string          `json:"issuer"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	// Audience is absent for the default: this server's issuer or token endpoint.
+	Audience string `json:"audience,omitempty"`
+	// MaxTokenAge is absent for the default, auth.DefaultMaxTokenAge.
+	MaxTokenAge string    `json:"max_token_age,omitempty"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// ViewIssuer returns the view of t.
+func ViewIssuer(t *auth.TrustedIssuer) IssuerView {
+	v := IssuerView{Name: t.Name, Issuer: t.Issuer, JWKSURI: t.JWKSURI, Audience: t.Audience, Disabled: t.Disabled,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if len(t.JWKS) > 0 && json.Valid(t.JWKS) {
+		v.JWKS = json.RawMessage(t.JWKS)
+	}
+	if t.MaxTokenAge != 0 {
+		v.MaxTokenAge = auth.FormatDuration(t.MaxTokenAge)
+	}
+	return v
+}
+
+// ViewIssuers returns the views of ts, in their order; never nil.
+func ViewIssuers(ts []*auth.TrustedIssuer) []IssuerView {
+	out := make([]IssuerView, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, ViewIssuer(t))
+	}
+	return out
 }
 
 // KeyView is how a signing key is shown, by the CLI's JSON output and by

@@ -21,7 +21,8 @@ import (
 // UpdatedAt, must be returned as the store keeps them), that empty lists
 // read back as empty (nil or not) — but a client's AuthMethods, JWKS and
 // Metadata as nil —, that a client's secrets are ordered by CreatedAt, then
-// ID, and that RevokeToken refuses a revocation without a JTI or an expiry
+// ID, that its federated identities keep their order, that a trusted
+// issuer's empty JWKS reads back as nil, and that RevokeToken refuses a revocation without a JTI or an expiry
 // (EINVALID). Audit events must have the At of their write (for a client,
 // its new UpdatedAt), in UTC; their Before and After are compared as JSON
 // values, nil counting as null.
@@ -55,6 +56,13 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"AuditQuery", testAuditQuery, false},
 		{"AuditLimit", testAuditLimit, false},
 		{"AuditConcurrentUpdates", testAuditConcurrentUpdates, true},
+		{"IssuerRoundTrip", testIssuerRoundTrip, false},
+		{"IssuerConflicts", testIssuerConflicts, false},
+		{"MissingIssuer", testMissingIssuer, false},
+		{"FederatedClients", testFederatedClients, false},
+		{"FederatedConflicts", testFederatedConflicts, false},
+		{"DeleteBoundIssuer", testDeleteBoundIssuer, false},
+		{"IssuerAuditAndChanges", testIssuerAuditAndChanges, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +99,7 @@ func fullClient(id string) *auth.Client {
 		AuthMethods:         []string{auth.AuthClientSecretBasic, auth.AuthPrivateKeyJWT},
 		JWKS:                []byte(`{"keys": [{"kty":"OKP","crv":"Ed25519","kid":"` + id + `-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`),
 		Metadata:            map[string]string{"owner": "team-billing", "contact": "billing@example.com", "note": "é ✓ \"quoted\" {}"},
+		ExchangeAudiences:   []string{"https://downstream.example.com", "urn:example:ledger"},
 		TokensRevokedBefore: someTime(4),
 		Secrets: []auth.Secret{
 			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
@@ -126,6 +135,9 @@ func checkClient(t *testing.T, got, want *auth.Client) {
 	}
 	if !maps.Equal(got.Metadata, want.Metadata) {
 		t.Errorf("client %q: Metadata = %q; want %q", id, got.Metadata, want.Metadata)
+	}
+	if !slices.Equal(got.Federated, want.Federated) || !slices.Equal(got.ExchangeAudiences, want.ExchangeAudiences) {
+		t.Errorf("client %q: Federated, ExchangeAudiences = %q, %q; want %q, %q", id, got.Federated, got.ExchangeAudiences, want.Federated, want.ExchangeAudiences)
 	}
 	checkTime(t, fmt.Sprintf("client %q: TokensRevokedBefore", id), got.TokensRevokedBefore, want.TokensRevokedBefore)
 	checkTime(t, fmt.Sprintf("client %q: CreatedAt", id), got.CreatedAt, want.CreatedAt)

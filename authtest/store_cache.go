@@ -46,6 +46,42 @@ func (c *cacheChecker) checkCopy(ctx context.Context, what, id string) {
 		t.Errorf("%s: Lookup(%q) = nil; want the client the store has", what, id)
 	case !c.concurrent:
 		checkClient(t, got, want)
+		c.checkFederated(what, want)
+	}
+}
+
+// checkFederated reports the federated identities of want that a copy
+// which is an auth.Federation does not map to want.
+func (c *cacheChecker) checkFederated(what string, want *auth.Client) {
+	fed, ok := c.ClientCache.(auth.Federation)
+	if !ok {
+		return
+	}
+	for _, f := range want.Federated {
+		if got := fed.FederatedClient(f.Issuer, f.Subject); got == nil || got.ID != want.ID {
+			c.t.Errorf("%s: FederatedClient(%q, %q) = %v; want client %q", what, f.Issuer, f.Subject, got, want.ID)
+		}
+	}
+}
+
+// checkIssuers reports the store's trusted issuers that a copy which is
+// an auth.Federation does not hold as they are.
+func (c *cacheChecker) checkIssuers(ctx context.Context) {
+	fed, ok := c.ClientCache.(auth.Federation)
+	if !ok {
+		return
+	}
+	all, err := c.ListIssuers(ctx)
+	if err != nil {
+		c.t.Fatalf("ListIssuers: %v", err)
+	}
+	for _, want := range all {
+		got := fed.IssuerByURL(want.Issuer)
+		if got == nil {
+			c.t.Errorf("at the end: IssuerByURL(%q) = nil; want trusted issuer %q", want.Issuer, want.Name)
+			continue
+		}
+		checkIssuer(c.t, got, want)
 	}
 }
 
@@ -100,4 +136,5 @@ func (c *cacheChecker) checkAll() {
 	if l := c.Len(); l != n {
 		t.Errorf("at the end: the copy holds %d clients; want %d, as the store", l, n)
 	}
+	c.checkIssuers(ctx)
 }

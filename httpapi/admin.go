@@ -31,6 +31,11 @@ import (
 //	POST   /v1/admin/clients/{id}/rotate-secret   new secret, old one in grace
 //	POST   /v1/admin/clients/{id}/revoke-secret   end the grace of old secrets
 //	POST   /v1/admin/clients/{id}/revoke-tokens   revoke every token it holds
+//	GET    /v1/admin/issuers                      trusted issuers (secretless workloads)
+//	POST   /v1/admin/issuers                      trust an issuer
+//	GET    /v1/admin/issuers/{name}               show one
+//	PATCH  /v1/admin/issuers/{name}               change settings, disable, enable
+//	DELETE /v1/admin/issuers/{name}               stop trusting it (no client bound)
 //	GET    /v1/admin/keys                         signing keys (public facts)
 //	POST   /v1/admin/keys/rotate                  add a signing key
 //	POST   /v1/admin/keys/{kid}/revoke            remove a (compromised) key at once
@@ -62,6 +67,7 @@ func (a *Admin) Handler() http.Handler {
 		a.Logger = slog.Default()
 	}
 	const clients, client = AdminPrefix + "clients", AdminPrefix + "clients/{id}"
+	const issuers, issuer = AdminPrefix + "issuers", AdminPrefix + "issuers/{name}"
 	routes := []struct {
 		method, path string
 		h            http.HandlerFunc
@@ -76,6 +82,11 @@ func (a *Admin) Handler() http.Handler {
 		{"POST", client + "/rotate-secret", a.rotateSecret},
 		{"POST", client + "/revoke-secret", a.revokeSecret},
 		{"POST", client + "/revoke-tokens", a.revokeTokens},
+		{"GET", issuers, a.listIssuers},
+		{"POST", issuers, a.createIssuer},
+		{"GET", issuer, a.getIssuer},
+		{"PATCH", issuer, a.updateIssuer},
+		{"DELETE", issuer, a.deleteIssuer},
 		{"GET", AdminPrefix + "keys", a.listKeys},
 		{"POST", AdminPrefix + "keys/rotate", a.rotateKeys},
 		{"POST", AdminPrefix + "keys/{kid}/revoke", a.revokeKey},
@@ -101,7 +112,7 @@ func (a *Admin) Handler() http.Handler {
 	}
 	mux.HandleFunc(AdminPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found",
-			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "keys and " + AdminPrefix + "audit"})
+			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "issuers, " + AdminPrefix + "keys and " + AdminPrefix + "audit"})
 	})
 	var h http.Handler = a.authorize(mux)
 	if a.Guard != nil {

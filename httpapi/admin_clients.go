@@ -127,6 +127,10 @@ type createRequest struct {
 	JWKSURI      string            `json:"jwks_uri"`
 	Metadata     map[string]string `json:"metadata"`
 	ClientSecret string            `json:"client_secret"`
+	// Federated binds the client to subjects of trusted issuers; given
+	// without keys or client_secret, the client gets no secret.
+	Federated         []admin.FederatedView `json:"federated"`
+	ExchangeAudiences []string              `json:"exchange_audiences"`
 }
 
 // createClient serves POST /v1/admin/clients.
@@ -139,6 +143,7 @@ func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
 	spec := admin.ClientSpec{
 		ID: req.ClientID, Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences,
 		AuthMethods: req.AuthMethods, JWKSURI: req.JWKSURI, Metadata: req.Metadata, Secret: req.ClientSecret,
+		Federated: federatedField(req.Federated), ExchangeAudiences: req.ExchangeAudiences,
 	}
 	var err error
 	if spec.TokenTTL, err = parseTTL("token_ttl", req.TokenTTL); err != nil {
@@ -155,7 +160,7 @@ func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	c, secret, err := a.Service.CreateClient(r.Context(), spec)
 	if err != nil {
-		if errors.Is(err, auth.ErrConflict) {
+		if errors.Is(err, auth.ErrConflict) && !isFederatedConflict(err) {
 			err = &auth.OAuthError{Code: "conflict", Description: fmt.Sprintf("a client with client_id %q already exists: choose another client_id, or leave it out for a generated one", req.ClientID)}
 		}
 		a.fail(w, r, err)
@@ -197,11 +202,15 @@ type updateRequest struct {
 	JWKSURI     *string            `json:"jwks_uri"`
 	Metadata    *map[string]string `json:"metadata"`
 	Disabled    *bool              `json:"disabled"`
+	// Federated and ExchangeAudiences replace the lists; [] empties them.
+	Federated         *[]admin.FederatedView `json:"federated"`
+	ExchangeAudiences *[]string              `json:"exchange_audiences"`
 }
 
 func (u *updateRequest) empty() bool {
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
-		u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil
+		u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
+		u.Federated == nil && u.ExchangeAudiences == nil
 }
 
 // updateClient serves PATCH /v1/admin/clients/{id}.
@@ -218,7 +227,11 @@ func (a *Admin) updateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	u := admin.ClientUpdate{
 		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, AuthMethods: req.AuthMethods,
-		JWKSURI: req.JWKSURI, Metadata: req.Metadata, Disabled: req.Disabled,
+		JWKSURI: req.JWKSURI, Metadata: req.Metadata, Disabled: req.Disabled, ExchangeAudiences: req.ExchangeAudiences,
+	}
+	if req.Federated != nil {
+		l := federatedField(*req.Federated)
+		u.Federated = &l
 	}
 	if req.TokenTTL != nil {
 		d, err := parseTTL("token_ttl", *req.TokenTTL)

@@ -53,6 +53,8 @@ func loaded(tb testing.TB, store *memStore) *inmem.Replica {
 	return r
 }
 
+func (s *memStore) ListIssuers(context.Context) ([]*auth.TrustedIssuer, error) { return nil, nil }
+
 func (s *memStore) LatestChange(context.Context) (int64, error) { return int64(len(s.changes)), nil }
 func (s *memStore) Keys(context.Context) ([]auth.Key, error)    { return nil, nil }
 

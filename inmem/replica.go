@@ -29,7 +29,8 @@ type ReplicaOptions struct {
 	Logger *slog.Logger
 }
 
-// Replica is an in-memory copy of the store's clients and keys, kept fresh
+// Replica is an in-memory copy of the store's clients, keys and trusted
+// issuers, kept fresh
 // from the store's change feed, so that the token endpoint touches neither
 // disk nor database. It embeds the store: reads other than Lookup and Keys
 // and all writes go to the store, and writes are applied to the copy at once
@@ -48,7 +49,14 @@ type Replica struct {
 	// its sorted keys, nil when stale.
 	scopeCount map[string]int
 	scopes     []string
-	seq        int64
+	// issuers are the trusted issuers by their Issuer URL, replaced whole
+	// when any changes (they are few); the values are never modified.
+	issuers map[string]*auth.TrustedIssuer
+	// federated maps the clients' federated identities to the ID of the
+	// client bound to each. It holds only clients that have some, so it
+	// costs nothing to registries without them.
+	federated map[auth.FederatedIdentity]string
+	seq       int64
 
 	syncMu   sync.Mutex // one Load or Sync at a time
 	lastSync atomic.Int64
@@ -70,7 +78,81 @@ func NewReplica(store auth.Store, opts ReplicaOptions) *Replica {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Replica{Store: store, opts: opts, clients: newTable(0), scopeCount: map[string]int{}}
+	return &Replica{Store: store, opts: opts, clients: newTable(0), scopeCount: map[string]int{},
+		issuers: map[string]*auth.TrustedIssuer{}, federated: map[auth.FederatedIdentity]string{}}
+}
+
+var _ auth.Federation = (*Replica)(nil)
+
+// IssuerByURL returns the trusted issuer whose Issuer is iss, nil if none,
+// disabled or not. It is shared: callers must not modify it.
+func (r *Replica) IssuerByURL(iss string) *auth.TrustedIssuer {
+	r.mu.RLock()
+	t := r.issuers[iss]
+	r.mu.RUnlock()
+	return t
+}
+
+// FederatedClient returns the client bound to subject of the issuer named
+// issuer, nil if none, whatever the client's state (disabled clients are
+// the caller's to refuse). The client is shared as Lookup's is.
+func (r *Replica) FederatedClient(issuer, subject string) *auth.Client {
+	f := auth.FederatedIdentity{Issuer: issuer, Subject: subject}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	id, ok := r.federated[f]
+	if !ok {
+		return nil
+	}
+	c := r.clients.get(id)
+	// The index may run ahead of a client's record while changes are
+	// being applied (one client took the identity, the other's release is
+	// still to come); the record decides.
+	if c == nil || !slices.Contains(c.Federated, f) {
+		return nil
+	}
+	return c
+}
+
+// indexFederated replaces old's federated identities in index by c's;
+// either may be nil. An entry is removed only while it still names old's
+// client, so that applying the changes of an identity that moved from one
+// client to another in either order ends with the new owner.
+func indexFederated(index map[auth.FederatedIdentity]string, old, c *auth.Client) {
+	if old != nil {
+		for _, f := range old.Federated {
+			if index[f] == old.ID {
+				delete(index, f)
+			}
+		}
+	}
+	if c != nil {
+		for _, f := range c.Federated {
+			index[f] = c.ID
+		}
+	}
+}
+
+// issuersByURL indexes ts by their Issuer.
+func issuersByURL(ts []*auth.TrustedIssuer) map[string]*auth.TrustedIssuer {
+	m := make(map[string]*auth.TrustedIssuer, len(ts))
+	for _, t := range ts {
+		m[t.Issuer] = t
+	}
+	return m
+}
+
+// reloadIssuers rereads every trusted issuer.
+func (r *Replica) reloadIssuers(ctx context.Context) error {
+	ts, err := r.Store.ListIssuers(ctx)
+	if err != nil {
+		return fmt.Errorf("reload trusted issuers: %w", err)
+	}
+	m := issuersByURL(ts)
+	r.mu.Lock()
+	r.issuers = m
+	r.mu.Unlock()
+	return nil
 }
 
 // Lookup returns the client with the given ID, nil if none. The client is
@@ -173,6 +255,7 @@ func (r *Replica) load(ctx context.Context) error {
 	}
 	clients := newTable(r.Len())
 	counts := map[string]int{}
+	federated := map[auth.FederatedIdentity]string{}
 	after := ""
 	for {
 		page, err := r.Store.ListClients(ctx, after, r.opts.PageSize)
@@ -186,6 +269,10 @@ func (r *Replica) load(ctx context.Context) error {
 						delete(counts, sc)
 					}
 				}
+				indexFederated(federated, old, nil)
+			}
+			if len(c.Federated) > 0 {
+				indexFederated(federated, nil, c)
 			}
 			clients.put(c)
 			for _, sc := range c.Scopes {
@@ -197,6 +284,10 @@ func (r *Replica) load(ctx context.Context) error {
 		}
 		after = page[len(page)-1].ID
 	}
+	issuers, err := r.Store.ListIssuers(ctx)
+	if err != nil {
+		return fmt.Errorf("load trusted issuers: %w", err)
+	}
 	keys, err := r.Store.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
@@ -206,6 +297,7 @@ func (r *Replica) load(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.clients, r.seq, r.scopeCount, r.scopes = clients, seq, counts, nil
+	r.issuers, r.federated = issuersByURL(issuers), federated
 	r.mu.Unlock()
 	r.lastSync.Store(time.Now().UnixNano())
 	return nil
@@ -270,11 +362,13 @@ func (r *Replica) Sync(ctx context.Context) error {
 
 func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 	seen := map[string]bool{}
-	keys := false
+	keys, issuers := false, false
 	for _, ch := range changes {
 		switch ch.Kind {
 		case auth.ChangeKeys:
 			keys = true
+		case auth.ChangeIssuer:
+			issuers = true
 		case auth.ChangeClient:
 			if seen[ch.ID] {
 				continue
@@ -288,7 +382,9 @@ func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 				return fmt.Errorf("reload client %q: %w", ch.ID, err)
 			}
 			r.mu.Lock()
-			r.countScopes(r.scopeCount, r.clients.get(ch.ID), -1)
+			old := r.clients.get(ch.ID)
+			r.countScopes(r.scopeCount, old, -1)
+			indexFederated(r.federated, old, c)
 			if c == nil {
 				r.clients.delete(ch.ID)
 			} else {
@@ -296,6 +392,11 @@ func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 			}
 			r.countScopes(r.scopeCount, c, +1)
 			r.mu.Unlock()
+		}
+	}
+	if issuers {
+		if err := r.reloadIssuers(ctx); err != nil {
+			return err
 		}
 	}
 	if keys {
@@ -410,6 +511,31 @@ func (r *Replica) UpdateClient(ctx context.Context, id string, fn func(*auth.Cli
 // DeleteClient deletes the client from the store and the replica.
 func (r *Replica) DeleteClient(ctx context.Context, id string) error {
 	if err := r.Store.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	return r.Sync(ctx)
+}
+
+// CreateIssuer creates the trusted issuer in the store and in the replica.
+func (r *Replica) CreateIssuer(ctx context.Context, t *auth.TrustedIssuer) error {
+	if err := r.Store.CreateIssuer(ctx, t); err != nil {
+		return err
+	}
+	return r.Sync(ctx)
+}
+
+// UpdateIssuer updates the trusted issuer in the store and in the replica.
+func (r *Replica) UpdateIssuer(ctx context.Context, name string, fn func(*auth.TrustedIssuer) error) (*auth.TrustedIssuer, error) {
+	t, err := r.Store.UpdateIssuer(ctx, name, fn)
+	if err != nil {
+		return nil, err
+	}
+	return t, r.Sync(ctx)
+}
+
+// DeleteIssuer deletes the trusted issuer from the store and the replica.
+func (r *Replica) DeleteIssuer(ctx context.Context, name string) error {
+	if err := r.Store.DeleteIssuer(ctx, name); err != nil {
 		return err
 	}
 	return r.Sync(ctx)

@@ -210,6 +210,13 @@ func (t *table) encode(c *auth.Client) []byte {
 	e = appendTime(e, c.CreatedAt)
 	e = appendTime(e, c.UpdatedAt)
 	e = appendStr(e, c.Incarnation)
+	// Last, so that a client with neither costs two bytes: list 0 and nil.
+	e = binary.AppendUvarint(e, uint64(t.lists.id(c.ExchangeAudiences)))
+	e = appendLen(e, len(c.Federated), c.Federated == nil)
+	for _, f := range c.Federated {
+		e = appendStr(e, f.Issuer)
+		e = appendStr(e, f.Subject)
+	}
 	rec := binary.AppendUvarint(make([]byte, 0, len(e)+binary.MaxVarintLen32), uint64(len(e)))
 	return append(rec, e...)
 }
@@ -262,6 +269,13 @@ func (t *table) decode(r ref) *auth.Client {
 	c.CreatedAt = d.time()
 	c.UpdatedAt = d.time()
 	c.Incarnation = d.str()
+	c.ExchangeAudiences = t.lists.all[d.uvarint()]
+	if n, isNil := d.len(); !isNil {
+		c.Federated = make([]auth.FederatedIdentity, n)
+		for i := range c.Federated {
+			c.Federated[i].Issuer, c.Federated[i].Subject = d.str(), d.str()
+		}
+	}
 	return c
 }
 
@@ -351,7 +365,7 @@ func (d *decoder) time() time.Time {
 }
 
 // listTable interns the clients' string lists (scopes, audiences, auth
-// methods): most clients share theirs with many others, so a record holds
+// methods, exchange audiences): most clients share theirs with many others, so a record holds
 // a number and the decoded clients share one slice per distinct list
 // (which is why Lookup's callers must not modify a client). The table only
 // grows until the replica next loads everything; distinct lists are few.

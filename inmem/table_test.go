@@ -87,6 +87,9 @@ type fakeStore struct {
 
 func (s *fakeStore) LatestChange(context.Context) (int64, error) { return int64(len(s.changes)), nil }
 func (s *fakeStore) Keys(context.Context) ([]auth.Key, error)    { return nil, nil }
+func (s *fakeStore) ListIssuers(context.Context) ([]*auth.TrustedIssuer, error) {
+	return nil, nil
+}
 func (s *fakeStore) Client(context.Context, string) (*auth.Client, error) {
 	return s.client, nil
 }

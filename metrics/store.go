@@ -29,6 +29,11 @@ const (
 	opTokenRevoked
 	opPruneRevocations
 	opAuditEvents
+	opCreateIssuer
+	opTrustedIssuer
+	opListIssuers
+	opUpdateIssuer
+	opDeleteIssuer
 	opMigrate
 	opWatchChanges
 	numStoreOps
@@ -40,6 +45,7 @@ var StoreOperations = [numStoreOps]string{
 	"create_client", "client", "list_clients", "update_client", "delete_client", "count_clients",
 	"keys", "update_keys", "latest_change", "changes",
 	"revoke_token", "token_revoked", "prune_revocations", "audit_events",
+	"create_issuer", "trusted_issuer", "list_issuers", "update_issuer", "delete_issuer",
 	"migrate", "watch_changes",
 }
 
@@ -239,6 +245,35 @@ func (s *store) PruneRevocations(ctx context.Context, before time.Time) (_ int, 
 func (s *store) AuditEvents(ctx context.Context, q auth.AuditQuery) (_ []auth.AuditEvent, err error) {
 	defer s.observe(opAuditEvents, time.Now(), &err, nil)
 	return s.next.AuditEvents(ctx, q)
+}
+
+func (s *store) CreateIssuer(ctx context.Context, t *auth.TrustedIssuer) (err error) {
+	defer s.observe(opCreateIssuer, time.Now(), &err, nil)
+	return s.next.CreateIssuer(ctx, t)
+}
+
+func (s *store) TrustedIssuer(ctx context.Context, name string) (_ *auth.TrustedIssuer, err error) {
+	defer s.observe(opTrustedIssuer, time.Now(), &err, nil)
+	return s.next.TrustedIssuer(ctx, name)
+}
+
+func (s *store) ListIssuers(ctx context.Context) (_ []*auth.TrustedIssuer, err error) {
+	defer s.observe(opListIssuers, time.Now(), &err, nil)
+	return s.next.ListIssuers(ctx)
+}
+
+func (s *store) UpdateIssuer(ctx context.Context, name string, fn func(*auth.TrustedIssuer) error) (_ *auth.TrustedIssuer, err error) {
+	var fnErr error
+	defer s.observe(opUpdateIssuer, time.Now(), &err, &fnErr)
+	return s.next.UpdateIssuer(ctx, name, func(t *auth.TrustedIssuer) error {
+		fnErr = fn(t)
+		return fnErr
+	})
+}
+
+func (s *store) DeleteIssuer(ctx context.Context, name string) (err error) {
+	defer s.observe(opDeleteIssuer, time.Now(), &err, nil)
+	return s.next.DeleteIssuer(ctx, name)
 }
 
 // Close closes the wrapped store.

@@ -121,12 +121,25 @@ func TestStoreCounts(t *testing.T) {
 	if err := s.UpdateKeys(ctx, func([]auth.Key) ([]auth.Key, error) { return nil, mine }); err != mine {
 		t.Fatalf("UpdateKeys returned %v, want the callback's error unchanged", err)
 	}
+	if err := s.CreateIssuer(ctx, &auth.TrustedIssuer{Name: "k8s", Issuer: "https://k8s.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateIssuer(ctx, &auth.TrustedIssuer{Name: "k8s", Issuer: "https://k8s.example.com"}); !errors.Is(err, auth.ErrConflict) {
+		t.Fatalf("create an issuer twice: %v", err)
+	}
+	if _, err := s.UpdateIssuer(ctx, "k8s", func(*auth.TrustedIssuer) error { return mine }); err != mine {
+		t.Fatalf("UpdateIssuer returned %v, want the callback's error unchanged", err)
+	}
+	if err := s.DeleteIssuer(ctx, "missing"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("delete a missing issuer: %v", err)
+	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	s.Client(canceled, "a")
 
 	f := scrape(t, m)
-	for op, want := range map[string]float64{"create_client": 2, "client": 2, "update_client": 1, "update_keys": 1, "keys": 0} {
+	for op, want := range map[string]float64{"create_client": 2, "client": 2, "update_client": 1, "update_keys": 1, "keys": 0,
+		"create_issuer": 2, "update_issuer": 1, "delete_issuer": 1, "list_issuers": 0} {
 		if got := f.get(t, "gooclaim_store_operation_duration_seconds", "operation", op); got != want {
 			t.Errorf("%s timed %v times, want %v", op, got, want)
 		}

@@ -138,7 +138,7 @@ The trail is append-only: no command edits or deletes its events.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&q.TargetID, "client", "", "only events whose target is this client_id (or key ID, or token jti)")
+	f.StringVar(&q.TargetID, "client", "", "only events whose target is this client_id (or trusted issuer name, key ID, or token jti)")
 	f.StringVar(&q.Actor, "actor", "", `only events by this actor, e.g. cli:alice, client:gooclaim_app_…, system`)
 	f.StringVar(&q.Action, "action", "", "only events of this action, e.g. client.rotate_secret")
 	f.Var(&since, "since", "only events at or after this time: RFC 3339, or a duration ago such as 24h or 7d")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +28,14 @@ type policyFlags struct {
 	unsetMetadata []string // update only
 	allowHTTP     bool
 	allowPrivate  bool
+
+	federated       []string // ISSUER=SUBJECT
+	removeFederated []string // update only
+	exchangeAuds    []string
+	noExchangeAud   bool // update only
 }
 
-const authMethodsHelp = "client_secret_basic, client_secret_post or private_key_jwt"
+const authMethodsHelp = "client_secret_basic, client_secret_post, private_key_jwt or federated_jwt"
 
 func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 	if update {
@@ -38,11 +44,17 @@ func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 		f.StringArrayVar(&p.authMethods, "auth-method", nil, `authentication method the client may use (`+authMethodsHelp+`); repeatable, replaces the list; "" returns to the default (every method its credentials allow)`)
 		f.StringArrayVar(&p.metadata, "metadata", nil, "set a metadata entry KEY=VALUE (owner, contact, description, …); repeatable")
 		f.StringArrayVar(&p.unsetMetadata, "unset-metadata", nil, "remove the metadata entry KEY; repeatable")
+		f.StringArrayVar(&p.federated, "federated", nil, "bind the client to SUBJECT of the trusted issuer ISSUER (ISSUER=SUBJECT, see issuers list), adding to its federated identities; repeatable")
+		f.StringArrayVar(&p.removeFederated, "remove-federated", nil, "remove the federated identity ISSUER=SUBJECT from the client; repeatable")
+		f.StringArrayVar(&p.exchangeAuds, "exchange-audience", nil, "audience the client may obtain by token exchange (RFC 8693); repeatable, replaces the list")
+		f.BoolVar(&p.noExchangeAud, "no-exchange-audience", false, "remove every exchange audience: the client may no longer obtain tokens by token exchange")
 	} else {
 		f.StringVar(&p.jwksFile, "jwks-file", "", "public JWK Set (JSON file, - for standard input) for private_key_jwt; the client then gets no secret unless --auth-method names a secret method")
 		f.StringVar(&p.jwksURI, "jwks-uri", "", "https URL of the client's public JWK Set for private_key_jwt, instead of --jwks-file")
 		f.StringArrayVar(&p.authMethods, "auth-method", nil, "authentication method the client may use ("+authMethodsHelp+"); repeatable (default: every method its credentials allow)")
 		f.StringArrayVar(&p.metadata, "metadata", nil, "metadata entry KEY=VALUE for people (owner=claims-team, contact=…, description=…); repeatable")
+		f.StringArrayVar(&p.federated, "federated", nil, "bind the client to SUBJECT of the trusted issuer ISSUER (ISSUER=SUBJECT, see issuers list): its tokens authenticate the client (federated_jwt); repeatable. With no --jwks-file, --jwks-uri, --secret-stdin or secret --auth-method, the client gets no secret")
+		f.StringArrayVar(&p.exchangeAuds, "exchange-audience", nil, "audience the client may obtain by token exchange (RFC 8693), acting for the subject of a token of this server; repeatable")
 	}
 	f.BoolVar(&p.allowHTTP, "allow-http-jwks-uri", false, "accept a plain http --jwks-uri (development only: keys fetched over http can be substituted)")
 	f.BoolVar(&p.allowPrivate, "allow-private-addresses", false, "accept a --jwks-uri on localhost or a loopback, private, link-local or other special-purpose IP address (development only; the server fetches from such an address only with its own --allow-private-addresses or a loopback issuer)")
@@ -101,6 +113,19 @@ func parseMetadata(values []string) (map[string]string, error) {
 		m[k] = val
 	}
 	return m, nil
+}
+
+// parseFederatedFlags reads ISSUER=SUBJECT values of the flag named flag.
+func parseFederatedFlags(flag string, values []string) ([]auth.FederatedIdentity, error) {
+	var out []auth.FederatedIdentity
+	for _, v := range values {
+		f, err := admin.ParseFederated(v)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %s", flag, auth.ErrorMessage(err))
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // addAdmin makes a spec's client an admin client: the auth:admin scope, and
@@ -173,8 +198,31 @@ func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, sco
 	if f.Changed("unset-metadata") {
 		u.MetadataUnset, changed = policy.unsetMetadata, true
 	}
+	if f.Changed("federated") {
+		l, err := parseFederatedFlags("federated", policy.federated)
+		if err != nil {
+			return u, err
+		}
+		u.FederatedAdd, changed = l, true
+	}
+	if f.Changed("remove-federated") {
+		l, err := parseFederatedFlags("remove-federated", policy.removeFederated)
+		if err != nil {
+			return u, err
+		}
+		u.FederatedRemove, changed = l, true
+	}
+	switch {
+	case f.Changed("exchange-audience") && policy.noExchangeAud:
+		return u, fmt.Errorf("--exchange-audience and --no-exchange-audience: give one (--exchange-audience replaces the list)")
+	case f.Changed("exchange-audience"):
+		l := slices.Clone(policy.exchangeAuds)
+		u.ExchangeAudiences, changed = &l, true
+	case policy.noExchangeAud:
+		u.ExchangeAudiences, changed = &[]string{}, true
+	}
 	if !changed {
-		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata")
+		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience")
 	}
 	return u, nil
 }

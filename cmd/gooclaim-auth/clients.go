@@ -88,6 +88,15 @@ RFC 7523) whose public keys it registers with --jwks-file or --jwks-uri, or
 both. A client created with public keys gets no secret unless --auth-method
 names a secret method or --secret-stdin imports one; one can be added later
 with clients rotate-secret.
+
+A workload that already holds a token of a trusted issuer (a Kubernetes
+service account token, a GitHub Actions OIDC token, a SPIFFE JWT-SVID; see
+gooclaim-auth issuers) needs no credential of ours: --federated ISSUER=SUBJECT
+binds the client to that token's subject (federated_jwt). Given without
+--jwks-file, --jwks-uri, --secret-stdin or a secret --auth-method, the client
+gets no secret at all. --exchange-audience lets the client obtain, by token
+exchange (RFC 8693), tokens for that audience acting for the subject of a
+token of this server.
 --auth-method restricts the methods; by default the client may use every
 method its credentials allow.
 
@@ -104,6 +113,9 @@ holds the secret; the field is absent when the client has no secret.`,
   # a client that authenticates with private_key_jwt, and so has no secret:
   gooclaim-auth clients create --name signer --scope claims:read --jwks-file signer-public.jwks.json
   gooclaim-auth clients create --name fetched --scope claims:read --jwks-uri https://signer.example/jwks.json
+  # a Kubernetes workload, secretless: its service account token authenticates it
+  gooclaim-auth clients create --name payments-worker --scope claims:read \
+      --federated k8s-prod=system:serviceaccount:payments:worker
   # the first admin client:
   gooclaim-auth clients create --name ops-admin --admin --metadata owner=platform-team
   # import an existing client and secret (the seed's example):
@@ -140,6 +152,10 @@ holds the secret; the field is absent when the client has no secret.`,
 				return err
 			}
 			spec.Metadata = md
+			if spec.Federated, err = parseFederatedFlags("federated", policy.federated); err != nil {
+				return err
+			}
+			spec.ExchangeAudiences = policy.exchangeAuds
 			if adminClient {
 				spec.Scopes, spec.Audiences = addAdmin(spec.Scopes, spec.Audiences)
 			}
@@ -182,7 +198,11 @@ func printCreated(e *env, output string, c *auth.Client, secret string) error {
 		fmt.Fprintf(e.stdout, "client_secret: %s\n\n", secret)
 		fmt.Fprintln(e.stdout, "The secret is shown only this once and is stored only as a hash: keep it in your secret manager now.")
 	} else {
-		fmt.Fprintln(e.stdout, "\nIt has no secret: it authenticates with private_key_jwt, signing with the private key of its registered public keys.")
+		if c.HasPublicKeys() {
+			fmt.Fprintln(e.stdout, "\nIt has no secret: it authenticates with private_key_jwt, signing with the private key of its registered public keys.")
+		} else {
+			fmt.Fprintln(e.stdout, "\nIt has no secret: it authenticates with a token of a trusted issuer bound to it (federated_jwt).")
+		}
 	}
 	if slices.Contains(c.Scopes, auth.ScopeAdmin) && len(c.Audiences) > 0 && c.Audiences[0] == auth.AdminAudience {
 		fmt.Fprintf(e.stdout, "It may call the admin API: its tokens carry the scope %s and, by default, the audience %s.\n", auth.ScopeAdmin, auth.AdminAudience)
@@ -342,7 +362,7 @@ func newClientsUpdateCmd(e *env, g *globalFlags) *cobra.Command {
 		output          string
 	)
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default] [--jwks-file F | --jwks-uri URL] [--auth-method M]... [--metadata K=V]... [--unset-metadata K]...",
+		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default] [--jwks-file F | --jwks-uri URL] [--auth-method M]... [--metadata K=V]... [--unset-metadata K]... [--federated ISSUER=SUBJECT]... [--remove-federated ISSUER=SUBJECT]... [--exchange-audience URL]... [--no-exchange-audience]",
 		Short: "Change a client's settings: name, scopes, audiences, lifetime, rate limit, keys, auth methods, metadata",
 		Long: `Change the settings given; the others stay as they are.
 

@@ -51,6 +51,11 @@ var servedRoutes = []string{
 	"POST /v1/admin/clients/{id}/rotate-secret",
 	"POST /v1/admin/clients/{id}/revoke-secret",
 	"POST /v1/admin/clients/{id}/revoke-tokens",
+	"GET /v1/admin/issuers",
+	"POST /v1/admin/issuers",
+	"GET /v1/admin/issuers/{name}",
+	"PATCH /v1/admin/issuers/{name}",
+	"DELETE /v1/admin/issuers/{name}",
 	"GET /v1/admin/keys",
 	"POST /v1/admin/keys/rotate",
 	"POST /v1/admin/keys/{kid}/revoke",
@@ -693,6 +698,38 @@ func TestOpenAPIContract(t *testing.T) {
 		adminCall("delete a missing one", "DELETE", cp, "", 404, "not_found", conforms),
 	)
 
+	// Trusted issuers, and clients bound to them.
+	const ip, ip2, missingIssuer = "/v1/admin/issuers/k8s", "/v1/admin/issuers/gh", "/v1/admin/issuers/nosuchissuer"
+	c.run(ts,
+		adminCall("trust an issuer", "POST", "/v1/admin/issuers", fmt.Sprintf(`{"name":"k8s","issuer":"https://k8s.example.com","jwks":%s,"max_token_age":"30m"}`, key.jwks), 201, "", conforms),
+		adminCall("trust another", "POST", "/v1/admin/issuers", `{"name":"gh","issuer":"https://token.actions.githubusercontent.com","audience":"https://auth.example.com"}`, 201, "", conforms),
+		adminCall("a taken name", "POST", "/v1/admin/issuers", `{"name":"k8s","issuer":"https://other.example.com"}`, 409, "conflict", conforms),
+		adminCall("an invalid setting", "POST", "/v1/admin/issuers", `{"name":"x","issuer":"https://x.example.com","max_token_age":"48h"}`, 400, "invalid_request", conforms),
+		adminCall("an unknown field", "POST", "/v1/admin/issuers", `{"name":"x","issuer":"https://x.example.com","colour":"blue"}`, 400, "invalid_request", nonconform),
+		adminCall("a body over 1 MiB", "POST", "/v1/admin/issuers", megabyte, 413, "invalid_request", nonconform),
+		admin(call{name: "not JSON", method: "POST", path: "/v1/admin/issuers", contentType: "text/plain", body: "x",
+			status: 415, code: "unsupported_media_type", req: nonconform}),
+		adminCall("PUT", "PUT", "/v1/admin/issuers", `{}`, 405, "method_not_allowed", nonconform),
+		adminCall("list the issuers", "GET", "/v1/admin/issuers", "", 200, "", conforms),
+		adminCall("list, a parameter", "GET", "/v1/admin/issuers?limit=1", "", 400, "invalid_request", conformsAny),
+		adminCall("show an issuer", "GET", ip, "", 200, "", conforms),
+		adminCall("show a missing issuer", "GET", missingIssuer, "", 404, "not_found", conforms),
+		adminCall("PUT", "PUT", ip, `{}`, 405, "method_not_allowed", nonconform),
+		adminCall("disable an issuer", "PATCH", ip, `{"disabled":true,"audience":"https://auth.example.com","max_token_age":"default"}`, 200, "", conforms),
+		adminCall("enable it, keys by discovery", "PATCH", ip, `{"disabled":false,"jwks":null}`, 200, "", conforms),
+		adminCall("another's issuer URL", "PATCH", ip2, `{"issuer":"https://k8s.example.com"}`, 409, "conflict", conforms),
+		adminCall("nothing to change", "PATCH", ip, `{}`, 400, "invalid_request", nonconform),
+		adminCall("update a missing issuer", "PATCH", missingIssuer, `{"disabled":true}`, 404, "not_found", conforms),
+		adminCall("a body over 1 MiB", "PATCH", ip, megabyte, 413, "invalid_request", nonconform),
+		admin(call{name: "not JSON", method: "PATCH", path: ip, contentType: "text/plain", body: "x",
+			status: 415, code: "unsupported_media_type", req: nonconform}),
+		adminCall("a federated client", "POST", "/v1/admin/clients", `{"name":"workload","scopes":["claims:read"],"federated":[{"issuer":"k8s","subject":"system:serviceaccount:pay:worker"}],"exchange_audiences":["https://ledger.example.com"]}`, 201, "", conforms),
+		adminCall("an identity bound to another", "POST", "/v1/admin/clients", `{"name":"thief","federated":[{"issuer":"k8s","subject":"system:serviceaccount:pay:worker"}]}`, 409, "conflict", conforms),
+		adminCall("delete a bound issuer", "DELETE", ip, "", 409, "conflict", conforms),
+		adminCall("delete an issuer", "DELETE", ip2, "", 204, "", conforms),
+		adminCall("delete a missing issuer", "DELETE", ip2, "", 404, "not_found", conforms),
+	)
+
 	// Revoke a key that does not sign (the admin token's key must keep working).
 	nextKID := ""
 	for _, st := range ts.srv.Keys().Statuses(time.Now()) {
@@ -729,6 +766,11 @@ func TestOpenAPIContract(t *testing.T) {
 		{"POST", "/v1/admin/clients/gooclaim_app_imported/rotate-secret", ""},
 		{"POST", "/v1/admin/clients/gooclaim_app_imported/revoke-secret", `{"old":true}`},
 		{"POST", "/v1/admin/clients/gooclaim_app_imported/revoke-tokens", ""},
+		{"GET", "/v1/admin/issuers", ""},
+		{"POST", "/v1/admin/issuers", `{"name":"x","issuer":"https://x.example.com"}`},
+		{"GET", "/v1/admin/issuers/k8s", ""},
+		{"PATCH", "/v1/admin/issuers/k8s", `{"disabled":true}`},
+		{"DELETE", "/v1/admin/issuers/k8s", ""},
 		{"GET", "/v1/admin/keys", ""},
 		{"POST", "/v1/admin/keys/rotate", ""},
 		{"POST", "/v1/admin/keys/some-kid/revoke", ""},

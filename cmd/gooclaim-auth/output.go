@@ -66,7 +66,8 @@ func writeClientTable(w io.Writer, clients []*auth.Client) error {
 }
 
 // credentials summarizes what a client authenticates with: "secret" (or
-// "2 secrets" during a rotation's grace), "jwks", "jwks_uri", joined by +.
+// "2 secrets" during a rotation's grace), "jwks", "jwks_uri", "federated",
+// joined by +.
 func credentials(c *auth.Client, now time.Time) string {
 	var parts []string
 	live := 0
@@ -87,6 +88,9 @@ func credentials(c *auth.Client, now time.Time) string {
 	if c.JWKSURI != "" {
 		parts = append(parts, "jwks_uri")
 	}
+	if len(c.Federated) > 0 {
+		parts = append(parts, "federated")
+	}
 	return orDefault(strings.Join(parts, "+"), "-")
 }
 
@@ -106,6 +110,13 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 		fmt.Fprintf(tw, "Auth methods:\t%s (default: what its credentials allow)\n", orDefault(strings.Join(v.AllowedAuthMethods, " "), "none"))
 	}
 	fmt.Fprintf(tw, "Public keys:\t%s\n", describeKeys(c))
+	if len(c.Federated) == 0 {
+		fmt.Fprintf(tw, "Federated:\t%s\n", "none")
+	}
+	for _, f := range c.Federated {
+		fmt.Fprintf(tw, "Federated:\t%s\n", f)
+	}
+	fmt.Fprintf(tw, "Exchange audiences:\t%s\n", orDefault(strings.Join(v.ExchangeAudiences, " "), "none (no token exchange)"))
 	for _, k := range slices.Sorted(maps.Keys(v.Metadata)) {
 		fmt.Fprintf(tw, "Metadata:\t%s=%s\n", k, v.Metadata[k])
 	}
@@ -115,7 +126,11 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Updated:\t%s\n", v.UpdatedAt.Format(time.RFC3339))
 	if len(v.Secrets) == 0 {
-		fmt.Fprintf(tw, "Secret:\t%s\n", "none (private_key_jwt only; rotate-secret gives it one)")
+		how := "private_key_jwt"
+		if !c.HasPublicKeys() {
+			how = "federated_jwt"
+		}
+		fmt.Fprintf(tw, "Secret:\t%s\n", "none ("+how+" only; rotate-secret gives it one)")
 	}
 	for _, s := range v.Secrets {
 		exp := "never expires"

@@ -15,7 +15,7 @@ import (
 // clientColumns are the columns of a client, in the order scanClients
 // reads them.
 const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,
-	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at, incarnation`
+	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at, incarnation, exchange_audiences`
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
@@ -123,7 +123,14 @@ func (s *Store) ListClients(ctx context.Context, after string, limit int) ([]*au
 		if err != nil {
 			return err
 		}
-		return scanSecrets(rows, cs)
+		if err := scanSecrets(rows, cs); err != nil {
+			return err
+		}
+		rows, err = conn.query(ctx, FederatedInRange, after, cs[len(cs)-1].ID)
+		if err != nil {
+			return err
+		}
+		return scanFederated(rows, cs)
 	})
 	return cs, err
 }
@@ -154,10 +161,10 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*auth.Clien
 		}
 		_, err = conn.exec(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?, token_ttl = ?,
 			rate_limit = ?, rate_window = ?, disabled = ?, auth_methods = ?, jwks = ?, jwks_uri = ?,
-			metadata = ?, tokens_revoked_before = ?, updated_at = ? WHERE id = ?`,
+			metadata = ?, tokens_revoked_before = ?, updated_at = ?, exchange_audiences = ? WHERE id = ?`,
 			c.Name, s.d.ListArg(c.Scopes), s.d.ListArg(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
 			int64(c.RateLimit.Window), c.Disabled, s.d.ListArg(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
-			jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.UpdatedAt), id)
+			jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.UpdatedAt), s.d.ListArg(c.ExchangeAudiences), id)
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +172,12 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*auth.Clien
 			return nil, err
 		}
 		if err := insertSecrets(ctx, conn, c); err != nil {
+			return nil, err
+		}
+		if _, err := conn.exec(ctx, `DELETE FROM client_federated_identities WHERE client_id = ?`, id); err != nil {
+			return nil, err
+		}
+		if err := s.insertFederated(ctx, conn, c); err != nil {
 			return nil, err
 		}
 		if c, err = s.loadClient(ctx, conn, id, false); err != nil { // as it will be read back
@@ -213,17 +226,21 @@ func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q n
 
 func (s *Store) insertClient(ctx context.Context, conn conn, c *auth.Client) error {
 	_, err := conn.exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, s.d.ListArg(c.Scopes), s.d.ListArg(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
 		int64(c.RateLimit.Window), c.Disabled, s.d.ListArg(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
-		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Incarnation)
+		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Incarnation,
+		s.d.ListArg(c.ExchangeAudiences))
 	if err != nil && s.d.UniqueViolation(err) {
 		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
 	}
 	if err != nil {
 		return err
 	}
-	return insertSecrets(ctx, conn, c)
+	if err := insertSecrets(ctx, conn, c); err != nil {
+		return err
+	}
+	return s.insertFederated(ctx, conn, c)
 }
 
 func insertSecrets(ctx context.Context, conn conn, c *auth.Client) error {
@@ -261,7 +278,14 @@ func (s *Store) loadClient(ctx context.Context, conn conn, id string, forUpdate 
 	if err != nil {
 		return nil, err
 	}
-	return cs[0], scanSecrets(rows, cs)
+	if err := scanSecrets(rows, cs); err != nil {
+		return nil, err
+	}
+	rows, err = conn.query(ctx, `SELECT `+federatedColumns+` FROM client_federated_identities WHERE client_id = ? ORDER BY position`, id)
+	if err != nil {
+		return nil, err
+	}
+	return cs[0], scanFederated(rows, cs)
 }
 
 // scanClients reads rows of clientColumns and closes them.
@@ -276,7 +300,8 @@ func (s *Store) scanClients(rows Rows) ([]*auth.Client, error) {
 			revokedBefore, createdAt, updatedAt sql.NullInt64
 		)
 		err := rows.Scan(&c.ID, &c.Name, s.d.ListDest(&c.Scopes), s.d.ListDest(&c.Audiences), &ttl, &c.RateLimit.Limit, &window,
-			&c.Disabled, s.d.ListDest(&c.AuthMethods), &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt, &c.Incarnation)
+			&c.Disabled, s.d.ListDest(&c.AuthMethods), &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt, &c.Incarnation,
+			s.d.ListDest(&c.ExchangeAudiences))
 		if err != nil {
 			return nil, err
 		}
@@ -288,6 +313,9 @@ func (s *Store) scanClients(rows Rows) ([]*auth.Client, error) {
 		}
 		if len(c.AuthMethods) == 0 {
 			c.AuthMethods = nil
+		}
+		if len(c.ExchangeAudiences) == 0 {
+			c.ExchangeAudiences = nil
 		}
 		if len(c.JWKS) == 0 {
 			c.JWKS = nil
