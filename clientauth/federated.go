@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -253,10 +254,15 @@ func (v *FederatedVerifier) keys(ctx context.Context, t *auth.TrustedIssuer, h h
 // dummyVerify verifies jws once with a fixed key of alg's family, which
 // fails: the work a refused token of a known issuer costs.
 func dummyVerify(jws *jose.JSONWebSignature, alg string) {
+	dummyVerifications.Add(1)
 	if k := dummyKeys()[alg]; k != nil {
 		_, _ = jws.Verify(k)
 	}
 }
+
+// dummyVerifications counts dummyVerify's calls, for the test that holds
+// the unknown issuer's answer to the cost of a signature.
+var dummyVerifications atomic.Int64
 
 // dummyKeys are the fixed keys of dummyVerify, by alg, made once per process.
 var dummyKeys = sync.OnceValue(func() map[string]crypto.PublicKey {

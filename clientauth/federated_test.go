@@ -17,7 +17,7 @@ import (
 
 // newFederated returns a FederatedVerifier for the loopback test issuers
 // (plain http, private addresses allowed) on clock.
-func newFederated(t *testing.T, clock auth.Clock) *clientauth.FederatedVerifier {
+func newFederated(t testing.TB, clock auth.Clock) *clientauth.FederatedVerifier {
 	t.Helper()
 	v, err := clientauth.NewFederatedVerifier(clientauth.Config{
 		Issuer: issuer, TokenEndpoint: endpoint, Clock: clock,
@@ -231,6 +231,38 @@ func TestUnverifiedIssuer(t *testing.T) {
 	for _, bad := range []string{"", "a.b.c", "x", op.Mint("", issuer)} {
 		if _, _, ok := clientauth.UnverifiedIssuer(bad); ok {
 			t.Errorf("%q: ok", bad)
+		}
+	}
+}
+
+// TestUnknownIssuerCostsASignature: a token of no trusted issuer, or one
+// naming a key its issuer does not have, is refused after a signature
+// verification all the same (of a fixed key), so that the time of the
+// answer does not say whether the issuer is trusted or the key known.
+func TestUnknownIssuerCostsASignature(t *testing.T) {
+	clock := authtest.NewClock(time.Now())
+	v := newFederated(t, clock)
+	for _, alg := range []string{"ES256", "RS256"} {
+		op := testoidc.New(t, alg)
+		op.Now = clock.Now
+		trusted := &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL, JWKS: op.JWKS()}
+		for _, tc := range []struct {
+			name   string
+			ti     *auth.TrustedIssuer
+			token  string
+			reason string
+		}{
+			{"unknown issuer", nil, op.Kubernetes("prod", "billing", []string{issuer}), clientauth.ReasonUnknownIssuer},
+			{"unknown key", trusted, op.Kubernetes("prod", "billing", []string{issuer}, testoidc.SignedWith(op.NewKey(t))), clientauth.ReasonUnknownKey},
+		} {
+			before := clientauth.DummyVerifications()
+			_, err := v.Verify(context.Background(), tc.ti, tc.token)
+			if r := reasonOf(t, err); r != tc.reason {
+				t.Fatalf("%s/%s: reason %q, want %q", alg, tc.name, r, tc.reason)
+			}
+			if n := clientauth.DummyVerifications() - before; n != 1 {
+				t.Errorf("%s/%s: %d dummy signature verifications, want 1", alg, tc.name, n)
+			}
 		}
 	}
 }

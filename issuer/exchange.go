@@ -72,7 +72,7 @@ func (i *Issuer) exchangeFederated(ctx context.Context, req auth.TokenRequest, c
 	if err != nil {
 		return nil, err
 	}
-	tok.IssuedTokenType = auth.TokenTypeAccessToken
+	tok.IssuedTokenType = issuedTokenType(req)
 	return tok, nil
 }
 
@@ -134,7 +134,7 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	if err != nil {
 		return nil, err
 	}
-	tok.IssuedTokenType = auth.TokenTypeAccessToken
+	tok.IssuedTokenType = issuedTokenType(req)
 	return tok, nil
 }
 
@@ -185,4 +185,15 @@ func exchangeAudience(actor *auth.Client, req auth.TokenRequest) (string, error)
 		return "", auth.ErrInvalidTarget.WithDescription(fmt.Sprintf("the audience %.128q is not one this client may obtain by token exchange", want))
 	}
 	return want, nil
+}
+
+// issuedTokenType is the issued_token_type of an exchange (RFC 8693
+// §2.2.1): what the client asked for with requested_token_type when it
+// asked for a JWT — our access tokens are JWTs (RFC 9068) — else an access
+// token.
+func issuedTokenType(req auth.TokenRequest) string {
+	if req.RequestedTokenType == auth.TokenTypeJWT {
+		return auth.TokenTypeJWT
+	}
+	return auth.TokenTypeAccessToken
 }

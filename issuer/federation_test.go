@@ -322,6 +322,12 @@ func TestExchangeDelegation(t *testing.T) {
 		t.Fatalf("chained act %v", act)
 	}
 
+	// requested_token_type jwt: the same token, said to be a JWT.
+	tokJWT, _, err := f.issue(t, actorReq(subject, func(r *auth.TokenRequest) { r.RequestedTokenType = auth.TokenTypeJWT }))
+	if err != nil || tokJWT.IssuedTokenType != auth.TokenTypeJWT {
+		t.Fatalf("requested_token_type jwt: token %+v, %v", tokJWT, err)
+	}
+
 	// Absent scope: the subject token's whole scope.
 	tok3, _, err := f.issue(t, actorReq(subject, func(r *auth.TokenRequest) { r.Audience = "https://other.test" }))
 	if err != nil || tok3.Scope != "read write admin" || claimsOf(t, tok3.AccessToken)["aud"] != "https://other.test" {

@@ -166,7 +166,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens: one no other API accepts, never --audience")
 	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
 	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
-	f.BoolVar(&c.allowPrivate, "allow-private-addresses", false, "let the server fetch keys — jwks_uri today, trusted issuers later — from loopback, private, link-local and other special-purpose addresses (development only; implied in development when the issuer's host is a loopback address)")
+	f.BoolVar(&c.allowPrivate, "allow-private-addresses", false, "let the server fetch keys — clients' jwks_uri, trusted issuers' discovery documents and keys — from loopback, private, link-local and other special-purpose addresses (development only; implied in development when the issuer's host is a loopback address)")
 	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
 }
 
