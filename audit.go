@@ -141,6 +141,13 @@ type auditClient struct {
 	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
 	Federated           []string          `json:"federated,omitempty"`
 	ExchangeAudiences   []string          `json:"exchange_audiences,omitempty"`
+	RequireDPoP         bool              `json:"require_dpop,omitempty"`
+	RequireCertBound    bool              `json:"require_certificate_bound_tokens,omitempty"`
+	TLSSubjectDN        string            `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSSANDNS           string            `json:"tls_client_auth_san_dns,omitempty"`
+	TLSSANURI           string            `json:"tls_client_auth_san_uri,omitempty"`
+	TLSSANIP            string            `json:"tls_client_auth_san_ip,omitempty"`
+	TLSSANEmail         string            `json:"tls_client_auth_san_email,omitempty"`
 	Secrets             []auditSecret     `json:"secrets"`
 }
 
@@ -161,6 +168,9 @@ func AuditClientView(c *Client) json.RawMessage {
 		ID: c.ID, Incarnation: c.Incarnation, Name: c.Name, Scopes: nonNilStrings(c.Scopes), Audiences: nonNilStrings(c.Audiences),
 		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKSURI: c.JWKSURI, Metadata: c.Metadata,
 		ExchangeAudiences: c.ExchangeAudiences, Secrets: []auditSecret{},
+		RequireDPoP: c.RequireDPoP, RequireCertBound: c.RequireCertificateBoundTokens,
+		TLSSubjectDN: c.TLSClientAuth.SubjectDN, TLSSANDNS: c.TLSClientAuth.SANDNS, TLSSANURI: c.TLSClientAuth.SANURI,
+		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail,
 	}
 	for _, f := range c.Federated {
 		v.Federated = append(v.Federated, f.String())

@@ -51,6 +51,16 @@ type Client struct {
 	// for the subject of one of our access tokens, by token exchange (RFC
 	// 8693 delegation); empty means it may not delegate.
 	ExchangeAudiences []string
+	// RequireDPoP refuses the client's token requests without a DPoP proof
+	// (RFC 9449 §5): every token it gets is DPoP-bound.
+	RequireDPoP bool
+	// RequireCertificateBoundTokens refuses the client's token requests
+	// without a client certificate on the connection (RFC 8705 §3): every
+	// token it gets is bound to its certificate.
+	RequireCertificateBoundTokens bool
+	// TLSClientAuth is what its certificate must name for tls_client_auth
+	// (RFC 8705 §2.1); zero when it does not use that method.
+	TLSClientAuth TLSClientAuth
 	// Metadata is free-form information for people (owner, contact,
 	// description, …); the server gives it no meaning.
 	Metadata map[string]string
@@ -73,6 +83,10 @@ func (c *Client) AllowsAuthMethod(m string) bool {
 		return c.HasPublicKeys()
 	case AuthFederatedJWT:
 		return len(c.Federated) > 0
+	case AuthTLSClientAuth:
+		return !c.TLSClientAuth.IsZero()
+	case AuthSelfSignedTLSClientAuth:
+		return len(c.JWKS) > 0 || c.JWKSURI != ""
 	}
 	return false
 }
@@ -153,6 +167,15 @@ func (c *Client) CheckStorable() error {
 			return Errorf(EINVALID, "client %q: the federated identity %q is listed twice", c.ID, f.String())
 		}
 		bound[f] = true
+	}
+	n := 0
+	for _, v := range []string{c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail} {
+		if v != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return Errorf(EINVALID, "client %q: tls_client_auth names %d certificate fields; register exactly one (the subject DN or one SAN, RFC 8705 §2.1.2)", c.ID, n)
 	}
 	for _, a := range c.ExchangeAudiences {
 		if a == "" {

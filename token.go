@@ -57,6 +57,14 @@ type TokenRequest struct {
 	ActorTokenType     string
 	RequestedTokenType string
 
+	// DPoPProof is the request's DPoP header (RFC 9449 §4), unverified;
+	// DPoPJKT is the thumbprint of its key once the proof is verified.
+	DPoPProof string
+	DPoPJKT   string
+	// ClientCertificate is the DER certificate the client presented on the
+	// TLS connection (or that a trusted proxy forwarded), nil without one.
+	ClientCertificate []byte
+
 	Scope      string // raw space-delimited scope parameter
 	Resource   string // RFC 8707 resource indicator
 	Audience   string // the "audience" parameter many servers accept as an alias of resource
@@ -88,6 +96,9 @@ type Claims struct {
 	// ClientIncarnation is the client's Incarnation when the token was
 	// issued, absent for clients that have none.
 	ClientIncarnation string `json:"client_incarnation,omitempty"`
+	// Cnf binds a sender-constrained token to the client's key (RFC 7800,
+	// RFC 9449 §6, RFC 8705 §3); nil for a Bearer token.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 	// Act names the client acting for Subject in a token obtained by
 	// delegation (RFC 8693 §4.1); nil otherwise.
 	Act *Actor `json:"act,omitempty"`
