@@ -67,6 +67,20 @@ func (s *Server) forwardedCertificate(next http.Handler) http.Handler {
 	})
 }
 
+// ValidHeaderName reports whether s is an HTTP field name, a token (RFC
+// 9110 §5.1), as ClientCertHeader must be.
+func ValidHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // peerTrusted reports whether the TCP peer of r is one of trusted.
 func peerTrusted(r *http.Request, trusted []netip.Prefix) bool {
 	if len(trusted) == 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
 	"github.com/gooclaim/auth/redis"
@@ -191,19 +192,6 @@ const (
 	DefaultTLSReloadInterval = 2 * time.Second
 )
 
-// validHeaderName reports whether s is an HTTP field name (RFC 9110 §5.1).
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(s[i])) && (s[i] < '0' || s[i] > '9') && (s[i]|0x20 < 'a' || s[i]|0x20 > 'z') {
-			return false
-		}
-	}
-	return true
-}
-
 // withDefaults returns c with its defaults filled in, and what is wrong
 // with it, every problem at once.
 func (c Config) withDefaults() (Config, error) {
@@ -217,7 +205,7 @@ func (c Config) withDefaults() (Config, error) {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p = append(p, "TLSCertFile and TLSKeyFile go together: give both, or neither for plain HTTP")
 	}
-	if c.ClientCertHeader != "" && !validHeaderName(c.ClientCertHeader) {
+	if c.ClientCertHeader != "" && !httpapi.ValidHeaderName(c.ClientCertHeader) {
 		p = append(p, fmt.Sprintf("ClientCertHeader %q is not a header name (letters, digits and -)", c.ClientCertHeader))
 	}
 	for _, d := range []struct {
