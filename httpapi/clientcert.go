@@ -146,13 +146,16 @@ func parseForwardedCert(name string, values []string) *forwardedCert {
 		return &forwardedCert{}
 	case len(v) > MaxClientCertHeaderBytes:
 		return bad("is longer than %d bytes", MaxClientCertHeaderBytes)
-	case strings.HasPrefix(v, "-----BEGIN"):
-	case len(v) >= 3 && strings.EqualFold(v[:3], "%2D"):
-		u, err := url.PathUnescape(v)
-		if err != nil {
-			return bad("is not correctly URL-encoded")
+	case strings.HasPrefix(v, "-----BEGIN") || len(v) >= 3 && strings.EqualFold(v[:3], "%2D"):
+		// PEM holds no '%': one means URL-encoding (nginx escapes the
+		// spaces and line breaks, and may leave the dashes as they are).
+		if strings.Contains(v, "%") {
+			u, err := url.PathUnescape(v)
+			if err != nil {
+				return bad("is not correctly URL-encoded")
+			}
+			v = u
 		}
-		v = u
 	default:
 		pem, ok, err := xfccCertificate(v)
 		if err != nil {
