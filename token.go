@@ -64,6 +64,9 @@ type TokenRequest struct {
 	// ClientCertificate is the DER certificate the client presented on the
 	// TLS connection (or that a trusted proxy forwarded), nil without one.
 	ClientCertificate []byte
+	// ClientCertificateChain are the DER certificates the client sent
+	// after it, intermediates to build its chain with (tls_client_auth).
+	ClientCertificateChain [][]byte
 
 	Scope      string // raw space-delimited scope parameter
 	Resource   string // RFC 8707 resource indicator

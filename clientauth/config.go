@@ -1,6 +1,7 @@
 package clientauth
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,6 +124,11 @@ type Config struct {
 	// client is only told that its keys are unavailable). Nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// ClientCAs are the certificate authorities a tls_client_auth client's
+	// certificate must chain to (RFC 8705 §2.1); nil refuses that method.
+	// self_signed_tls_client_auth needs none (§2.2).
+	ClientCAs *x509.CertPool
 }
 
 // settings are a checked Config with its defaults applied.
@@ -136,6 +142,7 @@ type settings struct {
 	egress                *egress.Policy // nil: private addresses allowed
 	cacheTTL, minRefetch  time.Duration
 	logger                *slog.Logger
+	clientCAs             *x509.CertPool
 }
 
 // check validates cfg and applies the defaults, reporting every problem
@@ -149,7 +156,7 @@ func (cfg Config) checkFor(needReplay bool) (settings, error) {
 		issuer: cfg.Issuer, tokenEndpoint: cfg.TokenEndpoint, replay: cfg.Replay,
 		clock: cfg.Clock, maxLifetime: cfg.MaxLifetime, leeway: cfg.Leeway,
 		allowHTTP: cfg.AllowHTTP, cacheTTL: cfg.JWKSCacheTTL, minRefetch: cfg.MinRefetchInterval,
-		logger: cfg.Logger,
+		logger: cfg.Logger, clientCAs: cfg.ClientCAs,
 	}
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }

@@ -49,6 +49,9 @@ type Metadata struct {
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthSigningAlgValues     []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// RFC 8705 §3.3: tokens are bound to the client certificate the
+	// request came with.
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 	// Not in RFC 8414 but read by OpenID Connect libraries that fetch
 	// /.well-known/openid-configuration; ours sign access tokens only.
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
@@ -66,6 +69,16 @@ func (s *Server) metadata() Metadata {
 	if len(s.AssertionAlgorithms) > 0 {
 		methods = append(methods, auth.AuthPrivateKeyJWT)
 	}
+	// No mtls_endpoint_aliases (RFC 8705 §5): the one listener asks every
+	// client for a certificate without requiring one, so the endpoints
+	// above serve mutual TLS and the other methods alike.
+	bound := s.MutualTLS || s.ClientCertHeader != ""
+	if bound {
+		if s.TLSClientAuth {
+			methods = append(methods, auth.AuthTLSClientAuth)
+		}
+		methods = append(methods, auth.AuthSelfSignedTLSClientAuth)
+	}
 	return Metadata{
 		Issuer:                            iss,
 		TokenEndpoint:                     iss + TokenPath,
@@ -81,6 +94,7 @@ func (s *Server) metadata() Metadata {
 		RevocationEndpoint:                         iss + RevokePath,
 		RevocationEndpointAuthMethodsSupported:     methods,
 		RevocationEndpointAuthSigningAlgValues:     s.AssertionAlgorithms,
+		TLSClientCertificateBoundAccessTokens:      bound,
 		SubjectTypesSupported:                      []string{"public"},
 		IDTokenSigningAlgValuesSupported:           []string{s.Keys.Policy().Algorithm},
 	}

@@ -68,6 +68,15 @@ type Server struct {
 	// headers are believed (see ClientAddr); empty believes none, and the
 	// peer's own address is the client's.
 	TrustedProxies []netip.Prefix
+	// MutualTLS says the listener asks TLS clients for a certificate
+	// (RFC 8705), and TLSClientAuth that the certificate authorities to
+	// verify tls_client_auth certificates against are configured: for
+	// discovery. ClientCertHeader names the header in which a trusted
+	// proxy forwards the client certificate of the TLS connection it
+	// terminated; empty reads none. See clientcert.go.
+	MutualTLS        bool
+	TLSClientAuth    bool
+	ClientCertHeader string
 	// Fresh, when set and returning an error, refuses token, introspection
 	// and revocation requests with 503 temporarily_unavailable and the
 	// error's message: the node's copy of the clients is too old to be
@@ -124,7 +133,7 @@ func (s *Server) Handler() http.Handler {
 	if !s.NoRequestLog || s.Observer != nil {
 		h = s.logRequests(h)
 	}
-	return s.recoverPanics(s.clientAddr(closeAfterAmbiguousFraming(h)))
+	return s.recoverPanics(s.forwardedCertificate(s.clientAddr(closeAfterAmbiguousFraming(h))))
 }
 
 // setDefaults fills in the optional fields left nil.

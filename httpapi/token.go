@@ -47,6 +47,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // which authentication refuses after the same work as a wrong secret.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, name string, req *auth.TokenRequest, parseErr error) (*auth.Client, bool) {
 	req.RemoteAddr = remoteIP(r)
+	if r.TLS != nil || s.ClientCertHeader != "" { // a Bearer request over plain HTTP costs this test only
+		if err := s.clientCertificate(r, req); err != nil && parseErr == nil {
+			parseErr = err
+		}
+	}
 	if rec, ok := w.(*recorder); ok {
 		rec.clientID = req.ClientID
 	}

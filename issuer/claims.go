@@ -37,6 +37,23 @@ func appendClaims(dst []byte, c *auth.Claims) []byte {
 		dst = append(dst, `,"client_incarnation":`...)
 		dst = jsonenc.AppendString(dst, c.ClientIncarnation)
 	}
+	if c.Cnf != nil { // auth.Confirmation, both members omitempty
+		dst = append(dst, `,"cnf":{`...)
+		comma := false
+		if c.Cnf.JKT != "" {
+			dst = append(dst, `"jkt":`...)
+			dst = jsonenc.AppendString(dst, c.Cnf.JKT)
+			comma = true
+		}
+		if c.Cnf.X5TS256 != "" {
+			if comma {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `"x5t#S256":`...)
+			dst = jsonenc.AppendString(dst, c.Cnf.X5TS256)
+		}
+		dst = append(dst, '}')
+	}
 	if c.Act != nil {
 		dst = append(dst, `,"act":`...)
 		dst = appendActor(dst, c.Act)

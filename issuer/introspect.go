@@ -28,6 +28,9 @@ type Introspection struct {
 	Audience  auth.Audience `json:"aud,omitempty"`
 	Issuer    string        `json:"iss,omitempty"`
 	JWTID     string        `json:"jti,omitempty"`
+	// Cnf is the token's confirmation (RFC 8705 §3.2, RFC 9449 §6.2):
+	// the key it is bound to, for a resource server that checks it.
+	Cnf *auth.Confirmation `json:"cnf,omitempty"`
 }
 
 var inactive = &Introspection{Active: false}
@@ -57,7 +60,7 @@ func (i *Issuer) Inspect(ctx context.Context, token string) (*Introspection, err
 	return &Introspection{
 		Active: true, Scope: tc.Scope, ClientID: tc.ClientID, TokenType: "Bearer",
 		Expiry: tc.Expiry, IssuedAt: tc.IssuedAt, NotBefore: tc.NotBefore, Subject: tc.Subject,
-		Audience: tc.Audience, Issuer: tc.Issuer, JWTID: tc.JWTID,
+		Audience: tc.Audience, Issuer: tc.Issuer, JWTID: tc.JWTID, Cnf: tc.Cnf,
 	}, nil
 }
 

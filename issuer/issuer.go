@@ -8,6 +8,7 @@ package issuer
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -34,6 +35,9 @@ type Config struct {
 	// ClientAssertions checks private_key_jwt client assertions; nil
 	// refuses that method.
 	ClientAssertions AssertionVerifier
+	// ClientCertificates checks tls_client_auth and
+	// self_signed_tls_client_auth (RFC 8705 §2); nil refuses both.
+	ClientCertificates CertificateVerifier
 	// Revocations holds revoked token IDs (RFC 7009) for introspection and
 	// revocation; nil means tokens cannot be revoked one by one.
 	Revocations auth.RevocationStore
@@ -61,6 +65,14 @@ type Config struct {
 // server (such as the replay cache).
 type AssertionVerifier interface {
 	Verify(ctx context.Context, c *auth.Client, assertion string) error
+}
+
+// CertificateVerifier authenticates a client by the DER certificate it
+// presented (RFC 8705 §2) with method auth.AuthTLSClientAuth or
+// auth.AuthSelfSignedTLSClientAuth. clientauth.Verifier implements it.
+// Errors may have a FailureReason method giving a short fixed reason.
+type CertificateVerifier interface {
+	VerifyCertificate(ctx context.Context, c *auth.Client, method string, leaf []byte, intermediates [][]byte) error
 }
 
 // Defaults of Config.
@@ -165,7 +177,11 @@ func (i *Issuer) Lookup(req *auth.TokenRequest) *auth.Client {
 	if req.ClientID == "" {
 		return nil
 	}
-	return i.clients.Lookup(req.ClientID)
+	c := i.clients.Lookup(req.ClientID)
+	if req.AuthMethod == auth.AuthNone && req.ClientCertificate != nil && req.ClientSecret == "" {
+		req.AuthMethod = certificateMethod(c) // for the log; AuthenticateClient decides the same
+	}
+	return c
 }
 
 // LimitClient is Limit for a request whose client Lookup returned: c is
@@ -227,6 +243,54 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 	return i.issueFor(c, req)
 }
 
+// certificateMethod is how a request with a client certificate and no
+// other credentials authenticates client c: tls_client_auth when c may
+// use it, else self_signed_tls_client_auth when c may use that, else
+// tls_client_auth, which then fails like any method c may not use.
+func certificateMethod(c *auth.Client) string {
+	if c != nil && !c.AllowsAuthMethod(auth.AuthTLSClientAuth) && c.AllowsAuthMethod(auth.AuthSelfSignedTLSClientAuth) {
+		return auth.AuthSelfSignedTLSClientAuth
+	}
+	return auth.AuthTLSClientAuth
+}
+
+// errCertificateFailed is the one answer to every failed certificate
+// authentication; the server's log says why (FailureReason).
+var errCertificateFailed = auth.ErrInvalidClient.WithDescription("client authentication failed: the TLS client certificate is not accepted for this client")
+
+// authenticateCertificate is tls_client_auth and
+// self_signed_tls_client_auth (RFC 8705 §2).
+func (i *Issuer) authenticateCertificate(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Client, error) {
+	method := req.AuthMethod
+	switch {
+	case c == nil:
+		return nil, &failure{errCertificateFailed, "unknown_client: no client " + fmt.Sprintf("%.256q", req.ClientID)}
+	case c.Disabled:
+		return nil, &failure{errCertificateFailed, reasonClientDisabled + ": client " + fmt.Sprintf("%q", c.ID) + " is disabled"}
+	case i.cfg.ClientCertificates == nil:
+		return nil, &failure{errCertificateFailed, "certificate_method: this server does not authenticate clients by certificate"}
+	}
+	if err := i.cfg.ClientCertificates.VerifyCertificate(ctx, c, method, req.ClientCertificate, req.ClientCertificateChain); err != nil {
+		return nil, &failure{errCertificateFailed, err.Error()}
+	}
+	return c, nil
+}
+
+// certificateBinding is the cnf of a token issued to c for req (RFC 8705
+// §3): the SHA-256 thumbprint of the client certificate the request came
+// with, nil without one — and then, for a client that must have its
+// tokens bound, an error.
+func certificateBinding(c *auth.Client, req *auth.TokenRequest) (*auth.Confirmation, error) {
+	if req.ClientCertificate == nil {
+		if c.RequireCertificateBoundTokens {
+			return nil, auth.ErrInvalidRequest.WithDescription("this client must present its TLS client certificate: its tokens are bound to the certificate (RFC 8705 §3); connect with the certificate over mutual TLS")
+		}
+		return nil, nil
+	}
+	sum := sha256.Sum256(req.ClientCertificate)
+	return &auth.Confirmation{X5TS256: base64.RawURLEncoding.EncodeToString(sum[:])}, nil
+}
+
 // issueFor issues client c its own access token, as the client credentials
 // grant does: the requested scope and audience if it may have them.
 func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
@@ -239,6 +303,10 @@ func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, e
 	if err != nil {
 		return nil, err
 	}
+	cnf, err := certificateBinding(c, &req)
+	if err != nil {
+		return nil, err
+	}
 	ttl := i.tokenTTL(c)
 	return i.sign(now, scope, &auth.Claims{
 		Subject:  c.ID,
@@ -248,6 +316,7 @@ func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, e
 		Expiry:   now.Add(ttl).Unix(),
 
 		ClientIncarnation: c.Incarnation,
+		Cnf:               cnf,
 	})
 }
 
@@ -292,6 +361,18 @@ func (i *Issuer) AuthenticateClient(ctx context.Context, req auth.TokenRequest, 
 	}
 	if req.ClientID == "" {
 		return nil, auth.ErrInvalidClient.WithDescription("client authentication is required: send client_id and client_secret in the body or with HTTP Basic, or a client_assertion (private_key_jwt)")
+	}
+	if req.ClientCertificate != nil && req.ClientSecret == "" {
+		// A certificate and no other credentials: RFC 8705 §2. With a
+		// secret or an assertion, that authenticates and the certificate
+		// only binds the token.
+		switch req.AuthMethod {
+		case auth.AuthNone:
+			req.AuthMethod = certificateMethod(c)
+			fallthrough
+		case auth.AuthTLSClientAuth, auth.AuthSelfSignedTLSClientAuth:
+			return i.authenticateCertificate(ctx, req, c)
+		}
 	}
 	if req.AuthMethod == auth.AuthPrivateKeyJWT {
 		if c == nil || c.Disabled || !c.AllowsAuthMethod(auth.AuthPrivateKeyJWT) || i.cfg.ClientAssertions == nil {

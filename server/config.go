@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
 	"github.com/gooclaim/auth/redis"
@@ -119,9 +120,25 @@ type Config struct {
 	// a change. Default 2s.
 	TLSReloadInterval time.Duration
 	// TrustedProxies are the peers whose X-Forwarded-For and Forwarded
-	// headers are believed, for the per-address limit and the logs.
-	// Default none: the peer's address is the client's.
+	// headers are believed, for the per-address limit and the logs, and
+	// whose ClientCertHeader is. Default none: the peer's address is the
+	// client's.
 	TrustedProxies []netip.Prefix
+
+	// TLSClientCAFile is a PEM bundle of the certificate authorities
+	// whose client certificates authenticate tls_client_auth clients
+	// (RFC 8705 §2.1). With TLS, the listener then asks every client for
+	// a certificate, without requiring one or checking it (the
+	// authentication method does, and a self-signed certificate must get
+	// through for self_signed_tls_client_auth); and a token requested
+	// with a certificate is bound to it (§3). Read once, at Start.
+	TLSClientCAFile string
+	// ClientCertHeader names the header in which a proxy that terminates
+	// TLS forwards the client's certificate (PEM, URL-encoded PEM as
+	// nginx's $ssl_client_escaped_cert, or Envoy's
+	// x-forwarded-client-cert), believed from TrustedProxies only and
+	// removed from every other request. Empty means none.
+	ClientCertHeader string
 
 	// RedisURL names the Redis (redis:// or rediss://) that holds the
 	// fleet-wide rate limit and the private_key_jwt replay cache. Empty
@@ -187,6 +204,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p = append(p, "TLSCertFile and TLSKeyFile go together: give both, or neither for plain HTTP")
+	}
+	if c.ClientCertHeader != "" && !httpapi.ValidHeaderName(c.ClientCertHeader) {
+		p = append(p, fmt.Sprintf("ClientCertHeader %q is not a header name (letters, digits and -)", c.ClientCertHeader))
 	}
 	for _, d := range []struct {
 		name string

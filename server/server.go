@@ -17,6 +17,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,7 +56,8 @@ type Server struct {
 	redisCl   goredis.UniversalClient
 	issuer    *issuer.Issuer
 	issuerURL string
-	certs     *certReloader // nil without TLS
+	certs     *certReloader  // nil without TLS
+	clientCAs *x509.CertPool // nil without TLSClientCAFile
 	http      *http.Server
 	listener  net.Listener
 	ops       *http.Server // nil without an ops listener
@@ -136,6 +138,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return fmt.Errorf("TLS certificate %s and key %s: %w", c.TLSCertFile, c.TLSKeyFile, err)
 		}
 	}
+	if c.TLSClientCAFile != "" {
+		if s.clientCAs, err = loadClientCAs(c.TLSClientCAFile); err != nil {
+			return fmt.Errorf("TLS client CAs %s: %w", c.TLSClientCAFile, err)
+		}
+	}
 	s.listener, err = net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
@@ -157,6 +164,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		AllowHTTP:             c.AllowHTTPJWKSURI,
 		AllowPrivateAddresses: c.AllowPrivateAddresses,
 		Logger:                s.logger,
+		ClientCAs:             s.clientCAs,
 	})
 	if err != nil {
 		return fmt.Errorf("private_key_jwt: %w", err)
@@ -169,6 +177,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		IPRateLimit:      c.IPRateLimit,
 		Revocations:      s.data,
 		ClientAssertions: assertions,
+	}
+	if s.clientCAs != nil || c.ClientCertHeader != "" {
+		icfg.ClientCertificates = assertions // same key cache for self_signed_tls_client_auth
 	}
 	if icfg.Federation = c.Federation; icfg.Federation == nil {
 		// The replica serves the trusted issuers and bindings once it
@@ -212,7 +223,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	if s.certs != nil {
-		s.http.TLSConfig = s.certs.tlsConfig()
+		s.http.TLSConfig = s.certs.tlsConfig(s.clientCAs)
 	}
 	if c.OpsListen != "" {
 		s.opsLn, err = net.Listen("tcp", c.OpsListen)
@@ -297,6 +308,9 @@ func (s *Server) handler() (http.Handler, error) {
 		RequestLogJSON:      c.RequestLogJSON,
 		AssertionAlgorithms: clientauth.Algorithms,
 		TrustedProxies:      c.TrustedProxies,
+		MutualTLS:           s.certs != nil && s.clientCAs != nil,
+		TLSClientAuth:       s.clientCAs != nil,
+		ClientCertHeader:    c.ClientCertHeader,
 		Fresh:               s.fresh,
 	}
 	if c.Metrics != nil {

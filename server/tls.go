@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"os"
 	"sync/atomic"
@@ -106,10 +108,36 @@ func certAttrs(c *tls.Certificate) []any {
 
 // tlsConfig is the public listener's TLS configuration: TLS 1.2 and up with Go's
 // default cipher suites and curves, HTTP/2 offered first.
-func (r *certReloader) tlsConfig() *tls.Config {
-	return &tls.Config{
+//
+// With client CAs (mutual TLS, RFC 8705) it asks every client for a
+// certificate, tls.RequestClientCert: never requiring one, for the
+// clients that authenticate otherwise, and never verifying it, for the
+// self-signed certificates of self_signed_tls_client_auth; the
+// authentication method verifies it against the CAs (clientauth). The
+// CAs are still sent as the acceptable authorities, so that a client
+// holding several certificates picks the right one.
+func (r *certReloader) tlsConfig(clientCAs *x509.CertPool) *tls.Config {
+	c := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: r.getCertificate,
 		NextProtos:     []string{"h2", "http/1.1"},
 	}
+	if clientCAs != nil {
+		c.ClientAuth = tls.RequestClientCert
+		c.ClientCAs = clientCAs
+	}
+	return c
+}
+
+// loadClientCAs reads a PEM bundle of certificate authorities.
+func loadClientCAs(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, errors.New("no PEM certificate in it: want the CA certificates, -----BEGIN CERTIFICATE----- blocks")
+	}
+	return pool, nil
 }

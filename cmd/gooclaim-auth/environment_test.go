@@ -55,6 +55,8 @@ func TestProductionRefusals(t *testing.T) {
 			"--env production refuses --allow-http-jwks-uri: client keys fetched over plain HTTP can be replaced by anyone on the path"},
 		{"private addresses", map[string]string{"allow-private-addresses": "true"}, nil,
 			"--env production refuses --allow-private-addresses: it lets whoever registers a client make the server send requests into its own network (loopback, private and link-local addresses, cloud metadata services); remove it and have clients publish their keys on public addresses"},
+		{"client CAs with no way for a certificate to arrive", map[string]string{"tls-cert": "", "tls-key": "", "behind-proxy": "true", "tls-client-ca": cert}, nil,
+			"--env production refuses --tls-client-ca with no way for a client certificate to arrive (no TLS on the listener, no --client-cert-header)"},
 		{"production from the environment", map[string]string{"env": "", "allow-http-jwks-uri": "true"}, map[string]string{"GOOCLAIM_ENV": "production"},
 			"GOOCLAIM_ENV production refuses --allow-http-jwks-uri"},
 	} {

@@ -58,6 +58,8 @@ type serveConfig struct {
 	behindProxy       bool
 	trustedProxies    prefixesValue
 	tlsCert, tlsKey   string
+	tlsClientCA       string
+	clientCertHeader  string
 
 	// tlsReloadEvery is how often the certificate files are checked for a
 	// change (not a flag; tests shorten it).
@@ -143,7 +145,9 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain file to serve HTTPS (and HTTP/2) with; reloaded when the file changes (with --tls-key)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.BoolVar(&c.behindProxy, "behind-proxy", false, "TLS is terminated by a proxy or load balancer in front: lets --env production serve plain HTTP")
-	f.Var(&c.trustedProxies, "trusted-proxies", "CIDRs or addresses of the proxies whose X-Forwarded-For / Forwarded headers are believed for the per-address limit and the logs (default: none)")
+	f.Var(&c.trustedProxies, "trusted-proxies", "CIDRs or addresses of the proxies whose X-Forwarded-For / Forwarded headers (and --client-cert-header) are believed for the per-address limit and the logs (default: none)")
+	f.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM bundle of the CAs whose client certificates authenticate tls_client_auth clients (mutual TLS, RFC 8705); the HTTPS listener then asks every client for a certificate, without requiring one, and tokens requested with one are bound to it")
+	f.StringVar(&c.clientCertHeader, "client-cert-header", "", "header in which a TLS-terminating proxy forwards the client certificate (PEM, URL-encoded PEM as nginx's $ssl_client_escaped_cert, or Envoy's x-forwarded-client-cert); read from --trusted-proxies only, removed from every other request")
 	f.StringVar(&c.audience, "audience", c.audience, "default token audience (aud) for clients that set none")
 	f.StringVar(&c.signingAlg, "signing-alg", c.signingAlg, "signing algorithm of new keys: ES256, EdDSA or RS256")
 	f.Var(&c.tokenTTL, "token-ttl", "default access token lifetime (clients may override; at most 24h)")
@@ -253,6 +257,8 @@ func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.L
 		TLSKeyFile:            c.tlsKey,
 		TLSReloadInterval:     c.tlsReloadEvery,
 		TrustedProxies:        c.trustedProxies,
+		TLSClientCAFile:       c.tlsClientCA,
+		ClientCertHeader:      c.clientCertHeader,
 		RedisURL:              c.redisURL,
 		RedisPrefix:           c.redisPrefix,
 		RateLimitFailClosed:   c.rateLimitFail == "closed",

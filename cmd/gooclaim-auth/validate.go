@@ -2,15 +2,18 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/signing"
 )
@@ -92,6 +95,7 @@ func (c *serveConfig) validate(g *globalFlags) error {
 		p = append(p, n("key-encryption-key-file")+" is required with PostgreSQL: every node must be given the same key (make one with: openssl rand -base64 32 > kek; chmod 600 kek)")
 	}
 	p = append(p, c.checkTLS(st)...)
+	p = append(p, c.checkMutualTLS(st)...)
 	if c.env == production {
 		for _, r := range c.productionRefusals(g) {
 			p = append(p, fmt.Sprintf("%s production refuses %s: %s", n("env"), r.what, r.fix))
@@ -154,6 +158,33 @@ func (c *serveConfig) checkTLS(st *settings) []string {
 	return nil
 }
 
+// checkMutualTLS checks --tls-client-ca (a readable PEM bundle of CA
+// certificates) and --client-cert-header (a header name, and trusted
+// proxies to read it from: from anyone else it is ignored, so without
+// them it would never be read).
+func (c *serveConfig) checkMutualTLS(st *settings) []string {
+	n := st.name
+	var p []string
+	if c.tlsClientCA != "" {
+		data, err := os.ReadFile(c.tlsClientCA)
+		switch {
+		case err != nil:
+			p = append(p, fmt.Sprintf("%s: %v", n("tls-client-ca"), err))
+		case !x509.NewCertPool().AppendCertsFromPEM(data):
+			p = append(p, n("tls-client-ca")+": no PEM certificate in "+c.tlsClientCA+": want the certificates of the CAs that issue client certificates, -----BEGIN CERTIFICATE----- blocks")
+		}
+	}
+	if c.clientCertHeader != "" {
+		if !httpapi.ValidHeaderName(c.clientCertHeader) {
+			p = append(p, fmt.Sprintf("%s %q: want a header name such as X-SSL-Client-Cert or X-Forwarded-Client-Cert", n("client-cert-header"), c.clientCertHeader))
+		}
+		if len(c.trustedProxies) == 0 {
+			p = append(p, n("client-cert-header")+" needs "+n("trusted-proxies")+": the header is believed only from the proxies listed there (from anyone else it is a certificate the caller made up), so without them it is never read")
+		}
+	}
+	return p
+}
+
 // loadCertificate reads a PEM certificate chain and its private key.
 func loadCertificate(certFile, keyFile string) (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -183,6 +214,10 @@ func (c *serveConfig) productionRefusals(g *globalFlags) []refusal {
 	if c.tlsCert == "" && !c.behindProxy {
 		r = append(r, refusal{"plain HTTP (no TLS, no --behind-proxy)",
 			"serve HTTPS with " + n("tls-cert") + " and " + n("tls-key") + ", or set " + n("behind-proxy") + " if a proxy or load balancer in front terminates TLS"})
+	}
+	if c.tlsClientCA != "" && c.tlsCert == "" && c.clientCertHeader == "" {
+		r = append(r, refusal{n("tls-client-ca") + " with no way for a client certificate to arrive (no TLS on the listener, no " + n("client-cert-header") + ")",
+			"serve HTTPS with " + n("tls-cert") + " and " + n("tls-key") + ", or, behind a proxy that terminates TLS, set " + n("client-cert-header") + " to the header the proxy forwards the certificate in (with " + n("trusted-proxies") + ")"})
 	}
 	if files, fix, ok := exposedDatabase(g.database); ok {
 		r = append(r, refusal{"the SQLite database readable by group or others (" + files + ")", fix})
