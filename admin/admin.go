@@ -82,6 +82,17 @@ type ClientSpec struct {
 	Federated []auth.FederatedIdentity
 	// ExchangeAudiences are the audiences it may obtain by token exchange.
 	ExchangeAudiences []string
+	// RequireDPoP and RequireCertificateBoundTokens make every token of
+	// the client sender-constrained: DPoP-bound (RFC 9449) or bound to its
+	// client certificate (RFC 8705 §3).
+	RequireDPoP                   bool
+	RequireCertificateBoundTokens bool
+	// TLSClientAuth is what the client's certificate must name for
+	// tls_client_auth (RFC 8705 §2.1.2): one field at most, normalized as
+	// CheckTLSClientAuth says. A client with one and neither keys, a
+	// federated identity nor a secret given gets no secret, unless
+	// AuthMethods names a secret method.
+	TLSClientAuth auth.TLSClientAuth
 }
 
 // Limits on client settings.
@@ -115,6 +126,10 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 		Federated:   dedupeFederated(spec.Federated),
 		CreatedAt:   now,
 		UpdatedAt:   now,
+
+		RequireDPoP:                   spec.RequireDPoP,
+		RequireCertificateBoundTokens: spec.RequireCertificateBoundTokens,
+		TLSClientAuth:                 spec.TLSClientAuth,
 	}
 	if len(c.AuthMethods) == 0 {
 		c.AuthMethods = nil
@@ -122,7 +137,9 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 	if l := dedupe(spec.ExchangeAudiences); len(l) > 0 {
 		c.ExchangeAudiences = l
 	}
-	wantSecret := !c.HasPublicKeys() && len(c.Federated) == 0 || spec.Secret != "" ||
+	// A client with another credential — keys, a federated identity, a
+	// certificate to name — gets a secret only when asked for one.
+	wantSecret := !c.HasPublicKeys() && len(c.Federated) == 0 && c.TLSClientAuth.IsZero() || spec.Secret != "" ||
 		slices.Contains(c.AuthMethods, auth.AuthClientSecretBasic) || slices.Contains(c.AuthMethods, auth.AuthClientSecretPost)
 	secret := ""
 	if wantSecret {
@@ -138,6 +155,7 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 		}
 		c.Secrets = []auth.Secret{{ID: credential.NewSecretID(), Hash: hash, CreatedAt: now}}
 	}
+	problems = append(problems, CheckTLSClientAuth(&c.TLSClientAuth)...)
 	problems = append(problems, s.checkClient(c)...)
 	if len(problems) > 0 {
 		return nil, "", invalid(problems)
@@ -180,12 +198,16 @@ func (s *Service) checkClient(c *auth.Client) []string {
 			p = append(p, "auth method private_key_jwt needs public keys: register a JWK Set or a jwks_uri")
 		case m == auth.AuthFederatedJWT && len(c.Federated) == 0:
 			p = append(p, "auth method federated_jwt needs federated identities: bind the client to a subject of a trusted issuer (--federated ISSUER=SUBJECT)")
-		case m != auth.AuthPrivateKeyJWT && m != auth.AuthFederatedJWT && len(c.Secrets) == 0:
+		case m == auth.AuthTLSClientAuth && c.TLSClientAuth.IsZero():
+			p = append(p, "auth method tls_client_auth needs the certificate's subject DN or a SAN to expect: set one with "+tlsFieldsHint)
+		case m == auth.AuthSelfSignedTLSClientAuth && !c.HasPublicKeys():
+			p = append(p, "auth method self_signed_tls_client_auth needs the certificate's public key: register a JWK Set or a jwks_uri")
+		case (m == auth.AuthClientSecretBasic || m == auth.AuthClientSecretPost) && len(c.Secrets) == 0:
 			p = append(p, fmt.Sprintf("auth method %s needs a client secret, and the client has none: rotate-secret gives it one", m))
 		}
 	}
-	if len(c.Secrets) == 0 && !c.HasPublicKeys() && len(c.Federated) == 0 {
-		p = append(p, "the client has no secret, no public keys and no federated identity, so it could never authenticate")
+	if len(c.Secrets) == 0 && !c.HasPublicKeys() && len(c.Federated) == 0 && c.TLSClientAuth.IsZero() {
+		p = append(p, "the client has no secret, no public keys, no federated identity and no certificate to expect (tls_client_auth), so it could never authenticate")
 	}
 	return p
 }
@@ -239,6 +261,13 @@ type ClientUpdate struct {
 	FederatedRemove []auth.FederatedIdentity
 	// ExchangeAudiences replaces the exchange audiences; empty clears them.
 	ExchangeAudiences *[]string
+	// RequireDPoP and RequireCertificateBoundTokens turn the requirements
+	// on or off.
+	RequireDPoP                   *bool
+	RequireCertificateBoundTokens *bool
+	// TLSClientAuth replaces what the client's certificate must name
+	// (whichever field was set); the zero value removes it.
+	TLSClientAuth *auth.TLSClientAuth
 }
 
 // UpdateClient applies u to the client with the given ID.
@@ -324,8 +353,19 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 				c.ExchangeAudiences = nil
 			}
 		}
+		if u.RequireDPoP != nil {
+			c.RequireDPoP = *u.RequireDPoP
+		}
+		if u.RequireCertificateBoundTokens != nil {
+			c.RequireCertificateBoundTokens = *u.RequireCertificateBoundTokens
+		}
+		var p []string
+		if u.TLSClientAuth != nil {
+			c.TLSClientAuth = *u.TLSClientAuth
+			p = CheckTLSClientAuth(&c.TLSClientAuth)
+		}
 		c.Secrets = liveSecrets(c.Secrets, s.now())
-		if p := s.checkClient(c); len(p) > 0 {
+		if p = append(p, s.checkClient(c)...); len(p) > 0 {
 			return invalid(p)
 		}
 		return nil
@@ -341,7 +381,8 @@ func (u ClientUpdate) onlyDisabled() bool {
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
 		u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
 		len(u.MetadataSet) == 0 && len(u.MetadataUnset) == 0 &&
-		u.Federated == nil && len(u.FederatedAdd) == 0 && len(u.FederatedRemove) == 0 && u.ExchangeAudiences == nil
+		u.Federated == nil && len(u.FederatedAdd) == 0 && len(u.FederatedRemove) == 0 && u.ExchangeAudiences == nil &&
+		u.RequireDPoP == nil && u.RequireCertificateBoundTokens == nil && u.TLSClientAuth == nil
 }
 
 // federatedList shows identities for a message.

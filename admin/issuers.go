@@ -285,6 +285,8 @@ func dedupeFederated(l []auth.FederatedIdentity) []auth.FederatedIdentity {
 }
 
 // AuthMethods are the client authentication methods a client may be
-// restricted to: those discovery advertises, and federated_jwt, which
-// uses private_key_jwt's parameters with another issuer's token.
-var AuthMethods = append(slices.Clip(auth.AuthMethods), auth.AuthFederatedJWT)
+// restricted to: those discovery advertises, federated_jwt, which uses
+// private_key_jwt's parameters with another issuer's token, and the two
+// mutual-TLS methods of RFC 8705 §2.
+// (dedupe: discovery may come to advertise the latter.)
+var AuthMethods = dedupe(append(slices.Clip(auth.AuthMethods), auth.AuthFederatedJWT, auth.AuthTLSClientAuth, auth.AuthSelfSignedTLSClientAuth))

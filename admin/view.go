@@ -38,12 +38,25 @@ type ClientView struct {
 	Metadata map[string]string `json:"metadata"`
 	// Federated are the subjects of trusted issuers bound to the client;
 	// ExchangeAudiences the audiences it may obtain by token exchange.
-	Federated           []FederatedView `json:"federated"`
-	ExchangeAudiences   []string        `json:"exchange_audiences"`
-	TokensRevokedBefore *time.Time      `json:"tokens_revoked_before,omitempty"`
-	Secrets             []SecretView    `json:"secrets"`
-	CreatedAt           time.Time       `json:"created_at"`
-	UpdatedAt           time.Time       `json:"updated_at"`
+	Federated         []FederatedView `json:"federated"`
+	ExchangeAudiences []string        `json:"exchange_audiences"`
+	// DPoPBoundAccessTokens (RFC 9449 §5.2) and
+	// TLSClientCertificateBoundAccessTokens (RFC 8705 §3.4) say whether
+	// every token of the client must be bound to a DPoP key or to its
+	// client certificate.
+	DPoPBoundAccessTokens                 bool `json:"dpop_bound_access_tokens"`
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
+	// What the client's certificate must name for tls_client_auth (RFC
+	// 8705 §2.1.2): one of them at most, in its normalized form.
+	TLSClientAuthSubjectDN string       `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS    string       `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI    string       `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP     string       `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail  string       `json:"tls_client_auth_san_email,omitempty"`
+	TokensRevokedBefore    *time.Time   `json:"tokens_revoked_before,omitempty"`
+	Secrets                []SecretView `json:"secrets"`
+	CreatedAt              time.Time    `json:"created_at"`
+	UpdatedAt              time.Time    `json:"updated_at"`
 }
 
 // FederatedView is one federated identity of a client.
@@ -67,6 +80,14 @@ func View(c *auth.Client) ClientView {
 		Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []SecretView{},
 		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
 		Metadata: c.Metadata, Federated: []FederatedView{}, ExchangeAudiences: nonNil(c.ExchangeAudiences),
+
+		DPoPBoundAccessTokens:                 c.RequireDPoP,
+		TLSClientCertificateBoundAccessTokens: c.RequireCertificateBoundTokens,
+		TLSClientAuthSubjectDN:                c.TLSClientAuth.SubjectDN,
+		TLSClientAuthSANDNS:                   c.TLSClientAuth.SANDNS,
+		TLSClientAuthSANURI:                   c.TLSClientAuth.SANURI,
+		TLSClientAuthSANIP:                    c.TLSClientAuth.SANIP,
+		TLSClientAuthSANEmail:                 c.TLSClientAuth.SANEmail,
 	}
 	for _, f := range c.Federated {
 		v.Federated = append(v.Federated, FederatedView{Issuer: f.Issuer, Subject: f.Subject})

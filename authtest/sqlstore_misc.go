@@ -172,4 +172,15 @@ func testSQLCreateClients(t *testing.T, s sqlSuite) {
 	if _, err := db.Client(ctx, "d"); auth.ErrorCode(err) != auth.ENOTFOUND {
 		t.Fatalf("d after the failed batch: %v, want ENOTFOUND", err)
 	}
+
+	// A batch writes every field, as CreateClient does.
+	full := fullClient("full")
+	if err := db.CreateClients(ctx, []*auth.Client{full.Clone()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Client(ctx, "full"); err != nil {
+		t.Fatal(err)
+	} else {
+		checkClient(t, got, full)
+	}
 }

@@ -63,6 +63,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"FederatedConflicts", testFederatedConflicts, false},
 		{"DeleteBoundIssuer", testDeleteBoundIssuer, false},
 		{"IssuerAuditAndChanges", testIssuerAuditAndChanges, false},
+		{"SenderConstrainedClients", testSenderConstrainedClients, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,18 +90,21 @@ func someTime(sec int) time.Time {
 // fullClient returns a client with every field set.
 func fullClient(id string) *auth.Client {
 	return &auth.Client{
-		ID:                  id,
-		Name:                "Client " + id,
-		Scopes:              []string{"read", "write:all"},
-		Audiences:           []string{"https://api.example.com", "urn:example:billing"},
-		TokenTTL:            90 * time.Second,
-		RateLimit:           auth.Rate{Limit: 60, Window: time.Minute},
-		Disabled:            true,
-		AuthMethods:         []string{auth.AuthClientSecretBasic, auth.AuthPrivateKeyJWT},
-		JWKS:                []byte(`{"keys": [{"kty":"OKP","crv":"Ed25519","kid":"` + id + `-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`),
-		Metadata:            map[string]string{"owner": "team-billing", "contact": "billing@example.com", "note": "é ✓ \"quoted\" {}"},
-		ExchangeAudiences:   []string{"https://downstream.example.com", "urn:example:ledger"},
-		TokensRevokedBefore: someTime(4),
+		ID:                            id,
+		Name:                          "Client " + id,
+		Scopes:                        []string{"read", "write:all"},
+		Audiences:                     []string{"https://api.example.com", "urn:example:billing"},
+		TokenTTL:                      90 * time.Second,
+		RateLimit:                     auth.Rate{Limit: 60, Window: time.Minute},
+		Disabled:                      true,
+		AuthMethods:                   []string{auth.AuthClientSecretBasic, auth.AuthPrivateKeyJWT},
+		JWKS:                          []byte(`{"keys": [{"kty":"OKP","crv":"Ed25519","kid":"` + id + `-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`),
+		Metadata:                      map[string]string{"owner": "team-billing", "contact": "billing@example.com", "note": "é ✓ \"quoted\" {}"},
+		ExchangeAudiences:             []string{"https://downstream.example.com", "urn:example:ledger"},
+		RequireDPoP:                   true,
+		RequireCertificateBoundTokens: true,
+		TLSClientAuth:                 auth.TLSClientAuth{SubjectDN: "CN=" + id + ",OU=Billing,O=Gooclaim\\, Inc.,C=DE"},
+		TokensRevokedBefore:           someTime(4),
 		Secrets: []auth.Secret{
 			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
 			{ID: "s2", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: someTime(2)},
@@ -138,6 +142,10 @@ func checkClient(t *testing.T, got, want *auth.Client) {
 	}
 	if !slices.Equal(got.Federated, want.Federated) || !slices.Equal(got.ExchangeAudiences, want.ExchangeAudiences) {
 		t.Errorf("client %q: Federated, ExchangeAudiences = %q, %q; want %q, %q", id, got.Federated, got.ExchangeAudiences, want.Federated, want.ExchangeAudiences)
+	}
+	if got.RequireDPoP != want.RequireDPoP || got.RequireCertificateBoundTokens != want.RequireCertificateBoundTokens || got.TLSClientAuth != want.TLSClientAuth {
+		t.Errorf("client %q: RequireDPoP, RequireCertificateBoundTokens, TLSClientAuth = %v, %v, %+v; want %v, %v, %+v", id,
+			got.RequireDPoP, got.RequireCertificateBoundTokens, got.TLSClientAuth, want.RequireDPoP, want.RequireCertificateBoundTokens, want.TLSClientAuth)
 	}
 	checkTime(t, fmt.Sprintf("client %q: TokensRevokedBefore", id), got.TokensRevokedBefore, want.TokensRevokedBefore)
 	checkTime(t, fmt.Sprintf("client %q: CreatedAt", id), got.CreatedAt, want.CreatedAt)

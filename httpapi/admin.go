@@ -290,6 +290,10 @@ func jsonFields(v any) []string {
 	}
 	for f := range t.Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" { // promoted, as encoding/json promotes them
+			out = append(out, jsonFields(reflect.New(f.Type).Interface())...)
+			continue
+		}
 		if name != "" && name != "-" {
 			out = append(out, name)
 		}

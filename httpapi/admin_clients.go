@@ -131,6 +131,37 @@ type createRequest struct {
 	// without keys or client_secret, the client gets no secret.
 	Federated         []admin.FederatedView `json:"federated"`
 	ExchangeAudiences []string              `json:"exchange_audiences"`
+	// Sender-constrained tokens, named as the client metadata of RFC 9449
+	// §5.2 and RFC 8705 §2.1.2 and §3.4; a client with a tls_client_auth_*
+	// field and no other credential gets no secret.
+	DPoPBoundAccessTokens                 bool `json:"dpop_bound_access_tokens"`
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
+	tlsClientAuthFields
+}
+
+// tlsClientAuthFields are what a tls_client_auth client's certificate must
+// name (RFC 8705 §2.1.2), one of them at most.
+type tlsClientAuthFields struct {
+	SubjectDN *string `json:"tls_client_auth_subject_dn"`
+	SANDNS    *string `json:"tls_client_auth_san_dns"`
+	SANURI    *string `json:"tls_client_auth_san_uri"`
+	SANIP     *string `json:"tls_client_auth_san_ip"`
+	SANEmail  *string `json:"tls_client_auth_san_email"`
+}
+
+// value returns the fields given (absent or null as ""), and whether any was.
+func (f *tlsClientAuthFields) value() (auth.TLSClientAuth, bool) {
+	var t auth.TLSClientAuth
+	given := false
+	for _, p := range []struct {
+		from *string
+		to   *string
+	}{{f.SubjectDN, &t.SubjectDN}, {f.SANDNS, &t.SANDNS}, {f.SANURI, &t.SANURI}, {f.SANIP, &t.SANIP}, {f.SANEmail, &t.SANEmail}} {
+		if p.from != nil {
+			*p.to, given = *p.from, true
+		}
+	}
+	return t, given
 }
 
 // createClient serves POST /v1/admin/clients.
@@ -144,7 +175,10 @@ func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
 		ID: req.ClientID, Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences,
 		AuthMethods: req.AuthMethods, JWKSURI: req.JWKSURI, Metadata: req.Metadata, Secret: req.ClientSecret,
 		Federated: federatedField(req.Federated), ExchangeAudiences: req.ExchangeAudiences,
+
+		RequireDPoP: req.DPoPBoundAccessTokens, RequireCertificateBoundTokens: req.TLSClientCertificateBoundAccessTokens,
 	}
+	spec.TLSClientAuth, _ = req.tlsClientAuthFields.value()
 	var err error
 	if spec.TokenTTL, err = parseTTL("token_ttl", req.TokenTTL); err != nil {
 		a.fail(w, r, err)
@@ -205,12 +239,19 @@ type updateRequest struct {
 	// Federated and ExchangeAudiences replace the lists; [] empties them.
 	Federated         *[]admin.FederatedView `json:"federated"`
 	ExchangeAudiences *[]string              `json:"exchange_audiences"`
+	// The requirements are turned on or off; a tls_client_auth_* field
+	// replaces whichever was registered, and "" removes it.
+	DPoPBoundAccessTokens                 *bool `json:"dpop_bound_access_tokens"`
+	TLSClientCertificateBoundAccessTokens *bool `json:"tls_client_certificate_bound_access_tokens"`
+	tlsClientAuthFields
 }
 
 func (u *updateRequest) empty() bool {
+	_, tls := u.tlsClientAuthFields.value()
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
 		u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
-		u.Federated == nil && u.ExchangeAudiences == nil
+		u.Federated == nil && u.ExchangeAudiences == nil &&
+		u.DPoPBoundAccessTokens == nil && u.TLSClientCertificateBoundAccessTokens == nil && !tls
 }
 
 // updateClient serves PATCH /v1/admin/clients/{id}.
@@ -228,6 +269,11 @@ func (a *Admin) updateClient(w http.ResponseWriter, r *http.Request) {
 	u := admin.ClientUpdate{
 		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, AuthMethods: req.AuthMethods,
 		JWKSURI: req.JWKSURI, Metadata: req.Metadata, Disabled: req.Disabled, ExchangeAudiences: req.ExchangeAudiences,
+
+		RequireDPoP: req.DPoPBoundAccessTokens, RequireCertificateBoundTokens: req.TLSClientCertificateBoundAccessTokens,
+	}
+	if t, given := req.tlsClientAuthFields.value(); given {
+		u.TLSClientAuth = &t
 	}
 	if req.Federated != nil {
 		l := federatedField(*req.Federated)

@@ -217,6 +217,28 @@ func (t *table) encode(c *auth.Client) []byte {
 		e = appendStr(e, f.Issuer)
 		e = appendStr(e, f.Subject)
 	}
+	// Sender-constrained tokens: a flags byte, then the five tls_client_auth
+	// strings only when one is set, so that a client with none costs one
+	// byte (a million of them are loaded).
+	var flags byte
+	if c.RequireDPoP {
+		flags |= flagRequireDPoP
+	}
+	if c.RequireCertificateBoundTokens {
+		flags |= flagRequireCertBound
+	}
+	if !c.TLSClientAuth.IsZero() {
+		flags |= flagTLSClientAuth
+	}
+	e = append(e, flags)
+	if flags&flagTLSClientAuth != 0 {
+		a := &c.TLSClientAuth
+		e = appendStr(e, a.SubjectDN)
+		e = appendStr(e, a.SANDNS)
+		e = appendStr(e, a.SANURI)
+		e = appendStr(e, a.SANIP)
+		e = appendStr(e, a.SANEmail)
+	}
 	rec := binary.AppendUvarint(make([]byte, 0, len(e)+binary.MaxVarintLen32), uint64(len(e)))
 	return append(rec, e...)
 }
@@ -276,8 +298,23 @@ func (t *table) decode(r ref) *auth.Client {
 			c.Federated[i].Issuer, c.Federated[i].Subject = d.str(), d.str()
 		}
 	}
+	flags := d.b[d.p]
+	d.p++
+	c.RequireDPoP = flags&flagRequireDPoP != 0
+	c.RequireCertificateBoundTokens = flags&flagRequireCertBound != 0
+	if flags&flagTLSClientAuth != 0 {
+		a := &c.TLSClientAuth
+		a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail = d.str(), d.str(), d.str(), d.str(), d.str()
+	}
 	return c
 }
+
+// The bits of a record's flags byte.
+const (
+	flagRequireDPoP byte = 1 << iota
+	flagRequireCertBound
+	flagTLSClientAuth // the five TLSClientAuth strings follow
+)
 
 func appendStr(e []byte, s string) []byte {
 	return append(binary.AppendUvarint(e, uint64(len(s))), s...)

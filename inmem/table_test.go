@@ -244,3 +244,33 @@ func TestReplicaLookupDuringUpdates(t *testing.T) {
 		t.Fatalf("Name %q after the updates", c.Name)
 	}
 }
+
+// TestTableSenderConstrained: a record carries RequireDPoP,
+// RequireCertificateBoundTokens and each TLSClientAuth field, and a client
+// with none of them pays one byte for them.
+func TestTableSenderConstrained(t *testing.T) {
+	tb := newTable(0)
+	cases := []*auth.Client{
+		{ID: "none"},
+		{ID: "dpop", RequireDPoP: true},
+		{ID: "bound", RequireCertificateBoundTokens: true},
+		{ID: "dn", RequireDPoP: true, RequireCertificateBoundTokens: true, TLSClientAuth: auth.TLSClientAuth{SubjectDN: `CN=svc,O=Gooclaim\, Inc.`}},
+		{ID: "dns", TLSClientAuth: auth.TLSClientAuth{SANDNS: "svc.example.com"}},
+		{ID: "uri", TLSClientAuth: auth.TLSClientAuth{SANURI: "spiffe://example.com/svc"}},
+		{ID: "ip", TLSClientAuth: auth.TLSClientAuth{SANIP: "2001:db8::1"}},
+		{ID: "email", TLSClientAuth: auth.TLSClientAuth{SANEmail: "svc@example.com"}, Federated: []auth.FederatedIdentity{{Issuer: "k8s", Subject: "sa"}}},
+	}
+	for _, c := range cases {
+		tb.put(c)
+	}
+	for _, c := range cases {
+		if got := tb.get(c.ID); !reflect.DeepEqual(got, c) {
+			t.Errorf("get(%q) = %+v; want %+v", c.ID, got, c)
+		}
+	}
+	without := len(tb.encode(&auth.Client{ID: "x"}))
+	with := len(tb.encode(&auth.Client{ID: "x", RequireDPoP: true, RequireCertificateBoundTokens: true}))
+	if with != without {
+		t.Errorf("a record with both requirements is %d bytes, without %d; want the flags byte to carry them", with, without)
+	}
+}

@@ -33,9 +33,45 @@ type policyFlags struct {
 	removeFederated []string // update only
 	exchangeAuds    []string
 	noExchangeAud   bool // update only
+
+	// Sender-constrained tokens (RFC 9449, RFC 8705).
+	requireDPoP      bool
+	requireCertBound bool
+	tls              auth.TLSClientAuth
+	noTLS            bool // update only
 }
 
-const authMethodsHelp = "client_secret_basic, client_secret_post, private_key_jwt or federated_jwt"
+const authMethodsHelp = "client_secret_basic, client_secret_post, private_key_jwt, federated_jwt, tls_client_auth or self_signed_tls_client_auth"
+
+// tlsFlags are the flags of TLSClientAuth's fields, in its order.
+var tlsFlags = []string{"tls-subject-dn", "tls-san-dns", "tls-san-uri", "tls-san-ip", "tls-san-email"}
+
+// addSenderConstrained adds the flags of sender-constrained tokens.
+func (p *policyFlags) addSenderConstrained(f *pflag.FlagSet, update bool) {
+	how, dpop, bound := "", "every token request of the client must carry a DPoP proof (RFC 9449): its tokens are bound to a key it holds", "every token request of the client must come with its client certificate over mutual TLS (RFC 8705): its tokens are bound to the certificate"
+	if update {
+		how = " (replaces whichever certificate field was registered)"
+		dpop += "; =false lifts the requirement"
+		bound += "; =false lifts the requirement"
+	} else {
+		how = ". With no --jwks-file, --jwks-uri, --federated, --secret-stdin or secret --auth-method, the client gets no secret"
+	}
+	f.BoolVar(&p.requireDPoP, "require-dpop", false, dpop)
+	f.BoolVar(&p.requireCertBound, "require-certificate-bound-tokens", false, bound)
+	f.StringVar(&p.tls.SubjectDN, "tls-subject-dn", "", `for tls_client_auth (RFC 8705 §2.1.2): the subject DN the client's certificate must have, RFC 4514 ("CN=svc,O=Gooclaim"); stored as Go's crypto/x509 writes a certificate subject`+how)
+	f.StringVar(&p.tls.SANDNS, "tls-san-dns", "", "for tls_client_auth: a DNS name the client's certificate must have as a subjectAltName"+how)
+	f.StringVar(&p.tls.SANURI, "tls-san-uri", "", "for tls_client_auth: a URI (such as a SPIFFE ID) the client's certificate must have as a subjectAltName"+how)
+	f.StringVar(&p.tls.SANIP, "tls-san-ip", "", "for tls_client_auth: an IP address the client's certificate must have as a subjectAltName"+how)
+	f.StringVar(&p.tls.SANEmail, "tls-san-email", "", "for tls_client_auth: an e-mail address the client's certificate must have as a subjectAltName"+how)
+	if update {
+		f.BoolVar(&p.noTLS, "no-tls-client-auth", false, "remove the certificate field registered for tls_client_auth")
+	}
+}
+
+// tlsChanged reports whether a --tls-* field flag was given.
+func tlsChanged(f *pflag.FlagSet) bool {
+	return slices.ContainsFunc(tlsFlags, f.Changed)
+}
 
 func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 	if update {
@@ -56,6 +92,7 @@ func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 		f.StringArrayVar(&p.federated, "federated", nil, "bind the client to SUBJECT of the trusted issuer ISSUER (ISSUER=SUBJECT, see issuers list): its tokens authenticate the client (federated_jwt); repeatable. With no --jwks-file, --jwks-uri, --secret-stdin or secret --auth-method, the client gets no secret")
 		f.StringArrayVar(&p.exchangeAuds, "exchange-audience", nil, "audience the client may obtain by token exchange (RFC 8693), acting for the subject of a token of this server; repeatable")
 	}
+	p.addSenderConstrained(f, update)
 	f.BoolVar(&p.allowHTTP, "allow-http-jwks-uri", false, "accept a plain http --jwks-uri (development only: keys fetched over http can be substituted)")
 	f.BoolVar(&p.allowPrivate, "allow-private-addresses", false, "accept a --jwks-uri on localhost or a loopback, private, link-local or other special-purpose IP address (development only; the server fetches from such an address only with its own --allow-private-addresses or a loopback issuer)")
 }
@@ -221,8 +258,25 @@ func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, sco
 	case policy.noExchangeAud:
 		u.ExchangeAudiences, changed = &[]string{}, true
 	}
+	if f.Changed("require-dpop") {
+		v := policy.requireDPoP
+		u.RequireDPoP, changed = &v, true
+	}
+	if f.Changed("require-certificate-bound-tokens") {
+		v := policy.requireCertBound
+		u.RequireCertificateBoundTokens, changed = &v, true
+	}
+	switch {
+	case tlsChanged(f) && policy.noTLS:
+		return u, fmt.Errorf("--tls-* and --no-tls-client-auth: give one (a --tls-* flag replaces whichever certificate field was registered)")
+	case tlsChanged(f):
+		t := policy.tls
+		u.TLSClientAuth, changed = &t, true
+	case policy.noTLS:
+		u.TLSClientAuth, changed = &auth.TLSClientAuth{}, true
+	}
 	if !changed {
-		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience")
+		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience, --require-dpop, --require-certificate-bound-tokens, --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email, --no-tls-client-auth")
 	}
 	return u, nil
 }

@@ -97,6 +97,18 @@ binds the client to that token's subject (federated_jwt). Given without
 gets no secret at all. --exchange-audience lets the client obtain, by token
 exchange (RFC 8693), tokens for that audience acting for the subject of a
 token of this server.
+
+A client with a certificate from a CA the server trusts authenticates by
+mutual TLS (tls_client_auth, RFC 8705): --tls-subject-dn DN, or one of
+--tls-san-dns, --tls-san-uri, --tls-san-ip and --tls-san-email, says what its
+certificate must name. Given without --jwks-file, --jwks-uri, --federated,
+--secret-stdin or a secret --auth-method, the client gets no secret at all.
+A client with registered public keys may instead present a self-signed
+certificate of one of them (self_signed_tls_client_auth).
+--require-dpop and --require-certificate-bound-tokens make every token of
+the client sender-constrained: bound to a DPoP key (RFC 9449) or to its
+client certificate (RFC 8705), so that a stolen token is useless alone.
+
 --auth-method restricts the methods; by default the client may use every
 method its credentials allow.
 
@@ -116,6 +128,10 @@ holds the secret; the field is absent when the client has no secret.`,
   # a Kubernetes workload, secretless: its service account token authenticates it
   gooclaim-auth clients create --name payments-worker --scope claims:read \
       --federated k8s-prod=system:serviceaccount:payments:worker
+  # a workload with a certificate from the internal CA, secretless, tokens bound to it:
+  gooclaim-auth clients create --name billing-sync --scope claims:read \
+      --tls-san-uri spiffe://gooclaim.com/ns/billing/sa/sync --auth-method tls_client_auth \
+      --require-certificate-bound-tokens
   # the first admin client:
   gooclaim-auth clients create --name ops-admin --admin --metadata owner=platform-team
   # import an existing client and secret (the seed's example):
@@ -156,6 +172,8 @@ holds the secret; the field is absent when the client has no secret.`,
 				return err
 			}
 			spec.ExchangeAudiences = policy.exchangeAuds
+			spec.RequireDPoP, spec.RequireCertificateBoundTokens = policy.requireDPoP, policy.requireCertBound
+			spec.TLSClientAuth = policy.tls
 			if adminClient {
 				spec.Scopes, spec.Audiences = addAdmin(spec.Scopes, spec.Audiences)
 			}
@@ -198,9 +216,12 @@ func printCreated(e *env, output string, c *auth.Client, secret string) error {
 		fmt.Fprintf(e.stdout, "client_secret: %s\n\n", secret)
 		fmt.Fprintln(e.stdout, "The secret is shown only this once and is stored only as a hash: keep it in your secret manager now.")
 	} else {
-		if c.HasPublicKeys() {
+		switch {
+		case c.HasPublicKeys():
 			fmt.Fprintln(e.stdout, "\nIt has no secret: it authenticates with private_key_jwt, signing with the private key of its registered public keys.")
-		} else {
+		case len(c.Federated) == 0 && !c.TLSClientAuth.IsZero():
+			fmt.Fprintln(e.stdout, "\nIt has no secret: it authenticates by mutual TLS with its certificate (tls_client_auth).")
+		default:
 			fmt.Fprintln(e.stdout, "\nIt has no secret: it authenticates with a token of a trusted issuer bound to it (federated_jwt).")
 		}
 	}
@@ -362,7 +383,7 @@ func newClientsUpdateCmd(e *env, g *globalFlags) *cobra.Command {
 		output          string
 	)
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default] [--jwks-file F | --jwks-uri URL] [--auth-method M]... [--metadata K=V]... [--unset-metadata K]... [--federated ISSUER=SUBJECT]... [--remove-federated ISSUER=SUBJECT]... [--exchange-audience URL]... [--no-exchange-audience]",
+		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default] [--jwks-file F | --jwks-uri URL] [--auth-method M]... [--metadata K=V]... [--unset-metadata K]... [--federated ISSUER=SUBJECT]... [--remove-federated ISSUER=SUBJECT]... [--exchange-audience URL]... [--no-exchange-audience] [--require-dpop[=false]] [--require-certificate-bound-tokens[=false]] [--tls-subject-dn DN | --tls-san-dns|uri|ip|email V | --no-tls-client-auth]",
 		Short: "Change a client's settings: name, scopes, audiences, lifetime, rate limit, keys, auth methods, metadata",
 		Long: `Change the settings given; the others stay as they are.
 
@@ -376,12 +397,19 @@ use; --auth-method "" returns to the default (every method its credentials
 allow). --metadata KEY=VALUE sets an entry and --unset-metadata KEY removes
 one; the other entries stay.
 
+--require-dpop and --require-certificate-bound-tokens turn the requirements
+on; =false turns them off. A --tls-* flag replaces whichever certificate
+field was registered for tls_client_auth; --no-tls-client-auth removes it.
+
 Secrets are managed by rotate-secret and revoke-secret. A running server sees
 the change within its poll interval.`,
 		Example: `  gooclaim-auth clients update gooclaim_app_3kT9… --scope "claims:read claims:write" --token-ttl 15m
   gooclaim-auth clients update gooclaim_app_3kT9… --metadata owner=claims-team --unset-metadata contact
   # move a client to private_key_jwt only (it keeps its secret until revoked):
   gooclaim-auth clients update gooclaim_app_3kT9… --jwks-file signer-public.jwks.json --auth-method private_key_jwt
+  # mutual TLS: the certificate's SAN, and every token bound to it
+  gooclaim-auth clients update gooclaim_app_3kT9… --tls-san-dns sync.billing.internal --require-certificate-bound-tokens
+  gooclaim-auth clients update gooclaim_app_3kT9… --require-certificate-bound-tokens=false --no-tls-client-auth
   # back to the default methods, keys removed:
   gooclaim-auth clients update gooclaim_app_3kT9… --auth-method "" --jwks-uri ""`,
 		Args: exactlyOneClientID,

@@ -116,7 +116,8 @@ func TestCreateWithKeys(t *testing.T) {
 	if secrets := created["secrets"].([]any); len(secrets) != 0 {
 		t.Fatalf("secrets %v, want none", secrets)
 	}
-	if got := strs(created["allowed_auth_methods"]); !slices.Equal(got, []string{auth.AuthPrivateKeyJWT}) {
+	// Its keys also allow a self-signed certificate of one of them (RFC 8705 §2.2).
+	if got := strs(created["allowed_auth_methods"]); !slices.Equal(got, []string{auth.AuthPrivateKeyJWT, auth.AuthSelfSignedTLSClientAuth}) {
 		t.Fatalf("allowed_auth_methods %v", got)
 	}
 	if strings.Contains(out, `"d"`) {

@@ -730,6 +730,17 @@ func TestOpenAPIContract(t *testing.T) {
 		adminCall("delete a missing issuer", "DELETE", ip2, "", 404, "not_found", conforms),
 	)
 
+	// Sender-constrained clients: DPoP and mutual TLS (RFC 9449, RFC 8705).
+	const mp = "/v1/admin/clients/mtls-svc"
+	c.run(ts,
+		adminCall("a tls_client_auth client", "POST", "/v1/admin/clients", `{"client_id":"mtls-svc","name":"mtls","tls_client_auth_subject_dn":"CN = svc, O = Gooclaim","tls_client_certificate_bound_access_tokens":true,"auth_methods":["tls_client_auth"]}`, 201, "", conforms),
+		adminCall("two certificate fields", "POST", "/v1/admin/clients", `{"name":"x","tls_client_auth_san_dns":"svc.example.com","tls_client_auth_san_ip":"192.0.2.7"}`, 400, "invalid_request", conforms),
+		adminCall("require DPoP, a SAN instead", "PATCH", mp, `{"dpop_bound_access_tokens":true,"tls_client_auth_san_uri":"spiffe://example.com/ns/pay/sa/svc"}`, 200, "", conforms),
+		adminCall("show it", "GET", mp, "", 200, "", conforms),
+		adminCall("a bad SAN IP", "PATCH", mp, `{"tls_client_auth_san_ip":"192.0.2"}`, 400, "invalid_request", conforms),
+		adminCall("delete it", "DELETE", mp, "", 204, "", conforms),
+	)
+
 	// Revoke a key that does not sign (the admin token's key must keep working).
 	nextKID := ""
 	for _, st := range ts.srv.Keys().Statuses(time.Now()) {

@@ -91,6 +91,9 @@ func credentials(c *auth.Client, now time.Time) string {
 	if len(c.Federated) > 0 {
 		parts = append(parts, "federated")
 	}
+	if !c.TLSClientAuth.IsZero() {
+		parts = append(parts, "tls")
+	}
 	return orDefault(strings.Join(parts, "+"), "-")
 }
 
@@ -117,6 +120,9 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 		fmt.Fprintf(tw, "Federated:\t%s\n", f)
 	}
 	fmt.Fprintf(tw, "Exchange audiences:\t%s\n", orDefault(strings.Join(v.ExchangeAudiences, " "), "none (no token exchange)"))
+	fmt.Fprintf(tw, "TLS client auth:\t%s\n", describeTLSClientAuth(c.TLSClientAuth))
+	fmt.Fprintf(tw, "Require DPoP:\t%s\n", yesNo(c.RequireDPoP, "yes (every token DPoP-bound)", "no"))
+	fmt.Fprintf(tw, "Require cert-bound:\t%s\n", yesNo(c.RequireCertificateBoundTokens, "yes (every token bound to its client certificate)", "no"))
 	for _, k := range slices.Sorted(maps.Keys(v.Metadata)) {
 		fmt.Fprintf(tw, "Metadata:\t%s=%s\n", k, v.Metadata[k])
 	}
@@ -126,10 +132,7 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Updated:\t%s\n", v.UpdatedAt.Format(time.RFC3339))
 	if len(v.Secrets) == 0 {
-		how := "private_key_jwt"
-		if !c.HasPublicKeys() {
-			how = "federated_jwt"
-		}
+		how := orDefault(strings.Join(v.AllowedAuthMethods, ", "), "no method")
 		fmt.Fprintf(tw, "Secret:\t%s\n", "none ("+how+" only; rotate-secret gives it one)")
 	}
 	for _, s := range v.Secrets {
@@ -195,4 +198,29 @@ func writeKeyTable(w io.Writer, keys []admin.KeyView) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Algorithm, k.State, k.CreatedAt.Format(time.RFC3339), k.SigningFrom.Format(time.RFC3339), until)
 	}
 	return tw.Flush()
+}
+
+// describeTLSClientAuth shows what a tls_client_auth client's certificate
+// must name, by the flag that sets it.
+func describeTLSClientAuth(t auth.TLSClientAuth) string {
+	switch {
+	case t.SubjectDN != "":
+		return "subject DN " + t.SubjectDN
+	case t.SANDNS != "":
+		return "SAN DNS " + t.SANDNS
+	case t.SANURI != "":
+		return "SAN URI " + t.SANURI
+	case t.SANIP != "":
+		return "SAN IP " + t.SANIP
+	case t.SANEmail != "":
+		return "SAN email " + t.SANEmail
+	}
+	return "none"
+}
+
+func yesNo(v bool, yes, no string) string {
+	if v {
+		return yes
+	}
+	return no
 }
