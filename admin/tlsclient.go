@@ -2,17 +2,15 @@ package admin
 
 import (
 	"crypto/x509/pkix"
-	"encoding/asn1"
-	"encoding/hex"
 	"fmt"
 	"net/mail"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/clientauth"
 )
 
 // What a tls_client_auth client registers (RFC 8705 §2.1.2): its
@@ -75,25 +73,6 @@ func CheckTLSClientAuth(t *auth.TLSClientAuth) []string {
 // command line and in the admin API.
 const tlsFieldsHint = "--tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip or --tls-san-email (the API's tls_client_auth_* fields)"
 
-// The attribute types a subject DN may name by keyword (RFC 4514 §3, and
-// those crypto/x509/pkix writes by name); others are written as a dotted
-// OID ("2.5.4.12=Engineer").
-var dnKeywords = map[string]asn1.ObjectIdentifier{
-	"C":            {2, 5, 4, 6},
-	"O":            {2, 5, 4, 10},
-	"OU":           {2, 5, 4, 11},
-	"CN":           {2, 5, 4, 3},
-	"SERIALNUMBER": {2, 5, 4, 5},
-	"L":            {2, 5, 4, 7},
-	"ST":           {2, 5, 4, 8},
-	"STREET":       {2, 5, 4, 9},
-	"POSTALCODE":   {2, 5, 4, 17},
-	"DC":           {0, 9, 2342, 19200300, 100, 1, 25},
-	"UID":          {0, 9, 2342, 19200300, 100, 1, 1},
-	"EMAILADDRESS": {1, 2, 840, 113549, 1, 9, 1},
-	"E":            {1, 2, 840, 113549, 1, 9, 1},
-}
-
 // NormalizeSubjectDN parses dn, an RFC 4514 distinguished name such as
 // "CN=svc,OU=Payments,O=Gooclaim\, Inc.", and returns it as crypto/x509/pkix
 // writes the subject of a certificate with the same attributes
@@ -112,7 +91,7 @@ var dnKeywords = map[string]asn1.ObjectIdentifier{
 // subject has the same attributes in whatever order. Since such a name
 // keeps one CN and one SERIALNUMBER, a DN naming either twice is refused.
 func NormalizeSubjectDN(dn string) (string, error) {
-	rdns, err := parseDN(dn)
+	rdns, err := clientauth.ParseDN(dn)
 	if err != nil {
 		return "", err
 	}
@@ -131,159 +110,6 @@ func NormalizeSubjectDN(dn string) (string, error) {
 	var n pkix.Name
 	n.FillFromRDNSequence(&rdns)
 	return n.String(), nil
-}
-
-// parseDN parses an RFC 4514 string into the RDN sequence it writes
-// (the string names the last RDN first).
-func parseDN(s string) (pkix.RDNSequence, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("empty; write a DN such as CN=svc,O=Gooclaim")
-	}
-	var (
-		rdns pkix.RDNSequence
-		rdn  pkix.RelativeDistinguishedNameSET
-	)
-	i := 0
-	for {
-		// attributeType "="
-		eq := strings.IndexByte(s[i:], '=')
-		if eq < 0 {
-			return nil, fmt.Errorf("%q has no \"=\": write TYPE=VALUE pairs separated by commas, such as CN=svc,O=Gooclaim", s[i:])
-		}
-		typ := strings.TrimSpace(s[i : i+eq])
-		oid, err := dnAttributeType(typ)
-		if err != nil {
-			return nil, err
-		}
-		i += eq + 1
-		value, next, sep, err := dnValue(s, i)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", typ, err)
-		}
-		if value == "" {
-			return nil, fmt.Errorf("%s has an empty value", typ)
-		}
-		rdn = append(rdn, pkix.AttributeTypeAndValue{Type: oid, Value: value})
-		i = next
-		if sep == '+' {
-			continue
-		}
-		rdns = append(rdns, rdn)
-		rdn = nil
-		if sep == 0 {
-			break
-		}
-	}
-	// The string form lists the RDNs from the last to the first.
-	for l, r := 0, len(rdns)-1; l < r; l, r = l+1, r-1 {
-		rdns[l], rdns[r] = rdns[r], rdns[l]
-	}
-	return rdns, nil
-}
-
-// dnAttributeType reads a keyword or a dotted OID.
-func dnAttributeType(typ string) (asn1.ObjectIdentifier, error) {
-	if oid, ok := dnKeywords[strings.ToUpper(typ)]; ok {
-		return oid, nil
-	}
-	parts := strings.Split(typ, ".")
-	if len(parts) < 2 || typ == "" || typ[0] < '0' || typ[0] > '9' {
-		return nil, fmt.Errorf("unknown attribute type %q: use CN, O, OU, C, L, ST, STREET, POSTALCODE, SERIALNUMBER, DC, UID, EMAILADDRESS or a dotted OID", typ)
-	}
-	oid := make(asn1.ObjectIdentifier, len(parts))
-	for k, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || p != strconv.Itoa(n) {
-			return nil, fmt.Errorf("attribute type %q is not a keyword or a dotted OID", typ)
-		}
-		oid[k] = n
-	}
-	return oid, nil
-}
-
-// dnValue reads the value that starts at s[i], up to an unescaped "," or
-// "+" (sep, 0 at the end of s), undoing its escapes and dropping unescaped
-// spaces around it; next is where the next attribute starts.
-func dnValue(s string, i int) (value string, next int, sep byte, err error) {
-	for i < len(s) && s[i] == ' ' {
-		i++
-	}
-	if i < len(s) && s[i] == '#' {
-		return dnHexValue(s, i+1)
-	}
-	var b []byte
-	keep := 0 // len(b) up to the last escaped byte: escaped trailing spaces stay
-	for next = i; next < len(s); next++ {
-		c := s[next]
-		if c == ',' || c == '+' {
-			sep = c
-			next++
-			break
-		}
-		switch c {
-		case '\\':
-			if next+1 >= len(s) {
-				return "", 0, 0, fmt.Errorf("ends with a lone \\")
-			}
-			if h, ok := hexByte(s, next+1); ok {
-				b = append(b, h)
-				next += 2
-			} else if strings.IndexByte(",+\"\\<>;=# ", s[next+1]) >= 0 {
-				b = append(b, s[next+1])
-				next++
-			} else {
-				return "", 0, 0, fmt.Errorf("\\%c is not an escape: escape , + \" \\ < > ; = # and spaces with \\, or write a byte as \\XX", s[next+1])
-			}
-			keep = len(b)
-		case '"', ';', '<', '>':
-			return "", 0, 0, fmt.Errorf("%q must be escaped as \\%c (RFC 4514 §2.4)", c, c)
-		default:
-			b = append(b, c)
-		}
-	}
-	value = string(b[:keep]) + strings.TrimRight(string(b[keep:]), " ")
-	if !utf8.ValidString(value) {
-		return "", 0, 0, fmt.Errorf("the value is not UTF-8")
-	}
-	return value, next, sep, nil
-}
-
-// dnHexValue reads the "#" form of a value (RFC 4514 §2.4): the hex of
-// its BER encoding, which must be a string — Name.String() writes the
-// attributes it has no keyword for (DC, UID, …) so, and the normal form
-// must read back.
-func dnHexValue(s string, i int) (value string, next int, sep byte, err error) {
-	next = i
-	for next < len(s) && s[next] != ',' && s[next] != '+' {
-		next++
-	}
-	h := strings.TrimRight(s[i:next], " ")
-	if next < len(s) {
-		sep = s[next]
-		next++
-	}
-	der, err := hex.DecodeString(h)
-	if err != nil {
-		return "", 0, 0, fmt.Errorf("#%s is not hex: write the value as a string, or # and the hex of its BER encoding", h)
-	}
-	var v any
-	if rest, err := asn1.Unmarshal(der, &v); err != nil || len(rest) > 0 {
-		return "", 0, 0, fmt.Errorf("#%s is not a BER-encoded value: write the value as a string", h)
-	}
-	str, ok := v.(string)
-	if !ok || !utf8.ValidString(str) {
-		return "", 0, 0, fmt.Errorf("#%s is not a string: certificates are compared by their attributes' string values", h)
-	}
-	return str, next, sep, nil
-}
-
-// hexByte reads the two hex digits at s[i:].
-func hexByte(s string, i int) (byte, bool) {
-	if i+2 > len(s) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s[i:i+2], 16, 8)
-	return byte(v), err == nil
 }
 
 // normalizeSANDNS checks a DNS name: letters, digits and hyphens in labels

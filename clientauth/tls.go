@@ -7,11 +7,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/internal/jwkset"
@@ -174,7 +174,7 @@ func MatchTLSClientAuth(cert *x509.Certificate, want auth.TLSClientAuth) bool {
 		return err == nil && SubjectDN(cert) == dn
 	case want.SANDNS != "":
 		for _, n := range cert.DNSNames {
-			if n == want.SANDNS {
+			if strings.EqualFold(n, want.SANDNS) { // DNS names are case-insensitive (RFC 4343)
 				return true
 			}
 		}
@@ -210,19 +210,6 @@ func MatchTLSClientAuth(cert *x509.Certificate, want auth.TLSClientAuth) bool {
 // OU, CN, SERIALNUMBER — by name, others as OID=#<hex DER>).
 func SubjectDN(cert *x509.Certificate) string { return cert.Subject.String() }
 
-// attributeTypes are the names RFC 4514 strings use for the attributes
-// pkix.Name.String() writes by name (attribute type names are
-// case-insensitive).
-var attributeTypes = map[string]asn1.ObjectIdentifier{
-	"C": {2, 5, 4, 6}, "O": {2, 5, 4, 10}, "OU": {2, 5, 4, 11}, "CN": {2, 5, 4, 3},
-	"SERIALNUMBER": {2, 5, 4, 5}, "L": {2, 5, 4, 7}, "ST": {2, 5, 4, 8},
-	"STREET": {2, 5, 4, 9}, "POSTALCODE": {2, 5, 4, 17},
-	// Not named by pkix.Name.String(), which writes them as OID=#hex:
-	// accepted here so that an administrator can write them as people do.
-	"DC": {0, 9, 2342, 19200300, 100, 1, 25}, "UID": {0, 9, 2342, 19200300, 100, 1, 1},
-	"EMAILADDRESS": {1, 2, 840, 113549, 1, 9, 1},
-}
-
 // MaxDNLength bounds a registered subject DN.
 const MaxDNLength = 1024
 
@@ -238,7 +225,7 @@ const MaxDNLength = 1024
 // re-encoded the same way, so DC=example matches a certificate's
 // IA5String "example".
 func NormalizeDN(dn string) (string, error) {
-	seq, err := parseDN(dn)
+	seq, err := ParseDN(dn)
 	if err != nil {
 		return "", err
 	}
@@ -247,163 +234,177 @@ func NormalizeDN(dn string) (string, error) {
 	return n.String(), nil
 }
 
-// parseDN reads an RFC 4514 string into the RDN sequence it names, in
-// ASN.1 order (RFC 4514 writes the last RDN first).
-func parseDN(dn string) (pkix.RDNSequence, error) {
-	if len(dn) > MaxDNLength {
-		return nil, fmt.Errorf("the distinguished name is longer than %d bytes", MaxDNLength)
+// The attribute types a subject DN may name by keyword (RFC 4514 §3, and
+// those crypto/x509/pkix writes by name); others are written as a dotted
+// OID ("2.5.4.12=Engineer").
+var dnKeywords = map[string]asn1.ObjectIdentifier{
+	"C":            {2, 5, 4, 6},
+	"O":            {2, 5, 4, 10},
+	"OU":           {2, 5, 4, 11},
+	"CN":           {2, 5, 4, 3},
+	"SERIALNUMBER": {2, 5, 4, 5},
+	"L":            {2, 5, 4, 7},
+	"ST":           {2, 5, 4, 8},
+	"STREET":       {2, 5, 4, 9},
+	"POSTALCODE":   {2, 5, 4, 17},
+	"DC":           {0, 9, 2342, 19200300, 100, 1, 25},
+	"UID":          {0, 9, 2342, 19200300, 100, 1, 1},
+	"EMAILADDRESS": {1, 2, 840, 113549, 1, 9, 1},
+	"E":            {1, 2, 840, 113549, 1, 9, 1},
+}
+
+// ParseDN parses an RFC 4514 string into the RDN sequence it writes
+// (the string names the last RDN first).
+func ParseDN(s string) (pkix.RDNSequence, error) {
+	if len(s) > MaxDNLength {
+		return nil, fmt.Errorf("longer than %d bytes", MaxDNLength)
 	}
-	if strings.TrimSpace(dn) == "" {
-		return nil, errors.New("the distinguished name is empty")
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("empty; write a DN such as CN=svc,O=Gooclaim")
 	}
-	p := dnParser{s: dn}
-	var seq pkix.RDNSequence
+	var (
+		rdns pkix.RDNSequence
+		rdn  pkix.RelativeDistinguishedNameSET
+	)
+	i := 0
 	for {
-		var rdn pkix.RelativeDistinguishedNameSET
-		for {
-			atv, err := p.attribute()
-			if err != nil {
-				return nil, fmt.Errorf("distinguished name %s: %v", quote(dn), err)
-			}
-			rdn = append(rdn, atv)
-			if p.i < len(p.s) && p.s[p.i] == '+' {
-				p.i++
-				continue
-			}
+		// attributeType "="
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return nil, fmt.Errorf("%q has no \"=\": write TYPE=VALUE pairs separated by commas, such as CN=svc,O=Gooclaim", s[i:])
+		}
+		typ := strings.TrimSpace(s[i : i+eq])
+		oid, err := dnAttributeType(typ)
+		if err != nil {
+			return nil, err
+		}
+		i += eq + 1
+		value, next, sep, err := dnValue(s, i)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", typ, err)
+		}
+		if value == "" {
+			return nil, fmt.Errorf("%s has an empty value", typ)
+		}
+		rdn = append(rdn, pkix.AttributeTypeAndValue{Type: oid, Value: value})
+		i = next
+		if sep == '+' {
+			continue
+		}
+		rdns = append(rdns, rdn)
+		rdn = nil
+		if sep == 0 {
 			break
 		}
-		seq = append(seq, rdn)
-		if p.i >= len(p.s) {
+	}
+	// The string form lists the RDNs from the last to the first.
+	for l, r := 0, len(rdns)-1; l < r; l, r = l+1, r-1 {
+		rdns[l], rdns[r] = rdns[r], rdns[l]
+	}
+	return rdns, nil
+}
+
+// dnAttributeType reads a keyword or a dotted OID.
+func dnAttributeType(typ string) (asn1.ObjectIdentifier, error) {
+	if oid, ok := dnKeywords[strings.ToUpper(typ)]; ok {
+		return oid, nil
+	}
+	parts := strings.Split(typ, ".")
+	if len(parts) < 2 || typ == "" || typ[0] < '0' || typ[0] > '9' {
+		return nil, fmt.Errorf("unknown attribute type %q: use CN, O, OU, C, L, ST, STREET, POSTALCODE, SERIALNUMBER, DC, UID, EMAILADDRESS or a dotted OID", typ)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for k, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || p != strconv.Itoa(n) {
+			return nil, fmt.Errorf("attribute type %q is not a keyword or a dotted OID", typ)
+		}
+		oid[k] = n
+	}
+	return oid, nil
+}
+
+// dnValue reads the value that starts at s[i], up to an unescaped "," or
+// "+" (sep, 0 at the end of s), undoing its escapes and dropping unescaped
+// spaces around it; next is where the next attribute starts.
+func dnValue(s string, i int) (value string, next int, sep byte, err error) {
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	if i < len(s) && s[i] == '#' {
+		return dnHexValue(s, i+1)
+	}
+	var b []byte
+	keep := 0 // len(b) up to the last escaped byte: escaped trailing spaces stay
+	for next = i; next < len(s); next++ {
+		c := s[next]
+		if c == ',' || c == '+' {
+			sep = c
+			next++
 			break
 		}
-		if p.s[p.i] != ',' && p.s[p.i] != ';' {
-			return nil, fmt.Errorf("distinguished name %s: unexpected %q at byte %d", quote(dn), p.s[p.i], p.i)
+		switch c {
+		case '\\':
+			if next+1 >= len(s) {
+				return "", 0, 0, fmt.Errorf("ends with a lone \\")
+			}
+			if h, ok := hexByte(s, next+1); ok {
+				b = append(b, h)
+				next += 2
+			} else if strings.IndexByte(",+\"\\<>;=# ", s[next+1]) >= 0 {
+				b = append(b, s[next+1])
+				next++
+			} else {
+				return "", 0, 0, fmt.Errorf("\\%c is not an escape: escape , + \" \\ < > ; = # and spaces with \\, or write a byte as \\XX", s[next+1])
+			}
+			keep = len(b)
+		case '"', ';', '<', '>':
+			return "", 0, 0, fmt.Errorf("%q must be escaped as \\%c (RFC 4514 §2.4)", c, c)
+		default:
+			b = append(b, c)
 		}
-		p.i++
 	}
-	for i, j := 0, len(seq)-1; i < j; i, j = i+1, j-1 {
-		seq[i], seq[j] = seq[j], seq[i]
+	value = string(b[:keep]) + strings.TrimRight(string(b[keep:]), " ")
+	if !utf8.ValidString(value) {
+		return "", 0, 0, fmt.Errorf("the value is not UTF-8")
 	}
-	return seq, nil
+	return value, next, sep, nil
 }
 
-type dnParser struct {
-	s string
-	i int
-}
-
-func (p *dnParser) skipSpace() {
-	for p.i < len(p.s) && p.s[p.i] == ' ' {
-		p.i++
+// dnHexValue reads the "#" form of a value (RFC 4514 §2.4): the hex of
+// its BER encoding, which must be a string — Name.String() writes the
+// attributes it has no keyword for (DC, UID, …) so, and the normal form
+// must read back.
+func dnHexValue(s string, i int) (value string, next int, sep byte, err error) {
+	next = i
+	for next < len(s) && s[next] != ',' && s[next] != '+' {
+		next++
 	}
-}
-
-// attribute reads "type=value".
-func (p *dnParser) attribute() (pkix.AttributeTypeAndValue, error) {
-	var atv pkix.AttributeTypeAndValue
-	p.skipSpace()
-	start := p.i
-	for p.i < len(p.s) && p.s[p.i] != '=' && p.s[p.i] != ',' && p.s[p.i] != '+' {
-		p.i++
+	h := strings.TrimRight(s[i:next], " ")
+	if next < len(s) {
+		sep = s[next]
+		next++
 	}
-	if p.i >= len(p.s) || p.s[p.i] != '=' {
-		return atv, fmt.Errorf("an attribute at byte %d has no '='", start)
-	}
-	name := strings.TrimSpace(p.s[start:p.i])
-	p.i++
-	if oid, ok := attributeTypes[strings.ToUpper(name)]; ok {
-		atv.Type = oid
-	} else if oid, ok := parseOID(name); ok {
-		atv.Type = oid
-	} else {
-		return atv, fmt.Errorf("unknown attribute type %s: use C, ST, L, STREET, POSTALCODE, O, OU, CN, SERIALNUMBER or a dotted OID", quote(name))
-	}
-	p.skipSpace()
-	if p.i < len(p.s) && p.s[p.i] == '#' {
-		return p.berValue(atv)
-	}
-	v, err := p.stringValue()
+	der, err := hex.DecodeString(h)
 	if err != nil {
-		return atv, err
-	}
-	atv.Value = v
-	return atv, nil
-}
-
-// berValue reads "#<hex>", the BER encoding of the value (RFC 4514 §2.4).
-func (p *dnParser) berValue(atv pkix.AttributeTypeAndValue) (pkix.AttributeTypeAndValue, error) {
-	p.i++
-	start := p.i
-	for p.i < len(p.s) && p.s[p.i] != ',' && p.s[p.i] != '+' && p.s[p.i] != ';' && p.s[p.i] != ' ' {
-		p.i++
-	}
-	der, err := hex.DecodeString(p.s[start:p.i])
-	if err != nil {
-		return atv, fmt.Errorf("the #-value at byte %d is not hexadecimal", start)
+		return "", 0, 0, fmt.Errorf("#%s is not hex: write the value as a string, or # and the hex of its BER encoding", h)
 	}
 	var v any
 	if rest, err := asn1.Unmarshal(der, &v); err != nil || len(rest) > 0 {
-		return atv, fmt.Errorf("the #-value at byte %d is not one BER value", start)
+		return "", 0, 0, fmt.Errorf("#%s is not a BER-encoded value: write the value as a string", h)
 	}
-	p.skipSpace()
-	atv.Value = v
-	return atv, nil
+	str, ok := v.(string)
+	if !ok || !utf8.ValidString(str) {
+		return "", 0, 0, fmt.Errorf("#%s is not a string: certificates are compared by their attributes' string values", h)
+	}
+	return str, next, sep, nil
 }
 
-// stringValue reads a value with RFC 4514 §3's escapes (\, \" \+ … and
-// \XX hex pairs); unescaped trailing spaces are not part of it.
-func (p *dnParser) stringValue() (string, error) {
-	var b []byte
-	trail := 0 // unescaped spaces at the end of b
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		switch {
-		case c == ',' || c == '+' || c == ';':
-			return string(b[:len(b)-trail]), nil
-		case c == '\\':
-			if p.i+1 >= len(p.s) {
-				return "", errors.New("the name ends with a lone backslash")
-			}
-			if p.i+2 < len(p.s) && isHex(p.s[p.i+1]) && isHex(p.s[p.i+2]) {
-				n, _ := strconv.ParseUint(p.s[p.i+1:p.i+3], 16, 8)
-				b = append(b, byte(n))
-				p.i += 3
-			} else {
-				b = append(b, p.s[p.i+1])
-				p.i += 2
-			}
-			trail = 0
-			continue
-		case c == '"':
-			return "", errors.New(`an unescaped '"' in a value: write \"`)
-		case c == ' ':
-			trail++
-		default:
-			trail = 0
-		}
-		b = append(b, c)
-		p.i++
+// hexByte reads the two hex digits at s[i:].
+func hexByte(s string, i int) (byte, bool) {
+	if i+2 > len(s) {
+		return 0, false
 	}
-	return string(b[:len(b)-trail]), nil
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-// parseOID reads a dotted OID such as "2.5.4.3".
-func parseOID(s string) (asn1.ObjectIdentifier, bool) {
-	parts := strings.Split(s, ".")
-	if len(parts) < 2 {
-		return nil, false
-	}
-	oid := make(asn1.ObjectIdentifier, len(parts))
-	for i, part := range parts {
-		n, err := strconv.Atoi(part)
-		if err != nil || n < 0 || part == "" || part[0] == '+' {
-			return nil, false
-		}
-		oid[i] = n
-	}
-	return oid, true
+	v, err := strconv.ParseUint(s[i:i+2], 16, 8)
+	return byte(v), err == nil
 }
