@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/dpop"
 	"github.com/gooclaim/auth/oauthwire"
 )
 
@@ -54,6 +55,8 @@ type Metadata struct {
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
 	ServiceDocumentation             string   `json:"service_documentation,omitempty"`
+	// The algorithms of DPoP proofs (RFC 9449 §5.1); absent without DPoP.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 func (s *Server) metadata() Metadata {
@@ -66,7 +69,12 @@ func (s *Server) metadata() Metadata {
 	if len(s.AssertionAlgorithms) > 0 {
 		methods = append(methods, auth.AuthPrivateKeyJWT)
 	}
+	var dpopAlgs []string
+	if s.DPoP != nil {
+		dpopAlgs = dpop.Algorithms
+	}
 	return Metadata{
+		DPoPSigningAlgValuesSupported:     dpopAlgs,
 		Issuer:                            iss,
 		TokenEndpoint:                     iss + TokenPath,
 		JWKSURI:                           iss + JWKSPath,

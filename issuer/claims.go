@@ -37,6 +37,10 @@ func appendClaims(dst []byte, c *auth.Claims) []byte {
 		dst = append(dst, `,"client_incarnation":`...)
 		dst = jsonenc.AppendString(dst, c.ClientIncarnation)
 	}
+	if c.Cnf != nil {
+		dst = append(dst, `,"cnf":`...)
+		dst = appendConfirmation(dst, c.Cnf)
+	}
 	if c.Act != nil {
 		dst = append(dst, `,"act":`...)
 		dst = appendActor(dst, c.Act)
@@ -54,6 +58,24 @@ func appendActor(dst []byte, a *auth.Actor) []byte {
 	if a.Act != nil {
 		dst = append(dst, `,"act":`...)
 		dst = appendActor(dst, a.Act)
+	}
+	return append(dst, '}')
+}
+
+// appendConfirmation appends a "cnf" claim (RFC 7800 §3.1) as json.Marshal
+// writes an *auth.Confirmation: {} when both members are empty.
+func appendConfirmation(dst []byte, c *auth.Confirmation) []byte {
+	dst = append(dst, '{')
+	if c.JKT != "" {
+		dst = append(dst, `"jkt":`...)
+		dst = jsonenc.AppendString(dst, c.JKT)
+	}
+	if c.X5TS256 != "" {
+		if c.JKT != "" {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"x5t#S256":`...)
+		dst = jsonenc.AppendString(dst, c.X5TS256)
 	}
 	return append(dst, '}')
 }

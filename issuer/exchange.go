@@ -117,6 +117,10 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	if err != nil {
 		return nil, err
 	}
+	cnf, err := confirmation(actor, req)
+	if err != nil {
+		return nil, err
+	}
 	exp := min(now.Add(i.tokenTTL(actor)).Unix(), tc.Expiry)
 	if exp <= now.Unix() {
 		return nil, &failure{errSubjectTokenRefused, "subject_expired: the subject_token expires within the second"}
@@ -130,6 +134,7 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 		Act:      &auth.Actor{Subject: actor.ID, Act: tc.Act},
 
 		ClientIncarnation: actor.Incarnation,
+		Cnf:               cnf,
 	})
 	if err != nil {
 		return nil, err

@@ -239,6 +239,10 @@ func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, e
 	if err != nil {
 		return nil, err
 	}
+	cnf, err := confirmation(c, req)
+	if err != nil {
+		return nil, err
+	}
 	ttl := i.tokenTTL(c)
 	return i.sign(now, scope, &auth.Claims{
 		Subject:  c.ID,
@@ -248,7 +252,28 @@ func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, e
 		Expiry:   now.Add(ttl).Unix(),
 
 		ClientIncarnation: c.Incarnation,
+		Cnf:               cnf,
 	})
+}
+
+// errDPoPRequired refuses a token request without a DPoP proof from a
+// client that must send one.
+var errDPoPRequired = auth.ErrInvalidRequest.WithDescription("this client must use DPoP: send a DPoP proof header (RFC 9449)")
+
+// confirmation is the cnf claim of the token client c is issued for req
+// (RFC 7800): the thumbprint of its DPoP key when the request carried a
+// verified proof (RFC 9449 §6), nil for a Bearer token. A client that
+// requires DPoP and sent no proof is refused. It runs after c is
+// authenticated, so that what a client requires is told to that client
+// alone.
+func confirmation(c *auth.Client, req auth.TokenRequest) (*auth.Confirmation, error) {
+	if req.DPoPJKT == "" {
+		if c.RequireDPoP {
+			return nil, errDPoPRequired
+		}
+		return nil, nil
+	}
+	return &auth.Confirmation{JKT: req.DPoPJKT}, nil
 }
 
 // sign completes claims (iss, iat, jti) and signs them with the current
@@ -262,7 +287,11 @@ func (i *Issuer) sign(now time.Time, scope string, claims *auth.Claims) (*auth.T
 	if err != nil {
 		return nil, err
 	}
-	tok := &auth.Token{TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: scope, JTI: newJTI()}
+	tokenType := "Bearer"
+	if claims.Cnf != nil && claims.Cnf.JKT != "" {
+		tokenType = auth.TokenTypeDPoP // RFC 9449 §5
+	}
+	tok := &auth.Token{TokenType: tokenType, ExpiresIn: claims.Expiry - now.Unix(), Scope: scope, JTI: newJTI()}
 	claims.Issuer, claims.IssuedAt, claims.JWTID = i.cfg.Issuer, now.Unix(), tok.JTI
 	cb := bufpool.Get()
 	cb.B = appendClaims(cb.B, claims)
