@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -154,7 +155,7 @@ func TestParseTokenOperation(t *testing.T) {
 			r.Header = tc.header.Clone()
 			op, err := oauthwire.ParseTokenOperation(r)
 			checkOAuthError(t, err, tc.code, tc.desc)
-			if op.Token != tc.token || op.TokenTypeHint != tc.hint || op.Client != tc.client {
+			if op.Token != tc.token || op.TokenTypeHint != tc.hint || !reflect.DeepEqual(op.Client, tc.client) {
 				t.Errorf("got %+v, want token %q hint %q client %+v", op, tc.token, tc.hint, tc.client)
 			}
 		})

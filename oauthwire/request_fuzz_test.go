@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -86,7 +87,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 		req, err := oauthwire.ParseTokenRequest(fuzzRequest(contentType, authorization, body))
 		// The same request parses the same way again (the body buffers are pooled).
 		req2, err2 := oauthwire.ParseTokenRequest(fuzzRequest(contentType, authorization, body))
-		if req != req2 || (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
+		if !reflect.DeepEqual(req, req2) || (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
 			t.Fatalf("two parses differ: %+v %v / %+v %v", req, err, req2, err2)
 		}
 		if len(req.ClientID) > oauthwire.MaxClientIDLength {
@@ -159,7 +160,7 @@ func FuzzTokenRequestEncodings(f *testing.F) {
 		}
 		jreq, jerr := oauthwire.ParseTokenRequest(fuzzRequest("application/json", "", js))
 		freq, ferr := oauthwire.ParseTokenRequest(fuzzRequest("application/x-www-form-urlencoded", "", []byte(form.Encode())))
-		if jreq != freq {
+		if !reflect.DeepEqual(jreq, freq) {
 			t.Fatalf("JSON gives %+v, the form %+v", jreq, freq)
 		}
 		if (jerr == nil) != (ferr == nil) || (jerr != nil && !errors.Is(jerr, ferr)) {

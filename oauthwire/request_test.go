@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func runParseCases(t *testing.T, cases []parseCase) {
 			r.Header = tc.header.Clone()
 			got, err := oauthwire.ParseTokenRequest(r)
 			checkOAuthError(t, err, tc.code, tc.desc)
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("request\n got %+v\nwant %+v", got, tc.want)
 			}
 		})
@@ -428,7 +429,7 @@ func TestParseTokenRequestBodySize(t *testing.T) {
 			if err != nil {
 				t.Fatalf("error %v, want none", err)
 			}
-			if got != ok {
+			if !reflect.DeepEqual(got, ok) {
 				t.Errorf("request %+v, want %+v", got, ok)
 			}
 		})
@@ -571,7 +572,7 @@ func TestParseTokenExchange(t *testing.T) {
 	}
 	want := auth.TokenRequest{GrantType: auth.GrantTokenExchange, SubjectToken: "s.t.x", SubjectTokenType: auth.TokenTypeJWT,
 		ActorToken: "a", ActorTokenType: "at", RequestedTokenType: auth.TokenTypeAccessToken, Scope: "read"}
-	if req != want {
+	if !reflect.DeepEqual(req, want) {
 		t.Fatalf("got %+v\nwant %+v", req, want)
 	}
 	long := `{"grant_type":"x","subject_token":"` + strings.Repeat("a", oauthwire.MaxTokenLength+1) + `"}`
