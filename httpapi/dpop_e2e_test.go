@@ -168,7 +168,7 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 		}, "future"},
 		{"jwk with private parts", func() []string {
 			return []string{craftProof(t, key, func(h, c map[string]any) {
-				h["jwk"].(map[string]any)["d"] = base64.RawURLEncoding.EncodeToString(key.D.Bytes())
+				h["jwk"].(map[string]any)["d"] = base64.RawURLEncoding.EncodeToString(mustBytes(t, key))
 			})}
 		}, `"d"`},
 		{"symmetric alg", func() []string { return []string{craftProof(t, key, func(h, c map[string]any) { h["alg"] = "HS256" })} }, "HMAC"},
@@ -245,4 +245,14 @@ func TestDPoPReplayAcrossNodes(t *testing.T) {
 	if res := postDPoP(t, b, idB, secretB, p); res.status != http.StatusBadRequest || res.body["error"] != "invalid_dpop_proof" {
 		t.Fatalf("the proof replayed on node B: %d %s", res.status, res.raw)
 	}
+}
+
+// mustBytes is key's private scalar, for a jwk that leaks it.
+func mustBytes(t *testing.T, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	b, err := key.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -131,7 +131,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{name: "alg ES256K", mut: func(h, c map[string]any) { h["alg"] = "ES256K" }, want: "not one of"},
 		{name: "no jwk", mut: func(h, c map[string]any) { delete(h, "jwk") }, want: "no jwk"},
 		{name: "jwk with d", mut: func(h, c map[string]any) {
-			h["jwk"].(map[string]any)["d"] = b64.EncodeToString(key.D.Bytes())
+			h["jwk"].(map[string]any)["d"] = b64.EncodeToString(mustBytes(t, key))
 		}, want: `member "d"`},
 		{name: "symmetric jwk", mut: func(h, c map[string]any) { h["jwk"] = map[string]any{"kty": "oct", "k": "c2VjcmV0"} }, want: `member "k"`},
 		{name: "another key's jwk", mut: func(h, c map[string]any) { h["jwk"] = publicJWK(t, &other.PublicKey) }, want: "signature"},
@@ -332,4 +332,14 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted: %+v", got)
 		}
 	})
+}
+
+// mustBytes is key's private scalar, for a jwk that leaks it.
+func mustBytes(t *testing.T, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	b, err := key.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
