@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +23,7 @@ import (
 	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/internal/dpop"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
 	"github.com/gooclaim/auth/oauthwire"
@@ -107,8 +110,12 @@ func newStackOf(b testing.TB, alg string, n int) *benchStack {
 	b.Cleanup(limiter.Close)
 	never := auth.Rate{Limit: 1 << 30, Window: time.Minute} // the limiter counts but never refuses
 	iss := issuer.New(issuer.Config{Issuer: benchIssuer, RateLimit: never, IPRateLimit: never}, replica, keys, limiter, nil)
+	// DPoP as serve configures it: every request then pays for looking
+	// the DPoP header up, which Bearer requests must not feel.
+	replay := inmem.NewReplayCache(inmem.ReplayCacheOptions{})
 	st.server = func(logger *slog.Logger, direct io.Writer) http.Handler {
-		return (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: logger, RequestLogJSON: direct}).Handler()
+		return (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: logger, RequestLogJSON: direct,
+			DPoP: &httpapi.DPoP{Replay: replay}}).Handler()
 	}
 	st.logged = st.server(discard, io.Discard)
 	st.slogged = st.server(discard, nil)
@@ -139,6 +146,20 @@ func basicRequest(id, secret string) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, httpapi.TokenPath, bytes.NewReader([]byte("grant_type=client_credentials")))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	return r
+}
+
+// benchDPoPKey is the DPoP key of the benchmarks' clients.
+var benchDPoPKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+
+// dpopRequest is formRequest with a fresh DPoP proof (ES256).
+func dpopRequest(b testing.TB, id, secret string) *http.Request {
+	r := formRequest(id, secret)
+	p, err := dpop.NewProof(benchDPoPKey, "ES256", http.MethodPost, benchIssuer+httpapi.TokenPath, "", "", time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Header["Dpop"] = []string{p}
 	return r
 }
 
@@ -194,6 +215,7 @@ func BenchmarkTokenHandler(b *testing.B) {
 				{"basic", st.logged, basicRequest},
 				{"form_nolog", st.unlogged, formRequest},
 				{"form_slog", st.slogged, formRequest},
+				{"form_dpop", st.logged, nil},
 			} {
 				b.Run(bc.name, func(b *testing.B) {
 					b.ReportAllocs()
@@ -202,6 +224,15 @@ func BenchmarkTokenHandler(b *testing.B) {
 					for b.Loop() {
 						c := st.creds[i%len(st.creds)]
 						i++
+						if bc.enc == nil {
+							// A proof per request, made by the client:
+							// not timed.
+							b.StopTimer()
+							r := dpopRequest(b, c[0], c[1])
+							b.StartTimer()
+							serve(b, bc.h, r)
+							continue
+						}
 						serve(b, bc.h, bc.enc(c[0], c[1]))
 					}
 				})

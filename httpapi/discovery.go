@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/internal/dpop"
 	"github.com/gooclaim/auth/oauthwire"
 )
 
@@ -57,6 +58,8 @@ type Metadata struct {
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
 	ServiceDocumentation             string   `json:"service_documentation,omitempty"`
+	// The algorithms of DPoP proofs (RFC 9449 §5.1); absent without DPoP.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 func (s *Server) metadata() Metadata {
@@ -79,7 +82,12 @@ func (s *Server) metadata() Metadata {
 		}
 		methods = append(methods, auth.AuthSelfSignedTLSClientAuth)
 	}
+	var dpopAlgs []string
+	if s.DPoP != nil {
+		dpopAlgs = dpop.Algorithms
+	}
 	return Metadata{
+		DPoPSigningAlgValuesSupported:     dpopAlgs,
 		Issuer:                            iss,
 		TokenEndpoint:                     iss + TokenPath,
 		JWKSURI:                           iss + JWKSPath,

@@ -93,6 +93,13 @@ type Server struct {
 	// handler would write them but at a fraction of the cost, when Logger
 	// is enabled at INFO. nil sends them through Logger.
 	RequestLogJSON io.Writer
+	// DPoP, when set, accepts DPoP proofs at the token endpoint and binds
+	// the tokens of requests that carry one to the proof's key (RFC 9449);
+	// nil ignores the DPoP header, as a server without DPoP does, and
+	// issues Bearer tokens.
+	DPoP *DPoP
+
+	tokenURL string // the token endpoint's URL, the htu of DPoP proofs
 }
 
 // Handler returns the routed handler with its middleware.
@@ -144,6 +151,7 @@ func (s *Server) setDefaults() {
 	if s.Clock == nil {
 		s.Clock = auth.SystemClock{}
 	}
+	s.setDPoPDefaults()
 }
 
 // issuerPath is the path of an issuer URL without its trailing slash ("" for none).

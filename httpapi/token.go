@@ -20,6 +20,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if s.DPoP != nil {
+		// One map lookup on the path of Bearer requests: their cost does
+		// not change (BenchmarkTokenHandler).
+		if proofs, sent := r.Header[DPoPHeader]; sent && !s.checkDPoP(w, r, &req, proofs) {
+			return
+		}
+		if s.DPoP.Nonces != nil {
+			// RFC 9449 §8.2: a fresh nonce with every answer, for the next request.
+			w.Header().Set(DPoPNonceHeader, s.DPoP.Nonces.Nonce(s.Clock.Now()))
+		}
+	}
 	tok, err := s.Issuer.IssueClient(r.Context(), req, c)
 	if err != nil {
 		s.recordEvent(w, r, req.ClientID, authEvent{name: "token.refused", outcome: errorCode(err), method: req.AuthMethod, reason: issuer.FailureReason(err)})

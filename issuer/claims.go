@@ -37,22 +37,9 @@ func appendClaims(dst []byte, c *auth.Claims) []byte {
 		dst = append(dst, `,"client_incarnation":`...)
 		dst = jsonenc.AppendString(dst, c.ClientIncarnation)
 	}
-	if c.Cnf != nil { // auth.Confirmation, both members omitempty
-		dst = append(dst, `,"cnf":{`...)
-		comma := false
-		if c.Cnf.JKT != "" {
-			dst = append(dst, `"jkt":`...)
-			dst = jsonenc.AppendString(dst, c.Cnf.JKT)
-			comma = true
-		}
-		if c.Cnf.X5TS256 != "" {
-			if comma {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `"x5t#S256":`...)
-			dst = jsonenc.AppendString(dst, c.Cnf.X5TS256)
-		}
-		dst = append(dst, '}')
+	if c.Cnf != nil {
+		dst = append(dst, `,"cnf":`...)
+		dst = appendConfirmation(dst, c.Cnf)
 	}
 	if c.Act != nil {
 		dst = append(dst, `,"act":`...)
@@ -71,6 +58,24 @@ func appendActor(dst []byte, a *auth.Actor) []byte {
 	if a.Act != nil {
 		dst = append(dst, `,"act":`...)
 		dst = appendActor(dst, a.Act)
+	}
+	return append(dst, '}')
+}
+
+// appendConfirmation appends a "cnf" claim (RFC 7800 §3.1) as json.Marshal
+// writes an *auth.Confirmation: {} when both members are empty.
+func appendConfirmation(dst []byte, c *auth.Confirmation) []byte {
+	dst = append(dst, '{')
+	if c.JKT != "" {
+		dst = append(dst, `"jkt":`...)
+		dst = jsonenc.AppendString(dst, c.JKT)
+	}
+	if c.X5TS256 != "" {
+		if c.JKT != "" {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"x5t#S256":`...)
+		dst = jsonenc.AppendString(dst, c.X5TS256)
 	}
 	return append(dst, '}')
 }

@@ -117,7 +117,7 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	if err != nil {
 		return nil, err
 	}
-	cnf, err := certificateBinding(actor, &req)
+	cnf, err := confirmation(actor, req)
 	if err != nil {
 		return nil, err
 	}

@@ -28,8 +28,9 @@ type Introspection struct {
 	Audience  auth.Audience `json:"aud,omitempty"`
 	Issuer    string        `json:"iss,omitempty"`
 	JWTID     string        `json:"jti,omitempty"`
-	// Cnf is the token's confirmation (RFC 8705 §3.2, RFC 9449 §6.2):
-	// the key it is bound to, for a resource server that checks it.
+	// Cnf is the key a sender-constrained token is bound to (RFC 7800
+	// §3.1; RFC 9449 §6.2, RFC 8705 §3.2): the resource server checks the
+	// DPoP proof's key or the client certificate against it.
 	Cnf *auth.Confirmation `json:"cnf,omitempty"`
 }
 
@@ -57,8 +58,12 @@ func (i *Issuer) Inspect(ctx context.Context, token string) (*Introspection, err
 	if err != nil || !ok {
 		return inactive, err
 	}
+	tokenType := "Bearer"
+	if tc.Cnf != nil && tc.Cnf.JKT != "" {
+		tokenType = auth.TokenTypeDPoP // RFC 9449 §6.2
+	}
 	return &Introspection{
-		Active: true, Scope: tc.Scope, ClientID: tc.ClientID, TokenType: "Bearer",
+		Active: true, Scope: tc.Scope, ClientID: tc.ClientID, TokenType: tokenType,
 		Expiry: tc.Expiry, IssuedAt: tc.IssuedAt, NotBefore: tc.NotBefore, Subject: tc.Subject,
 		Audience: tc.Audience, Issuer: tc.Issuer, JWTID: tc.JWTID, Cnf: tc.Cnf,
 	}, nil

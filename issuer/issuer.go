@@ -303,7 +303,7 @@ func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, e
 	if err != nil {
 		return nil, err
 	}
-	cnf, err := certificateBinding(c, &req)
+	cnf, err := confirmation(c, req)
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +320,35 @@ func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, e
 	})
 }
 
+// errDPoPRequired refuses a token request without a DPoP proof from a
+// client that must send one.
+var errDPoPRequired = auth.ErrInvalidRequest.WithDescription("this client must use DPoP: send a DPoP proof header (RFC 9449)")
+
+// confirmation is the cnf claim of the token client c is issued for req
+// (RFC 7800): the thumbprint of its DPoP key when the request carried a
+// verified proof (RFC 9449 §6), nil for a Bearer token. A client that
+// requires DPoP and sent no proof is refused. It runs after c is
+// authenticated, so that what a client requires is told to that client
+// alone.
+func confirmation(c *auth.Client, req auth.TokenRequest) (*auth.Confirmation, error) {
+	var cnf *auth.Confirmation
+	switch {
+	case req.DPoPJKT != "":
+		cnf = &auth.Confirmation{JKT: req.DPoPJKT}
+	case c.RequireDPoP:
+		return nil, errDPoPRequired
+	}
+	bound, err := certificateBinding(c, &req)
+	if err != nil || bound == nil {
+		return cnf, err
+	}
+	if cnf == nil {
+		return bound, nil
+	}
+	cnf.X5TS256 = bound.X5TS256 // both: the proof's key and the connection's certificate
+	return cnf, nil
+}
+
 // sign completes claims (iss, iat, jti) and signs them with the current
 // key; the token's expires_in runs from now to claims.Expiry. scope is
 // claims.Scope, passed apart so that nothing of *claims reaches the heap
@@ -331,7 +360,11 @@ func (i *Issuer) sign(now time.Time, scope string, claims *auth.Claims) (*auth.T
 	if err != nil {
 		return nil, err
 	}
-	tok := &auth.Token{TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: scope, JTI: newJTI()}
+	tokenType := "Bearer"
+	if claims.Cnf != nil && claims.Cnf.JKT != "" {
+		tokenType = auth.TokenTypeDPoP // RFC 9449 §5
+	}
+	tok := &auth.Token{TokenType: tokenType, ExpiresIn: claims.Expiry - now.Unix(), Scope: scope, JTI: newJTI()}
 	claims.Issuer, claims.IssuedAt, claims.JWTID = i.cfg.Issuer, now.Unix(), tok.JTI
 	cb := bufpool.Get()
 	cb.B = appendClaims(cb.B, claims)

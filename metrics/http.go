@@ -16,8 +16,14 @@ var TokenOutcomes = []string{
 	"issued",
 	"invalid_client", "invalid_request", "invalid_scope", "invalid_target",
 	"unauthorized_client", "unsupported_grant_type",
+	"invalid_dpop_proof", "use_dpop_nonce", // RFC 9449 §5, §8
 	"rate_limited", "server_error", "temporarily_unavailable",
 }
+
+// DPoPOutcomes are the outcome label values of gooclaim_dpop_proofs_total,
+// as httpapi names them: valid, invalid, replayed (a jti used before), and
+// nonce (refused for a missing or stale server nonce).
+var DPoPOutcomes = []string{"valid", "invalid", "replayed", "nonce"}
 
 // refusals are the outcomes an introspection or revocation can fail with.
 var refusals = []string{
@@ -74,6 +80,14 @@ func (m *Metrics) initHTTP() {
 		Help: "Authentications with a trusted issuer's token (federated client assertions and token exchanges), by trusted issuer name (\"unknown\" for a token of no trusted issuer) and outcome: ok, or why it was refused.",
 	}, []string{"issuer", "outcome"})
 	m.reg.MustRegister(m.federated)
+	m.dpop = m.newOutcomes("dpop_proofs_total",
+		"DPoP proofs (RFC 9449) checked at the token endpoint, by outcome: valid, invalid, replayed (its jti used before), nonce (a server nonce missing or stale).", DPoPOutcomes)
+}
+
+// ObserveDPoP counts one DPoP proof checked at the token endpoint
+// (httpapi.DPoPObserver): outcome is one of DPoPOutcomes, else "other".
+func (m *Metrics) ObserveDPoP(outcome string) {
+	m.dpop.get(outcome).Inc()
 }
 
 // ObserveFederated counts one federated authentication (issuer.

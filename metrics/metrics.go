@@ -53,6 +53,7 @@ type Metrics struct {
 	tokenError    prometheus.Observer
 	introspection outcomes
 	revocation    outcomes
+	dpop          outcomes               // DPoP proofs at the token endpoint
 	federated     *prometheus.CounterVec // issuer, outcome
 	decisions     [numDecisions]prometheus.Counter
 	store         [numStoreOps]storeOpMetrics

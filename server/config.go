@@ -141,7 +141,8 @@ type Config struct {
 	ClientCertHeader string
 
 	// RedisURL names the Redis (redis:// or rediss://) that holds the
-	// fleet-wide rate limit and the private_key_jwt replay cache. Empty
+	// fleet-wide rate limit and the replay cache of private_key_jwt
+	// assertions and DPoP proofs. Empty
 	// means an in-memory limit and cache per node.
 	RedisURL string
 	// RedisPrefix is put before every key the server writes to Redis.
@@ -151,6 +152,16 @@ type Config struct {
 	// unreachable. The default, fail open, lets each node enforce the
 	// limit itself meanwhile.
 	RateLimitFailClosed bool
+
+	// DPoPNonceRequired requires every DPoP proof at the token endpoint to
+	// carry a server nonce (RFC 9449 §8): a proof made ahead of time by a
+	// thief of the client's key is then useless. Nonces are made from the
+	// KEK, so every node that shares it accepts the others' nonces. Off by
+	// default: a client then needs one request less.
+	DPoPNonceRequired bool
+	// DPoPProofMaxAge is how old a DPoP proof's iat may be. Default
+	// httpapi.DefaultDPoPMaxAge.
+	DPoPProofMaxAge time.Duration
 
 	// AllowHTTPJWKSURI lets private_key_jwt clients register plain http
 	// jwks_uri values, and the server fetch them.
@@ -215,7 +226,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"TokenTTL", c.TokenTTL}, {"KeyCheckInterval", c.KeyCheckInterval}, {"PollInterval", c.PollInterval},
 		{"MaxStaleness", c.MaxStaleness}, {"ShutdownDelay", c.ShutdownDelay},
 		{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"RequestTimeout", c.RequestTimeout}, {"IdleTimeout", c.IdleTimeout},
-		{"TLSReloadInterval", c.TLSReloadInterval},
+		{"TLSReloadInterval", c.TLSReloadInterval}, {"DPoPProofMaxAge", c.DPoPProofMaxAge},
 	} {
 		if d.v < 0 {
 			p = append(p, fmt.Sprintf("%s %v is negative", d.name, d.v))

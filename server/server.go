@@ -34,6 +34,7 @@ import (
 	"github.com/gooclaim/auth/clientauth"
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/inmem"
+	"github.com/gooclaim/auth/internal/dpop"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
 	"github.com/gooclaim/auth/ops"
@@ -54,6 +55,7 @@ type Server struct {
 	limiter   *inmem.Limiter
 	redis     *redis.Limiter // nil without Redis
 	redisCl   goredis.UniversalClient
+	replay    auth.ReplayCache // of private_key_jwt assertions and DPoP proofs
 	issuer    *issuer.Issuer
 	issuerURL string
 	certs     *certReloader  // nil without TLS
@@ -156,6 +158,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.replay = replay
 	assertions, err := clientauth.NewVerifier(clientauth.Config{
 		Issuer:                s.issuerURL,
 		TokenEndpoint:         s.issuerURL + httpapi.TokenPath,
@@ -313,8 +316,17 @@ func (s *Server) handler() (http.Handler, error) {
 		ClientCertHeader:    c.ClientCertHeader,
 		Fresh:               s.fresh,
 	}
+	api.DPoP = &httpapi.DPoP{Replay: s.replay, MaxAge: c.DPoPProofMaxAge}
+	if c.DPoPNonceRequired {
+		nonces, err := dpop.NewNonceSource(c.KEK.Derive(dpop.NonceLabel), 0)
+		if err != nil {
+			return nil, fmt.Errorf("DPoP nonces: %w", err)
+		}
+		api.DPoP.Nonces = nonces
+	}
 	if c.Metrics != nil {
 		api.Observer = c.Metrics
+		api.DPoP.Observer = c.Metrics
 	}
 	if !c.NoAdminAPI {
 		guard, err := api.AdminGuard(c.AdminAudience)

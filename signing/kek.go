@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -41,6 +42,10 @@ var ErrWrongKEK = errors.New("cannot decrypt signing key: wrong key-encryption k
 type KEK struct {
 	aead        cipher.AEAD
 	fingerprint string
+	// prk is the HKDF-SHA256 pseudorandom key extracted from the key, from
+	// which Derive expands keys for other uses: never the key itself, so
+	// that no other use can weaken the sealing.
+	prk []byte
 }
 
 // ParseKEK reads a key-encryption key: 32 bytes, base64-encoded with the
@@ -82,7 +87,25 @@ func newKEK(key []byte) (*KEK, error) {
 	h := sha256.New()
 	h.Write([]byte("gooclaim-auth key-encryption key fingerprint\x00"))
 	h.Write(key)
-	return &KEK{aead: aead, fingerprint: hex.EncodeToString(h.Sum(nil)[:4])}, nil
+	prk, err := hkdf.Extract(sha256.New, key, []byte("gooclaim-auth key-encryption key derivation"))
+	if err != nil {
+		return nil, fmt.Errorf("key-encryption key: %w", err)
+	}
+	return &KEK{aead: aead, fingerprint: hex.EncodeToString(h.Sum(nil)[:4]), prk: prk}, nil
+}
+
+// Derive returns a 32-byte key for another use than sealing, expanded
+// with HKDF-SHA256 (RFC 5869) under label, which names that use: the same
+// on every node that shares the key-encryption key, such as the DPoP
+// nonces every node of a fleet must accept. Distinct labels give
+// independent keys, and none reveals the key-encryption key.
+func (k *KEK) Derive(label string) []byte {
+	key, err := hkdf.Expand(sha256.New, k.prk, label, 32)
+	if err != nil {
+		// Only a length over 255 hash blocks fails, never 32 bytes.
+		panic("signing: HKDF-Expand of 32 bytes failed: " + err.Error())
+	}
+	return key
 }
 
 // Fingerprint returns a short identifier of the key for logs and diagnostics:

@@ -267,3 +267,17 @@ func mustParseKEK(t testing.TB, text []byte) *signing.KEK {
 	}
 	return kek
 }
+
+func TestKEKDerive(t *testing.T) {
+	a := newKEK(t)
+	b := newKEK(t)
+	if bytes.Equal(a.Derive("x"), a.Derive("y")) {
+		t.Error("two labels derive the same key")
+	}
+	if !bytes.Equal(a.Derive("x"), a.Derive("x")) || len(a.Derive("x")) != 32 {
+		t.Error("a label does not derive one 32-byte key")
+	}
+	if bytes.Equal(a.Derive("x"), b.Derive("x")) {
+		t.Error("two key-encryption keys derive the same key")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/internal/egress"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
@@ -49,6 +50,8 @@ type serveConfig struct {
 	redisURL          string
 	redisPrefix       string
 	rateLimitFail     string
+	dpopNonce         string
+	dpopProofMaxAge   durationValue
 	shutdownDelay     durationValue
 	adminAudience     string
 	noAdminAPI        bool
@@ -82,6 +85,8 @@ func defaultServeConfig() *serveConfig {
 		maxHeaderBytes:    16 << 10,
 		redisPrefix:       redis.DefaultPrefix,
 		rateLimitFail:     "open",
+		dpopNonce:         "off",
+		dpopProofMaxAge:   durationValue(httpapi.DefaultDPoPMaxAge),
 		tokenTTL:          durationValue(issuer.DefaultTokenTTL),
 		rateLimit:         rateValue(issuer.DefaultRate),
 		ipRateLimit:       rateValue(issuer.DefaultRate),
@@ -167,6 +172,8 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.redisURL, "redis-url", "", "redis:// URL of the Redis that holds the fleet-wide rate limit (default: a per-node in-memory limit)")
 	f.StringVar(&c.redisPrefix, "redis-prefix", c.redisPrefix, "prefix of the rate-limit keys in Redis")
 	f.StringVar(&c.rateLimitFail, "rate-limit-fail", c.rateLimitFail, "when Redis is unreachable: open (each node enforces the limit itself) or closed (token requests get 503)")
+	f.StringVar(&c.dpopNonce, "dpop-nonce", c.dpopNonce, "server nonces in DPoP proofs at the token endpoint (RFC 9449 §8): required (a proof made ahead of time is useless; every node of a fleet sharing the key-encryption key accepts the others' nonces) or off")
+	f.Var(&c.dpopProofMaxAge, "dpop-proof-max-age", "how old a DPoP proof's iat may be at the token endpoint (plus 5s of clock skew)")
 	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens: one no other API accepts, never --audience")
 	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
 	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
@@ -262,6 +269,8 @@ func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.L
 		RedisURL:              c.redisURL,
 		RedisPrefix:           c.redisPrefix,
 		RateLimitFailClosed:   c.rateLimitFail == "closed",
+		DPoPNonceRequired:     c.dpopNonce == "required",
+		DPoPProofMaxAge:       time.Duration(c.dpopProofMaxAge),
 		AllowHTTPJWKSURI:      c.allowHTTPKeys(),
 		AllowPrivateAddresses: allowPrivate,
 		Logger:                logger,

@@ -78,6 +78,12 @@ func (c *serveConfig) validate(g *globalFlags) error {
 	if c.rateLimitFail != "open" && c.rateLimitFail != "closed" {
 		p = append(p, fmt.Sprintf("%s %q: use open or closed", n("rate-limit-fail"), c.rateLimitFail))
 	}
+	if c.dpopNonce != "required" && c.dpopNonce != "off" {
+		p = append(p, fmt.Sprintf("%s %q: use required or off", n("dpop-nonce"), c.dpopNonce))
+	}
+	if d := time.Duration(c.dpopProofMaxAge); d < time.Second || d > 10*time.Minute {
+		p = append(p, fmt.Sprintf("%s %s: between 1s and 10m (a proof is made for each request, just before it)", n("dpop-proof-max-age"), c.dpopProofMaxAge.String()))
+	}
 	if c.redisURL != "" && !strings.HasPrefix(c.redisURL, "redis://") && !strings.HasPrefix(c.redisURL, "rediss://") {
 		p = append(p, n("redis-url")+": want redis://host:6379/0 or rediss://…")
 	}

@@ -43,6 +43,13 @@ type Options struct {
 	// Loopback issuers (internal/testoidc) are reached: the server then
 	// allows plain http and private addresses for keys.
 	Federation auth.Federation
+	// Issuer, when set, is the server's configured issuer URL, as behind a
+	// proxy: requests still go to URL.
+	Issuer string
+	// DPoPNonceRequired requires server nonces in DPoP proofs.
+	DPoPNonceRequired bool
+	// DPoPProofMaxAge is how old a DPoP proof may be; default the server's.
+	DPoPProofMaxAge time.Duration
 }
 
 // Server is a running token service.
@@ -91,6 +98,10 @@ func New(t testing.TB, opts Options) *Server {
 		Metrics:      opts.Metrics,
 		RedisURL:     opts.RedisURL,
 		Federation:   opts.Federation,
+		Issuer:       opts.Issuer,
+
+		DPoPNonceRequired: opts.DPoPNonceRequired,
+		DPoPProofMaxAge:   opts.DPoPProofMaxAge,
 		// The loopback OIDC issuers of the tests serve plain http.
 		AllowHTTPJWKSURI:      opts.Federation != nil,
 		AllowPrivateAddresses: opts.Federation != nil,
