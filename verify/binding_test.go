@@ -293,7 +293,9 @@ func TestBindingConfig(t *testing.T) {
 	}{
 		{"header without proxies", func(c *verify.Config) { c.ClientCertificateHeader = "Client-Cert" }, "needs TrustedProxies"},
 		{"proxies without header", func(c *verify.Config) { c.TrustedProxies = []string{"10.0.0.0/8"} }, "without ClientCertificateHeader"},
-		{"bad proxy", func(c *verify.Config) { c.ClientCertificateHeader, c.TrustedProxies = "Client-Cert", []string{"proxy.local"} }, "neither an address"},
+		{"bad proxy", func(c *verify.Config) {
+			c.ClientCertificateHeader, c.TrustedProxies = "Client-Cert", []string{"proxy.local"}
+		}, "neither an address"},
 		{"DPoP without ExternalURL", func(c *verify.Config) { c.DPoP = &verify.DPoP{} }, "DPoP.ExternalURL is required"},
 		{"DPoP with plain http", func(c *verify.Config) { c.DPoP = &verify.DPoP{ExternalURL: "http://api.example"} }, "plain http"},
 	} {
