@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gooclaim/auth/internal/dpop"
 )
 
 // AuthStyle is how the client authenticates to the token endpoint
@@ -43,6 +46,16 @@ const (
 	// sent only when Config.ClientID is set: the server finds the client
 	// from the token's issuer and subject.
 	AuthFederatedJWT
+	// AuthTLSClientAuth authenticates with the client certificate of the
+	// TLS connection, issued by a CA the server trusts, whose subject DN
+	// or a SAN the client registered (RFC 8705 §2.1): "tls_client_auth".
+	// Only client_id is sent; Config.TLSCertificate is required.
+	AuthTLSClientAuth
+	// AuthSelfSignedTLSClientAuth authenticates with a client certificate
+	// whose public key is one of the client's registered keys (RFC 8705
+	// §2.2): "self_signed_tls_client_auth". Only client_id is sent;
+	// Config.TLSCertificate is required.
+	AuthSelfSignedTLSClientAuth
 	// AuthNone sends no client authentication at all: "none". It is only
 	// for Config.Exchange with a subject token that identifies the client
 	// by itself (a federated token, RFC 8693 §2.1); the client credentials
@@ -61,6 +74,10 @@ func (s AuthStyle) String() string {
 		return "private_key_jwt"
 	case AuthFederatedJWT:
 		return "federated_jwt"
+	case AuthTLSClientAuth:
+		return "tls_client_auth"
+	case AuthSelfSignedTLSClientAuth:
+		return "self_signed_tls_client_auth"
 	case AuthNone:
 		return "none"
 	}
@@ -209,6 +226,38 @@ type Config struct {
 	// once. Zero means DefaultMaxRetryAfter (60s), negative means never wait.
 	MaxRetryAfter time.Duration
 
+	// DPoP asks for DPoP-bound tokens (RFC 9449) with a key generated for
+	// this Config (ECDSA P-256, ES256), which never leaves the process:
+	// every token request carries a new DPoP proof of it (retries
+	// included), the token is bound to it (token_type "DPoP"), and
+	// Config.Client sends every API request with "Authorization: DPoP
+	// <token>" and a new proof naming the request's method and URL and
+	// the token's hash. A server's use_dpop_nonce answer is retried once
+	// with the nonce it sent (RFC 9449 §8, §9). Tokens bound to a generated
+	// key die with the process; set DPoPKey to keep them across restarts.
+	DPoP bool
+
+	// DPoPKey is the DPoP key, instead of a generated one (DPoP need not
+	// be set then): an *ecdsa.PrivateKey (P-256, P-384, P-521), an
+	// ed25519.PrivateKey or an *rsa.PrivateKey of 2048 bits or more, held
+	// in the process. Its algorithm is the one it implies (ES256, ES384,
+	// ES512, EdDSA, RS256).
+	DPoPKey crypto.Signer
+
+	// TLSCertificate is the client certificate presented on the TLS
+	// connections to the token endpoint (and to the APIs Config.Client
+	// calls, which a certificate-bound token needs, RFC 8705 §3): for
+	// AuthTLSClientAuth and AuthSelfSignedTLSClientAuth, and for tokens
+	// bound to the certificate whatever the authentication. The transport
+	// is a clone of HTTPClient's *http.Transport (or of
+	// http.DefaultTransport) with the certificate added.
+	TLSCertificate *tls.Certificate
+
+	// binding holds the *bindingState: the DPoP key, the servers' nonces
+	// and the mutual TLS client. (An atomic.Value, not the struct, so that
+	// a Config not yet in use can still be copied.)
+	binding atomic.Value
+
 	// discovered caches the token endpoint found through Issuer, as a
 	// *discovered; it is only used while Issuer is unchanged.
 	discovered atomic.Value
@@ -230,6 +279,8 @@ type settings struct {
 	encoding               Encoding
 	expirySkew             time.Duration
 	hc                     *http.Client
+	dpopKey                crypto.Signer // nil without DPoP
+	binding                *bindingState
 	maxRetries             int
 	minBackoff, maxBackoff time.Duration
 	maxRetryAfter          time.Duration
@@ -288,6 +339,10 @@ func (c *Config) settings() (*settings, error) {
 	}
 	switch c.AuthStyle {
 	case AuthBasic, AuthPost, AuthNone:
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		if c.TLSCertificate == nil {
+			problems = append(problems, c.AuthStyle.String()+" needs TLSCertificate: the client certificate that authenticates the client (RFC 8705 §2)")
+		}
 	case AuthPrivateKeyJWT:
 		var p []string
 		s.assertion, p = newAssertionSigner(c.PrivateKey, c.KeyID, c.SigningAlgorithm, c.AssertionLifetime)
@@ -313,6 +368,22 @@ func (c *Config) settings() (*settings, error) {
 		problems = append(problems, "MinBackoff and MaxBackoff may not be negative")
 	} else if s.minBackoff > s.maxBackoff {
 		problems = append(problems, fmt.Sprintf("MinBackoff (%v) is longer than MaxBackoff (%v)", s.minBackoff, s.maxBackoff))
+	}
+	s.binding = c.bindingState()
+	if c.TLSCertificate != nil {
+		hc, err := c.tlsClient()
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		s.hc = hc
+	}
+	if key, err := c.dpopKey(); err != nil {
+		problems = append(problems, "DPoP: generate the key: "+err.Error())
+	} else if key != nil {
+		if _, err := dpop.Thumbprint(key.Public()); err != nil {
+			problems = append(problems, "DPoPKey: "+err.Error())
+		}
+		s.dpopKey = key
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("client: invalid Config: %s", strings.Join(problems, "; "))
@@ -368,10 +439,22 @@ func (c *Config) TokenSource(ctx context.Context) oauth2.TokenSource {
 // c.TokenSource(ctx) in its Authorization header (see Transport). Its
 // Timeout, Jar, CheckRedirect and base Transport are those of c.HTTPClient:
 // by default a 10s timeout over http.DefaultTransport.
+//
+// With DPoP (Config.DPoP or DPoPKey) every request carries "Authorization:
+// DPoP <token>" and a new proof; with TLSCertificate it goes over the
+// transport that presents the certificate.
 func (c *Config) Client(ctx context.Context) *http.Client {
 	hc := c.httpClient()
+	base := hc.Transport
+	if c.TLSCertificate != nil {
+		if tc, err := c.tlsClient(); err == nil {
+			base = tc.Transport
+		}
+		// else: every token request fails with the error, and so every call
+	}
+	key, _ := c.dpopKey() // an error fails the token requests, and so every call
 	return &http.Client{
-		Transport:     &Transport{Source: c.TokenSource(ctx), Base: hc.Transport},
+		Transport:     &Transport{Source: c.TokenSource(ctx), Base: base, DPoPKey: key, binding: c.bindingState()},
 		CheckRedirect: hc.CheckRedirect,
 		Jar:           hc.Jar,
 		Timeout:       hc.Timeout,

@@ -25,6 +25,7 @@ type tokenRequest struct {
 	body          []byte
 	contentType   string
 	authorization string // the Basic header, or empty
+	dpop          string // the DPoP proof, or empty
 }
 
 // grant is what a token request asks for: its parameters other than the
@@ -92,6 +93,19 @@ func (s *settings) newTokenRequest(ctx context.Context, endpoint string, g *gran
 			params = append(params, [2]string{"client_id", s.clientID})
 		}
 		params = append(params, [2]string{"client_assertion_type", clientAssertionTypeJWT}, [2]string{"client_assertion", assertion})
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		// The certificate of the connection authenticates (RFC 8705 §2):
+		// client_id says which client it is for.
+		params = append(params, [2]string{"client_id", s.clientID})
+	}
+	if s.dpopKey != nil {
+		// A new proof for every attempt: the server remembers each jti
+		// (RFC 9449 §11.1) and refuses a proof older than its window.
+		p, err := s.binding.newProof(s.dpopKey, http.MethodPost, endpoint, "")
+		if err != nil {
+			return nil, err
+		}
+		r.dpop = p
 	}
 	switch s.encoding {
 	case EncodingJSON:
@@ -114,6 +128,7 @@ func (s *settings) newTokenRequest(ctx context.Context, endpoint string, g *gran
 
 // fetch requests a token from endpoint, retrying transient failures.
 func (s *settings) fetch(ctx context.Context, endpoint string, g *grant) (*oauth2.Token, error) {
+	nonceRetried := false
 	for attempt := 0; ; attempt++ {
 		tr, err := s.newTokenRequest(ctx, endpoint, g)
 		if err != nil {
@@ -123,7 +138,14 @@ func (s *settings) fetch(ctx context.Context, endpoint string, g *grant) (*oauth
 		if err == nil {
 			return tok, nil
 		}
-		if !retry.ok {
+		if retry.nonce && !nonceRetried {
+			// RFC 9449 §8: the server wants its nonce in the proof; once,
+			// at once, and not counted as a retry.
+			nonceRetried = true
+			attempt--
+			continue
+		}
+		if !retry.ok || retry.nonce {
 			return nil, err
 		}
 		if attempt >= s.maxRetries {
@@ -152,6 +174,9 @@ type retryAdvice struct {
 	ok      bool
 	after   time.Duration
 	backoff bool
+	// nonce: the server answered use_dpop_nonce with a new nonce; retry
+	// at once with it.
+	nonce bool
 }
 
 // retryWithBackoff is the advice for a transient failure.
@@ -168,6 +193,9 @@ func (s *settings) try(ctx context.Context, endpoint string, tr *tokenRequest, g
 	if tr.authorization != "" {
 		req.Header.Set("Authorization", tr.authorization)
 	}
+	if tr.dpop != "" {
+		req.Header.Set("DPoP", tr.dpop)
+	}
 	sent := time.Now()
 	resp, err := s.hc.Do(req)
 	if err != nil {
@@ -178,11 +206,15 @@ func (s *settings) try(ctx context.Context, endpoint string, tr *tokenRequest, g
 	if err != nil {
 		return nil, transient(ctx, err), fmt.Errorf("token request: reading the response: %w", err)
 	}
+	fresh := s.dpopKey != nil && s.binding.keepNonce(endpoint, resp.Header)
 	if resp.StatusCode != http.StatusOK {
 		e, hasRetryAfter := newError(resp, body)
+		if e.Code == "use_dpop_nonce" && s.dpopKey != nil {
+			return nil, retryAdvice{nonce: fresh}, e
+		}
 		return nil, s.advise(e, hasRetryAfter), e
 	}
-	tok, err := parseToken(body, sent, g.scope)
+	tok, err := parseToken(body, sent, g.scope, s.dpopKey != nil)
 	if err == nil && g.exchange {
 		err = checkIssuedTokenType(tok)
 	}
@@ -229,8 +261,11 @@ type tokenResponse struct {
 
 // parseToken reads a token response. Expiry counts from sent, when the
 // request left, so that it is never later than the server's. When the
-// response has no "scope", it is the requested one (RFC 6749 §5.1).
-func parseToken(body []byte, sent time.Time, requestedScope string) (*oauth2.Token, error) {
+// response has no "scope", it is the requested one (RFC 6749 §5.1). With
+// DPoP, token_type DPoP is kept (the token is sent with that scheme and a
+// proof); a Bearer answer means the server ignored the proof (RFC 9449
+// §5), and the token is a plain Bearer one.
+func parseToken(body []byte, sent time.Time, requestedScope string, withDPoP bool) (*oauth2.Token, error) {
 	var tr tokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
 		return nil, fmt.Errorf("not a JSON token response: %w", err)
@@ -242,8 +277,15 @@ func parseToken(body []byte, sent time.Time, requestedScope string) (*oauth2.Tok
 	if tr.AccessToken == "" {
 		return nil, fmt.Errorf("no access_token")
 	}
-	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "Bearer") {
-		return nil, fmt.Errorf("token_type %q is not Bearer, the only type this client can send", tr.TokenType)
+	tokenType := "Bearer"
+	switch {
+	case tr.TokenType == "" || strings.EqualFold(tr.TokenType, "Bearer"):
+	case withDPoP && strings.EqualFold(tr.TokenType, "DPoP"):
+		tokenType = "DPoP"
+	case strings.EqualFold(tr.TokenType, "DPoP"):
+		return nil, fmt.Errorf("token_type %q: the token is DPoP-bound, but this client has no DPoP key (set Config.DPoP or Config.DPoPKey)", tr.TokenType)
+	default:
+		return nil, fmt.Errorf("token_type %q is not Bearer or DPoP, the types this client can send", tr.TokenType)
 	}
 	expiresIn, err := parseExpiresIn(tr.ExpiresIn)
 	if err != nil {
@@ -252,7 +294,7 @@ func parseToken(body []byte, sent time.Time, requestedScope string) (*oauth2.Tok
 	if _, ok := extra["scope"]; !ok && requestedScope != "" {
 		extra["scope"] = requestedScope
 	}
-	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: "Bearer", ExpiresIn: expiresIn}
+	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: tokenType, ExpiresIn: expiresIn}
 	if expiresIn > 0 {
 		tok.Expiry = sent.Add(time.Duration(expiresIn) * time.Second)
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"io"
 	"net/http"
@@ -14,12 +15,21 @@ import (
 // Source in its Authorization header (RFC 6750 §2.1). It does not modify
 // the caller's request: it sends a clone.
 //
-// When the resource server answers 401 with a Bearer challenge whose error
-// is "invalid_token" (RFC 6750 §3.1), and Source is one made by
-// Config.TokenSource, Transport drops that token from Source's cache and
-// sends the request once more with a new token — provided the request has
-// no body or one that can be replayed (Request.GetBody, which
-// http.NewRequest sets for in-memory bodies). Otherwise the 401 is returned.
+// A DPoP token (token_type "DPoP", RFC 9449) is sent as "Authorization:
+// DPoP <token>" with a DPoP header holding a new proof signed by DPoPKey,
+// for the request's method and URL and the token's hash (ath, §7). When
+// the resource server answers 401 with a DPoP challenge whose error is
+// "use_dpop_nonce" and a new DPoP-Nonce header (§9), the request is sent
+// once more with a proof carrying that nonce; the nonce is kept for the
+// next requests to that server.
+//
+// When the resource server answers 401 with a Bearer (or DPoP) challenge
+// whose error is "invalid_token" (RFC 6750 §3.1), and Source is one made
+// by Config.TokenSource, Transport drops that token from Source's cache
+// and sends the request once more with a new token. Either retry needs a
+// request without a body or with one that can be replayed
+// (Request.GetBody, which http.NewRequest sets for in-memory bodies);
+// otherwise the 401 is returned.
 //
 // The token is sent only to the host of the request the caller made: a
 // redirect to another host (or port) is followed without it.
@@ -29,6 +39,13 @@ type Transport struct {
 	Source oauth2.TokenSource
 	// Base sends the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
+	// DPoPKey signs the proofs of DPoP tokens: the key the tokens are
+	// bound to (Config.DPoPKey, or the key Config.DPoP generated, which
+	// Config.Client passes on). A DPoP token without it fails the request.
+	DPoPKey crypto.Signer
+
+	binding *bindingState // shared with the Config; nil: local
+	local   bindingState
 }
 
 // contextSource is a source whose callers can give up waiting on their own
@@ -48,12 +65,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := t.base().RoundTrip(withToken(req, tok, req.Body))
-	if err != nil || !isInvalidToken(resp) {
-		return resp, err
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	resp, err := t.send(req, tok, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	if isDPoPToken(tok) && t.bindingState().keepNonce(req.URL.String(), resp.Header) &&
+		challengeError(resp, "DPoP") == "use_dpop_nonce" && replayable {
+		if resp, err = t.resend(req, resp, tok); err != nil {
+			return nil, err
+		}
+	}
+	if !isInvalidToken(resp) {
+		return resp, nil
 	}
 	cs, ok := t.Source.(contextSource)
-	if !ok || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+	if !ok || !replayable {
 		return resp, nil
 	}
 	cs.drop(tok)
@@ -61,16 +88,54 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || fresh.AccessToken == tok.AccessToken {
 		return resp, nil // no better token: the caller gets the 401
 	}
+	return t.resend(req, resp, fresh)
+}
+
+// resend sends req again with tok, after the answer resp, which it
+// discards; on failure to rewind the body the caller gets resp.
+func (t *Transport) resend(req *http.Request, resp *http.Response, tok *oauth2.Token) (*http.Response, error) {
 	body := req.Body
 	if req.GetBody != nil {
+		var err error
 		if body, err = req.GetBody(); err != nil {
 			return resp, nil
 		}
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
 	resp.Body.Close()
-	return t.base().RoundTrip(withToken(req, fresh, body))
+	return t.send(req, tok, body)
 }
+
+// send sends a clone of req with body and tok's Authorization header, and
+// a DPoP proof for a DPoP token.
+func (t *Transport) send(req *http.Request, tok *oauth2.Token, body io.ReadCloser) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Body = body
+	tok.SetAuthHeader(r)
+	if isDPoPToken(tok) {
+		if t.DPoPKey == nil {
+			closeBody(r)
+			return nil, errors.New("client.Transport: the token is DPoP-bound (token_type DPoP) but DPoPKey is nil: set it to the key the token is bound to")
+		}
+		p, err := t.bindingState().newProof(t.DPoPKey, r.Method, r.URL.String(), tok.AccessToken)
+		if err != nil {
+			closeBody(r)
+			return nil, err
+		}
+		r.Header.Set("Authorization", "DPoP "+tok.AccessToken)
+		r.Header.Set("DPoP", p)
+	}
+	return t.base().RoundTrip(r)
+}
+
+func (t *Transport) bindingState() *bindingState {
+	if t.binding != nil {
+		return t.binding
+	}
+	return &t.local
+}
+
+func isDPoPToken(tok *oauth2.Token) bool { return strings.EqualFold(tok.TokenType, "DPoP") }
 
 func (t *Transport) base() http.RoundTripper {
 	if t.Base != nil {
@@ -87,14 +152,6 @@ func (t *Transport) token(ctx context.Context) (*oauth2.Token, error) {
 		return cs.token(ctx)
 	}
 	return t.Source.Token()
-}
-
-// withToken returns a clone of req with body and tok's Authorization header.
-func withToken(req *http.Request, tok *oauth2.Token, body io.ReadCloser) *http.Request {
-	r := req.Clone(req.Context())
-	r.Body = body
-	tok.SetAuthHeader(r)
-	return r
 }
 
 func closeBody(req *http.Request) {
@@ -115,16 +172,28 @@ func sameHostAsFirst(req *http.Request) bool {
 	return first == req || (strings.EqualFold(first.URL.Host, req.URL.Host) && first.URL.Scheme == req.URL.Scheme)
 }
 
-// isInvalidToken reports whether resp is a 401 with a Bearer challenge
-// whose error is "invalid_token" (RFC 6750 §3.1).
+// isInvalidToken reports whether resp is a 401 with a Bearer or DPoP
+// challenge whose error is "invalid_token" (RFC 6750 §3.1, RFC 9449 §7.1).
 func isInvalidToken(resp *http.Response) bool {
-	return resp.StatusCode == http.StatusUnauthorized &&
-		bearerError(resp.Header.Values("WWW-Authenticate")) == "invalid_token"
+	return challengeError(resp, "Bearer") == "invalid_token" || challengeError(resp, "DPoP") == "invalid_token"
+}
+
+// challengeError returns the "error" parameter of a 401's challenge of
+// scheme, or "".
+func challengeError(resp *http.Response, scheme string) string {
+	if resp.StatusCode != http.StatusUnauthorized {
+		return ""
+	}
+	return schemeError(resp.Header.Values("WWW-Authenticate"), scheme)
 }
 
 // bearerError returns the "error" parameter of the Bearer challenge in
 // WWW-Authenticate header values (RFC 9110 §11.6.1, RFC 6750 §3), or "".
-func bearerError(values []string) string {
+func bearerError(values []string) string { return schemeError(values, "Bearer") }
+
+// schemeError returns the "error" parameter of the challenge of scheme in
+// WWW-Authenticate header values, or "".
+func schemeError(values []string, want string) string {
 	for _, v := range values {
 		l := lexer{s: v}
 		for {
@@ -133,7 +202,7 @@ func bearerError(values []string) string {
 			if scheme == "" {
 				break // end, or not a challenge
 			}
-			bearer := strings.EqualFold(scheme, "Bearer")
+			bearer := strings.EqualFold(scheme, want)
 			for {
 				l.skip(" \t")
 				if l.eat(',') {

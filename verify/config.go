@@ -134,6 +134,30 @@ type Config struct {
 	// its exp.
 	Introspection *Introspection
 
+	// DPoP, when set, makes Middleware and VerifyRequest accept DPoP-bound
+	// tokens (RFC 9449): "Authorization: DPoP <token>" with a DPoP proof
+	// header checked against this request and the token's cnf.jkt. Nil
+	// accepts Bearer tokens only. Either way a DPoP-bound token presented
+	// as Bearer is refused (RFC 9449 §7.2): without its proof it is just
+	// what a thief would present.
+	DPoP *DPoP
+
+	// ClientCertificateHeader names the header in which a TLS-terminating
+	// proxy forwards the client certificate of its connection, such as
+	// "Client-Cert" (RFC 9440: ":base64 DER:") or "X-SSL-Client-Cert"
+	// (nginx's $ssl_client_escaped_cert: URL-escaped PEM). It is believed
+	// only from TrustedProxies, and ignored from anyone else. Empty means
+	// the client certificate is the one of the request's own TLS
+	// connection (http.Request.TLS), if any. Certificate-bound tokens
+	// (cnf x5t#S256, RFC 8705 §3) are checked against it.
+	ClientCertificateHeader string
+
+	// TrustedProxies are the addresses (or CIDR prefixes, "10.0.0.0/8")
+	// of the proxies whose ClientCertificateHeader is believed: the
+	// request's peer (http.Request.RemoteAddr) must be one of them. A
+	// proxy listed here must remove the header from what its clients send.
+	TrustedProxies []string
+
 	// Now tells the time; nil is time.Now. Tests replace it.
 	Now func() time.Time
 }
@@ -149,6 +173,8 @@ type settings struct {
 	lazy, allowHTTP           bool
 	now                       func() time.Time
 	introspection             *introspectionSettings // nil: offline only
+	dpop                      *dpopSettings          // nil: Bearer only
+	clientCert                clientCertSettings
 }
 
 // check validates cfg and applies the defaults. It reports every problem at
@@ -245,6 +271,10 @@ func (cfg Config) check() (settings, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.clientCert = cfg.checkClientCert(bad)
+	if cfg.DPoP != nil {
+		s.dpop = cfg.DPoP.check(s.now, cfg.AllowInsecureHTTP, bad)
 	}
 	if len(problems) > 0 {
 		return settings{}, errors.New("verify: invalid Config: " + strings.Join(problems, "; "))

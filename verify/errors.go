@@ -17,6 +17,13 @@ const (
 	// CodeInvalidRequest: the request carries credentials in a malformed
 	// way, such as two Authorization headers (400). Only Middleware uses it.
 	CodeInvalidRequest = "invalid_request"
+	// CodeInvalidDPoPProof: the DPoP proof sent with a DPoP-bound token is
+	// missing, malformed, not for this request, replayed or signed by
+	// another key than the token's (RFC 9449 §7.1; 401).
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	// CodeUseDPoPNonce: the proof lacks a valid nonce of this resource
+	// server; the answer's DPoP-Nonce header holds one (RFC 9449 §9; 401).
+	CodeUseDPoPNonce = "use_dpop_nonce"
 )
 
 // Sentinel errors to match with errors.Is: an *Error matches the sentinel of
@@ -25,11 +32,14 @@ var (
 	ErrInvalidToken      = &Error{Code: CodeInvalidToken}
 	ErrInsufficientScope = &Error{Code: CodeInsufficientScope}
 	ErrInvalidRequest    = &Error{Code: CodeInvalidRequest}
+	ErrInvalidDPoPProof  = &Error{Code: CodeInvalidDPoPProof}
+	ErrUseDPoPNonce      = &Error{Code: CodeUseDPoPNonce}
 )
 
 // Error is why a token was refused, in the terms of RFC 6750 §3.
 type Error struct {
-	// Code is CodeInvalidToken, CodeInsufficientScope or CodeInvalidRequest.
+	// Code is CodeInvalidToken, CodeInsufficientScope, CodeInvalidRequest,
+	// CodeInvalidDPoPProof or CodeUseDPoPNonce.
 	Code string
 	// Description says what failed, for the caller (the error_description
 	// attribute); Error adds the underlying cause for logs. It never
@@ -42,11 +52,17 @@ type Error struct {
 	Scopes []string
 
 	err error // the cause, if any (a fetch error, a go-jose error)
+	// dpop: the request used the DPoP scheme, so the answer is a DPoP
+	// challenge (RFC 9449 §7.1).
+	dpop bool
 }
 
 // Error returns the code, the description and the cause, if any.
 func (e *Error) Error() string {
 	s := e.Code
+	if s == "" {
+		s = "no access token"
+	}
 	if e.Description != "" {
 		s += ": " + e.Description
 	}

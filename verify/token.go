@@ -119,6 +119,11 @@ func (v *Verifier) checkClaims(payload []byte, now time.Time) (*Claims, *Error) 
 			return nil, e
 		}
 	}
+	if cnf, ok := raw["cnf"]; ok {
+		if c.Confirmation, e = confirmationClaim(cnf); e != nil {
+			return nil, e
+		}
+	}
 	if a, ok := raw["act"]; ok {
 		if c.Act, e = actorClaim(a, 1); e != nil {
 			return nil, e

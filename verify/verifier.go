@@ -22,6 +22,11 @@ type Claims struct {
 	Expiry   time.Time
 	// NotBefore is the zero time when the token has no nbf.
 	NotBefore time.Time
+	// Confirmation is the "cnf" claim of a sender-constrained token (RFC
+	// 7800): the DPoP key or client certificate its client must prove it
+	// holds. Nil for a Bearer token. Verify does not check it, having no
+	// request to check it against: VerifyRequest and Middleware do.
+	Confirmation *Confirmation
 	// Act is the "act" claim of a token obtained by delegation (RFC 8693
 	// §4.1): the client acting for Subject, and, nested, the actors
 	// before it. Nil when the token acts for no one but its client.

@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -39,6 +41,9 @@ type tokenFlags struct {
 	exchange           bool
 	subjectTokenFile   string
 	subjectTokenType   string
+
+	dpopKeyFile             string
+	tlsCertFile, tlsKeyFile string
 }
 
 func newTokenCmd(e *env) *cobra.Command {
@@ -80,13 +85,16 @@ as a workload's token (--subject-token-type jwt) that names its client:
 	fl.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client_secret, or - for standard input (required)")
 	fl.StringArrayVar(&f.scopes, "scope", nil, "scopes to request, space-separated; repeatable (default: all the client's scopes)")
 	fl.StringVar(&f.audience, "audience", "", "audience (resource, RFC 8707) to request (default: the client's default)")
-	fl.StringVar(&f.authMethod, "auth-method", "client_secret_basic", "client authentication: client_secret_basic, client_secret_post, private_key_jwt (set by --private-key-file) or federated_jwt (set by --federated-token-file)")
+	fl.StringVar(&f.authMethod, "auth-method", "client_secret_basic", "client authentication: client_secret_basic, client_secret_post, private_key_jwt (set by --private-key-file), federated_jwt (set by --federated-token-file), tls_client_auth (set by --tls-cert alone) or self_signed_tls_client_auth")
 	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "PEM private key (PKCS #8, or SEC 1 EC) to sign private_key_jwt assertions with, instead of a secret")
 	fl.StringVar(&f.keyID, "key-id", "", "kid of the key in the client's registered JWK Set (with --private-key-file)")
 	fl.StringVar(&f.federatedTokenFile, "federated-token-file", "", "file holding a workload's token of a trusted issuer (a Kubernetes service account token, say) to authenticate with, instead of a secret (federated_jwt)")
 	fl.BoolVar(&f.exchange, "exchange", false, "make a token exchange (RFC 8693) of --subject-token-file instead of a client credentials request")
 	fl.StringVar(&f.subjectTokenFile, "subject-token-file", "", "with --exchange: file holding the subject token, or - for standard input")
 	fl.StringVar(&f.subjectTokenType, "subject-token-type", "", "with --exchange: access_token (a delegation; the default with credentials), jwt (a workload's token; the default without) or id_token")
+	fl.StringVar(&f.dpopKeyFile, "dpop-key", "", "PEM private key (PKCS #8, or SEC 1 EC) to bind the token to with DPoP (RFC 9449): the request carries a proof of it and the token's type is DPoP")
+	fl.StringVar(&f.tlsCertFile, "tls-cert", "", "PEM client certificate presented to the token endpoint (mutual TLS, RFC 8705): with --client-id alone it authenticates (tls_client_auth), and the token is bound to it")
+	fl.StringVar(&f.tlsKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fl.StringVarP(&f.output, "output", "o", "token", "output: token (the access token alone) or json (the whole response)")
 	return cmd
 }
@@ -110,18 +118,25 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 	if !f.exchange && (f.subjectTokenFile != "" || f.subjectTokenType != "") {
 		return errors.New("--subject-token-file and --subject-token-type are for a token exchange: add --exchange")
 	}
+	if (f.tlsCertFile == "") != (f.tlsKeyFile == "") {
+		return errors.New("give --tls-cert and --tls-key together: the client certificate and its private key")
+	}
 	switch {
 	case f.privateKeyFile != "":
 		f.authMethod = "private_key_jwt"
 	case f.federatedTokenFile != "":
 		f.authMethod = "federated_jwt"
 	case f.secretFile != "":
+	case f.tlsCertFile != "":
+		if !cmd.Flags().Changed("auth-method") {
+			f.authMethod = "tls_client_auth"
+		}
 	case f.exchange && cmd.Flags().Changed("auth-method"):
 		return fmt.Errorf("--auth-method %s needs credentials: --client-secret-file, --private-key-file or --federated-token-file", f.authMethod)
 	case f.exchange:
 		f.authMethod = "none" // a workload's token that names its client, or an error below
 	default:
-		return errors.New("--client-secret-file is required (use - to read the secret from standard input), or --private-key-file for private_key_jwt, or --federated-token-file for a workload's token")
+		return errors.New("--client-secret-file is required (use - to read the secret from standard input), or --private-key-file for private_key_jwt, --federated-token-file for a workload's token, or --tls-cert and --tls-key for mutual TLS")
 	}
 	if f.clientID == "" && f.authMethod != "federated_jwt" && f.authMethod != "none" {
 		return errors.New("--client-id is required")
@@ -146,6 +161,14 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 		}
 		// The file is read by the kit, on every attempt, as a workload would.
 		cfg.AuthStyle, cfg.FederatedTokenFile = client.AuthFederatedJWT, f.federatedTokenFile
+	case "tls_client_auth", "self_signed_tls_client_auth":
+		if f.tlsCertFile == "" {
+			return fmt.Errorf("--auth-method %s needs --tls-cert and --tls-key", f.authMethod)
+		}
+		cfg.AuthStyle = client.AuthTLSClientAuth
+		if f.authMethod == "self_signed_tls_client_auth" {
+			cfg.AuthStyle = client.AuthSelfSignedTLSClientAuth
+		}
 	case "none":
 		if !f.exchange || cmd.Flags().Changed("auth-method") {
 			return fmt.Errorf("--auth-method %q: use client_secret_basic, client_secret_post, private_key_jwt or federated_jwt", f.authMethod)
@@ -155,7 +178,7 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 		}
 		cfg.AuthStyle = client.AuthNone
 	default:
-		return fmt.Errorf("--auth-method %q: use client_secret_basic, client_secret_post, private_key_jwt or federated_jwt", f.authMethod)
+		return fmt.Errorf("--auth-method %q: use client_secret_basic, client_secret_post, private_key_jwt, federated_jwt, tls_client_auth or self_signed_tls_client_auth", f.authMethod)
 	}
 	switch {
 	case f.privateKeyFile != "":
@@ -173,6 +196,20 @@ func runToken(cmd *cobra.Command, e *env, f *tokenFlags) error {
 			return err
 		}
 		cfg.ClientSecret = secret
+	}
+	if f.tlsCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCertFile, f.tlsKeyFile)
+		if err != nil {
+			return fmt.Errorf("load the client certificate (--tls-cert, --tls-key): %w", err)
+		}
+		cfg.TLSCertificate = &cert
+	}
+	if f.dpopKeyFile != "" {
+		key, err := readPrivateKey(f.dpopKeyFile)
+		if err != nil {
+			return fmt.Errorf("--dpop-key: %w", err)
+		}
+		cfg.DPoPKey = key
 	}
 
 	var tok *oauth2.Token
@@ -352,6 +389,8 @@ type verifyFlags struct {
 	scopes           []string
 	algorithms       []string
 	leeway           time.Duration
+
+	dpopProof, method, url string
 }
 
 func newVerifyCmd(e *env) *cobra.Command {
@@ -382,6 +421,9 @@ absent, so that it need not be in the shell history:
 	fl.StringArrayVar(&f.scopes, "scope", nil, "scopes the token must grant, space-separated; repeatable")
 	fl.StringSliceVar(&f.algorithms, "algorithms", nil, "signing algorithms accepted (default: ES256, EdDSA, RS256)")
 	fl.DurationVar(&f.leeway, "leeway", verify.DefaultLeeway, "clock skew tolerated on exp, nbf and iat")
+	fl.StringVar(&f.dpopProof, "dpop-proof", "", "the DPoP proof sent with a DPoP-bound token (RFC 9449), to check with --method and --url: the token's key, ath, htm, htu, iat")
+	fl.StringVar(&f.method, "method", "GET", "with --dpop-proof: the request's HTTP method")
+	fl.StringVar(&f.url, "url", "", "with --dpop-proof: the request's URL, as the resource server is called")
 	return cmd
 }
 
@@ -404,14 +446,43 @@ func runVerify(cmd *cobra.Command, e *env, f *verifyFlags, args []string) error 
 	if token == "" {
 		return errors.New("no token: give it as the argument or on standard input")
 	}
-	v, err := verify.New(cmd.Context(), verify.Config{
+	cfg := verify.Config{
 		Issuer: f.issuer, Audience: f.audience, JWKSURL: f.jwksURL,
 		RequiredScopes: splitScopes(f.scopes), Algorithms: f.algorithms, Leeway: f.leeway,
-	})
+	}
+	if (f.dpopProof == "") != (f.url == "") {
+		return errors.New("give --dpop-proof and --url together (and --method unless GET): the proof and the request it was made for")
+	}
+	if f.dpopProof == "" {
+		v, err := verify.New(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		claims, err := v.Verify(cmd.Context(), token)
+		if err != nil {
+			return err
+		}
+		if c := claims.Confirmation; c != nil && c.JKT != "" {
+			fmt.Fprintf(e.stderr, "the token is DPoP-bound (cnf.jkt %s): a resource server accepts it only with a proof of that key; give --dpop-proof, --method and --url to check one\n", c.JKT)
+		}
+		if c := claims.Confirmation; c != nil && c.X5TS256 != "" {
+			fmt.Fprintf(e.stderr, "the token is certificate-bound (cnf x5t#S256 %s): a resource server accepts it only over mutual TLS with that certificate\n", c.X5TS256)
+		}
+		return writeJSON(e.stdout, claims.Raw)
+	}
+	// A request as the resource server at --url would receive it.
+	req, err := http.NewRequestWithContext(cmd.Context(), f.method, f.url, nil)
+	if err != nil || req.URL.Host == "" {
+		return fmt.Errorf("--url %q is not an absolute URL", f.url)
+	}
+	cfg.DPoP = &verify.DPoP{ExternalURL: req.URL.Scheme + "://" + req.URL.Host}
+	req.Header.Set("Authorization", "DPoP "+token)
+	req.Header.Set("DPoP", strings.TrimSpace(f.dpopProof))
+	v, err := verify.New(cmd.Context(), cfg)
 	if err != nil {
 		return err
 	}
-	claims, err := v.Verify(cmd.Context(), token)
+	claims, err := v.VerifyRequest(req)
 	if err != nil {
 		return err
 	}
