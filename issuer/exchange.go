@@ -176,20 +176,7 @@ func narrowScope(held, requested string) (string, error) {
 // resource (or audience) if it is one of the actor's ExchangeAudiences,
 // else the first of them when none is requested.
 func exchangeAudience(actor *auth.Client, req auth.TokenRequest) (string, error) {
-	want := req.Resource
-	if req.Audience != "" {
-		if want != "" && want != req.Audience {
-			return "", auth.ErrInvalidRequest.WithDescription("resource and audience name different audiences; send one of them")
-		}
-		want = req.Audience
-	}
-	if want == "" {
-		return actor.ExchangeAudiences[0], nil
-	}
-	if !slices.Contains(actor.ExchangeAudiences, want) {
-		return "", auth.ErrInvalidTarget.WithDescription(fmt.Sprintf("the audience %.128q is not one this client may obtain by token exchange", want))
-	}
-	return want, nil
+	return pickAudience(actor.ExchangeAudiences, req, "is not one this client may obtain by token exchange")
 }
 
 // issuedTokenType is the issued_token_type of an exchange (RFC 8693

@@ -491,7 +491,13 @@ func ValidScopeToken(s string) bool {
 // (or "audience", an alias many client libraries send) when the client may
 // have it, else the client's default.
 func (i *Issuer) audience(c *auth.Client, req auth.TokenRequest) (string, error) {
-	allowed := i.audiences(c)
+	return pickAudience(i.audiences(c), req, "is not allowed for this client")
+}
+
+// pickAudience is the requested resource or audience (the same one when
+// both are sent) if allowed holds it, else allowed[0] when none is
+// requested; refused says why another is refused.
+func pickAudience(allowed []string, req auth.TokenRequest, refused string) (string, error) {
 	want := req.Resource
 	if req.Audience != "" {
 		if want != "" && want != req.Audience {
@@ -503,7 +509,7 @@ func (i *Issuer) audience(c *auth.Client, req auth.TokenRequest) (string, error)
 		return allowed[0], nil
 	}
 	if !contains(allowed, want) {
-		return "", auth.ErrInvalidTarget.WithDescription(fmt.Sprintf("the audience %.128q is not allowed for this client", want))
+		return "", auth.ErrInvalidTarget.WithDescription(fmt.Sprintf("the audience %.128q %s", want, refused))
 	}
 	return want, nil
 }
