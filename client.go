@@ -61,6 +61,9 @@ type Client struct {
 	// TLSClientAuth is what its certificate must name for tls_client_auth
 	// (RFC 8705 §2.1); zero when it does not use that method.
 	TLSClientAuth TLSClientAuth
+	// ManagedBy is ManagedByApply when a configuration file manages the
+	// client, "" when it was made by hand.
+	ManagedBy string
 	// Metadata is free-form information for people (owner, contact,
 	// description, …); the server gives it no meaning.
 	Metadata map[string]string

@@ -34,7 +34,10 @@ type TrustedIssuer struct {
 	// whatever its "exp"; zero means DefaultMaxTokenAge.
 	MaxTokenAge time.Duration
 	// Disabled issuers authenticate no one; their bindings are kept.
-	Disabled  bool
+	Disabled bool
+	// ManagedBy is ManagedByApply when a configuration file manages the
+	// issuer, "" when it was made by hand.
+	ManagedBy string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
