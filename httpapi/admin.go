@@ -40,6 +40,7 @@ import (
 //	POST   /v1/admin/keys/rotate                  add a signing key
 //	POST   /v1/admin/keys/{kid}/revoke            remove a (compromised) key at once
 //	GET    /v1/admin/audit                        read the audit trail (never edit it)
+//	POST   /v1/admin/apply                        plan or apply a configuration document
 const AdminPrefix = "/v1/admin/"
 
 // maxAdminBody bounds admin request bodies.
@@ -91,6 +92,7 @@ func (a *Admin) Handler() http.Handler {
 		{"POST", AdminPrefix + "keys/rotate", a.rotateKeys},
 		{"POST", AdminPrefix + "keys/{kid}/revoke", a.revokeKey},
 		{"GET", AdminPrefix + "audit", a.auditEvents},
+		{"POST", AdminPrefix + "apply", a.apply},
 	}
 	mux := http.NewServeMux()
 	var paths []string
@@ -112,7 +114,7 @@ func (a *Admin) Handler() http.Handler {
 	}
 	mux.HandleFunc(AdminPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found",
-			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "issuers, " + AdminPrefix + "keys and " + AdminPrefix + "audit"})
+			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "issuers, " + AdminPrefix + "keys, " + AdminPrefix + "audit and " + AdminPrefix + "apply"})
 	})
 	var h http.Handler = a.authorize(mux)
 	if a.Guard != nil {
@@ -174,9 +176,9 @@ func (a *Admin) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &oe) {
 		status := http.StatusBadRequest
 		switch {
-		case oe == errBodyTooLarge:
+		case oe == errBodyTooLarge || oe == errApplyTooLarge:
 			status = http.StatusRequestEntityTooLarge
-		case oe == errUnsupportedMediaType:
+		case oe == errUnsupportedMediaType || oe == errApplyMediaType:
 			status = http.StatusUnsupportedMediaType
 		case oe.Code == "not_found":
 			status = http.StatusNotFound

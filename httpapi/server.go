@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 		HealthPath:       s.handleHealth,
 		ReadyPath:        s.handleReady,
 		OpenAPIPath:      s.handleOpenAPI,
+		SchemaPath:       s.handleSchema,
 	} {
 		mux.HandleFunc("GET "+path, h)
 		mux.HandleFunc(path, methodNotAllowed("GET, HEAD"))

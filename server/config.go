@@ -73,6 +73,16 @@ type Config struct {
 	// Default 1m.
 	KeyCheckInterval time.Duration
 
+	// ConfigFile is a configuration document (authconfig: clients and
+	// trusted issuers) applied at Start and again whenever its content
+	// changes, checked every ConfigFileInterval (default
+	// DefaultConfigFileInterval); empty means none. A bad file is refused
+	// whole and logged, and the store keeps its state. ConfigFilePrune
+	// deletes what an earlier apply made and the file no longer names.
+	ConfigFile         string
+	ConfigFileInterval time.Duration
+	ConfigFilePrune    bool
+
 	// PollInterval is how often changes made by other processes (the CLI,
 	// other nodes) are read into memory; PostgreSQL's notifications bring
 	// them sooner. Default 500ms.
@@ -227,6 +237,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxStaleness", c.MaxStaleness}, {"ShutdownDelay", c.ShutdownDelay},
 		{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"RequestTimeout", c.RequestTimeout}, {"IdleTimeout", c.IdleTimeout},
 		{"TLSReloadInterval", c.TLSReloadInterval}, {"DPoPProofMaxAge", c.DPoPProofMaxAge},
+		{"ConfigFileInterval", c.ConfigFileInterval},
 	} {
 		if d.v < 0 {
 			p = append(p, fmt.Sprintf("%s %v is negative", d.name, d.v))
@@ -259,6 +270,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.RequestTimeout, DefaultRequestTimeout)
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.TLSReloadInterval, DefaultTLSReloadInterval)
+	def(&c.ConfigFileInterval, DefaultConfigFileInterval)
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}

@@ -60,6 +60,7 @@ type Server struct {
 	issuerURL string
 	certs     *certReloader  // nil without TLS
 	clientCAs *x509.CertPool // nil without TLSClientCAFile
+	cfgFile   *configFile    // nil without ConfigFile
 	http      *http.Server
 	listener  net.Listener
 	ops       *http.Server // nil without an ops listener
@@ -129,6 +130,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	if _, err := s.keys.Signer(s.clock.Now()); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
+	}
+	if s.cfgFile = s.newConfigFile(); s.cfgFile != nil {
+		// Before serving: the first token requests see the file's clients.
+		s.cfgFile.check(configFileContext(ctx))
 	}
 	if m != nil {
 		m.WatchReplica(s.replica)
@@ -346,6 +351,9 @@ func (s *Server) run(ctx context.Context) {
 	s.cancel = cancel
 	s.background.Go(func() { s.replica.Run(bg) })
 	s.background.Go(func() { s.maintainKeys(bg) })
+	if s.cfgFile != nil {
+		s.background.Go(func() { s.watchConfigFile(bg, s.cfgFile) })
+	}
 	if s.certs != nil {
 		s.background.Go(func() { s.certs.run(bg, s.cfg.TLSReloadInterval) })
 		s.logger.Info("serving HTTPS (TLS 1.2 and up, HTTP/2); the certificate files are reloaded when they change", certAttrs(s.certs.cert.Load())...)

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,6 +49,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
+		if code, ok := errors.AsType[exitCode](err); ok {
+			return int(code)
+		}
 		fmt.Fprintln(stderr, "Error:", explain(err))
 		return 1
 	}
@@ -118,6 +122,9 @@ value came from.`,
 		newIssuersCmd(e, g),
 		newKeysCmd(e, g),
 		newMigrateCmd(e, g),
+		newPlanCmd(e, g),
+		newApplyCmd(e, g),
+		newExportCmd(e, g),
 		newAuditCmd(e, g),
 		newTokenCmd(e),
 		newVerifyCmd(e),

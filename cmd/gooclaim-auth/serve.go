@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/authconfig"
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/internal/egress"
 	"github.com/gooclaim/auth/issuer"
@@ -63,6 +64,9 @@ type serveConfig struct {
 	tlsCert, tlsKey   string
 	tlsClientCA       string
 	clientCertHeader  string
+	configFile        string
+	configFileEvery   durationValue
+	configFilePrune   bool
 
 	// tlsReloadEvery is how often the certificate files are checked for a
 	// change (not a flag; tests shorten it).
@@ -102,6 +106,7 @@ func defaultServeConfig() *serveConfig {
 		adminAudience:     auth.AdminAudience,
 		env:               development,
 		tlsReloadEvery:    2 * time.Second,
+		configFileEvery:   durationValue(server.DefaultConfigFileInterval),
 	}
 }
 
@@ -178,6 +183,9 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
 	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
 	f.BoolVar(&c.allowPrivate, "allow-private-addresses", false, "let the server fetch keys — clients' jwks_uri, trusted issuers' discovery documents and keys — from loopback, private, link-local and other special-purpose addresses (development only; implied in development when the issuer's host is a loopback address)")
+	f.StringVar(&c.configFile, "config-file", "", "configuration document of clients and trusted issuers (apiVersion "+authconfig.APIVersion+", as gooclaim-auth apply reads; a mounted ConfigMap, say) applied at start and whenever it changes; a bad file is refused whole and logged. Not --config, which holds these flags")
+	f.Var(&c.configFileEvery, "config-file-interval", "how often --config-file is checked for changes")
+	f.BoolVar(&c.configFilePrune, "config-file-prune", false, "with --config-file: delete the clients and trusted issuers an earlier apply made that the file no longer names (as apply --prune)")
 	f.Var(&c.shutdownDelay, "shutdown-delay", "on SIGTERM, how long to keep serving with /readyz failing before closing the listener, so that load balancers stop sending first")
 }
 
@@ -263,6 +271,9 @@ func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.L
 		TLSCertFile:           c.tlsCert,
 		TLSKeyFile:            c.tlsKey,
 		TLSReloadInterval:     c.tlsReloadEvery,
+		ConfigFile:            c.configFile,
+		ConfigFileInterval:    time.Duration(c.configFileEvery),
+		ConfigFilePrune:       c.configFilePrune,
 		TrustedProxies:        c.trustedProxies,
 		TLSClientCAFile:       c.tlsClientCA,
 		ClientCertHeader:      c.clientCertHeader,
