@@ -148,6 +148,7 @@ type auditClient struct {
 	TLSSANURI           string            `json:"tls_client_auth_san_uri,omitempty"`
 	TLSSANIP            string            `json:"tls_client_auth_san_ip,omitempty"`
 	TLSSANEmail         string            `json:"tls_client_auth_san_email,omitempty"`
+	ManagedBy           string            `json:"managed_by,omitempty"`
 	Secrets             []auditSecret     `json:"secrets"`
 }
 
@@ -170,7 +171,7 @@ func AuditClientView(c *Client) json.RawMessage {
 		ExchangeAudiences: c.ExchangeAudiences, Secrets: []auditSecret{},
 		RequireDPoP: c.RequireDPoP, RequireCertBound: c.RequireCertificateBoundTokens,
 		TLSSubjectDN: c.TLSClientAuth.SubjectDN, TLSSANDNS: c.TLSClientAuth.SANDNS, TLSSANURI: c.TLSClientAuth.SANURI,
-		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail,
+		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail, ManagedBy: c.ManagedBy,
 	}
 	for _, f := range c.Federated {
 		v.Federated = append(v.Federated, f.String())

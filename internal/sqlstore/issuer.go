@@ -14,7 +14,7 @@ import (
 
 // issuerColumns are the columns of a trusted issuer, in the order
 // scanIssuers reads them.
-const issuerColumns = `name, issuer, jwks_uri, jwks, audience, max_token_age, disabled, created_at, updated_at`
+const issuerColumns = `name, issuer, jwks_uri, jwks, audience, max_token_age, disabled, created_at, updated_at, managed_by`
 
 // targetIssuer is what an issuer's audit events are about.
 const targetIssuer = "issuer"
@@ -51,9 +51,9 @@ func (s *Store) CreateIssuer(ctx context.Context, t *auth.TrustedIssuer) error {
 		if err := s.checkIssuerURLFree(ctx, conn, st); err != nil {
 			return nil, err
 		}
-		_, err := conn.exec(ctx, `INSERT INTO trusted_issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := conn.exec(ctx, `INSERT INTO trusted_issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			st.Name, st.Issuer, st.JWKSURI, nullBytes(st.JWKS), st.Audience, int64(st.MaxTokenAge), st.Disabled,
-			nanos(st.CreatedAt), nanos(st.UpdatedAt))
+			nanos(st.CreatedAt), nanos(st.UpdatedAt), st.ManagedBy)
 		if err != nil && s.d.UniqueViolation(err) {
 			// A concurrent create won the race the checks above lost.
 			return nil, fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "trusted issuer %q or its issuer %q was just created by another writer: list the issuers and choose another", st.Name, st.Issuer), err)
@@ -125,8 +125,8 @@ func (s *Store) UpdateIssuer(ctx context.Context, name string, fn func(*auth.Tru
 			return nil, err
 		}
 		_, err = conn.exec(ctx, `UPDATE trusted_issuers SET issuer = ?, jwks_uri = ?, jwks = ?, audience = ?,
-			max_token_age = ?, disabled = ?, updated_at = ? WHERE name = ?`,
-			t.Issuer, t.JWKSURI, nullBytes(t.JWKS), t.Audience, int64(t.MaxTokenAge), t.Disabled, nanos(t.UpdatedAt), name)
+			max_token_age = ?, disabled = ?, updated_at = ?, managed_by = ? WHERE name = ?`,
+			t.Issuer, t.JWKSURI, nullBytes(t.JWKS), t.Audience, int64(t.MaxTokenAge), t.Disabled, nanos(t.UpdatedAt), t.ManagedBy, name)
 		if err != nil && s.d.UniqueViolation(err) {
 			return nil, fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "the issuer %q was just given to another trusted issuer: list the issuers", t.Issuer), err)
 		}
@@ -255,7 +255,7 @@ func scanIssuers(rows Rows) ([]*auth.TrustedIssuer, error) {
 			age                  int64
 			createdAt, updatedAt sql.NullInt64
 		)
-		if err := rows.Scan(&t.Name, &t.Issuer, &t.JWKSURI, &t.JWKS, &t.Audience, &age, &t.Disabled, &createdAt, &updatedAt); err != nil {
+		if err := rows.Scan(&t.Name, &t.Issuer, &t.JWKSURI, &t.JWKS, &t.Audience, &age, &t.Disabled, &createdAt, &updatedAt, &t.ManagedBy); err != nil {
 			return nil, err
 		}
 		if len(t.JWKS) == 0 {
