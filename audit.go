@@ -27,6 +27,11 @@ type AuditEvent struct {
 	// RemoteAddr is where the change came from: the API caller's address,
 	// or the host name for the CLI.
 	RemoteAddr string
+	// Source is what the change came from beyond its actor: for changes
+	// made by apply, the configuration file's digest ("sha256:<hex>"),
+	// followed by " via client:<id>" when the document came through the
+	// admin API; "" for the others.
+	Source string
 	// Before and After are JSON views of the target without any secret
 	// (AuditClientView); null when it did not exist before or after.
 	Before json.RawMessage
@@ -63,6 +68,11 @@ type Audit struct {
 	Actor      string
 	Action     string // empty: the store's generic action for the write
 	RemoteAddr string
+	// Source is what the change came from beyond its actor: for changes
+	// made by apply, the configuration file's digest ("sha256:<hex>"),
+	// followed by " via client:<id>" when the document came through the
+	// admin API. Recorded as AuditEvent.Source.
+	Source string
 }
 
 type auditKey struct{}
@@ -148,6 +158,7 @@ type auditClient struct {
 	TLSSANURI           string            `json:"tls_client_auth_san_uri,omitempty"`
 	TLSSANIP            string            `json:"tls_client_auth_san_ip,omitempty"`
 	TLSSANEmail         string            `json:"tls_client_auth_san_email,omitempty"`
+	ManagedBy           string            `json:"managed_by,omitempty"`
 	Secrets             []auditSecret     `json:"secrets"`
 }
 
@@ -170,7 +181,7 @@ func AuditClientView(c *Client) json.RawMessage {
 		ExchangeAudiences: c.ExchangeAudiences, Secrets: []auditSecret{},
 		RequireDPoP: c.RequireDPoP, RequireCertBound: c.RequireCertificateBoundTokens,
 		TLSSubjectDN: c.TLSClientAuth.SubjectDN, TLSSANDNS: c.TLSClientAuth.SANDNS, TLSSANURI: c.TLSClientAuth.SANURI,
-		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail,
+		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail, ManagedBy: c.ManagedBy,
 	}
 	for _, f := range c.Federated {
 		v.Federated = append(v.Federated, f.String())

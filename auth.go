@@ -23,6 +23,7 @@ import (
 type Store interface {
 	ClientStore
 	IssuerStore
+	BatchStore
 	KeyStore
 	ChangeFeed
 	RevocationStore

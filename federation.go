@@ -115,6 +115,7 @@ type auditIssuer struct {
 	Audience    string          `json:"audience,omitempty"`
 	MaxTokenAge string          `json:"max_token_age,omitempty"`
 	Disabled    bool            `json:"disabled"`
+	ManagedBy   string          `json:"managed_by,omitempty"`
 }
 
 // AuditIssuerView is the JSON recorded for a trusted issuer in the audit
@@ -123,7 +124,7 @@ func AuditIssuerView(t *TrustedIssuer) json.RawMessage {
 	if t == nil {
 		return json.RawMessage("null")
 	}
-	v := auditIssuer{Name: t.Name, Issuer: t.Issuer, JWKSURI: t.JWKSURI, Audience: t.Audience, Disabled: t.Disabled}
+	v := auditIssuer{Name: t.Name, Issuer: t.Issuer, JWKSURI: t.JWKSURI, Audience: t.Audience, Disabled: t.Disabled, ManagedBy: t.ManagedBy}
 	if json.Valid(t.JWKS) {
 		v.JWKS = t.JWKS
 	}

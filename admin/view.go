@@ -232,8 +232,9 @@ func ViewRevokedKey(rk issuer.RevokedKey, reason string) RevokedKeyView {
 
 // AuditEventView is how an audit event is shown, by the CLI's JSON output
 // and by the admin API alike (the OpenAPI document's AuditEvent): every
-// member always present, the time in UTC, before and after null when
-// there is nothing to show.
+// member always present but source, which only changes made by apply
+// have; the time in UTC, before and after null when there is nothing to
+// show.
 type AuditEventView struct {
 	Seq        int64           `json:"seq"`
 	At         time.Time       `json:"at"`
@@ -242,6 +243,7 @@ type AuditEventView struct {
 	TargetKind string          `json:"target_kind"`
 	TargetID   string          `json:"target_id"`
 	RemoteAddr string          `json:"remote_addr"`
+	Source     string          `json:"source,omitempty"` // auth.AuditEvent.Source
 	Before     json.RawMessage `json:"before"`
 	After      json.RawMessage `json:"after"`
 }
@@ -252,7 +254,7 @@ func ViewAuditEvents(events []auth.AuditEvent) []AuditEventView {
 	for _, e := range events {
 		out = append(out, AuditEventView{
 			Seq: e.Seq, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, TargetKind: e.TargetKind, TargetID: e.TargetID,
-			RemoteAddr: e.RemoteAddr, Before: rawOrNull(e.Before), After: rawOrNull(e.After),
+			RemoteAddr: e.RemoteAddr, Source: e.Source, Before: rawOrNull(e.Before), After: rawOrNull(e.After),
 		})
 	}
 	return out

@@ -105,6 +105,7 @@ func fullClient(id string) *auth.Client {
 		RequireCertificateBoundTokens: true,
 		TLSClientAuth:                 auth.TLSClientAuth{SubjectDN: "CN=" + id + ",OU=Billing,O=Gooclaim\\, Inc.,C=DE"},
 		TokensRevokedBefore:           someTime(4),
+		ManagedBy:                     auth.ManagedByApply,
 		Secrets: []auth.Secret{
 			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
 			{ID: "s2", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: someTime(2)},
@@ -137,8 +138,8 @@ func checkClient(t *testing.T, got, want *auth.Client) {
 	if !bytes.Equal(got.JWKS, want.JWKS) || got.JWKSURI != want.JWKSURI {
 		t.Errorf("client %q: JWKS, JWKSURI = %q, %q; want %q, %q", id, got.JWKS, got.JWKSURI, want.JWKS, want.JWKSURI)
 	}
-	if !maps.Equal(got.Metadata, want.Metadata) {
-		t.Errorf("client %q: Metadata = %q; want %q", id, got.Metadata, want.Metadata)
+	if !maps.Equal(got.Metadata, want.Metadata) || got.ManagedBy != want.ManagedBy {
+		t.Errorf("client %q: Metadata, ManagedBy = %q, %q; want %q, %q", id, got.Metadata, got.ManagedBy, want.Metadata, want.ManagedBy)
 	}
 	if !slices.Equal(got.Federated, want.Federated) || !slices.Equal(got.ExchangeAudiences, want.ExchangeAudiences) {
 		t.Errorf("client %q: Federated, ExchangeAudiences = %q, %q; want %q, %q", id, got.Federated, got.ExchangeAudiences, want.Federated, want.ExchangeAudiences)

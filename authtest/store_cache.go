@@ -112,6 +112,23 @@ func (c *cacheChecker) DeleteClient(ctx context.Context, id string) error {
 	return err
 }
 
+func (c *cacheChecker) ApplyBatch(ctx context.Context, b auth.Batch) error {
+	c.t.Helper()
+	err := c.ClientCache.ApplyBatch(ctx, b)
+	if err != nil {
+		return err
+	}
+	for _, l := range [][]*auth.Client{b.CreateClients, b.UpdateClients} {
+		for _, cl := range l {
+			c.checkCopy(ctx, "after ApplyBatch", cl.ID)
+		}
+	}
+	for _, id := range b.DeleteClients {
+		c.checkCopy(ctx, "after ApplyBatch", id)
+	}
+	return nil
+}
+
 // checkAll reports the differences between the copy and the store.
 func (c *cacheChecker) checkAll() {
 	t := c.t

@@ -22,6 +22,7 @@ func fullIssuer(name string) *auth.TrustedIssuer {
 		Audience:    "https://auth.example.com",
 		MaxTokenAge: 10 * time.Minute,
 		Disabled:    true,
+		ManagedBy:   auth.ManagedByApply,
 		CreatedAt:   someTime(0),
 		UpdatedAt:   someTime(1),
 	}
@@ -41,8 +42,9 @@ func checkIssuer(t *testing.T, got, want *auth.TrustedIssuer) {
 	if !bytes.Equal(got.JWKS, want.JWKS) || (got.JWKS == nil) != (want.JWKS == nil) {
 		t.Errorf("trusted issuer %q: JWKS = %q; want %q", n, got.JWKS, want.JWKS)
 	}
-	if got.MaxTokenAge != want.MaxTokenAge || got.Disabled != want.Disabled {
-		t.Errorf("trusted issuer %q: MaxTokenAge, Disabled = %v, %v; want %v, %v", n, got.MaxTokenAge, got.Disabled, want.MaxTokenAge, want.Disabled)
+	if got.MaxTokenAge != want.MaxTokenAge || got.Disabled != want.Disabled || got.ManagedBy != want.ManagedBy {
+		t.Errorf("trusted issuer %q: MaxTokenAge, Disabled, ManagedBy = %v, %v, %q; want %v, %v, %q", n,
+			got.MaxTokenAge, got.Disabled, got.ManagedBy, want.MaxTokenAge, want.Disabled, want.ManagedBy)
 	}
 	checkTime(t, fmt.Sprintf("trusted issuer %q: CreatedAt", n), got.CreatedAt, want.CreatedAt)
 	checkTime(t, fmt.Sprintf("trusted issuer %q: UpdatedAt", n), got.UpdatedAt, want.UpdatedAt)
@@ -111,7 +113,7 @@ func testIssuerRoundTrip(t *testing.T, s auth.Store) {
 	updated, err := s.UpdateIssuer(ctx, want.Name, func(ti *auth.TrustedIssuer) error {
 		ti.Name, ti.CreatedAt = "renamed", someTime(100)
 		ti.Issuer, ti.JWKS, ti.JWKSURI = "https://k8s.example.net", nil, "https://k8s.example.net/openid/v1/jwks"
-		ti.Audience, ti.MaxTokenAge, ti.Disabled = "", 0, false
+		ti.Audience, ti.MaxTokenAge, ti.Disabled, ti.ManagedBy = "", 0, false, ""
 		return nil
 	})
 	if err != nil {

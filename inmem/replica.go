@@ -541,6 +541,14 @@ func (r *Replica) DeleteIssuer(ctx context.Context, name string) error {
 	return r.Sync(ctx)
 }
 
+// ApplyBatch makes the batch in the store and in the replica.
+func (r *Replica) ApplyBatch(ctx context.Context, b auth.Batch) error {
+	if err := r.Store.ApplyBatch(ctx, b); err != nil {
+		return err
+	}
+	return r.Sync(ctx)
+}
+
 // UpdateKeys changes the key set in the store and in the replica.
 func (r *Replica) UpdateKeys(ctx context.Context, fn func([]auth.Key) ([]auth.Key, error)) error {
 	if err := r.Store.UpdateKeys(ctx, fn); err != nil {

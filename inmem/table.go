@@ -217,9 +217,10 @@ func (t *table) encode(c *auth.Client) []byte {
 		e = appendStr(e, f.Issuer)
 		e = appendStr(e, f.Subject)
 	}
-	// Sender-constrained tokens: a flags byte, then the five tls_client_auth
-	// strings only when one is set, so that a client with none costs one
-	// byte (a million of them are loaded).
+	// Sender-constrained tokens and declarative configuration: a flags
+	// byte, then the five tls_client_auth strings and ManagedBy only when
+	// set, so that a client with none costs one byte (a million of them are
+	// loaded).
 	var flags byte
 	if c.RequireDPoP {
 		flags |= flagRequireDPoP
@@ -230,6 +231,9 @@ func (t *table) encode(c *auth.Client) []byte {
 	if !c.TLSClientAuth.IsZero() {
 		flags |= flagTLSClientAuth
 	}
+	if c.ManagedBy != "" {
+		flags |= flagManagedBy
+	}
 	e = append(e, flags)
 	if flags&flagTLSClientAuth != 0 {
 		a := &c.TLSClientAuth
@@ -238,6 +242,9 @@ func (t *table) encode(c *auth.Client) []byte {
 		e = appendStr(e, a.SANURI)
 		e = appendStr(e, a.SANIP)
 		e = appendStr(e, a.SANEmail)
+	}
+	if flags&flagManagedBy != 0 {
+		e = appendStr(e, c.ManagedBy)
 	}
 	rec := binary.AppendUvarint(make([]byte, 0, len(e)+binary.MaxVarintLen32), uint64(len(e)))
 	return append(rec, e...)
@@ -306,6 +313,9 @@ func (t *table) decode(r ref) *auth.Client {
 		a := &c.TLSClientAuth
 		a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail = d.str(), d.str(), d.str(), d.str(), d.str()
 	}
+	if flags&flagManagedBy != 0 {
+		c.ManagedBy = d.str()
+	}
 	return c
 }
 
@@ -314,6 +324,7 @@ const (
 	flagRequireDPoP byte = 1 << iota
 	flagRequireCertBound
 	flagTLSClientAuth // the five TLSClientAuth strings follow
+	flagManagedBy     // ManagedBy follows (after the TLSClientAuth strings)
 )
 
 func appendStr(e []byte, s string) []byte {

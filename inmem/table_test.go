@@ -246,8 +246,8 @@ func TestReplicaLookupDuringUpdates(t *testing.T) {
 }
 
 // TestTableSenderConstrained: a record carries RequireDPoP,
-// RequireCertificateBoundTokens and each TLSClientAuth field, and a client
-// with none of them pays one byte for them.
+// RequireCertificateBoundTokens, each TLSClientAuth field and ManagedBy,
+// and a client with none of them pays one byte for them.
 func TestTableSenderConstrained(t *testing.T) {
 	tb := newTable(0)
 	cases := []*auth.Client{
@@ -259,6 +259,8 @@ func TestTableSenderConstrained(t *testing.T) {
 		{ID: "uri", TLSClientAuth: auth.TLSClientAuth{SANURI: "spiffe://example.com/svc"}},
 		{ID: "ip", TLSClientAuth: auth.TLSClientAuth{SANIP: "2001:db8::1"}},
 		{ID: "email", TLSClientAuth: auth.TLSClientAuth{SANEmail: "svc@example.com"}, Federated: []auth.FederatedIdentity{{Issuer: "k8s", Subject: "sa"}}},
+		{ID: "managed", ManagedBy: auth.ManagedByApply},
+		{ID: "managed-dn", ManagedBy: auth.ManagedByApply, TLSClientAuth: auth.TLSClientAuth{SubjectDN: "CN=svc"}},
 	}
 	for _, c := range cases {
 		tb.put(c)

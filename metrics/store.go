@@ -34,6 +34,7 @@ const (
 	opListIssuers
 	opUpdateIssuer
 	opDeleteIssuer
+	opApplyBatch
 	opMigrate
 	opWatchChanges
 	numStoreOps
@@ -46,7 +47,7 @@ var StoreOperations = [numStoreOps]string{
 	"keys", "update_keys", "latest_change", "changes",
 	"revoke_token", "token_revoked", "prune_revocations", "audit_events",
 	"create_issuer", "trusted_issuer", "list_issuers", "update_issuer", "delete_issuer",
-	"migrate", "watch_changes",
+	"apply_batch", "migrate", "watch_changes",
 }
 
 type storeOpMetrics struct {
@@ -274,6 +275,11 @@ func (s *store) UpdateIssuer(ctx context.Context, name string, fn func(*auth.Tru
 func (s *store) DeleteIssuer(ctx context.Context, name string) (err error) {
 	defer s.observe(opDeleteIssuer, time.Now(), &err, nil)
 	return s.next.DeleteIssuer(ctx, name)
+}
+
+func (s *store) ApplyBatch(ctx context.Context, b auth.Batch) (err error) {
+	defer s.observe(opApplyBatch, time.Now(), &err, nil)
+	return s.next.ApplyBatch(ctx, b)
 }
 
 // Close closes the wrapped store.

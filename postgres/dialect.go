@@ -45,8 +45,8 @@ func newDialect(addr, schema, channel string) *sqlstore.Dialect {
 		AppendEvent: `WITH next AS (
 				UPDATE audit_counter SET seq = seq + 1 RETURNING seq
 			)
-			INSERT INTO audit_events (seq, at, actor, action, target_kind, target_id, remote_addr, before, after)
-			SELECT seq, ?, ?, ?, ?, ?, ?, ?, ? FROM next`,
+			INSERT INTO audit_events (seq, at, actor, action, target_kind, target_id, remote_addr, before, after, source)
+			SELECT seq, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM next`,
 		// The change's number comes from the single row of change_counter,
 		// incremented here: the row's lock is then held until the
 		// transaction ends, so that change-appending transactions are

@@ -20,8 +20,8 @@ var dialect = sqlstore.Dialect{
 	SerializeWrites: true,
 	ListArg:         sqlstore.JSONList,
 	ListDest:        sqlstore.JSONListDest,
-	AppendEvent: `INSERT INTO audit_events (at, actor, action, target_kind, target_id, remote_addr, before, after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	AppendEvent: `INSERT INTO audit_events (at, actor, action, target_kind, target_id, remote_addr, before, after, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	AppendChange: `INSERT INTO changes (kind, id, at) VALUES (?, ?, ?)`,
 	// AUTOINCREMENT's counter, which pruning leaves alone.
 	LatestChange: `SELECT seq FROM sqlite_sequence WHERE name = 'changes'`,

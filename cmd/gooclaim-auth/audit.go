@@ -95,7 +95,9 @@ client.revoke_tokens, keys.rotate, keys.revoke, keys.update, token.revoke.
 
 --since and --until take an RFC 3339 time or a duration ago (24h, 7d).
 The table shows seq, time, actor, action, target and remote address; -o json
-prints every event with its before and after views.
+prints every event with its before and after views and, for changes made by
+applying a configuration file, its source: the file's digest (sha256:<hex>),
+followed by "via client:<id>" when it came through the admin API.
 
 The trail is append-only: no command edits or deletes its events.`,
 		Example: `  gooclaim-auth audit --since 24h

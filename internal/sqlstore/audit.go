@@ -24,7 +24,7 @@ const (
 func newEvent(ctx context.Context, action, kind, id string, before, after json.RawMessage) auth.AuditEvent {
 	a := auth.AuditFrom(ctx, action)
 	return auth.AuditEvent{
-		Actor: a.Actor, Action: a.Action, RemoteAddr: a.RemoteAddr,
+		Actor: a.Actor, Action: a.Action, RemoteAddr: a.RemoteAddr, Source: a.Source,
 		TargetKind: kind, TargetID: id, Before: before, After: after,
 	}
 }
@@ -33,14 +33,14 @@ func newEvent(ctx context.Context, action, kind, id string, before, after json.R
 // (Dialect.AppendEvent).
 func (s *Store) appendEvent(ctx context.Context, conn conn, e auth.AuditEvent, now time.Time) error {
 	_, err := conn.exec(ctx, s.d.AppendEvent,
-		nanos(now), e.Actor, e.Action, e.TargetKind, e.TargetID, e.RemoteAddr, nullJSON(e.Before), nullJSON(e.After))
+		nanos(now), e.Actor, e.Action, e.TargetKind, e.TargetID, e.RemoteAddr, nullJSON(e.Before), nullJSON(e.After), e.Source)
 	if err != nil {
 		return fmt.Errorf("record the audit event: %w", err)
 	}
 	return nil
 }
 
-const eventColumns = `seq, at, actor, action, target_kind, target_id, remote_addr, before, after`
+const eventColumns = `seq, at, actor, action, target_kind, target_id, remote_addr, before, after, source`
 
 // AuditEvents returns the events q selects, in Seq order, at most
 // q.NormalizedLimit().
@@ -73,7 +73,7 @@ func (s *Store) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]auth.Audi
 			at            sql.NullInt64
 			before, after sql.NullString
 		)
-		err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.TargetKind, &e.TargetID, &e.RemoteAddr, &before, &after)
+		err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.TargetKind, &e.TargetID, &e.RemoteAddr, &before, &after, &e.Source)
 		if err != nil {
 			return nil, s.translate("read audit events", err)
 		}

@@ -17,7 +17,7 @@ import (
 const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_window, disabled,
 	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at, incarnation, exchange_audiences,
 	require_dpop, require_certificate_bound_tokens, tls_client_auth_subject_dn, tls_client_auth_san_dns,
-	tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email`
+	tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email, managed_by`
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
@@ -57,28 +57,17 @@ func (s *Store) createClients(ctx context.Context, op string, cs []*auth.Client,
 		return nil
 	}
 	stored := make([]*auth.Client, len(cs))
+	var at time.Time
 	err := s.write(ctx, op, func(conn conn, now time.Time) ([]record, error) {
+		at = now
 		records := make([]record, len(cs))
 		for i, c := range cs {
-			sc := c.Clone()
-			sc.Incarnation = auth.NewIncarnation()
-			if sc.CreatedAt.IsZero() {
-				sc.CreatedAt = now
-			}
-			if sc.UpdatedAt.IsZero() {
-				sc.UpdatedAt = now
-			}
-			sc.StampSecrets(now)
-			if err := s.insertClient(ctx, conn, sc); err != nil {
+			var err error
+			if stored[i], records[i], err = s.insertNewClient(ctx, conn, c, now); err != nil {
 				if batch {
-					err = fmt.Errorf("client %q: %w", c.ID, err)
+					err = naming("client", c.ID, err)
 				}
 				return nil, err
-			}
-			stored[i] = sc
-			records[i] = record{
-				event:  newEvent(ctx, auth.ActionClientCreate, targetClient, c.ID, nil, auth.AuditClientView(sc)),
-				change: &change{auth.ChangeClient, c.ID},
 			}
 		}
 		return records, nil
@@ -87,12 +76,38 @@ func (s *Store) createClients(ctx context.Context, op string, cs []*auth.Client,
 		return err
 	}
 	for i, c := range cs {
-		c.Incarnation, c.CreatedAt, c.UpdatedAt = stored[i].Incarnation, stored[i].CreatedAt, stored[i].UpdatedAt
-		for j := range c.Secrets {
-			c.Secrets[j].CreatedAt = stored[i].Secrets[j].CreatedAt
-		}
+		writeBack(c, stored[i], at)
 	}
 	return nil
+}
+
+// insertNewClient stores a copy of c as a new client, under a new
+// Incarnation, its zero times set to now, and returns the copy and the
+// write's record.
+func (s *Store) insertNewClient(ctx context.Context, conn conn, c *auth.Client, now time.Time) (*auth.Client, record, error) {
+	sc := c.Clone()
+	sc.Incarnation = auth.NewIncarnation()
+	if sc.CreatedAt.IsZero() {
+		sc.CreatedAt = now
+	}
+	if sc.UpdatedAt.IsZero() {
+		sc.UpdatedAt = now
+	}
+	sc.StampSecrets(now)
+	if err := s.insertClient(ctx, conn, sc); err != nil {
+		return nil, record{}, err
+	}
+	return sc, record{
+		event:  newEvent(ctx, auth.ActionClientCreate, targetClient, c.ID, nil, auth.AuditClientView(sc)),
+		change: &change{auth.ChangeClient, c.ID},
+	}, nil
+}
+
+// writeBack gives the caller's c what the store set when it stored c at
+// now as stored: its incarnation, its times and its new secrets' times.
+func writeBack(c, stored *auth.Client, now time.Time) {
+	c.Incarnation, c.CreatedAt, c.UpdatedAt = stored.Incarnation, stored.CreatedAt, stored.UpdatedAt
+	c.StampSecrets(now)
 }
 
 // Client returns one client with its secrets. ENOTFOUND when there is none.
@@ -147,53 +162,19 @@ func (s *Store) ListClients(ctx context.Context, after string, limit int) ([]*au
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*auth.Client) error) (*auth.Client, error) {
 	var c *auth.Client
 	err := s.write(ctx, fmt.Sprintf("update client %q", id), func(conn conn, now time.Time) ([]record, error) {
-		var err error
-		if c, err = s.loadClient(ctx, conn, id, true); err != nil {
-			return nil, err
-		}
-		before := auth.AuditClientView(c)
-		incarnation, createdAt := c.Incarnation, c.CreatedAt
-		if err := fn(c); err != nil {
-			return nil, &callerError{err}
-		}
-		c.ID, c.Incarnation, c.CreatedAt, c.UpdatedAt = id, incarnation, createdAt, now
-		c.StampSecrets(now)
-		if err := c.CheckStorable(); err != nil {
-			return nil, err
-		}
-		_, err = conn.exec(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?, token_ttl = ?,
-			rate_limit = ?, rate_window = ?, disabled = ?, auth_methods = ?, jwks = ?, jwks_uri = ?,
-			metadata = ?, tokens_revoked_before = ?, updated_at = ?, exchange_audiences = ?,
-			require_dpop = ?, require_certificate_bound_tokens = ?, tls_client_auth_subject_dn = ?,
-			tls_client_auth_san_dns = ?, tls_client_auth_san_uri = ?, tls_client_auth_san_ip = ?,
-			tls_client_auth_san_email = ? WHERE id = ?`,
-			c.Name, s.d.ListArg(c.Scopes), s.d.ListArg(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
-			int64(c.RateLimit.Window), c.Disabled, s.d.ListArg(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
-			jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.UpdatedAt), s.d.ListArg(c.ExchangeAudiences),
-			c.RequireDPoP, c.RequireCertificateBoundTokens, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS,
-			c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, id)
+		old, err := s.loadClient(ctx, conn, id, true)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := conn.exec(ctx, `DELETE FROM client_secrets WHERE client_id = ?`, id); err != nil {
+		next := old.Clone()
+		if err := fn(next); err != nil {
+			return nil, &callerError{err}
+		}
+		var r record
+		if c, r, err = s.replaceClient(ctx, conn, old, next, now); err != nil {
 			return nil, err
 		}
-		if err := insertSecrets(ctx, conn, c); err != nil {
-			return nil, err
-		}
-		if _, err := conn.exec(ctx, `DELETE FROM client_federated_identities WHERE client_id = ?`, id); err != nil {
-			return nil, err
-		}
-		if err := s.insertFederated(ctx, conn, c); err != nil {
-			return nil, err
-		}
-		if c, err = s.loadClient(ctx, conn, id, false); err != nil { // as it will be read back
-			return nil, err
-		}
-		return []record{{
-			event:  newEvent(ctx, auth.ActionClientUpdate, targetClient, id, before, auth.AuditClientView(c)),
-			change: &change{auth.ChangeClient, id},
-		}}, nil
+		return []record{r}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -201,23 +182,81 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*auth.Clien
 	return c, nil
 }
 
+// replaceClient saves c over old, the stored client, loaded with its row
+// locked: every setting, the secrets and federated identities included,
+// but the ID, Incarnation and CreatedAt, which stay old's (c is changed to
+// match); UpdatedAt and new secrets' zero CreatedAt become now. It returns
+// the client as it will be read back and the write's record.
+func (s *Store) replaceClient(ctx context.Context, conn conn, old, c *auth.Client, now time.Time) (*auth.Client, record, error) {
+	id := old.ID
+	c.ID, c.Incarnation, c.CreatedAt, c.UpdatedAt = id, old.Incarnation, old.CreatedAt, now
+	c.StampSecrets(now)
+	if err := c.CheckStorable(); err != nil {
+		return nil, record{}, err
+	}
+	_, err := conn.exec(ctx, `UPDATE clients SET name = ?, scopes = ?, audiences = ?, token_ttl = ?,
+		rate_limit = ?, rate_window = ?, disabled = ?, auth_methods = ?, jwks = ?, jwks_uri = ?,
+		metadata = ?, tokens_revoked_before = ?, updated_at = ?, exchange_audiences = ?,
+		require_dpop = ?, require_certificate_bound_tokens = ?, tls_client_auth_subject_dn = ?,
+		tls_client_auth_san_dns = ?, tls_client_auth_san_uri = ?, tls_client_auth_san_ip = ?,
+		tls_client_auth_san_email = ?, managed_by = ? WHERE id = ?`,
+		c.Name, s.d.ListArg(c.Scopes), s.d.ListArg(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
+		int64(c.RateLimit.Window), c.Disabled, s.d.ListArg(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
+		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.UpdatedAt), s.d.ListArg(c.ExchangeAudiences),
+		c.RequireDPoP, c.RequireCertificateBoundTokens, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS,
+		c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.ManagedBy, id)
+	if err != nil {
+		return nil, record{}, err
+	}
+	if _, err := conn.exec(ctx, `DELETE FROM client_secrets WHERE client_id = ?`, id); err != nil {
+		return nil, record{}, err
+	}
+	if err := insertSecrets(ctx, conn, c); err != nil {
+		return nil, record{}, err
+	}
+	if _, err := conn.exec(ctx, `DELETE FROM client_federated_identities WHERE client_id = ?`, id); err != nil {
+		return nil, record{}, err
+	}
+	if err := s.insertFederated(ctx, conn, c); err != nil {
+		return nil, record{}, err
+	}
+	stored, err := s.loadClient(ctx, conn, id, false) // as it will be read back
+	if err != nil {
+		return nil, record{}, err
+	}
+	return stored, record{
+		event:  newEvent(ctx, auth.ActionClientUpdate, targetClient, id, auth.AuditClientView(old), auth.AuditClientView(stored)),
+		change: &change{auth.ChangeClient, id},
+	}, nil
+}
+
 // DeleteClient removes the client and its secrets. ENOTFOUND when there is
 // none. The audit event, with the client before, has the action
 // auth.ActionClientDelete unless ctx says otherwise.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return s.write(ctx, fmt.Sprintf("delete client %q", id), func(conn conn, now time.Time) ([]record, error) {
-		c, err := s.loadClient(ctx, conn, id, true)
+		r, err := s.deleteClient(ctx, conn, id)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := conn.exec(ctx, `DELETE FROM clients WHERE id = ?`, id); err != nil {
-			return nil, err
-		}
-		return []record{{
-			event:  newEvent(ctx, auth.ActionClientDelete, targetClient, id, auth.AuditClientView(c), nil),
-			change: &change{auth.ChangeClient, id},
-		}}, nil
+		return []record{r}, nil
 	})
+}
+
+// deleteClient removes the client id, its row locked first, and returns
+// the write's record. ENOTFOUND when there is none.
+func (s *Store) deleteClient(ctx context.Context, conn conn, id string) (record, error) {
+	c, err := s.loadClient(ctx, conn, id, true)
+	if err != nil {
+		return record{}, err
+	}
+	if _, err := conn.exec(ctx, `DELETE FROM clients WHERE id = ?`, id); err != nil {
+		return record{}, err
+	}
+	return record{
+		event:  newEvent(ctx, auth.ActionClientDelete, targetClient, id, auth.AuditClientView(c), nil),
+		change: &change{auth.ChangeClient, id},
+	}, nil
 }
 
 // CountClients returns how many clients are registered.
@@ -233,12 +272,12 @@ func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q n
 
 func (s *Store) insertClient(ctx context.Context, conn conn, c *auth.Client) error {
 	_, err := conn.exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, s.d.ListArg(c.Scopes), s.d.ListArg(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
 		int64(c.RateLimit.Window), c.Disabled, s.d.ListArg(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
 		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Incarnation,
 		s.d.ListArg(c.ExchangeAudiences), c.RequireDPoP, c.RequireCertificateBoundTokens, c.TLSClientAuth.SubjectDN,
-		c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail)
+		c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.ManagedBy)
 	if err != nil && s.d.UniqueViolation(err) {
 		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
 	}
@@ -310,7 +349,7 @@ func (s *Store) scanClients(rows Rows) ([]*auth.Client, error) {
 		err := rows.Scan(&c.ID, &c.Name, s.d.ListDest(&c.Scopes), s.d.ListDest(&c.Audiences), &ttl, &c.RateLimit.Limit, &window,
 			&c.Disabled, s.d.ListDest(&c.AuthMethods), &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt, &c.Incarnation,
 			s.d.ListDest(&c.ExchangeAudiences), &c.RequireDPoP, &c.RequireCertificateBoundTokens, &c.TLSClientAuth.SubjectDN,
-			&c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI, &c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail)
+			&c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI, &c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail, &c.ManagedBy)
 		if err != nil {
 			return nil, err
 		}

@@ -44,7 +44,7 @@ type Dialect struct {
 	// AppendEvent inserts an audit event numbered after every event
 	// committed before it, and before every event committed after it
 	// (paging with seq > after then misses none). Arguments: at, actor,
-	// action, target_kind, target_id, remote_addr, before, after.
+	// action, target_kind, target_id, remote_addr, before, after, source.
 	AppendEvent string
 	// AppendChange inserts a change, numbered as AppendEvent numbers
 	// events. Arguments: kind, id, at, then AppendChangeArgs.

@@ -14,7 +14,7 @@ import (
 
 // issuerColumns are the columns of a trusted issuer, in the order
 // scanIssuers reads them.
-const issuerColumns = `name, issuer, jwks_uri, jwks, audience, max_token_age, disabled, created_at, updated_at`
+const issuerColumns = `name, issuer, jwks_uri, jwks, audience, max_token_age, disabled, created_at, updated_at, managed_by`
 
 // targetIssuer is what an issuer's audit events are about.
 const targetIssuer = "issuer"
@@ -36,42 +36,55 @@ func (s *Store) CreateIssuer(ctx context.Context, t *auth.TrustedIssuer) error {
 	}
 	var stored *auth.TrustedIssuer
 	err := s.write(ctx, fmt.Sprintf("create trusted issuer %q", t.Name), func(conn conn, now time.Time) ([]record, error) {
-		st := t.Clone()
-		if st.CreatedAt.IsZero() {
-			st.CreatedAt = now
-		}
-		if st.UpdatedAt.IsZero() {
-			st.UpdatedAt = now
-		}
-		if _, err := s.loadIssuer(ctx, conn, st.Name, false); err == nil {
-			return nil, auth.Errorf(auth.ECONFLICT, "a trusted issuer named %q already exists: choose another name, or update it", st.Name)
-		} else if !errors.Is(err, auth.ErrNotFound) {
+		var (
+			r   record
+			err error
+		)
+		if stored, r, err = s.insertNewIssuer(ctx, conn, t, now); err != nil {
 			return nil, err
 		}
-		if err := s.checkIssuerURLFree(ctx, conn, st); err != nil {
-			return nil, err
-		}
-		_, err := conn.exec(ctx, `INSERT INTO trusted_issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			st.Name, st.Issuer, st.JWKSURI, nullBytes(st.JWKS), st.Audience, int64(st.MaxTokenAge), st.Disabled,
-			nanos(st.CreatedAt), nanos(st.UpdatedAt))
-		if err != nil && s.d.UniqueViolation(err) {
-			// A concurrent create won the race the checks above lost.
-			return nil, fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "trusted issuer %q or its issuer %q was just created by another writer: list the issuers and choose another", st.Name, st.Issuer), err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		stored = st
-		return []record{{
-			event:  newEvent(ctx, auth.ActionIssuerCreate, targetIssuer, st.Name, nil, auth.AuditIssuerView(st)),
-			change: &change{auth.ChangeIssuer, st.Name},
-		}}, nil
+		return []record{r}, nil
 	})
 	if err != nil {
 		return err
 	}
 	t.CreatedAt, t.UpdatedAt = stored.CreatedAt, stored.UpdatedAt
 	return nil
+}
+
+// insertNewIssuer stores a copy of t as a new trusted issuer, its zero
+// times set to now, and returns the copy and the write's record. ECONFLICT,
+// naming the holder, when the name or the issuer URL is taken.
+func (s *Store) insertNewIssuer(ctx context.Context, conn conn, t *auth.TrustedIssuer, now time.Time) (*auth.TrustedIssuer, record, error) {
+	st := t.Clone()
+	if st.CreatedAt.IsZero() {
+		st.CreatedAt = now
+	}
+	if st.UpdatedAt.IsZero() {
+		st.UpdatedAt = now
+	}
+	if _, err := s.loadIssuer(ctx, conn, st.Name, false); err == nil {
+		return nil, record{}, auth.Errorf(auth.ECONFLICT, "a trusted issuer named %q already exists: choose another name, or update it", st.Name)
+	} else if !errors.Is(err, auth.ErrNotFound) {
+		return nil, record{}, err
+	}
+	if err := s.checkIssuerURLFree(ctx, conn, st); err != nil {
+		return nil, record{}, err
+	}
+	_, err := conn.exec(ctx, `INSERT INTO trusted_issuers (`+issuerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.Name, st.Issuer, st.JWKSURI, nullBytes(st.JWKS), st.Audience, int64(st.MaxTokenAge), st.Disabled,
+		nanos(st.CreatedAt), nanos(st.UpdatedAt), st.ManagedBy)
+	if err != nil && s.d.UniqueViolation(err) {
+		// A concurrent create won the race the checks above lost.
+		return nil, record{}, fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "trusted issuer %q or its issuer %q was just created by another writer: list the issuers and choose another", st.Name, st.Issuer), err)
+	}
+	if err != nil {
+		return nil, record{}, err
+	}
+	return st, record{
+		event:  newEvent(ctx, auth.ActionIssuerCreate, targetIssuer, st.Name, nil, auth.AuditIssuerView(st)),
+		change: &change{auth.ChangeIssuer, st.Name},
+	}, nil
 }
 
 // TrustedIssuer returns the issuer named name. ENOTFOUND when there is none.
@@ -108,43 +121,57 @@ func (s *Store) ListIssuers(ctx context.Context) ([]*auth.TrustedIssuer, error) 
 func (s *Store) UpdateIssuer(ctx context.Context, name string, fn func(*auth.TrustedIssuer) error) (*auth.TrustedIssuer, error) {
 	var t *auth.TrustedIssuer
 	err := s.write(ctx, fmt.Sprintf("update trusted issuer %q", name), func(conn conn, now time.Time) ([]record, error) {
-		var err error
-		if t, err = s.loadIssuer(ctx, conn, name, true); err != nil {
-			return nil, err
-		}
-		before := auth.AuditIssuerView(t)
-		createdAt := t.CreatedAt
-		if err := fn(t); err != nil {
-			return nil, &callerError{err}
-		}
-		t.Name, t.CreatedAt, t.UpdatedAt = name, createdAt, now
-		if err := checkIssuerStorable(t); err != nil {
-			return nil, err
-		}
-		if err := s.checkIssuerURLFree(ctx, conn, t); err != nil {
-			return nil, err
-		}
-		_, err = conn.exec(ctx, `UPDATE trusted_issuers SET issuer = ?, jwks_uri = ?, jwks = ?, audience = ?,
-			max_token_age = ?, disabled = ?, updated_at = ? WHERE name = ?`,
-			t.Issuer, t.JWKSURI, nullBytes(t.JWKS), t.Audience, int64(t.MaxTokenAge), t.Disabled, nanos(t.UpdatedAt), name)
-		if err != nil && s.d.UniqueViolation(err) {
-			return nil, fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "the issuer %q was just given to another trusted issuer: list the issuers", t.Issuer), err)
-		}
+		old, err := s.loadIssuer(ctx, conn, name, true)
 		if err != nil {
 			return nil, err
 		}
-		if t, err = s.loadIssuer(ctx, conn, name, false); err != nil { // as it will be read back
+		next := old.Clone()
+		if err := fn(next); err != nil {
+			return nil, &callerError{err}
+		}
+		var r record
+		if t, r, err = s.replaceIssuer(ctx, conn, old, next, now); err != nil {
 			return nil, err
 		}
-		return []record{{
-			event:  newEvent(ctx, auth.ActionIssuerUpdate, targetIssuer, name, before, auth.AuditIssuerView(t)),
-			change: &change{auth.ChangeIssuer, name},
-		}}, nil
+		return []record{r}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// replaceIssuer saves t over old, the stored issuer, loaded with its row
+// locked: every setting but the name and CreatedAt, which stay old's (t
+// is changed to match); UpdatedAt becomes now. It returns the issuer as it
+// will be read back and the write's record. ECONFLICT, naming the holder,
+// when t's issuer URL is another's.
+func (s *Store) replaceIssuer(ctx context.Context, conn conn, old, t *auth.TrustedIssuer, now time.Time) (*auth.TrustedIssuer, record, error) {
+	name := old.Name
+	t.Name, t.CreatedAt, t.UpdatedAt = name, old.CreatedAt, now
+	if err := checkIssuerStorable(t); err != nil {
+		return nil, record{}, err
+	}
+	if err := s.checkIssuerURLFree(ctx, conn, t); err != nil {
+		return nil, record{}, err
+	}
+	_, err := conn.exec(ctx, `UPDATE trusted_issuers SET issuer = ?, jwks_uri = ?, jwks = ?, audience = ?,
+		max_token_age = ?, disabled = ?, updated_at = ?, managed_by = ? WHERE name = ?`,
+		t.Issuer, t.JWKSURI, nullBytes(t.JWKS), t.Audience, int64(t.MaxTokenAge), t.Disabled, nanos(t.UpdatedAt), t.ManagedBy, name)
+	if err != nil && s.d.UniqueViolation(err) {
+		return nil, record{}, fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "the issuer %q was just given to another trusted issuer: list the issuers", t.Issuer), err)
+	}
+	if err != nil {
+		return nil, record{}, err
+	}
+	stored, err := s.loadIssuer(ctx, conn, name, false) // as it will be read back
+	if err != nil {
+		return nil, record{}, err
+	}
+	return stored, record{
+		event:  newEvent(ctx, auth.ActionIssuerUpdate, targetIssuer, name, auth.AuditIssuerView(old), auth.AuditIssuerView(stored)),
+		change: &change{auth.ChangeIssuer, name},
+	}, nil
 }
 
 // DeleteIssuer removes the issuer. ENOTFOUND when there is none; ECONFLICT,
@@ -155,43 +182,53 @@ func (s *Store) UpdateIssuer(ctx context.Context, name string, fn func(*auth.Tru
 // is seen here, or finds the issuer gone.
 func (s *Store) DeleteIssuer(ctx context.Context, name string) error {
 	return s.write(ctx, fmt.Sprintf("delete trusted issuer %q", name), func(conn conn, now time.Time) ([]record, error) {
-		t, err := s.loadIssuer(ctx, conn, name, true)
+		r, err := s.deleteIssuer(ctx, conn, name)
 		if err != nil {
 			return nil, err
 		}
-		var n int
-		if err := conn.queryRow(ctx, `SELECT count(*) FROM client_federated_identities WHERE issuer = ?`, name).Scan(&n); err != nil {
-			return nil, err
-		}
-		if n > 0 {
-			rows, err := conn.query(ctx, `SELECT DISTINCT client_id FROM client_federated_identities WHERE issuer = ?
-				ORDER BY client_id LIMIT ?`, name, maxNamedBindings)
-			if err != nil {
-				return nil, err
-			}
-			ids, err := scanStrings(rows)
-			if err != nil {
-				return nil, err
-			}
-			quoted := make([]string, len(ids))
-			for i, id := range ids {
-				quoted[i] = fmt.Sprintf("%q", id)
-			}
-			more := ""
-			if n > len(ids) {
-				more = ", …"
-			}
-			return nil, auth.Errorf(auth.ECONFLICT, "trusted issuer %q still has %d federated identities bound (clients %s%s): remove them from the clients first (clients update --remove-federated)",
-				name, n, strings.Join(quoted, ", "), more)
-		}
-		if _, err := conn.exec(ctx, `DELETE FROM trusted_issuers WHERE name = ?`, name); err != nil {
-			return nil, err
-		}
-		return []record{{
-			event:  newEvent(ctx, auth.ActionIssuerDelete, targetIssuer, name, auth.AuditIssuerView(t), nil),
-			change: &change{auth.ChangeIssuer, name},
-		}}, nil
+		return []record{r}, nil
 	})
+}
+
+// deleteIssuer is DeleteIssuer in the write transaction of conn; it
+// returns the write's record.
+func (s *Store) deleteIssuer(ctx context.Context, conn conn, name string) (record, error) {
+	t, err := s.loadIssuer(ctx, conn, name, true)
+	if err != nil {
+		return record{}, err
+	}
+	var n int
+	if err := conn.queryRow(ctx, `SELECT count(*) FROM client_federated_identities WHERE issuer = ?`, name).Scan(&n); err != nil {
+		return record{}, err
+	}
+	if n > 0 {
+		rows, err := conn.query(ctx, `SELECT DISTINCT client_id FROM client_federated_identities WHERE issuer = ?
+			ORDER BY client_id LIMIT ?`, name, maxNamedBindings)
+		if err != nil {
+			return record{}, err
+		}
+		ids, err := scanStrings(rows)
+		if err != nil {
+			return record{}, err
+		}
+		quoted := make([]string, len(ids))
+		for i, id := range ids {
+			quoted[i] = fmt.Sprintf("%q", id)
+		}
+		more := ""
+		if n > len(ids) {
+			more = ", …"
+		}
+		return record{}, auth.Errorf(auth.ECONFLICT, "trusted issuer %q still has %d federated identities bound (clients %s%s): remove them from the clients first (clients update --remove-federated)",
+			name, n, strings.Join(quoted, ", "), more)
+	}
+	if _, err := conn.exec(ctx, `DELETE FROM trusted_issuers WHERE name = ?`, name); err != nil {
+		return record{}, err
+	}
+	return record{
+		event:  newEvent(ctx, auth.ActionIssuerDelete, targetIssuer, name, auth.AuditIssuerView(t), nil),
+		change: &change{auth.ChangeIssuer, name},
+	}, nil
 }
 
 // checkIssuerStorable checks what the store relies on: a name and an
@@ -255,7 +292,7 @@ func scanIssuers(rows Rows) ([]*auth.TrustedIssuer, error) {
 			age                  int64
 			createdAt, updatedAt sql.NullInt64
 		)
-		if err := rows.Scan(&t.Name, &t.Issuer, &t.JWKSURI, &t.JWKS, &t.Audience, &age, &t.Disabled, &createdAt, &updatedAt); err != nil {
+		if err := rows.Scan(&t.Name, &t.Issuer, &t.JWKSURI, &t.JWKS, &t.Audience, &age, &t.Disabled, &createdAt, &updatedAt, &t.ManagedBy); err != nil {
 			return nil, err
 		}
 		if len(t.JWKS) == 0 {
