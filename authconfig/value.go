@@ -1,6 +1,7 @@
 package authconfig
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -236,7 +237,28 @@ var secretFields = []field[SecretSource]{
 // quotes every string YAML would read as something else (yes, null, 1e3,
 // " padded ", a: b).
 
-func strNode(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+func strNode(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if yaml11NonString(s) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// yaml11NonString reports whether a YAML 1.1 reader (PyYAML, older tools
+// that check or convert the file) would read s, unquoted, as a boolean or
+// a number, although YAML 1.2 and this package read it as a string: yes,
+// off, 1_000, 1:20, 0b101. The encoder already quotes what YAML 1.2 reads
+// otherwise.
+func yaml11NonString(s string) bool {
+	switch strings.ToLower(s) {
+	case "y", "yes", "n", "no", "on", "off":
+		return true
+	}
+	return yaml11Number.MatchString(s)
+}
+
+var yaml11Number = regexp.MustCompile(`^[-+.]?[0-9][0-9a-fA-FxXoObB_:.+eE-]*$`)
 
 func optStr(s string) *yaml.Node {
 	if s == "" {
