@@ -29,10 +29,17 @@ var documentFields = []field[Document]{
 		}},
 }
 
-// exact checks a value that must be exactly want.
+// exact checks a value that must be exactly want, saying which value is
+// wanted whatever was found.
 func (v value) exact(want string) {
-	if got := v.str(); got != want && v.node.Tag == "!!str" {
-		v.problem(v.node, "must be %s, not %q: this program reads version %s of the format", want, got, APIVersion)
+	n := v.node
+	switch {
+	case n.Kind != yaml.ScalarNode || n.Tag != "!!str":
+		v.problem(n, "must be %s, not %s", want, describe(n))
+	case n.Value != want && v.field == "apiVersion":
+		v.problem(n, "must be %s, not %q: this program reads version %s of the format", want, n.Value, APIVersion)
+	case n.Value != want:
+		v.problem(n, "must be %s, not %q", want, n.Value)
 	}
 }
 

@@ -169,7 +169,7 @@ func (v value) federated() []auth.FederatedIdentity {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		v.problem(n, "want a list of {issuer: NAME, subject: SUBJECT}, not %s", describe(n))
+		v.problem(n, "want a list of {issuer: NAME, subject: SUBJECT} or NAME=SUBJECT, such as  federated: [%s], not %s", scalarText(n), describe(n))
 		return nil
 	}
 	var out []auth.FederatedIdentity
@@ -205,9 +205,10 @@ var federatedFields = []field[auth.FederatedIdentity]{
 // secret reads a client's secret: exactly one of its fields.
 func (v value) secret() SecretSource {
 	var s SecretSource
+	before := len(v.p.problems)
 	lines := readFields(v.p, v.object, v.field, "{generate: true}", secretFields, v.node, &s)
-	if lines == nil {
-		return s
+	if len(v.p.problems) > before {
+		return s // what was wrong inside says enough
 	}
 	if len(lines) > 1 {
 		v.problem(v.node, "give exactly one of from_file, from_env and generate")
