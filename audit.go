@@ -29,8 +29,9 @@ type AuditEvent struct {
 	RemoteAddr string
 	// Source is what the change came from beyond its actor: for changes
 	// made by apply, the configuration file's digest ("sha256:<hex>"),
-	// followed by " via client:<id>" when the document came through the
-	// admin API; "" for the others.
+	// followed by " via " and who applied it ("cli:<OS user>",
+	// "client:<id>" through the admin API, "serve:<host>" for a server's
+	// configuration file); "" for the others.
 	Source string
 	// Before and After are JSON views of the target without any secret
 	// (AuditClientView); null when it did not exist before or after.
@@ -70,8 +71,8 @@ type Audit struct {
 	RemoteAddr string
 	// Source is what the change came from beyond its actor: for changes
 	// made by apply, the configuration file's digest ("sha256:<hex>"),
-	// followed by " via client:<id>" when the document came through the
-	// admin API. Recorded as AuditEvent.Source.
+	// followed by " via " and who applied it. Recorded as
+	// AuditEvent.Source.
 	Source string
 }
 

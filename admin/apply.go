@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -42,12 +41,12 @@ type ApplyOptions struct {
 // Plan is what applying a document does (or did): one entry per object
 // the document names or --prune deletes, in the order they are written.
 type Plan struct {
-	File    string        `json:"file"`
-	Digest  string        `json:"digest"`
-	Changed bool          `json:"changed"`
-	Summary PlanSummary   `json:"summary"`
-	Objects []PlanObject  `json:"objects"`
-	Applied bool          `json:"applied"` // written to the store (not a dry run, something to change)
+	File    string       `json:"file"`
+	Digest  string       `json:"digest"`
+	Changed bool         `json:"changed"`
+	Summary PlanSummary  `json:"summary"`
+	Objects []PlanObject `json:"objects"`
+	Applied bool         `json:"applied"` // written to the store (not a dry run, something to change)
 	secrets []planSecret // generated secrets, handed out once by GeneratedSecrets
 	batch   auth.Batch   // what Applied writes
 }
@@ -340,6 +339,7 @@ func (s *Service) planIssuer(p *Plan, ps *problems, e *authconfig.Issuer, cur *a
 func (s *Service) planClient(p *Plan, ps *problems, e *authconfig.Client, cur *auth.Client, v *credential.Verifier, opts ApplyOptions) {
 	want := normalizedClient(e.Client)
 	obj := clientObject(want.ID)
+	problemsBefore := len(ps.list)
 	for _, msg := range checkClientID(want.ID) {
 		ps.add(e.FieldLine("client_id"), obj, "client_id", msg)
 	}
@@ -398,6 +398,11 @@ func (s *Service) planClient(p *Plan, ps *problems, e *authconfig.Client, cur *a
 		if len(curSecrets) == 0 {
 			secretChange = "set"
 		}
+	}
+	if len(ps.list) > problemsBefore && len(want.Secrets) == 0 && !e.Secret.IsZero() {
+		// The secret's own problem is reported; a stand-in keeps the
+		// checks below from adding "it has no secret" to it.
+		want.Secrets = []auth.Secret{{ID: "unresolved"}}
 	}
 	for _, msg := range s.checkClient(want) {
 		f := clientProblemField(msg)
@@ -684,13 +689,6 @@ func tlsProblemField(c *auth.Client) string {
 		}
 	}
 	return ""
-}
-
-// IsDocumentError reports whether err is about the document's content
-// (its problems listed with their lines), not about the store.
-func IsDocumentError(err error) bool {
-	_, ok := errors.AsType[*authconfig.Error](err)
-	return ok
 }
 
 // Export returns every client and trusted issuer as a configuration

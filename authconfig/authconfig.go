@@ -108,16 +108,16 @@ func (s SecretSource) IsZero() bool { return s == SecretSource{} }
 
 // Problem is one thing wrong with a file.
 type Problem struct {
-	File string
+	File string `json:"file"`
 	// Line is 1-based; 0 when the problem is the file as a whole (too large).
-	Line int
+	Line int `json:"line"`
 	// Object is `client "billing"`, `issuer "k8s"` (or `client #2` for an
 	// entry without its ID), "" for the document itself.
-	Object string
+	Object string `json:"object"`
 	// Field is the YAML name of the field, "" when the problem is the
 	// object itself.
-	Field   string
-	Message string
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 // String is "FILE:LINE: OBJECT: FIELD: MESSAGE", the parts that are empty

@@ -46,6 +46,7 @@ type remoteFlags struct {
 	clientID   string
 	secretFile string
 	tokenFile  string
+	tokenURL   string
 	audience   string
 }
 
@@ -54,6 +55,7 @@ func (r *remoteFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&r.clientID, "client-id", "", "with --server: the admin client (scope "+auth.ScopeAdmin+") whose token is used")
 	fl.StringVar(&r.secretFile, "client-secret-file", "", "with --server: file holding the admin client's secret, or - for standard input")
 	fl.StringVar(&r.tokenFile, "token-file", "", "with --server: file holding an admin access token to send instead of --client-id and --client-secret-file")
+	fl.StringVar(&r.tokenURL, "token-url", "", "with --server: the token endpoint to get the admin token from (default: read from --server's metadata, RFC 8414)")
 	fl.StringVar(&r.audience, "audience", auth.AdminAudience, "with --server: the admin API's audience (serve's --admin-audience)")
 }
 
@@ -350,6 +352,8 @@ func (r *remoteFlags) httpClient(ctx context.Context, e *env) (*http.Client, err
 			return nil, fmt.Errorf("--token-file: %w", err)
 		}
 		return &http.Client{Transport: bearer{tok}}, nil
+	case r.tokenURL != "" && r.tokenFile != "":
+		return nil, errors.New("--token-url is where --client-id gets its token: with --token-file there is none to get")
 	case r.clientID == "" || r.secretFile == "":
 		return nil, errors.New("--server needs an admin token: --client-id and --client-secret-file of a client with scope " + auth.ScopeAdmin + ", or --token-file")
 	}
@@ -357,7 +361,7 @@ func (r *remoteFlags) httpClient(ctx context.Context, e *env) (*http.Client, err
 	if err != nil {
 		return nil, err
 	}
-	cfg := &client.Config{Issuer: r.server, ClientID: r.clientID, ClientSecret: secret, Audience: r.audience, Scopes: []string{auth.ScopeAdmin}}
+	cfg := &client.Config{Issuer: r.server, TokenURL: r.tokenURL, ClientID: r.clientID, ClientSecret: secret, Audience: r.audience, Scopes: []string{auth.ScopeAdmin}}
 	return cfg.Client(ctx), nil
 }
 

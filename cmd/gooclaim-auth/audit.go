@@ -84,20 +84,22 @@ func newAuditCmd(e *env, g *globalFlags) *cobra.Command {
 		Long: `Show the audit trail, oldest first. Every change to clients, secrets, signing
 keys and revocations is recorded by the database in the same transaction as the
 change itself, with its actor ("cli:<OS user>" for this command line,
-"client:<client_id>" for the admin API, "system" for the server's own key
-rotation), the action, the target, where it came from (the host name for the
-command line) and the target's settings before and after — never a secret or
+"client:<client_id>" for the admin API, "apply" for the apply of a
+configuration file, "system" for the server's own key rotation), the action,
+the target, where it came from (the host name for the command line) and the target's settings before and after — never a secret or
 a secret's hash.
 
 Actions: client.create, client.update, client.disable, client.enable,
 client.delete, client.rotate_secret, client.revoke_secret,
-client.revoke_tokens, keys.rotate, keys.revoke, keys.update, token.revoke.
+client.revoke_tokens, issuer.create, issuer.update, issuer.delete,
+keys.rotate, keys.revoke, keys.update, token.revoke.
 
 --since and --until take an RFC 3339 time or a duration ago (24h, 7d).
 The table shows seq, time, actor, action, target and remote address; -o json
 prints every event with its before and after views and, for changes made by
-applying a configuration file, its source: the file's digest (sha256:<hex>),
-followed by "via client:<id>" when it came through the admin API.
+applying a configuration file, its source: the file's digest (sha256:<hex>)
+and who applied it ("via cli:<OS user>", "via client:<id>" through the admin
+API, "via serve:<host>" for serve --config-file).
 
 The trail is append-only: no command edits or deletes its events.`,
 		Example: `  gooclaim-auth audit --since 24h

@@ -60,6 +60,8 @@ var servedRoutes = []string{
 	"POST /v1/admin/keys/rotate",
 	"POST /v1/admin/keys/{kid}/revoke",
 	"GET /v1/admin/audit",
+	"POST /v1/admin/apply",
+	"GET /schemas/auth/v1/auth-config.json",
 }
 
 // notReproducible lists the documented responses no request to a working
@@ -730,6 +732,25 @@ func TestOpenAPIContract(t *testing.T) {
 		adminCall("delete a missing issuer", "DELETE", ip2, "", 404, "not_found", conforms),
 	)
 
+	// Configuration as code: POST /v1/admin/apply and the schema.
+	yaml := "application/yaml"
+	cfgDoc := "apiVersion: gooclaim.com/auth/v1\nkind: AuthConfig\nclients:\n  - {client_id: from-file, name: From a file, scopes: [claims:read], secret: {from_env: X}}\n"
+	envelope, _ := json.Marshal(map[string]any{"document": cfgDoc, "file": "auth.yaml", "secrets": map[string]string{"from-file": "a-secret-sent-with-the-document-0123"}})
+	stolen := "apiVersion: gooclaim.com/auth/v1\nkind: AuthConfig\nclients:\n  - {client_id: thief2, name: Thief, federated: [{issuer: k8s, subject: \"system:serviceaccount:pay:worker\"}]}\n"
+	c.run(ts,
+		admin(call{name: "plan a document", method: "POST", path: "/v1/admin/apply?dry_run=true", contentType: js, body: string(envelope), status: 200}),
+		admin(call{name: "apply it", method: "POST", path: "/v1/admin/apply?prune=false", contentType: js, body: string(envelope), status: 200}),
+		admin(call{name: "a secret not sent", method: "POST", path: "/v1/admin/apply", contentType: yaml, body: cfgDoc, status: 400, code: "invalid_request"}),
+		admin(call{name: "not a document", method: "POST", path: "/v1/admin/apply?dry_run=true", contentType: yaml, body: "kind: Nothing", status: 400, code: "invalid_request", req: nonconform}),
+		admin(call{name: "an identity bound to another", method: "POST", path: "/v1/admin/apply", contentType: yaml, body: stolen, status: 409, code: "conflict"}),
+		admin(call{name: "an unknown parameter", method: "POST", path: "/v1/admin/apply?force=true", contentType: yaml, body: cfgDoc, status: 400, code: "invalid_request", req: conformsAny}),
+		admin(call{name: "too large", method: "POST", path: "/v1/admin/apply", contentType: yaml, body: strings.Repeat("#", 18<<20), status: 413, code: "invalid_request", req: conformsAny}),
+		admin(call{name: "not YAML or JSON", method: "POST", path: "/v1/admin/apply", contentType: "text/plain", body: cfgDoc, status: 415, code: "unsupported_media_type", req: nonconform}),
+		adminCall("GET", "GET", "/v1/admin/apply", "", 405, "method_not_allowed", nonconform),
+		call{name: "the schema", method: "GET", path: "/schemas/auth/v1/auth-config.json", status: 200},
+		call{name: "POST the schema", method: "POST", path: "/schemas/auth/v1/auth-config.json", status: 405, code: "method_not_allowed", req: nonconform},
+	)
+
 	// Sender-constrained clients: DPoP and mutual TLS (RFC 9449, RFC 8705).
 	const mp = "/v1/admin/clients/mtls-svc"
 	c.run(ts,
@@ -786,6 +807,7 @@ func TestOpenAPIContract(t *testing.T) {
 		{"POST", "/v1/admin/keys/rotate", ""},
 		{"POST", "/v1/admin/keys/some-kid/revoke", ""},
 		{"GET", "/v1/admin/audit", ""},
+		{"POST", "/v1/admin/apply", `{"document":"kind: AuthConfig"}`},
 	}
 	var refusals []call
 	for _, op := range adminOps {
