@@ -64,6 +64,12 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"DeleteBoundIssuer", testDeleteBoundIssuer, false},
 		{"IssuerAuditAndChanges", testIssuerAuditAndChanges, false},
 		{"SenderConstrainedClients", testSenderConstrainedClients, false},
+		{"BatchManagedBy", testBatchManagedBy, false},
+		{"BatchEveryKind", testBatchEveryKind, false},
+		{"BatchAtomic", testBatchAtomic, false},
+		{"BatchOptimistic", testBatchOptimistic, false},
+		{"BatchDeleteIssuerWithClient", testBatchDeleteIssuerWithClient, false},
+		{"BatchConcurrentCreate", testBatchConcurrentCreate, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
