@@ -51,8 +51,8 @@ func formatEvents(events []auth.AuditEvent) string {
 // wantEvent is what an audit event should say; a zero at is not checked.
 type wantEvent struct {
 	actor, action, kind, id, remote, source string
-	before, after                   json.RawMessage
-	at                              time.Time
+	before, after                           json.RawMessage
+	at                                      time.Time
 }
 
 // checkEvent reports the differences between got and want.
