@@ -70,8 +70,13 @@ func checkUnchanged(t *testing.T, what string, s auth.Store, want storeState) {
 // single-object methods and by a batch, for clients and trusted issuers.
 func testBatchManagedBy(t *testing.T, s auth.Store) {
 	ctx := t.Context()
-	if err := s.CreateClient(ctx, &auth.Client{ID: "single", ManagedBy: auth.ManagedByApply}); err != nil {
+	// A single-object write records the context's Source too.
+	sourced := auth.WithAudit(ctx, auth.Audit{Actor: "cli:alice", Source: "sha256:feed"})
+	if err := s.CreateClient(sourced, &auth.Client{ID: "single", ManagedBy: auth.ManagedByApply}); err != nil {
 		t.Fatal(err)
+	}
+	if events := auditEvents(t, s, auth.AuditQuery{TargetID: "single"}); len(events) != 1 || events[0].Source != "sha256:feed" {
+		t.Errorf("audit events of CreateClient with a source:%s; want one, with Source %q", formatEvents(events), "sha256:feed")
 	}
 	if err := s.CreateIssuer(ctx, &auth.TrustedIssuer{Name: "single", Issuer: "https://single.example.com", ManagedBy: auth.ManagedByApply}); err != nil {
 		t.Fatal(err)
