@@ -41,11 +41,16 @@ func (b *Batch) IsEmpty() bool {
 	return len(b.CreateIssuers)+len(b.UpdateIssuers)+len(b.CreateClients)+len(b.UpdateClients)+len(b.DeleteClients)+len(b.DeleteIssuers) == 0
 }
 
-// BatchStore makes a Batch in one transaction, with an audit event (the
-// actor and action read from ctx, as for every write) and a change-feed
-// entry per object written. Any failure — a conflict, an object missing,
-// an updated object changed since it was read — aborts the whole batch
-// and is returned; nothing is written.
+// BatchStore makes a Batch in one transaction, with an audit event and a
+// change-feed entry per object written. The events have the actor, remote
+// address and source read from ctx, as for every write, but each the
+// generic action of its object's kind (ActionClientCreate, …,
+// ActionIssuerDelete), whatever ctx's Action: one batch mixes kinds. Any
+// failure — a conflict, an object missing, an updated object changed
+// since it was read — aborts the whole batch and is returned, naming the
+// object in its message; nothing is written. On success the times and
+// incarnations the store set are written back into the batch's objects,
+// as CreateClient does.
 type BatchStore interface {
 	ApplyBatch(ctx context.Context, b Batch) error
 }

@@ -53,8 +53,8 @@ func TestKeyViews(t *testing.T) {
 	}
 }
 
-// TestAuditEventViews: every member present, the time in UTC, before and
-// after null when missing or unreadable.
+// TestAuditEventViews: every member present but an empty source, the time
+// in UTC, before and after null when missing or unreadable.
 func TestAuditEventViews(t *testing.T) {
 	if got := admin.ViewAuditEvents(nil); got == nil || len(got) != 0 {
 		t.Errorf("ViewAuditEvents(nil) = %#v, want an empty list", got)
@@ -63,9 +63,11 @@ func TestAuditEventViews(t *testing.T) {
 	got := marshal(t, admin.ViewAuditEvents([]auth.AuditEvent{
 		{Seq: 1, At: at, Actor: "cli:ops", Action: auth.ActionClientCreate, TargetKind: "client", TargetID: "app", After: json.RawMessage(`{"name":"app"}`)},
 		{Seq: 2, At: at, Actor: "system", Action: auth.ActionKeysRotate, TargetKind: "keys", TargetID: "k1", Before: json.RawMessage(`{`)},
+		{Seq: 3, At: at, Actor: "client:ops", Action: auth.ActionIssuerDelete, TargetKind: "issuer", TargetID: "k8s", Source: "sha256:ab via client:ops"},
 	}))
 	want := `[{"seq":1,"at":"2026-01-02T03:04:05Z","actor":"cli:ops","action":"client.create","target_kind":"client","target_id":"app","remote_addr":"","before":null,"after":{"name":"app"}},` +
-		`{"seq":2,"at":"2026-01-02T03:04:05Z","actor":"system","action":"keys.rotate","target_kind":"keys","target_id":"k1","remote_addr":"","before":null,"after":null}]`
+		`{"seq":2,"at":"2026-01-02T03:04:05Z","actor":"system","action":"keys.rotate","target_kind":"keys","target_id":"k1","remote_addr":"","before":null,"after":null},` +
+		`{"seq":3,"at":"2026-01-02T03:04:05Z","actor":"client:ops","action":"issuer.delete","target_kind":"issuer","target_id":"k8s","remote_addr":"","source":"sha256:ab via client:ops","before":null,"after":null}]`
 	if got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}

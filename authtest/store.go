@@ -24,8 +24,21 @@ import (
 // ID, that its federated identities keep their order, that a trusted
 // issuer's empty JWKS reads back as nil, and that RevokeToken refuses a revocation without a JTI or an expiry
 // (EINVALID). Audit events must have the At of their write (for a client,
-// its new UpdatedAt), in UTC; their Before and After are compared as JSON
-// values, nil counting as null.
+// its new UpdatedAt), in UTC, and the Source of its context; their Before
+// and After are compared as JSON values, nil counting as null.
+//
+// ApplyBatch (auth.BatchStore) must write a batch as one transaction, in
+// the order of auth.Batch's fields, each object checked, stored and
+// recorded (one audit event, one change) as its single-object method does
+// it — but with its kind's generic action whatever the context's Action,
+// and with every object of the batch at the same time, the batch's. An
+// updated object whose stored UpdatedAt is not the one it carries fails
+// with ECONFLICT. On success the times, incarnations and new secrets'
+// times the store set are written back into the batch's objects; on any
+// failure nothing is written (no object, event or change) and the
+// error's code is the single-object method's, its domain message
+// (auth.ErrorMessage) naming the object: client "id" or trusted issuer
+// "name".
 //
 // A store that is a ClientCache must keep its copy in step with what is
 // written through it (see ClientCache).
@@ -64,6 +77,12 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"DeleteBoundIssuer", testDeleteBoundIssuer, false},
 		{"IssuerAuditAndChanges", testIssuerAuditAndChanges, false},
 		{"SenderConstrainedClients", testSenderConstrainedClients, false},
+		{"BatchManagedBy", testBatchManagedBy, false},
+		{"BatchEveryKind", testBatchEveryKind, false},
+		{"BatchAtomic", testBatchAtomic, false},
+		{"BatchOptimistic", testBatchOptimistic, false},
+		{"BatchDeleteIssuerWithClient", testBatchDeleteIssuerWithClient, false},
+		{"BatchConcurrentCreate", testBatchConcurrentCreate, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,17 +42,17 @@ func auditEvents(t *testing.T, s auth.Store, q auth.AuditQuery) []auth.AuditEven
 func formatEvents(events []auth.AuditEvent) string {
 	var b strings.Builder
 	for _, e := range events {
-		fmt.Fprintf(&b, "\n\t%d %s %s %s %s/%s from %q: %s -> %s", e.Seq, e.At.Format(time.RFC3339Nano),
-			e.Actor, e.Action, e.TargetKind, e.TargetID, e.RemoteAddr, e.Before, e.After)
+		fmt.Fprintf(&b, "\n\t%d %s %s %s %s/%s from %q (%q): %s -> %s", e.Seq, e.At.Format(time.RFC3339Nano),
+			e.Actor, e.Action, e.TargetKind, e.TargetID, e.RemoteAddr, e.Source, e.Before, e.After)
 	}
 	return b.String()
 }
 
 // wantEvent is what an audit event should say; a zero at is not checked.
 type wantEvent struct {
-	actor, action, kind, id, remote string
-	before, after                   json.RawMessage
-	at                              time.Time
+	actor, action, kind, id, remote, source string
+	before, after                           json.RawMessage
+	at                                      time.Time
 }
 
 // checkEvent reports the differences between got and want.
@@ -61,6 +61,9 @@ func checkEvent(t *testing.T, what string, got auth.AuditEvent, want wantEvent) 
 	if got.Actor != want.actor || got.Action != want.action || got.RemoteAddr != want.remote {
 		t.Errorf("%s: Actor, Action, RemoteAddr = %q, %q, %q; want %q, %q, %q", what,
 			got.Actor, got.Action, got.RemoteAddr, want.actor, want.action, want.remote)
+	}
+	if got.Source != want.source {
+		t.Errorf("%s: Source = %q; want %q", what, got.Source, want.source)
 	}
 	if got.TargetKind != want.kind || got.TargetID != want.id {
 		t.Errorf("%s: TargetKind, TargetID = %q, %q; want %q, %q", what, got.TargetKind, got.TargetID, want.kind, want.id)
@@ -111,7 +114,7 @@ func sameEvents(t *testing.T, what string, got, want []auth.AuditEvent) {
 	for i, g := range got {
 		w := want[i]
 		checkEvent(t, fmt.Sprintf("%s: event %d", what, g.Seq), g, wantEvent{
-			actor: w.Actor, action: w.Action, kind: w.TargetKind, id: w.TargetID, remote: w.RemoteAddr,
+			actor: w.Actor, action: w.Action, kind: w.TargetKind, id: w.TargetID, remote: w.RemoteAddr, source: w.Source,
 			before: w.Before, after: w.After, at: w.At,
 		})
 	}
