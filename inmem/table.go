@@ -231,7 +231,11 @@ func (t *table) encode(c *auth.Client) []byte {
 	if !c.TLSClientAuth.IsZero() {
 		flags |= flagTLSClientAuth
 	}
-	if c.ManagedBy != "" {
+	switch c.ManagedBy {
+	case "":
+	case auth.ManagedByApply:
+		flags |= flagManagedByApply // no string: decoding it allocates none
+	default:
 		flags |= flagManagedBy
 	}
 	e = append(e, flags)
@@ -313,7 +317,10 @@ func (t *table) decode(r ref) *auth.Client {
 		a := &c.TLSClientAuth
 		a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail = d.str(), d.str(), d.str(), d.str(), d.str()
 	}
-	if flags&flagManagedBy != 0 {
+	switch {
+	case flags&flagManagedByApply != 0:
+		c.ManagedBy = auth.ManagedByApply
+	case flags&flagManagedBy != 0:
 		c.ManagedBy = d.str()
 	}
 	return c
@@ -325,6 +332,7 @@ const (
 	flagRequireCertBound
 	flagTLSClientAuth // the five TLSClientAuth strings follow
 	flagManagedBy     // ManagedBy follows (after the TLSClientAuth strings)
+	flagManagedByApply
 )
 
 func appendStr(e []byte, s string) []byte {

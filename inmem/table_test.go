@@ -261,6 +261,7 @@ func TestTableSenderConstrained(t *testing.T) {
 		{ID: "email", TLSClientAuth: auth.TLSClientAuth{SANEmail: "svc@example.com"}, Federated: []auth.FederatedIdentity{{Issuer: "k8s", Subject: "sa"}}},
 		{ID: "managed", ManagedBy: auth.ManagedByApply},
 		{ID: "managed-dn", ManagedBy: auth.ManagedByApply, TLSClientAuth: auth.TLSClientAuth{SubjectDN: "CN=svc"}},
+		{ID: "managed-other", ManagedBy: "another-tool", TLSClientAuth: auth.TLSClientAuth{SANDNS: "svc.example.com"}},
 	}
 	for _, c := range cases {
 		tb.put(c)
@@ -271,6 +272,9 @@ func TestTableSenderConstrained(t *testing.T) {
 		}
 	}
 	without := len(tb.encode(&auth.Client{ID: "x"}))
+	if managed := len(tb.encode(&auth.Client{ID: "x", ManagedBy: auth.ManagedByApply})); managed != without {
+		t.Errorf("a client managed by apply takes %d bytes, %d without: the flag alone should say it", managed, without)
+	}
 	with := len(tb.encode(&auth.Client{ID: "x", RequireDPoP: true, RequireCertificateBoundTokens: true}))
 	if with != without {
 		t.Errorf("a record with both requirements is %d bytes, without %d; want the flags byte to carry them", with, without)

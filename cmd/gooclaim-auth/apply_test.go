@@ -419,8 +419,9 @@ func TestConcurrentApplies(t *testing.T) {
 	}
 }
 
-// TestApplyThousandClients: plan and apply a file of 1,000 clients (the
-// times are logged, for docs/performance.md; they are not asserted).
+// TestApplyThousandClients: plan and apply a file of 1,000 clients on
+// both stores (the times are logged, for docs/performance.md; they are
+// not asserted).
 func TestApplyThousandClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 clients")
@@ -430,32 +431,45 @@ func TestApplyThousandClients(t *testing.T) {
 	for i := range 1000 {
 		fmt.Fprintf(&b, "  - client_id: svc-%04d\n    name: Service %d\n    scopes: [claims:read, claims:write]\n    metadata: {owner: team-%d}\n    secret: {generate: true}\n", i, i, i%17)
 	}
-	dir := t.TempDir()
-	file := writeTestFile(t, dir, "auth.yaml", b.String())
-	g := &globalFlags{database: filepath.Join(dir, "auth.db")}
-	args := func(a ...string) []string { return append(a, globalArgs(g)...) }
-	timed := func(what string, a ...string) {
-		t.Helper()
-		start := time.Now()
-		out, e, c := runCLI(t, "", args(a...)...)
-		if c != 0 && !(c == 2 && a[0] == "plan") {
-			t.Fatalf("%s: exit %d: %s", what, c, e)
-		}
-		t.Logf("%s: %v (%d lines of output)", what, time.Since(start).Round(time.Millisecond), strings.Count(out, "\n"))
-	}
-	secrets := filepath.Join(dir, "secrets")
-	os.Mkdir(secrets, 0o700)
-	timed("plan, empty database", "plan", "-f", file)
-	timed("apply, 1,000 creates", "apply", "-f", file, "--secrets-out", secrets)
-	timed("plan, nothing to change", "plan", "-f", file)
-	timed("plan --prune, nothing to change", "plan", "-f", file, "--prune")
-	entries, _ := os.ReadDir(secrets)
-	if len(entries) != 1000 {
-		t.Errorf("%d secret files, want 1000", len(entries))
-	}
-	for _, e := range entries {
-		s, _ := os.ReadFile(filepath.Join(secrets, e.Name()))
-		runRegistry.addSecret(t, "a generated secret in --secrets-out", string(s))
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			dir := t.TempDir()
+			file := writeTestFile(t, dir, "auth.yaml", b.String())
+			g := &globalFlags{database: filepath.Join(dir, "auth.db")}
+			if backend == "postgres" {
+				g, _ = newFleetGlobals(t)
+			}
+			timed := func(what string, a ...string) string {
+				t.Helper()
+				start := time.Now()
+				out, e, c := runCLI(t, "", append(a, globalArgs(g)...)...)
+				if c != 0 && !(c == 2 && a[0] == "plan") {
+					t.Fatalf("%s: exit %d: %s", what, c, e)
+				}
+				t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond))
+				return out
+			}
+			secrets := filepath.Join(dir, "secrets")
+			os.Mkdir(secrets, 0o700)
+			timed("plan, empty database", "plan", "-f", file)
+			timed("apply, 1,000 creates", "apply", "-f", file, "--secrets-out", secrets)
+			if out := timed("plan, nothing to change", "plan", "-f", file); !strings.Contains(out, "1000 unchanged") {
+				t.Errorf("plan after apply:\n%.300s", out)
+			}
+			timed("plan --prune, nothing to change", "plan", "-f", file, "--prune")
+			updated := writeTestFile(t, dir, "updated.yaml", strings.ReplaceAll(b.String(), "claims:write]", "claims:write, claims:audit]"))
+			if out := timed("apply, 1,000 updates", "apply", "-f", updated); !strings.Contains(out, "1000 to update") {
+				t.Errorf("apply of the updated file:\n%.300s", out)
+			}
+			entries, _ := os.ReadDir(secrets)
+			if len(entries) != 1000 {
+				t.Errorf("%d secret files, want 1000", len(entries))
+			}
+			for _, e := range entries {
+				s, _ := os.ReadFile(filepath.Join(secrets, e.Name()))
+				runRegistry.addSecret(t, "a generated secret in --secrets-out", string(s))
+			}
+		})
 	}
 }
 

@@ -82,8 +82,7 @@ created, updated (every field, old → new), deleted (--prune) or unchanged.
 
 Exit status: 0 when nothing would change, 2 when something would, 1 on error
 (Terraform's -detailed-exitcode), so that a CI job can fail on drift.`,
-		Args:        cobra.NoArgs,
-		Annotations: map[string]string{envScoped: ""},
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.dryRun = true
 			return runApply(cmd.Context(), e, g, f, true)
@@ -109,8 +108,7 @@ for a client that has none, written once to --secrets-out DIR/CLIENT_ID.
 
 Objects made by hand are changed only when their entry says adopt: true, and
 --prune deletes only the objects an apply created or adopted.`,
-		Args:        cobra.NoArgs,
-		Annotations: map[string]string{envScoped: ""},
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runApply(cmd.Context(), e, g, f, f.dryRun)
 		},
