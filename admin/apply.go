@@ -316,17 +316,8 @@ func (s *Service) planIssuer(p *Plan, ps *problems, e *authconfig.Issuer, cur *a
 		return
 	}
 	fields := diffFields(issuerFields(cur), issuerFields(want))
-	adopt := cur.ManagedBy != auth.ManagedByApply
-	if adopt && !e.Adopt {
-		if len(fields) > 0 {
-			ps.add(e.Line, obj, "", "exists and was made by hand: add `adopt: true` to this entry to let the file manage it (its settings then follow the file, and --prune may delete it once the entry is gone)")
-			return
-		}
-		p.Objects = append(p.Objects, PlanObject{Kind: "issuer", ID: want.Name, Action: PlanUnchanged, Unmanaged: true})
-		return
-	}
-	if len(fields) == 0 && !adopt {
-		p.Objects = append(p.Objects, PlanObject{Kind: "issuer", ID: want.Name, Action: PlanUnchanged})
+	adopt, write := p.existing(ps, PlanObject{Kind: "issuer", ID: want.Name}, cur.ManagedBy, e.Adopt, e.Line, fields)
+	if !write {
 		return
 	}
 	t := *cur
@@ -427,17 +418,8 @@ func (s *Service) planClient(p *Plan, ps *problems, e *authconfig.Client, cur *a
 	if secretChange != "" {
 		fields = append(fields, FieldChange{Field: "secret", Old: secretSummary(curSecrets), New: secretChange})
 	}
-	adopt := cur.ManagedBy != auth.ManagedByApply
-	if adopt && !e.Adopt {
-		if len(fields) > 0 {
-			ps.add(e.Line, obj, "", "exists and was made by hand: add `adopt: true` to this entry to let the file manage it (its settings then follow the file, and --prune may delete it once the entry is gone)")
-			return
-		}
-		p.Objects = append(p.Objects, PlanObject{Kind: "client", ID: want.ID, Action: PlanUnchanged, Unmanaged: true})
-		return
-	}
-	if len(fields) == 0 && !adopt {
-		p.Objects = append(p.Objects, PlanObject{Kind: "client", ID: want.ID, Action: PlanUnchanged})
+	adopt, write := p.existing(ps, PlanObject{Kind: "client", ID: want.ID}, cur.ManagedBy, e.Adopt, e.Line, fields)
+	if !write {
 		return
 	}
 	c := cur.Clone()
@@ -453,6 +435,28 @@ func (s *Service) planClient(p *Plan, ps *problems, e *authconfig.Client, cur *a
 	if generated != "" {
 		p.secrets = append(p.secrets, planSecret{want.ID, generated})
 	}
+}
+
+// existing decides what becomes of an object that exists: unchanged, or
+// updated (write), adopting it when an apply did not make it (adopt).
+// One made by hand is changed only when its entry says adopt: true;
+// otherwise a difference is a problem, and no difference leaves it as it
+// is, unmanaged.
+func (p *Plan) existing(ps *problems, o PlanObject, managedBy string, adoptAsked bool, line int, fields []FieldChange) (adopt, write bool) {
+	adopt = managedBy != auth.ManagedByApply
+	switch {
+	case adopt && !adoptAsked && len(fields) > 0:
+		ps.add(line, fmt.Sprintf("%s %q", o.Kind, o.ID), "", "exists and was made by hand: add `adopt: true` to this entry to let the file manage it (its settings then follow the file, and --prune may delete it once the entry is gone)")
+		return false, false
+	case adopt && !adoptAsked:
+		o.Action, o.Unmanaged = PlanUnchanged, true
+	case !adopt && len(fields) == 0:
+		o.Action = PlanUnchanged
+	default:
+		return adopt, true
+	}
+	p.Objects = append(p.Objects, o)
+	return false, false
 }
 
 // planPrune deletes the managed objects the document no longer names:

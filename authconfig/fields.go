@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gooclaim/auth/internal/textdist"
 )
 
 // field is one field of a mapping of the format: how it is read and how
@@ -111,7 +113,7 @@ func writeFields[T any](fields []field[T], obj *T) *yaml.Node {
 func suggest(name string, valid []string) string {
 	best, dist := "", 3 // more than 2 edits is not a typing mistake
 	for _, v := range valid {
-		if d := editDistance(strings.ToLower(name), v); d < dist {
+		if d := textdist.Levenshtein(strings.ToLower(name), v); d < dist {
 			best, dist = v, d
 		}
 	}
@@ -119,27 +121,6 @@ func suggest(name string, valid []string) string {
 		return fmt.Sprintf("did you mean %s?", best)
 	}
 	return "the fields here are " + strings.Join(valid, ", ")
-}
-
-// editDistance is the Levenshtein distance between a and b, by bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // describe names what a node is, for messages that say what was found

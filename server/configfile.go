@@ -88,28 +88,9 @@ func (f *configFile) logPlan(doc *authconfig.Document, p *admin.Plan) {
 
 // resolveSecret reads from_file (relative to the configuration file's
 // directory, as a mounted Secret beside the ConfigMap would be) and
-// from_env sources: the first line, trimmed.
+// from_env sources.
 func (f *configFile) resolveSecret(c authconfig.Client) (string, error) {
-	if v := c.Secret.FromEnv; v != "" {
-		s := strings.TrimSpace(os.Getenv(v))
-		if s == "" {
-			return "", fmt.Errorf("from_env: the environment variable %s is unset or empty", v)
-		}
-		return s, nil
-	}
-	path := c.Secret.FromFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(f.path), path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("from_file: %w", err)
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	if s := strings.TrimSpace(line); s != "" {
-		return s, nil
-	}
-	return "", fmt.Errorf("from_file: %s is empty", path)
+	return authconfig.ReadSecret(filepath.Dir(f.path), c.Secret, os.Getenv)
 }
 
 // watchConfigFile checks the file every interval, the first check after

@@ -224,32 +224,14 @@ func localApply(ctx context.Context, e *env, g *globalFlags, f *applyFlags, name
 	return p, p.GeneratedSecrets(), nil
 }
 
-// fileSecrets resolves from_file (relative to the document's directory)
-// and from_env sources as the command line reads secrets: the first line,
-// trimmed.
+// fileSecrets resolves from_file (relative to the document's directory;
+// the working directory for standard input) and from_env sources.
 func fileSecrets(e *env, docName string) func(authconfig.Client) (string, error) {
 	dir := "."
 	if docName != "-" {
 		dir = filepath.Dir(docName)
 	}
-	return func(c authconfig.Client) (string, error) {
-		if v := c.Secret.FromEnv; v != "" {
-			secret := strings.TrimSpace(e.getenv(v))
-			if secret == "" {
-				return "", fmt.Errorf("from_env: the environment variable %s is unset or empty", v)
-			}
-			return secret, nil
-		}
-		path := c.Secret.FromFile
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(dir, path)
-		}
-		secret, err := readSecretFile(e, path)
-		if err != nil {
-			return "", fmt.Errorf("from_file: %w", err)
-		}
-		return secret, nil
-	}
+	return func(c authconfig.Client) (string, error) { return authconfig.ReadSecret(dir, c.Secret, e.getenv) }
 }
 
 // remoteApply sends the document to POST /v1/admin/apply, with the

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gooclaim/auth/internal/textdist"
 )
 
 // Settings come from, in order of precedence: the command line, the
@@ -335,7 +337,7 @@ func closest(s string, known []string) string {
 	best, bestD := "", 0
 	norm := strings.ReplaceAll(strings.ToLower(s), "_", "-")
 	for _, k := range known {
-		d := editDistance(norm, k)
+		d := textdist.Levenshtein(norm, k)
 		if best == "" || d < bestD {
 			best, bestD = k, d
 		}
@@ -344,25 +346,4 @@ func closest(s string, known []string) string {
 		return best
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
