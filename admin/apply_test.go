@@ -77,7 +77,7 @@ func TestApplySecrets(t *testing.T) {
 		t.Fatalf("removing the only credential: %v", err)
 	}
 	// Keys instead: the secret goes.
-	p = mustApply(t, svc, "clients:\n  - {client_id: c, name: C, scopes: [a], jwks: "+jwks+"}\n", admin.ApplyOptions{})
+	mustApply(t, svc, "clients:\n  - {client_id: c, name: C, scopes: [a], jwks: "+jwks+"}\n", admin.ApplyOptions{})
 	c, _ = svc.Client(t.Context(), "c")
 	if len(c.Secrets) != 0 || len(c.JWKS) == 0 {
 		t.Fatalf("secret replaced by keys: %+v", c)
