@@ -638,3 +638,21 @@ func TestFleetConfigFile(t *testing.T) {
 		t.Errorf("%d audit events, want 5: the change written once", n)
 	}
 }
+
+// TestServeConfigFileRefusals: a --config-file that leads nowhere, or
+// --config-file-prune alone, stops serve before it serves.
+func TestServeConfigFileRefusals(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "auth.db")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config-file", filepath.Join(t.TempDir(), "missing.yaml")}, "--config-file: open"},
+		{[]string{"--config-file-prune"}, "--config-file-prune without --config-file"},
+	} {
+		_, errOut, code := runCLI(t, "", append([]string{"serve", "--listen", "127.0.0.1:0", "--ops-listen", "", "--database", db}, c.args...)...)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("serve %v: exit %d: %s; want %q", c.args, code, errOut, c.want)
+		}
+	}
+}

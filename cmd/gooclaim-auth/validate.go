@@ -102,6 +102,7 @@ func (c *serveConfig) validate(g *globalFlags) error {
 	}
 	p = append(p, c.checkTLS(st)...)
 	p = append(p, c.checkMutualTLS(st)...)
+	p = append(p, c.checkConfigFile(st)...)
 	if c.env == production {
 		for _, r := range c.productionRefusals(g) {
 			p = append(p, fmt.Sprintf("%s production refuses %s: %s", n("env"), r.what, r.fix))
@@ -161,6 +162,25 @@ func (c *serveConfig) checkTLS(st *settings) []string {
 	if _, err := loadCertificate(c.tlsCert, c.tlsKey); err != nil {
 		return []string{fmt.Sprintf("%s, %s: %v", n("tls-cert"), n("tls-key"), err)}
 	}
+	return nil
+}
+
+// checkConfigFile checks that --config-file names a readable file: its
+// content is the server's to judge, at start and on every change (a bad
+// one is refused and logged), but a name that leads nowhere is a typo to
+// report before serving.
+func (c *serveConfig) checkConfigFile(st *settings) []string {
+	if c.configFile == "" {
+		if c.configFilePrune {
+			return []string{st.name("config-file-prune") + " without " + st.name("config-file") + ": there is no file to prune by"}
+		}
+		return nil
+	}
+	f, err := os.Open(c.configFile)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", st.name("config-file"), err)}
+	}
+	f.Close()
 	return nil
 }
 
