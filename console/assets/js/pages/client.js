@@ -168,8 +168,8 @@ function renderClient(c, { flash, say, showSecret, redraw, navigate }) {
   if (fed.length === 0) fedSection.append(empty('None.'));
   else fedSection.append(table([{ label: 'Issuer', cell: (f) => mono(f.issuer) }, { label: 'Subject', cell: (f) => mono(f.subject) }], fed, { caption: 'Federated identities' }));
 
-  frag.append(h('div', { class: 'grid-2' }, secretsSection, metaSection));
-  frag.append(fedSection);
+  frag.append(secretsSection);
+  frag.append(h('div', { class: 'grid-2' }, metaSection, fedSection));
   if (c.jwks) {
     frag.append(h('section', { class: 'panel' }, h('h2', null, 'Public keys (JWKS)'),
       h('pre', { class: 'code', tabindex: '0' }, JSON.stringify(c.jwks, null, 2))));
