@@ -179,7 +179,7 @@ func (b *browser) open(t *testing.T, hash string) {
 // screenshot saves the whole page as dir/name.png.
 func (b *browser) screenshot(t *testing.T, dir, name string) {
 	t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // quality 100: a PNG
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
