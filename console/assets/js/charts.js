@@ -17,7 +17,8 @@ function niceMax(v) {
 }
 
 // lineChart draws series [{name, points: [[ms, value|null], …]}] over time.
-// The first series is shaded when area is set.
+// The first series is shaded when area is set; a series may name its
+// colour (an index) and be dashed.
 export function lineChart({ title, series, unit = '', area = false, testid }) {
   const fig = h('figure', { class: 'chart', 'data-testid': testid });
   const caption = h('figcaption', { class: 'chart-title' }, title, unit ? h('span', { class: 'chart-unit' }, ` (${unit})`) : null);
@@ -59,6 +60,7 @@ export function lineChart({ title, series, unit = '', area = false, testid }) {
     svg.append(s('text', { x: PAD.left + f * iw, y: H - 8, class: 'tick', 'text-anchor': anchor }, fmtTime(t0 + f * span)));
   }
 
+  const colour = (sr, i) => (Number.isInteger(sr.colour) ? sr.colour : i) % 8;
   series.forEach((sr, i) => {
     const pts = [...sr.points].sort((a, b) => a[0] - b[0]);
     let d = '';
@@ -80,19 +82,19 @@ export function lineChart({ title, series, unit = '', area = false, testid }) {
     if (area && i === 0) {
       for (const r of runs) {
         const a = `M${r[0][0].toFixed(1)},${y(0).toFixed(1)}${r.map(([px, py]) => `L${px.toFixed(1)},${py.toFixed(1)}`).join('')}L${r[r.length - 1][0].toFixed(1)},${y(0).toFixed(1)}Z`;
-        svg.append(s('path', { d: a, class: `area series-${i % 8}` }));
+        svg.append(s('path', { d: a, class: `area series-${colour(sr, i)}` }));
       }
     }
-    if (d) svg.append(s('path', { d, class: `line series-${i % 8}${sr.dashed ? ' dashed' : ''}`, fill: 'none' }));
+    if (d) svg.append(s('path', { d, class: `line series-${colour(sr, i)}${sr.dashed ? ' dashed' : ''}`, fill: 'none' }));
     // A lone point draws no line: mark it.
     for (const r of runs) {
-      if (r.length === 1) svg.append(s('circle', { cx: r[0][0], cy: r[0][1], r: 2.5, class: `dot series-${i % 8}` }));
+      if (r.length === 1) svg.append(s('circle', { cx: r[0][0], cy: r[0][1], r: 2.5, class: `dot series-${colour(sr, i)}` }));
     }
     runs = [];
   });
   fig.append(h('div', { class: 'chart-box' }, svg));
   fig.append(h('ul', { class: 'legend' }, series.map((sr, i) => h('li', null,
-    h('span', { class: `swatch series-${i % 8}${sr.dashed ? ' dashed' : ''}`, 'aria-hidden': 'true' }),
+    h('span', { class: `swatch series-${colour(sr, i)}${sr.dashed ? ' dashed' : ''}`, 'aria-hidden': 'true' }),
     h('span', { class: 'legend-name' }, sr.name),
     h('span', { class: 'legend-value' }, `${fmtNum(latest[i])}${unit ? ` ${unit}` : ''}`)))));
   return fig;

@@ -161,11 +161,11 @@ function renderStats(stats) {
   let latencySeries;
   if (multi) {
     latencySeries = [{ name: 'Fleet p99 (slowest node)', points: fleetMax(nodes, (n) => n.series && n.series.latency_p99_ms, interval) }];
-    for (const n of nodes) {
+    nodes.forEach((n, j) => {
       const label = `${n.node}${n.this ? ' (this)' : ''}`;
-      latencySeries.push({ name: `p50 · ${label}`, points: nodeSeries(n, n.series && n.series.latency_p50_ms) });
-      latencySeries.push({ name: `p99 · ${label}`, points: nodeSeries(n, n.series && n.series.latency_p99_ms), dashed: true });
-    }
+      latencySeries.push({ name: `p50 · ${label}`, points: nodeSeries(n, n.series && n.series.latency_p50_ms), colour: j + 1 });
+      latencySeries.push({ name: `p99 · ${label}`, points: nodeSeries(n, n.series && n.series.latency_p99_ms), colour: j + 1, dashed: true });
+    });
   } else {
     const n = nodes[0] || {};
     latencySeries = [
