@@ -1,0 +1,114 @@
+// Talking to the server: the token endpoint, the one-time link exchange and
+// the admin API. Errors carry the API's own words (error_description).
+
+import * as session from './session.js';
+
+export class ApiError extends Error {
+  constructor(status, code, description, { expired = false } = {}) {
+    super(description || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code || '';
+    this.description = description || '';
+    this.expired = expired;
+  }
+}
+
+async function readBody(res) {
+  if (res.status === 204) return null;
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { _text: text };
+  }
+}
+
+function errorFrom(res, body, opts) {
+  if (body && typeof body.error === 'string') {
+    return new ApiError(res.status, body.error, typeof body.error_description === 'string' ? body.error_description : '', opts);
+  }
+  const text = body && body._text ? body._text.trim().slice(0, 200) : '';
+  return new ApiError(res.status, '', text || `The server answered ${res.status} ${res.statusText}.`.replace(' .', '.'), opts);
+}
+
+async function send(url, init) {
+  let res;
+  try {
+    res = await fetch(url, { cache: 'no-store', credentials: 'same-origin', redirect: 'error', ...init });
+  } catch (err) {
+    throw new ApiError(0, 'network_error', `Could not reach the server (${err.message}).`);
+  }
+  const body = await readBody(res);
+  return { res, body };
+}
+
+// signIn asks the token endpoint for an admin token (client_secret_post).
+export async function signIn(clientId, clientSecret) {
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: clientId,
+    client_secret: clientSecret,
+    scope: session.ADMIN_SCOPE,
+    audience: session.ADMIN_AUDIENCE,
+  });
+  const { res, body } = await send('/v1/auth/token', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: form.toString(),
+  });
+  if (!res.ok) throw errorFrom(res, body);
+  if (!body || typeof body.access_token !== 'string') throw new ApiError(res.status, '', 'The token endpoint answered without an access token.');
+  if (body.token_type && String(body.token_type).toLowerCase() !== 'bearer') {
+    throw new ApiError(res.status, '', `The token endpoint issued a ${body.token_type} token; the console needs a Bearer token.`);
+  }
+  session.start(body.access_token, body.expires_in, clientId);
+  return body;
+}
+
+// exchangeCode trades a one-time sign-in link's code for a token; returns the page to open.
+export async function exchangeCode(code) {
+  const { res, body } = await send('/console/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ code }),
+  });
+  if (!res.ok) throw errorFrom(res, body);
+  if (!body || typeof body.access_token !== 'string') throw new ApiError(res.status, '', 'The server answered without an access token.');
+  session.start(body.access_token, body.expires_in, '');
+  return typeof body.page === 'string' ? body.page : '';
+}
+
+// admin calls the admin API: admin('GET', '/clients', {query, body}).
+export async function admin(method, path, { query, body, signal } = {}) {
+  const token = session.bearer();
+  if (!token) {
+    session.end('expired');
+    throw new ApiError(401, 'invalid_token', 'Your session has expired — sign in again.', { expired: true });
+  }
+  let url = `/v1/admin${path}`;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined && v !== null && v !== '') q.append(k, String(v));
+    }
+    const qs = q.toString();
+    if (qs) url += `?${qs}`;
+  }
+  const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+  const init = { method, headers, signal };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const { res, body: out } = await send(url, init);
+  if (res.status === 401) {
+    const err = errorFrom(res, out, { expired: true });
+    session.end('expired');
+    throw err;
+  }
+  if (!res.ok) throw errorFrom(res, out);
+  return out;
+}
+
+export const enc = encodeURIComponent;
