@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -41,7 +42,15 @@ type Code struct {
 	Expiry int64 `json:"exp"`
 	// CreatedBy says who made the code, "cli:<OS user>", for the log.
 	CreatedBy string `json:"created_by"`
+	// Page is the console page to open once signed in, one of Pages.
+	Page string `json:"page,omitempty"`
 }
+
+// Pages are the console pages a sign-in link may open, the default first.
+var Pages = []string{"overview", "clients", "keys", "audit"}
+
+// ValidPage reports whether page is one of Pages.
+func ValidPage(page string) bool { return slices.Contains(Pages, page) }
 
 // ExpiresAt is Expiry as a time.
 func (c Code) ExpiresAt() time.Time { return time.Unix(c.Expiry, 0) }
@@ -51,12 +60,20 @@ func (c Code) ExpiresAt() time.Time { return time.Unix(c.Expiry, 0) }
 // all of them, so that trying codes teaches nothing.
 var ErrInvalidCode = errors.New("the sign-in code is invalid or expired")
 
-// NewCode returns a sign-in code made by createdBy, valid for CodeTTL from
-// now: base64url(payload) "." base64url(HMAC-SHA256(key, payload)), the
-// payload the JSON of a Code.
-func NewCode(key []byte, createdBy string, now time.Time) (string, error) {
+// NewCode returns a sign-in code made by createdBy that opens page (one
+// of Pages; "" for the first), valid for CodeTTL from now:
+// base64url(payload) "." base64url(HMAC-SHA256(key, payload)), the
+// payload the JSON of a Code. The page is in the code, under its MAC, so
+// that the server tells the console where to go without trusting the URL.
+func NewCode(key []byte, createdBy, page string, now time.Time) (string, error) {
 	if len(key) < 32 {
 		return "", errors.New("console sign-in code: the key is shorter than 32 bytes")
+	}
+	if page == "" {
+		page = Pages[0]
+	}
+	if !ValidPage(page) {
+		return "", fmt.Errorf("console sign-in code: no page %q; the pages are %s", page, strings.Join(Pages, ", "))
 	}
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
@@ -66,6 +83,7 @@ func NewCode(key []byte, createdBy string, now time.Time) (string, error) {
 		JTI:       base64.RawURLEncoding.EncodeToString(jti[:]),
 		Expiry:    now.Add(CodeTTL).Unix(),
 		CreatedBy: createdBy,
+		Page:      page,
 	})
 	if err != nil {
 		return "", fmt.Errorf("console sign-in code: %w", err)
@@ -98,7 +116,7 @@ func VerifyCode(key []byte, code string, now time.Time) (Code, error) {
 		return Code{}, ErrInvalidCode
 	}
 	var c Code
-	if err := json.Unmarshal(payload, &c); err != nil || c.JTI == "" {
+	if err := json.Unmarshal(payload, &c); err != nil || c.JTI == "" || !ValidPage(c.Page) {
 		return Code{}, ErrInvalidCode
 	}
 	if now.Unix() >= c.Expiry {

@@ -18,7 +18,7 @@ var (
 )
 
 func TestCodeRoundTrip(t *testing.T) {
-	code, err := console.NewCode(key, "cli:alice", now)
+	code, err := console.NewCode(key, "cli:alice", "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,17 +26,24 @@ func TestCodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("VerifyCode: %v", err)
 	}
-	if c.CreatedBy != "cli:alice" || len(c.JTI) != 22 || !c.ExpiresAt().Equal(now.Add(console.CodeTTL)) {
+	if c.CreatedBy != "cli:alice" || c.Page != "overview" || len(c.JTI) != 22 || !c.ExpiresAt().Equal(now.Add(console.CodeTTL)) {
 		t.Errorf("code = %+v", c)
 	}
-	again, _ := console.NewCode(key, "cli:alice", now)
+	keys, _ := console.NewCode(key, "cli:alice", "keys", now)
+	if c, err := console.VerifyCode(key, keys, now); err != nil || c.Page != "keys" {
+		t.Errorf("page keys: %+v, %v", c, err)
+	}
+	if _, err := console.NewCode(key, "cli:alice", "secrets", now); err == nil {
+		t.Error("a code for an unknown page was made")
+	}
+	again, _ := console.NewCode(key, "cli:alice", "", now)
 	if again == code {
 		t.Error("two codes are equal: the jti is not random")
 	}
 }
 
 func TestCodeRefusals(t *testing.T) {
-	code, err := console.NewCode(key, "cli:alice", now)
+	code, err := console.NewCode(key, "cli:alice", "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +77,10 @@ func TestCodeRefusals(t *testing.T) {
 }
 
 func TestNewCodeBounds(t *testing.T) {
-	if _, err := console.NewCode(key[:31], "cli:alice", now); err == nil {
+	if _, err := console.NewCode(key[:31], "cli:alice", "", now); err == nil {
 		t.Error("a 31-byte key was accepted")
 	}
-	if _, err := console.NewCode(key, "cli:"+strings.Repeat("a", 400), now); err == nil {
+	if _, err := console.NewCode(key, "cli:"+strings.Repeat("a", 400), "", now); err == nil {
 		t.Error("a code longer than MaxCodeLength was made")
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/console"
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/inmem"
 	"github.com/gooclaim/auth/internal/dpop"
@@ -341,6 +342,16 @@ func (s *Server) handler() (http.Handler, error) {
 		svc := &admin.Service{Store: s.replica, Keys: s.keys, Clock: s.clock,
 			AllowHTTPJWKSURI: c.AllowHTTPJWKSURI, AllowPrivateAddresses: c.AllowPrivateAddresses}
 		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: s.logger}).Handler()
+		if !c.NoConsole {
+			if api.Console, err = httpapi.NewConsole(console.Assets); err != nil {
+				return nil, fmt.Errorf("console: %w", err)
+			}
+			// Sign-in codes are single use fleet-wide: the replay cache is
+			// Redis's when the fleet shares one, as for DPoP proofs.
+			api.Console.CodeKey = c.KEK.Derive(console.CodeLabel)
+			api.Console.Replay = s.replay
+			api.Console.AdminAudience = c.AdminAudience
+		}
 	}
 	return api.Handler(), nil
 }
