@@ -117,17 +117,30 @@ func loadConsoleFiles(fsys fs.FS) (map[string]*consoleFile, error) {
 	return files, nil
 }
 
-// consoleRoutes adds the console's routes to mux.
+// consoleRoutes adds the console's routes to mux. ConsoleSessionPath has
+// a method pattern of its own only: a catch-all for it would conflict
+// with "GET /console/", so its 405s are answered by the others.
 func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	files := s.Console.files
+	notAllowed := consoleHeaders(methodNotAllowed("GET, HEAD"))
+	sessionNotAllowed := methodNotAllowed("POST")
 	mux.Handle("GET "+ConsolePath, consoleHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == ConsoleSessionPath {
+			sessionNotAllowed(w, r)
+			return
+		}
 		serveConsoleFile(w, r, files)
 	})))
-	mux.Handle(ConsolePath, consoleHeaders(methodNotAllowed("GET, HEAD")))
+	mux.HandleFunc(ConsolePath, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == ConsoleSessionPath {
+			sessionNotAllowed(w, r)
+			return
+		}
+		notAllowed.ServeHTTP(w, r)
+	})
 	mux.Handle("GET "+strings.TrimSuffix(ConsolePath, "/"), consoleHeaders(http.RedirectHandler(ConsolePath, http.StatusMovedPermanently)))
-	mux.Handle(strings.TrimSuffix(ConsolePath, "/"), consoleHeaders(methodNotAllowed("GET, HEAD")))
+	mux.Handle(strings.TrimSuffix(ConsolePath, "/"), notAllowed)
 	mux.HandleFunc("POST "+ConsoleSessionPath, s.handleConsoleSession)
-	mux.HandleFunc(ConsoleSessionPath, methodNotAllowed("POST"))
 }
 
 // consoleHeaders sets the headers of every console page and file.
