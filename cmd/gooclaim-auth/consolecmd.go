@@ -13,6 +13,7 @@ import (
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/console"
+	"github.com/gooclaim/auth/signing"
 )
 
 // consoleClientTTL is the lifetime of a console session's token: a
@@ -42,11 +43,11 @@ signs in through links only).`,
 			if !console.ValidPage(page) {
 				return fmt.Errorf("--page %q: use one of %s", page, strings.Join(console.Pages, ", "))
 			}
-			return withKEKService(cmd.Context(), g, func(ctx context.Context, svc *admin.Service, codeKey []byte) error {
-				if err := ensureConsoleClient(ctx, svc, adminAudience); err != nil {
+			return withKEK(cmd.Context(), g, func(ctx context.Context, db database, kek *signing.KEK) error {
+				if err := ensureConsoleClient(ctx, &admin.Service{Store: db}, adminAudience); err != nil {
 					return err
 				}
-				code, err := console.NewCode(codeKey, cliActor(), page, time.Now())
+				code, err := console.NewCode(kek.Derive(console.CodeLabel), cliActor(), page, time.Now())
 				if err != nil {
 					return err
 				}
@@ -97,20 +98,4 @@ func ensureConsoleClient(ctx context.Context, svc *admin.Service, audience strin
 		return nil // created meanwhile by another run
 	}
 	return err
-}
-
-// withKEKService runs fn with the admin service of the database and the
-// key of sign-in codes derived from its key-encryption key.
-func withKEKService(ctx context.Context, g *globalFlags, fn func(context.Context, *admin.Service, []byte) error) error {
-	ctx = cliAudit(ctx)
-	db, err := openCLIStore(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	kek, err := loadKEK(ctx, g, db, nil)
-	if err != nil {
-		return err
-	}
-	return fn(ctx, &admin.Service{Store: db}, kek.Derive(console.CodeLabel))
 }
