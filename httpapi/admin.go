@@ -40,6 +40,7 @@ import (
 //	POST   /v1/admin/keys/rotate                  add a signing key
 //	POST   /v1/admin/keys/{kid}/revoke            remove a (compromised) key at once
 //	GET    /v1/admin/audit                        read the audit trail (never edit it)
+//	GET    /v1/admin/stats                        live figures of the last 15 minutes, per node
 //	POST   /v1/admin/apply                        plan or apply a configuration document
 const AdminPrefix = "/v1/admin/"
 
@@ -60,6 +61,9 @@ type Admin struct {
 	Guard func(http.Handler) http.Handler
 	// Logger receives the causes of 500s, which callers never see; nil means slog.Default().
 	Logger *slog.Logger
+	// NodeStats gives GET /v1/admin/stats the figures of the live nodes;
+	// nil shows none.
+	NodeStats NodeStatsFunc
 }
 
 // Handler returns the admin API, wrapped in Guard.
@@ -92,6 +96,7 @@ func (a *Admin) Handler() http.Handler {
 		{"POST", AdminPrefix + "keys/rotate", a.rotateKeys},
 		{"POST", AdminPrefix + "keys/{kid}/revoke", a.revokeKey},
 		{"GET", AdminPrefix + "audit", a.auditEvents},
+		{"GET", AdminPrefix + "stats", a.stats},
 		{"POST", AdminPrefix + "apply", a.apply},
 	}
 	mux := http.NewServeMux()
@@ -114,7 +119,7 @@ func (a *Admin) Handler() http.Handler {
 	}
 	mux.HandleFunc(AdminPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found",
-			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "issuers, " + AdminPrefix + "keys, " + AdminPrefix + "audit and " + AdminPrefix + "apply"})
+			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "issuers, " + AdminPrefix + "keys, " + AdminPrefix + "audit, " + AdminPrefix + "stats and " + AdminPrefix + "apply"})
 	})
 	var h http.Handler = a.authorize(mux)
 	if a.Guard != nil {

@@ -10,7 +10,7 @@ import (
 // (*metrics.Metrics implements it). Its methods are called on the request
 // path, after the response is written: they must be cheap and safe for
 // concurrent use. Their string arguments come from fixed sets — never a
-// client_id or a path.
+// client_id or a path — but ObserveRateLimited's.
 type Observer interface {
 	// ObserveRequest is called once per request with its route (one of
 	// the Route constants) and HTTP status.
@@ -23,6 +23,10 @@ type Observer interface {
 	// request (op "introspection" or "revocation") with its outcome:
 	// "active", "inactive", "done", or the OAuth error code.
 	ObserveOperation(op, outcome string)
+	// ObserveRateLimited is called once per token request answered 429
+	// that named a client_id (any string the caller sent), for the admin
+	// console's most rate-limited clients; never for other requests.
+	ObserveRateLimited(clientID string)
 }
 
 // Routes reported to the Observer.
@@ -75,6 +79,9 @@ func observe(o Observer, r *http.Request, rec *recorder, d time.Duration) {
 	switch kind, _, _ := strings.Cut(rec.event.name, "."); kind {
 	case "token":
 		o.ObserveToken(rec.event.outcome, d)
+		if status == http.StatusTooManyRequests && rec.clientID != "" {
+			o.ObserveRateLimited(rec.clientID)
+		}
 	default:
 		o.ObserveOperation(kind, rec.event.outcome)
 	}

@@ -11,6 +11,8 @@
 //	GET  /.well-known/openid-configuration       the same document
 //	GET  /healthz, /readyz                       liveness and readiness (status only)
 //	GET  /openapi.yaml                           the OpenAPI 3.1 contract
+//	GET  /console/…                              the admin web console (console.go)
+//	POST /console/session                        a sign-in code for an admin token
 package httpapi
 
 import (
@@ -98,6 +100,9 @@ type Server struct {
 	// nil ignores the DPoP header, as a server without DPoP does, and
 	// issues Bearer tokens.
 	DPoP *DPoP
+	// Console, when set, serves the admin web console under ConsolePath
+	// (NewConsole); nil leaves it out, and its paths are unknown.
+	Console *Console
 
 	tokenURL string // the token endpoint's URL, the htu of DPoP proofs
 }
@@ -116,6 +121,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Admin != nil {
 		mux.Handle(AdminPrefix, s.Admin)
+	}
+	if s.Console != nil {
+		s.consoleRoutes(mux)
 	}
 	for path, h := range map[string]http.HandlerFunc{
 		JWKSPath:         s.handleJWKS,

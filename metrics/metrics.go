@@ -60,6 +60,8 @@ type Metrics struct {
 
 	redisOnce sync.Once
 	redis     *redisMetrics
+
+	stats stats // the admin console's live figures (stats.go)
 }
 
 // New returns the metrics of one process, in a registry of their own that

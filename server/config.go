@@ -53,8 +53,12 @@ type Config struct {
 	// AdminAudience is the audience the admin API requires of its Bearer
 	// tokens, one no other API accepts. Default auth.AdminAudience.
 	AdminAudience string
-	// NoAdminAPI leaves the admin API (/v1/admin/) out.
+	// NoAdminAPI leaves the admin API (/v1/admin/) out, and with it the
+	// web console, which is a client of it.
 	NoAdminAPI bool
+	// NoConsole leaves the admin web console (/console/, and the exchange
+	// of sign-in links at /console/session) out.
+	NoConsole bool
 
 	// TokenTTL is the default access-token lifetime. Default
 	// issuer.DefaultTokenTTL.

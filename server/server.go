@@ -32,6 +32,7 @@ import (
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/clientauth"
+	"github.com/gooclaim/auth/console"
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/inmem"
 	"github.com/gooclaim/auth/internal/dpop"
@@ -56,6 +57,8 @@ type Server struct {
 	redis     *redis.Limiter // nil without Redis
 	redisCl   goredis.UniversalClient
 	replay    auth.ReplayCache // of private_key_jwt assertions and DPoP proofs
+	stats     *metrics.Metrics // Config.Metrics, or the server's own: the admin console's figures
+	node      string           // this node's name in the figures
 	issuer    *issuer.Issuer
 	issuerURL string
 	certs     *certReloader  // nil without TLS
@@ -112,6 +115,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 	c := &s.cfg
 	m := c.Metrics
+	if s.stats = m; s.stats == nil {
+		// Counted all the same for the admin console's figures, but
+		// exported nowhere.
+		s.stats = metrics.New(metrics.BuildInfo{})
+	}
 	s.data = c.Store
 	if m != nil {
 		s.data = metrics.Store(c.Store, m)
@@ -154,6 +162,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
+	s.node = s.nodeName()
 	s.issuerURL = c.Issuer
 	if s.issuerURL == "" {
 		_, port, _ := net.SplitHostPort(s.listener.Addr().String())
@@ -329,8 +338,8 @@ func (s *Server) handler() (http.Handler, error) {
 		}
 		api.DPoP.Nonces = nonces
 	}
+	api.Observer = s.stats
 	if c.Metrics != nil {
-		api.Observer = c.Metrics
 		api.DPoP.Observer = c.Metrics
 	}
 	if !c.NoAdminAPI {
@@ -340,7 +349,17 @@ func (s *Server) handler() (http.Handler, error) {
 		}
 		svc := &admin.Service{Store: s.replica, Keys: s.keys, Clock: s.clock,
 			AllowHTTPJWKSURI: c.AllowHTTPJWKSURI, AllowPrivateAddresses: c.AllowPrivateAddresses}
-		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: s.logger}).Handler()
+		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: s.logger, NodeStats: s.fleetStats}).Handler()
+		if !c.NoConsole {
+			if api.Console, err = httpapi.NewConsole(console.Assets); err != nil {
+				return nil, fmt.Errorf("console: %w", err)
+			}
+			// Sign-in codes are single use fleet-wide: the replay cache is
+			// Redis's when the fleet shares one, as for DPoP proofs.
+			api.Console.CodeKey = c.KEK.Derive(console.CodeLabel)
+			api.Console.Replay = s.replay
+			api.Console.AdminAudience = c.AdminAudience
+		}
 	}
 	return api.Handler(), nil
 }
@@ -351,6 +370,8 @@ func (s *Server) run(ctx context.Context) {
 	s.cancel = cancel
 	s.background.Go(func() { s.replica.Run(bg) })
 	s.background.Go(func() { s.maintainKeys(bg) })
+	s.SampleStats(ctx) // the counters' starting values, and this node in the fleet's figures at once
+	s.background.Go(func() { s.runStats(bg) })
 	if s.cfgFile != nil {
 		s.background.Go(func() { s.watchConfigFile(bg, s.cfgFile) })
 	}

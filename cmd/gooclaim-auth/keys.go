@@ -12,6 +12,7 @@ import (
 	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/server"
+	"github.com/gooclaim/auth/signing"
 )
 
 func newKeysCmd(e *env, g *globalFlags) *cobra.Command {
@@ -91,6 +92,14 @@ last token has expired. Running servers pick the new key up by themselves.`,
 // command and runs fn with a service that can change the keys; new keys
 // use alg, or the newest key's algorithm when alg is empty.
 func withKeyService(ctx context.Context, g *globalFlags, alg string, fn func(context.Context, *admin.Service) error) error {
+	return withKEK(ctx, g, func(ctx context.Context, db database, kek *signing.KEK) error {
+		return fn(ctx, server.AdminService(ctx, db, kek, alg))
+	})
+}
+
+// withKEK runs fn, with the CLI's audit identity, on the database and its
+// key-encryption key.
+func withKEK(ctx context.Context, g *globalFlags, fn func(context.Context, database, *signing.KEK) error) error {
 	ctx = cliAudit(ctx)
 	db, err := openCLIStore(ctx, g)
 	if err != nil {
@@ -101,7 +110,7 @@ func withKeyService(ctx context.Context, g *globalFlags, alg string, fn func(con
 	if err != nil {
 		return err
 	}
-	return fn(ctx, server.AdminService(ctx, db, kek, alg))
+	return fn(ctx, db, kek)
 }
 
 // printRotated shows a key made by a rotation.

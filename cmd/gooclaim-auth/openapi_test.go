@@ -24,6 +24,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/console"
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/issuer"
 )
@@ -61,7 +62,10 @@ var servedRoutes = []string{
 	"POST /v1/admin/keys/{kid}/revoke",
 	"GET /v1/admin/audit",
 	"POST /v1/admin/apply",
+	"GET /v1/admin/stats",
 	"GET /schemas/auth/v1/auth-config.json",
+	"GET /console/",
+	"POST /console/session",
 }
 
 // notReproducible lists the documented responses no request to a working
@@ -435,6 +439,8 @@ func TestOpenAPIContract(t *testing.T) {
 	// Route the test server's requests: the document names production and development.
 	doc.Servers = openapi3.Servers{{URL: ts.url}}
 	c := newContract(t, doc)
+	// The console's page is a string to the document, as text/plain is.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 
 	// Clients, made with the CLI as an operator would.
 	hi := []string{"--rate-limit", "100000/1m"}
@@ -689,6 +695,8 @@ func TestOpenAPIContract(t *testing.T) {
 		admin(call{name: "not JSON", method: "POST", path: "/v1/admin/keys/rotate", contentType: "text/plain", body: "x",
 			status: 415, code: "unsupported_media_type", req: nonconform}),
 		adminCall("keys after rotations", "GET", "/v1/admin/keys", "", 200, "", conforms),
+		adminCall("stats", "GET", "/v1/admin/stats", "", 200, "", conforms),
+		adminCall("DELETE", "DELETE", "/v1/admin/stats", "", 405, "method_not_allowed", nonconform),
 
 		adminCall("audit", "GET", "/v1/admin/audit?limit=3&since=2020-01-02T15:04:05Z", "", 200, "", conforms),
 		adminCall("audit of a client", "GET", "/v1/admin/audit?target_id="+id+"&actor=client:"+adminID+"&action=client.update&after=0&until=2999-01-01T00:00:00Z", "", 200, "", conforms),
@@ -808,6 +816,7 @@ func TestOpenAPIContract(t *testing.T) {
 		{"POST", "/v1/admin/keys/some-kid/revoke", ""},
 		{"GET", "/v1/admin/audit", ""},
 		{"POST", "/v1/admin/apply", `{"document":"kind: AuthConfig"}`},
+		{"GET", "/v1/admin/stats", ""},
 	}
 	var refusals []call
 	for _, op := range adminOps {
@@ -844,6 +853,24 @@ func TestOpenAPIContract(t *testing.T) {
 		call{name: "revoke the admin token", method: "POST", path: revokePath, contentType: form, status: 200,
 			body: enc("token", adminTok), headers: basic(adminID, adminSecret)},
 		call{name: "a revoked admin token", method: "GET", path: "/v1/admin/keys", headers: bearer, status: 401, code: "invalid_token"},
+	)
+
+	// The console: its files, and sign-in codes for admin tokens.
+	index := c.run(ts, call{name: "the console", method: "GET", path: "/console/", status: 200})[0]
+	code, _ := ts.signInLink()
+	ts.waitForClient(console.ClientID, true)
+	session := `{"code":"` + code + `"}`
+	c.run(ts,
+		call{name: "the console, cached", method: "GET", path: "/console/", headers: []string{"If-None-Match", index.Header.Get("ETag")}, status: 304},
+		call{name: "POST", method: "POST", path: "/console/", status: 405, code: "method_not_allowed", req: nonconform},
+		call{name: "a sign-in code", method: "POST", path: "/console/session", contentType: js, body: session, status: 200},
+		call{name: "a used sign-in code", method: "POST", path: "/console/session", contentType: js, body: session, status: 400, code: "invalid_code"},
+		call{name: "no code", method: "POST", path: "/console/session", contentType: js, body: `{"code":""}`, status: 400, code: "invalid_request", req: nonconform},
+		call{name: "GET", method: "GET", path: "/console/session", status: 405, code: "method_not_allowed", req: nonconform},
+		call{name: "a body over 4 KiB", method: "POST", path: "/console/session", contentType: js, body: `{"code":"` + strings.Repeat("A", 5000) + `"}`,
+			status: 413, code: "invalid_request", req: nonconform},
+		call{name: "not JSON", method: "POST", path: "/console/session", contentType: "text/plain", body: session, status: 415,
+			code: "unsupported_media_type", req: nonconform},
 	)
 
 	// The store fails: the admin API's guard, introspection and revocation
@@ -888,6 +915,9 @@ func TestOpenAPIContract(t *testing.T) {
 		call{name: "the limiter is unreachable", method: "POST", path: revokePath, contentType: form, status: 503, code: "temporarily_unavailable",
 			body: enc("token", "x"), headers: basic("gooclaim_app_12345", "S3cureP@ssw0rd!")},
 	)
+	closedCode, _ := closed.signInLink()
+	c.run(closed, call{name: "the replay cache is unreachable", method: "POST", path: "/console/session", contentType: js,
+		body: `{"code":"` + closedCode + `"}`, status: 503, code: "temporarily_unavailable"})
 	closed.cancel() // SIGTERM: readiness fails for --shutdown-delay while the node still serves
 	waitUntil(t, func() bool { return closed.srv.Health().Reason == "shutting down" })
 	c.run(closed, call{name: "shutting down", method: "GET", path: "/readyz", status: 503})

@@ -227,6 +227,9 @@ func registerFound(t testing.TB, where, text string) {
 	}
 }
 
+// consoleCodeRE finds the code of a console sign-in link.
+var consoleCodeRE = regexp.MustCompile(`#code=([A-Za-z0-9_.-]+)`)
+
 // recordCLI registers a CLI run: the secrets it was given or printed, and
 // its output as logs.
 func recordCLI(t testing.TB, stdin string, args []string, stdout, stderr string) {
@@ -237,11 +240,14 @@ func recordCLI(t testing.TB, stdin string, args []string, stdout, stderr string)
 		runRegistry.addSecret(t, "standard input of "+cmd, stdin)
 	}
 	registerFound(t, "the output of "+cmd, stdout)
+	for _, m := range consoleCodeRE.FindAllStringSubmatch(stdout, -1) {
+		runRegistry.addSecret(t, "a console sign-in code in the output of "+cmd, m[1])
+	}
 	name := fmt.Sprintf("`%s` run by %s", cmd, t.Name())
 	runRegistry.addLog("the standard error of "+name, func() string { return stderr })
 	switch {
-	case cmd == "clients create", cmd == "clients rotate-secret", len(args) > 0 && args[0] == "token":
-		// Printing the secret (or token) once is these commands' job.
+	case cmd == "clients create", cmd == "clients rotate-secret", len(args) > 0 && (args[0] == "token" || args[0] == "console"):
+		// Printing the secret (token, sign-in link) once is these commands' job.
 	default:
 		runRegistry.addLog("the standard output of "+name, func() string { return stdout })
 	}

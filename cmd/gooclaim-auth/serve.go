@@ -56,6 +56,7 @@ type serveConfig struct {
 	shutdownDelay     durationValue
 	adminAudience     string
 	noAdminAPI        bool
+	noConsole         bool
 	allowHTTPJWKSURI  bool
 	allowPrivate      bool
 	env               string
@@ -180,7 +181,8 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.StringVar(&c.dpopNonce, "dpop-nonce", c.dpopNonce, "server nonces in DPoP proofs at the token endpoint (RFC 9449 §8): required (a proof made ahead of time is useless; every node of a fleet sharing the key-encryption key accepts the others' nonces) or off")
 	f.Var(&c.dpopProofMaxAge, "dpop-proof-max-age", "how old a DPoP proof's iat may be at the token endpoint (plus 5s of clock skew)")
 	f.StringVar(&c.adminAudience, "admin-audience", c.adminAudience, "audience (aud) the admin API requires of its Bearer tokens: one no other API accepts, never --audience")
-	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/)")
+	f.BoolVar(&c.noAdminAPI, "no-admin-api", false, "do not serve the admin API (/v1/admin/), nor the web console that uses it")
+	f.BoolVar(&c.noConsole, "no-console", false, "do not serve the admin web console (/console/) and its sign-in links")
 	f.BoolVar(&c.allowHTTPJWKSURI, "allow-http-jwks-uri", false, "let private_key_jwt clients register plain http jwks_uri values (development only; implied by an http:// issuer in development)")
 	f.BoolVar(&c.allowPrivate, "allow-private-addresses", false, "let the server fetch keys — clients' jwks_uri, trusted issuers' discovery documents and keys — from loopback, private, link-local and other special-purpose addresses (development only; implied in development when the issuer's host is a loopback address)")
 	f.StringVar(&c.configFile, "config-file", "", "configuration document of clients and trusted issuers (apiVersion "+authconfig.APIVersion+", as gooclaim-auth apply reads; a mounted ConfigMap, say) applied at start and whenever it changes; a bad file is refused whole and logged. Not --config, which holds these flags")
@@ -250,6 +252,7 @@ func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.L
 		Audience:      c.audience,
 		AdminAudience: c.adminAudience,
 		NoAdminAPI:    c.noAdminAPI,
+		NoConsole:     c.noConsole,
 		TokenTTL:      time.Duration(c.tokenTTL),
 		RateLimit:     auth.Rate(c.rateLimit),
 		IPRateLimit:   auth.Rate(c.ipRateLimit),
