@@ -153,9 +153,25 @@ func (b *browser) checkNoErrors(t *testing.T) {
 // do runs chromedp actions, failing the test with what on error.
 func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+	ctx, cancel := context.WithTimeout(b.ctx, stepLimit)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v\nthe page shows: %s", what, err, b.shows())
 	}
+}
+
+// stepLimit bounds one step of a browser test (a wait among them).
+const stepLimit = 10 * time.Second
+
+// shows is what the page shows, for a failure's message.
+func (b *browser) shows() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + '\n' + document.body.innerText.slice(0, 2000)`))
+	if err != nil {
+		return fmt.Sprintf("(unreadable: %v)", err)
+	}
+	return s
 }
 
 // eval evaluates a JavaScript expression in the page.
@@ -411,9 +427,8 @@ func (j *journey) signIn() {
 	if msg := br.text(t, `[data-testid="signin-message"]`); !strings.Contains(msg, want) || !strings.Contains(msg, "invalid_client") {
 		t.Errorf("a wrong secret shows %q, want the API's description %q and its code", msg, want)
 	}
+	// The form keeps the client ID and clears the secret after a refusal.
 	br.do(t, "sign in",
-		chromedp.Clear(chromedp.CSS(`[data-testid="signin-client-id"]`)),
-		chromedp.SendKeys(chromedp.CSS(`[data-testid="signin-client-id"]`), j.admin[0]),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="signin-client-secret"]`), j.admin[1]),
 		chromedp.Click(chromedp.CSS(`[data-testid="signin-submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sign-out"]`)),
