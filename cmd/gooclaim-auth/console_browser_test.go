@@ -5,8 +5,9 @@ package main
 // /usr/bin/chromium (or $GOOCLAIM_CHROMIUM): without it they are skipped,
 // unless $CI is set, where a missing browser fails them.
 //
-// With GOOCLAIM_CONSOLE_SCREENSHOTS=DIR they save a screenshot of every
-// page in DIR (for docs/console.md).
+// With GOOCLAIM_CONSOLE_SCREENSHOTS=DIR (relative: from the repository's
+// root) TestConsoleBrowser saves viewport screenshots of every
+// page in DIR, from its SQLite run (for docs/console.md).
 
 import (
 	"context"
@@ -624,15 +625,15 @@ func (j *journey) audit() {
 	type event struct {
 		Seq     string `json:"seq"`
 		Action  string `json:"action"`
-		Targets string `json:"target"`
+		Summary string `json:"summary"`
 	}
 	events := eval[[]event](t, br, `[...document.querySelectorAll('details.event')].map((d) => ({
-  seq: d.dataset.seq, action: d.querySelector('.badge').textContent, target: d.querySelector('summary').textContent }))`)
+  seq: d.dataset.seq, action: d.querySelector('.badge').textContent, summary: d.querySelector('summary').textContent }))`)
 	var actions []string
 	disableSeq := ""
 	for _, e := range events {
 		actions = append(actions, e.Action)
-		if !strings.Contains(e.Targets, id) {
+		if !strings.Contains(e.Summary, id) {
 			t.Errorf("the filtered audit shows an event of another target: %+v", e)
 		}
 		if e.Action == "client.disable" {
