@@ -32,9 +32,9 @@ export function render(ctx) {
 
   const listId = id('actions');
   const inputs = {
-    actor: h('input', { type: 'text', value: st.actor, placeholder: 'client:gooclaim_app_… or cli:alice', spellcheck: 'false' }),
-    action: h('input', { type: 'text', value: st.action, list: listId, placeholder: 'client.rotate_secret', spellcheck: 'false' }),
-    target_id: h('input', { type: 'text', value: st.target_id, placeholder: 'a client ID or key ID', spellcheck: 'false' }),
+    actor: h('input', { type: 'text', value: st.actor, 'data-testid': 'audit-actor', placeholder: 'client:gooclaim_app_… or cli:alice', spellcheck: 'false' }),
+    action: h('input', { type: 'text', value: st.action, 'data-testid': 'audit-action', list: listId, placeholder: 'client.rotate_secret', spellcheck: 'false' }),
+    target_id: h('input', { type: 'text', value: st.target_id, 'data-testid': 'audit-target', placeholder: 'a client ID or key ID', spellcheck: 'false' }),
     since: h('input', { type: 'datetime-local', value: st.since, step: '1' }),
     until: h('input', { type: 'datetime-local', value: st.until, step: '1' }),
   };
@@ -46,7 +46,7 @@ export function render(ctx) {
     field('Target', inputs.target_id),
     field('Since', inputs.since),
     field('Until', inputs.until),
-    h('div', { class: 'search-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Filter'), clearBtn));
+    h('div', { class: 'search-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'audit-filter' }, 'Filter'), clearBtn));
   const results = h('div', { class: 'results', 'aria-live': 'polite' });
   append(ctx.main, [
     h('div', { class: 'page-head' }, h('h1', null, 'Audit trail')),

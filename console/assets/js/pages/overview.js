@@ -9,7 +9,7 @@ const REFRESH_MS = 10000;
 export function render(ctx) {
   ctx.setTitle('Overview');
   const updated = h('span', { class: 'muted', role: 'status', 'aria-live': 'off', 'data-testid': 'stats-updated' });
-  const refreshBtn = h('button', { type: 'button', class: 'btn btn-small' }, 'Refresh now');
+  const refreshBtn = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'stats-refresh' }, 'Refresh now');
   const errSlot = h('div', { 'aria-live': 'polite' });
   const content = h('div', { class: 'overview', 'data-testid': 'overview' }, loading('Loading the statistics…'));
   append(ctx.main, [
