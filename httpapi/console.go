@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"path"
@@ -100,12 +101,7 @@ func loadConsoleFiles(fsys fs.FS) (map[string]*consoleFile, error) {
 		if err != nil {
 			return err
 		}
-		ct, ok := consoleTypes[strings.ToLower(path.Ext(p))]
-		if !ok {
-			ct = "application/octet-stream"
-		}
-		sum := sha256.Sum256(body)
-		files[p] = &consoleFile{name: p, body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		files[p] = newConsoleFile(p, body)
 		return nil
 	})
 	if err != nil {
@@ -121,7 +117,8 @@ func loadConsoleFiles(fsys fs.FS) (map[string]*consoleFile, error) {
 // a method pattern of its own only: a catch-all for it would conflict
 // with "GET /console/", so its 405s are answered by the others.
 func (s *Server) consoleRoutes(mux *http.ServeMux) {
-	files := s.Console.files
+	files := maps.Clone(s.Console.files)
+	files[ConsoleConfigFile] = s.Console.configFile()
 	notAllowed := consoleHeaders(methodNotAllowed("GET, HEAD"))
 	sessionNotAllowed := methodNotAllowed("POST")
 	mux.Handle("GET "+ConsolePath, consoleHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -141,6 +138,33 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+strings.TrimSuffix(ConsolePath, "/"), consoleHeaders(http.RedirectHandler(ConsolePath, http.StatusMovedPermanently)))
 	mux.Handle(strings.TrimSuffix(ConsolePath, "/"), notAllowed)
 	mux.HandleFunc("POST "+ConsoleSessionPath, s.handleConsoleSession)
+}
+
+// ConsoleConfigFile is the one console file made by the server rather
+// than embedded: what the page must know of this server's settings to
+// sign in — the admin audience (serve's --admin-audience) and scope. It
+// is the same for everyone and holds nothing secret.
+const ConsoleConfigFile = "config.json"
+
+// configFile is ConsoleConfigFile for c's settings.
+func (c *Console) configFile() *consoleFile {
+	body, _ := json.Marshal(struct {
+		AdminAudience string `json:"admin_audience"`
+		AdminScope    string `json:"admin_scope"`
+	}{c.AdminAudience, auth.ScopeAdmin}) // strings: cannot fail
+	return newConsoleFile(ConsoleConfigFile, body)
+}
+
+// newConsoleFile is a file ready to serve: its Content-Type by its
+// extension (application/octet-stream for an unknown one, which nosniff
+// keeps so) and an ETag of its content.
+func newConsoleFile(name string, body []byte) *consoleFile {
+	ct, ok := consoleTypes[strings.ToLower(path.Ext(name))]
+	if !ok {
+		ct = "application/octet-stream"
+	}
+	sum := sha256.Sum256(body)
+	return &consoleFile{name: name, body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
 }
 
 // consoleHeaders sets the headers of every console page and file.

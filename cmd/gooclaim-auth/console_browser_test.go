@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/console"
 )
 
@@ -301,9 +302,12 @@ func screenshotDir(t *testing.T) string {
 // refused in the API's words.
 func TestConsoleSignInWithCredentials(t *testing.T) {
 	chromiumPath(t)
-	ts := startTestServer(t, nil)
+	// A server with an admin audience of its own: the page learns it from
+	// /console/config.json, not from a constant.
+	const audience = "urn:example:ops-admin"
+	ts := startTestServer(t, nil, func(c *serveConfig) { c.adminAudience = audience })
 	requireConsole(t, ts)
-	adminID, adminSecret := ts.createClient("--name", "console admin", "--admin")
+	adminID, adminSecret := ts.createClient("--name", "console admin", "--scope", auth.ScopeAdmin, "--audience", audience)
 	hostile := `<img src=x onerror=alert(1)>`
 	otherID, _ := ts.createClient("--name", hostile, "--scope", "claims:read")
 	b := newBrowser(t)

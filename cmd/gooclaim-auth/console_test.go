@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/authtest"
 	"github.com/gooclaim/auth/console"
 )
@@ -188,6 +189,12 @@ func TestConsoleFiles(t *testing.T) {
 		t.Error("a console route does not serve index.html")
 	}
 	check(ts.do("GET", "/console/index.html", "", "", "If-None-Match", index.Header.Get("ETag")), http.StatusNotModified)
+	// The server's settings the page needs to sign in: its admin audience.
+	cfg := ts.do("GET", "/console/config.json", "", "")
+	check(cfg, http.StatusOK)
+	if want := `{"admin_audience":"` + auth.AdminAudience + `","admin_scope":"auth:admin"}`; string(cfg.body) != want || cfg.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("config.json: %q %s, want %s", cfg.Header.Get("Content-Type"), cfg.body, want)
+	}
 	check(ts.do("HEAD", "/console/", "", ""), http.StatusOK)
 	check(ts.do("POST", "/console/", "", ""), http.StatusMethodNotAllowed)
 

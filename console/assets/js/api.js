@@ -43,14 +43,29 @@ async function send(url, init) {
   return { res, body };
 }
 
+// serverConfig is what this server wants of an admin token — its admin
+// audience (serve's --admin-audience) and scope — read once from the
+// console's config.json, which the server writes for its own settings.
+let config = null;
+async function serverConfig() {
+  if (config) return config;
+  const { res, body } = await send('/console/config.json', { method: 'GET', headers: { Accept: 'application/json' } });
+  if (!res.ok || !body || typeof body.admin_audience !== 'string' || typeof body.admin_scope !== 'string') {
+    throw errorFrom(res, body);
+  }
+  config = body;
+  return config;
+}
+
 // signIn asks the token endpoint for an admin token (client_secret_post).
 export async function signIn(clientId, clientSecret) {
+  const { admin_audience: audience, admin_scope: scope } = await serverConfig();
   const form = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: clientId,
     client_secret: clientSecret,
-    scope: session.ADMIN_SCOPE,
-    audience: session.ADMIN_AUDIENCE,
+    scope,
+    audience,
   });
   const { res, body } = await send('/v1/auth/token', {
     method: 'POST',

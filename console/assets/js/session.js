@@ -8,9 +8,6 @@ let who = '';
 let timer = 0;
 const listeners = new Set();
 
-export const ADMIN_SCOPE = 'auth:admin';
-export const ADMIN_AUDIENCE = 'urn:gooclaim:auth:admin';
-
 // onChange(fn) calls fn(reason) when the session starts or ends; reason is
 // 'signed-in', 'signed-out' or 'expired'.
 export function onChange(fn) {
