@@ -526,7 +526,9 @@ func (f ClientFilter) matches(c *auth.Client) bool {
 }
 
 // FindClients returns a page of the clients f selects, in ID order, and the
-// cursor of the next page ("" when this is the last).
+// cursor of the next page ("" when this is the last). A search reads at
+// most MaxFindScan clients: past them the page ends where the reading
+// stopped, short or even empty, and the cursor goes on from there.
 func (s *Service) FindClients(ctx context.Context, f ClientFilter) (page []*auth.Client, next string, err error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -534,7 +536,7 @@ func (s *Service) FindClients(ctx context.Context, f ClientFilter) (page []*auth
 	}
 	limit = min(limit, 1000)
 	after := f.After
-	for {
+	for scanned := 0; ; {
 		batch, err := s.Store.ListClients(ctx, after, 500)
 		if err != nil {
 			return nil, "", err
@@ -552,8 +554,19 @@ func (s *Service) FindClients(ctx context.Context, f ClientFilter) (page []*auth
 			return page, "", nil
 		}
 		after = batch[len(batch)-1].ID
+		if scanned += len(batch); scanned >= MaxFindScan {
+			// A search that matches few of a million clients would read
+			// them all in one request: it stops here instead, and the
+			// cursor says where to go on (the page may be short, or empty).
+			return page, after, nil
+		}
 	}
 }
+
+// MaxFindScan bounds how many clients FindClients reads for one page of
+// a search, so that a page costs the same with a thousand clients or a
+// million; a variable so that tests can make it small.
+var MaxFindScan = 20_000
 
 // RotateKeys adds a new signing key that signs after publishAhead (the
 // policy's default when negative).

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -138,5 +139,49 @@ func TestJWKSURIAddressPolicy(t *testing.T) {
 	svc.AllowHTTPJWKSURI = true
 	if _, err := svc.UpdateClient(ctx, c.ID, admin.ClientUpdate{JWKSURI: &plain}); err != nil {
 		t.Errorf("http loopback jwks_uri with both allowed: %v", err)
+	}
+}
+
+// TestFindClientsBoundedScan: a search reads a bounded number of clients
+// per page, however many there are; its cursor goes on where it stopped,
+// and following it finds every match.
+func TestFindClientsBoundedScan(t *testing.T) {
+	svc := newService(t)
+	defer func(n int) { admin.MaxFindScan = n }(admin.MaxFindScan)
+	admin.MaxFindScan = 500
+	var cs []*auth.Client
+	for i := range 1200 {
+		name := "filler"
+		if i == 1100 || i == 3 {
+			name = "needle"
+		}
+		cs = append(cs, &auth.Client{ID: fmt.Sprintf("c%05d", i), Name: name, Secrets: []auth.Secret{{ID: "s", Hash: "sha256:x"}}})
+	}
+	if err := svc.Store.(interface {
+		CreateClients(context.Context, []*auth.Client) error
+	}).CreateClients(t.Context(), cs); err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	pages := 0
+	for after := ""; ; pages++ {
+		page, next, err := svc.FindClients(t.Context(), admin.ClientFilter{Name: "needle", After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page {
+			found = append(found, c.ID)
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if strings.Join(found, ",") != "c00003,c01100" || pages != 2 {
+		t.Errorf("found %v in %d pages; want c00003 and c01100, over 3 pages of at most 500 clients read", found, pages+1)
+	}
+	// Without a filter a page is a page: nothing is read in vain.
+	if page, next, _ := svc.FindClients(t.Context(), admin.ClientFilter{Limit: 10}); len(page) != 10 || next != "c00009" {
+		t.Errorf("unfiltered page: %d clients, next %q", len(page), next)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
 	"github.com/gooclaim/auth/authtest"
 	"github.com/gooclaim/auth/credential"
 	"github.com/gooclaim/auth/inmem"
@@ -332,5 +333,31 @@ func TestReplicaKeepsClients(t *testing.T) {
 	}
 	if r.Lookup("cl_nobody") != nil || r.Lookup("") != nil {
 		t.Fatal("Lookup found a client that is not held")
+	}
+}
+
+// BenchmarkConsoleClientPages is a page of the admin API's client list
+// (the console's Clients page) over a replica of a million clients: the
+// first page, a page deep in the list, and a search that matches nothing,
+// which reads admin.MaxFindScan clients and stops.
+func BenchmarkConsoleClientPages(b *testing.B) {
+	const n = 1_000_000
+	store := newMemStore(n)
+	svc := &admin.Service{Store: loaded(b, store)}
+	for _, c := range []struct {
+		name string
+		f    admin.ClientFilter
+	}{
+		{"first", admin.ClientFilter{Limit: 50}},
+		{"deep", admin.ClientFilter{Limit: 50, After: store.clients[n*3/4].ID}},
+		{"search-no-match", admin.ClientFilter{Limit: 50, Name: "no such name"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := svc.FindClients(b.Context(), c.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

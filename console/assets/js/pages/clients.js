@@ -112,6 +112,10 @@ function renderResults(st, view, reload) {
     if (view.notFound) frag.append(empty('No client with this ID.', h('p', { class: 'muted' }, view.notFound.description)));
     else if (!filtered && st.page === 0) {
       frag.append(empty('No clients yet — create one.', h('p', null, h('a', { href: '#/clients/new', class: 'btn btn-primary' }, 'Create a client'))));
+    } else if (view.next) {
+      // The server reads a bounded stretch of clients per page (a search
+      // over a million clients would otherwise read them all at once).
+      frag.append(empty('No match in this stretch of clients yet — “Next →” searches further.'));
     } else if (st.page > 0) frag.append(empty('No more clients.'));
     else frag.append(empty('No client matches this search.'));
   } else {
