@@ -259,7 +259,9 @@ func (s *Server) handleConsoleSession(w http.ResponseWriter, r *http.Request) {
 		TokenType   string `json:"token_type"`
 		ExpiresIn   int64  `json:"expires_in"`
 		Page        string `json:"page"`
-	}{tok.AccessToken, tok.TokenType, tok.ExpiresIn, code.Page})
+		ClientID    string `json:"client_id"`
+		CreatedBy   string `json:"created_by"`
+	}{tok.AccessToken, tok.TokenType, tok.ExpiresIn, code.Page, console.ClientID, code.CreatedBy})
 }
 
 // refuseConsoleSession answers a valid code for which no token could be

@@ -469,6 +469,9 @@ func (j *journey) oneTimeLink() {
 	if href := eval[string](t, br, `location.href`); strings.Contains(href, "code=") || href != a.url+"/console/#/clients" {
 		t.Errorf("after the link, the address bar shows %s: want %s/console/#/clients, the code gone", href, a.url)
 	}
+	if who := br.text(t, `[data-testid="signed-in-as"]`); !strings.Contains(who, "cli:") || !strings.Contains(who, "sign-in link") {
+		t.Errorf("after the link, the header says %q: want who made the link (cli:…)", who)
+	}
 
 	again := strings.Replace(link, a.url, b.url, 1)
 	fresh := br.freshContext(t)

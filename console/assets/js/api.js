@@ -90,7 +90,9 @@ export async function exchangeCode(code) {
   });
   if (!res.ok) throw errorFrom(res, body);
   if (!body || typeof body.access_token !== 'string') throw new ApiError(res.status, '', 'The server answered without an access token.');
-  session.start(body.access_token, body.expires_in, '');
+  // Who is signed in: the link's maker, through the console's client.
+  const who = typeof body.created_by === 'string' && body.created_by ? `${body.created_by} (sign-in link)` : '';
+  session.start(body.access_token, body.expires_in, who);
   return typeof body.page === 'string' ? body.page : '';
 }
 
