@@ -224,7 +224,7 @@ func (ps *problems) err() error {
 	if len(ps.list) == 0 {
 		return nil
 	}
-	return &authconfig.Error{Problems: ps.list}
+	return authconfig.NewError(ps.list)
 }
 
 // plan compares doc with the store and builds the batch that would make

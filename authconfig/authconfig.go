@@ -3,6 +3,7 @@ package authconfig
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gooclaim/auth"
@@ -142,6 +143,23 @@ func (p Problem) String() string {
 // is fixed in one round, not one problem at a time.
 type Error struct {
 	Problems []Problem
+}
+
+// MaxProblems bounds the problems an Error lists: a file with thousands
+// (a generated one gone wrong) is told of its first ones and how many
+// more, not answered with megabytes of them.
+const MaxProblems = 100
+
+// NewError is an Error of problems in the order of their lines, at most
+// MaxProblems of them and then one saying how many more there are.
+func NewError(problems []Problem) *Error {
+	ps := slices.Clone(problems)
+	slices.SortStableFunc(ps, func(a, b Problem) int { return a.Line - b.Line })
+	if n := len(ps) - MaxProblems; n > 0 {
+		ps = append(ps[:MaxProblems:MaxProblems], Problem{File: ps[0].File, Line: ps[MaxProblems].Line,
+			Message: fmt.Sprintf("and %d more problem(s) after this line, not listed: fix these first", n)})
+	}
+	return &Error{Problems: ps}
 }
 
 // Error lists the problems, one per line.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -47,11 +46,8 @@ func (p *parser) problemAt(line int, object, field, format string, args ...any) 
 	p.problems = append(p.problems, Problem{File: p.file, Line: line, Object: object, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-// err is the problems as an *Error, in the order of their lines.
-func (p *parser) err() error {
-	slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
-	return &Error{Problems: p.problems}
-}
+// err is the problems as an *Error.
+func (p *parser) err() error { return NewError(p.problems) }
 
 // decode returns the root node of the only document in data, nil after a
 // problem. Anchors and aliases are refused before anything is read, so

@@ -288,3 +288,22 @@ func TestSecretSourceIsZero(t *testing.T) {
 		t.Error("IsZero is true only for the zero value")
 	}
 }
+
+// TestProblemsAreBounded: a file with thousands of problems is told of the
+// first MaxProblems and how many more, in the order of their lines.
+func TestProblemsAreBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: gooclaim.com/auth/v1\nkind: AuthConfig\nclients:\n")
+	for range 5000 {
+		b.WriteString("  - {client_id: same, name: n}\n")
+	}
+	_, err := Parse("big.yaml", []byte(b.String()))
+	e, ok := err.(*Error)
+	if !ok || len(e.Problems) != MaxProblems+1 {
+		t.Fatalf("%d problems (%T); want %d and a summary", len(e.Problems), err, MaxProblems+1)
+	}
+	last := e.Problems[MaxProblems]
+	if !strings.Contains(last.Message, "and 4899 more problem(s)") || last.Line < e.Problems[MaxProblems-1].Line {
+		t.Errorf("the summary: %+v", last)
+	}
+}

@@ -256,7 +256,7 @@ func remoteApply(ctx context.Context, e *env, f *applyFlags, name string, data [
 		secrets[c.Client.ID] = s
 	}
 	if len(problems) > 0 {
-		return nil, nil, &authconfig.Error{Problems: problems}
+		return nil, nil, authconfig.NewError(problems)
 	}
 	hc, err := f.remote.httpClient(ctx, e)
 	if err != nil {
