@@ -56,6 +56,9 @@ const (
 	ActionIssuerCreate       = "issuer.create"
 	ActionIssuerUpdate       = "issuer.update"
 	ActionIssuerDelete       = "issuer.delete"
+	// ActionQuotaExceeded is a client's first breach of a quota in a
+	// window (actor "system"), recorded by the server with RecordEvent.
+	ActionQuotaExceeded = "client.quota_exceeded"
 )
 
 // Audit says who is making a change and why; stores read it from the
@@ -111,6 +114,10 @@ type AuditQuery struct {
 type AuditLog interface {
 	// AuditEvents returns the events q selects, in Seq order.
 	AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+	// RecordEvent appends e, an event that goes with no change the store
+	// makes (such as ActionQuotaExceeded, a client's quota breach noticed
+	// by the server), at the store's time; e's Seq and At are ignored.
+	RecordEvent(ctx context.Context, e AuditEvent) error
 }
 
 // NormalizedLimit is q.Limit with its default and bound applied.
@@ -144,6 +151,8 @@ type auditClient struct {
 	Audiences           []string          `json:"audiences"`
 	TokenTTL            string            `json:"token_ttl,omitempty"`
 	RateLimit           string            `json:"rate_limit,omitempty"`
+	Quotas              []string          `json:"quotas,omitempty"`
+	QuotaMode           string            `json:"quota_mode,omitempty"`
 	Disabled            bool              `json:"disabled"`
 	AuthMethods         []string          `json:"auth_methods,omitempty"`
 	JWKS                json.RawMessage   `json:"jwks,omitempty"`
@@ -183,6 +192,7 @@ func AuditClientView(c *Client) json.RawMessage {
 		RequireDPoP: c.RequireDPoP, RequireCertBound: c.RequireCertificateBoundTokens,
 		TLSSubjectDN: c.TLSClientAuth.SubjectDN, TLSSANDNS: c.TLSClientAuth.SANDNS, TLSSANURI: c.TLSClientAuth.SANURI,
 		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail, ManagedBy: c.ManagedBy,
+		Quotas: FormatQuotas(c.Quotas), QuotaMode: c.QuotaMode,
 	}
 	for _, f := range c.Federated {
 		v.Federated = append(v.Federated, f.String())

@@ -30,6 +30,13 @@ type Client struct {
 	TokenTTL time.Duration
 	// RateLimit overrides the server's per-client rate limit when non-zero.
 	RateLimit Rate
+	// Quotas bound the tokens issued to the client per fixed UTC window
+	// (per hour, per day: ParseQuota), at most one per window length;
+	// empty means the server's default quotas, if any.
+	Quotas []Rate
+	// QuotaMode is QuotaEnforce (refuse past a quota) or QuotaWarn (issue,
+	// and log, count and audit the breach).
+	QuotaMode string
 	// Disabled clients cannot obtain tokens; they are kept for audit and re-enabling.
 	Disabled bool
 	// Secrets are the hashes of the client's live secrets (at most two during a rotation).
@@ -127,6 +134,7 @@ func (c *Client) Clone() *Client {
 	d.Federated = slices.Clone(c.Federated)
 	d.ExchangeAudiences = slices.Clone(c.ExchangeAudiences)
 	d.Metadata = maps.Clone(c.Metadata)
+	d.Quotas = slices.Clone(c.Quotas)
 	return &d
 }
 

@@ -63,6 +63,11 @@ type ClientSpec struct {
 	Audiences []string
 	TokenTTL  time.Duration
 	RateLimit auth.Rate
+	// Quotas bound the tokens issued per fixed UTC window (auth.ParseQuota);
+	// empty means the server's default quotas. QuotaMode is auth.QuotaEnforce
+	// or auth.QuotaWarn.
+	Quotas    []auth.Rate
+	QuotaMode string
 	// Secret is empty for a generated secret; set it to import an existing one
 	// (it is then hashed with argon2id, as it may be weak).
 	Secret string
@@ -119,6 +124,8 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 		Audiences:   dedupe(spec.Audiences),
 		TokenTTL:    spec.TokenTTL,
 		RateLimit:   spec.RateLimit,
+		Quotas:      spec.Quotas,
+		QuotaMode:   spec.QuotaMode,
 		JWKS:        spec.JWKS,
 		JWKSURI:     spec.JWKSURI,
 		AuthMethods: dedupe(spec.AuthMethods),
@@ -173,6 +180,7 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 func (s *Service) checkClient(c *auth.Client) []string {
 	p := checkSettings(c.Name, c.Scopes, c.Audiences, c.TokenTTL, c.RateLimit)
 	p = append(p, checkMetadata(c.Metadata)...)
+	p = append(p, checkQuotas(c)...)
 	p = append(p, checkFederated(c)...)
 	if len(c.JWKS) > 0 && c.JWKSURI != "" {
 		p = append(p, "keys: register a JWK Set or a jwks_uri, not both")
@@ -212,6 +220,26 @@ func (s *Service) checkClient(c *auth.Client) []string {
 	return p
 }
 
+// maxQuotas bounds a client's quotas: one per window length is all that
+// makes sense (an hour and a day, say), and each costs a counter per token.
+const maxQuotas = 4
+
+// checkQuotas checks a client's quotas (windows that divide a day, one
+// per window, at most maxQuotas) and its quota mode.
+func checkQuotas(c *auth.Client) []string {
+	var p []string
+	if len(c.Quotas) > maxQuotas {
+		p = append(p, fmt.Sprintf("quotas: at most %d (one per window, such as 1000/1h and 10000/1d), not %d", maxQuotas, len(c.Quotas)))
+	}
+	if _, err := auth.ParseQuotas(auth.FormatQuotas(c.Quotas)); err != nil {
+		p = append(p, err.Error())
+	}
+	if _, err := auth.CheckQuotaMode(c.QuotaMode); err != nil || c.QuotaMode == "enforce" {
+		p = append(p, fmt.Sprintf("quota mode %q: want \"\" (enforce) or %q", c.QuotaMode, auth.QuotaWarn))
+	}
+	return p
+}
+
 // Limits on metadata.
 const (
 	maxMetadataEntries = 32
@@ -242,6 +270,10 @@ type ClientUpdate struct {
 	Audiences *[]string
 	TokenTTL  *time.Duration
 	RateLimit *auth.Rate
+	// Quotas replaces the quotas (empty: none, the server's default
+	// applies); QuotaMode sets the mode.
+	Quotas    *[]auth.Rate
+	QuotaMode *string
 	Disabled  *bool
 	// JWKS and JWKSURI replace the registered keys; set one to empty to
 	// remove it.
@@ -294,6 +326,15 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 		}
 		if u.RateLimit != nil {
 			c.RateLimit = *u.RateLimit
+		}
+		if u.Quotas != nil {
+			c.Quotas = slices.Clone(*u.Quotas)
+			if len(c.Quotas) == 0 {
+				c.Quotas = nil
+			}
+		}
+		if u.QuotaMode != nil {
+			c.QuotaMode = *u.QuotaMode
 		}
 		if u.Disabled != nil {
 			if *u.Disabled && !c.Disabled {
@@ -379,7 +420,7 @@ func (u ClientUpdate) IsEmpty() bool { return u.Disabled == nil && u.onlyDisable
 // audit trail then names as disable or enable.
 func (u ClientUpdate) onlyDisabled() bool {
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
-		u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
+		u.Quotas == nil && u.QuotaMode == nil && u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
 		len(u.MetadataSet) == 0 && len(u.MetadataUnset) == 0 &&
 		u.Federated == nil && len(u.FederatedAdd) == 0 && len(u.FederatedRemove) == 0 && u.ExchangeAudiences == nil &&
 		u.RequireDPoP == nil && u.RequireCertificateBoundTokens == nil && u.TLSClientAuth == nil

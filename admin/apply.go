@@ -504,6 +504,9 @@ func normalizedClient(c *auth.Client) *auth.Client {
 	if len(n.JWKS) == 0 {
 		n.JWKS = nil
 	}
+	if len(n.Quotas) == 0 {
+		n.Quotas = nil
+	}
 	n.Secrets = nil
 	return n
 }
@@ -522,6 +525,7 @@ func copySettings(dst, src *auth.Client) {
 	dst.Disabled, dst.AuthMethods, dst.JWKS, dst.JWKSURI, dst.Metadata = src.Disabled, src.AuthMethods, src.JWKS, src.JWKSURI, src.Metadata
 	dst.Federated, dst.ExchangeAudiences = src.Federated, src.ExchangeAudiences
 	dst.RequireDPoP, dst.RequireCertificateBoundTokens, dst.TLSClientAuth = src.RequireDPoP, src.RequireCertificateBoundTokens, src.TLSClientAuth
+	dst.Quotas, dst.QuotaMode = src.Quotas, src.QuotaMode
 }
 
 // field is one setting with the file's name, its value as a plan shows it.
@@ -543,6 +547,8 @@ func clientFields(c *auth.Client) []field {
 		{"audiences", list(c.Audiences)},
 		{"token_ttl", duration(c.TokenTTL)},
 		{"rate_limit", str(c.RateLimit.String())},
+		{"quotas", list(auth.FormatQuotas(c.Quotas))},
+		{"quota_mode", str(c.QuotaMode)},
 		{"auth_methods", list(c.AuthMethods)},
 		{"jwks", jsonValue(c.JWKS)},
 		{"jwks_uri", str(c.JWKSURI)},

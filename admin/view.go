@@ -26,7 +26,11 @@ type ClientView struct {
 	Audiences   []string `json:"audiences"`
 	TokenTTL    string   `json:"token_ttl,omitempty"`  // "15m"; absent: the server's default
 	RateLimit   string   `json:"rate_limit,omitempty"` // "100/1m"; absent: the server's default
-	Disabled    bool     `json:"disabled"`
+	// Quotas are the client's token quotas ("10000/1d"), empty for the
+	// server's default; QuotaMode is "enforce" or "warn".
+	Quotas    []string `json:"quotas"`
+	QuotaMode string   `json:"quota_mode"`
+	Disabled  bool     `json:"disabled"`
 	// AuthMethods is the configured list, empty for the default (every
 	// method the client's credentials allow); AllowedAuthMethods is what
 	// the client may use now, either way.
@@ -59,6 +63,14 @@ type ClientView struct {
 	UpdatedAt              time.Time    `json:"updated_at"`
 }
 
+// QuotaModeName is how a quota mode is shown: "enforce" or "warn".
+func QuotaModeName(m string) string {
+	if m == auth.QuotaEnforce {
+		return "enforce"
+	}
+	return m
+}
+
 // FederatedView is one federated identity of a client.
 type FederatedView struct {
 	Issuer  string `json:"issuer"` // the trusted issuer's name
@@ -80,6 +92,7 @@ func View(c *auth.Client) ClientView {
 		Disabled: c.Disabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Secrets: []SecretView{},
 		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
 		Metadata: c.Metadata, Federated: []FederatedView{}, ExchangeAudiences: nonNil(c.ExchangeAudiences),
+		Quotas: nonNil(auth.FormatQuotas(c.Quotas)), QuotaMode: QuotaModeName(c.QuotaMode),
 
 		DPoPBoundAccessTokens:                 c.RequireDPoP,
 		TLSClientCertificateBoundAccessTokens: c.RequireCertificateBoundTokens,

@@ -31,6 +31,8 @@
 //	    audiences: [https://api.gooclaim.com]   # the first is the default
 //	    token_ttl: 15m                 # a duration; absent or 0: the server's default
 //	    rate_limit: 100/1m             # LIMIT/WINDOW; absent: the server's default
+//	    quotas: [1000/1h, 10000/1d]    # tokens per fixed UTC window; absent: the server's default
+//	    quota_mode: warn               # enforce (the default) or warn
 //	    auth_methods: [client_secret_basic]     # absent: every method its credentials allow
 //	    jwks: {keys: [...]}            # or jwks_uri: URL (private_key_jwt)
 //	    metadata: {owner: claims-team} # names to values; a number or boolean is taken as written

@@ -66,7 +66,8 @@ func settingsOf(c *auth.Client) *auth.Client {
 	d := &auth.Client{ID: c.ID, Name: c.Name, Scopes: c.Scopes, Audiences: c.Audiences, TokenTTL: c.TokenTTL, RateLimit: c.RateLimit,
 		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKS: compactJSON(c.JWKS), JWKSURI: c.JWKSURI, Metadata: c.Metadata,
 		Federated: c.Federated, ExchangeAudiences: c.ExchangeAudiences, RequireDPoP: c.RequireDPoP,
-		RequireCertificateBoundTokens: c.RequireCertificateBoundTokens, TLSClientAuth: c.TLSClientAuth}
+		RequireCertificateBoundTokens: c.RequireCertificateBoundTokens, TLSClientAuth: c.TLSClientAuth,
+		Quotas: c.Quotas, QuotaMode: c.QuotaMode}
 	return d
 }
 

@@ -69,7 +69,8 @@ func TestParseFull(t *testing.T) {
 		{Client: &auth.Client{ID: "mtls-dns", AuthMethods: []string{"tls_client_auth"}, TLSClientAuth: auth.TLSClientAuth{SANDNS: "ledger.gooclaim.internal"}}, Line: 77},
 		{Client: &auth.Client{ID: "mtls-uri", TLSClientAuth: auth.TLSClientAuth{SANURI: "spiffe://gooclaim.com/ledger"}}, Line: 81},
 		{Client: &auth.Client{ID: "mtls-ip", TLSClientAuth: auth.TLSClientAuth{SANIP: "2001:db8::7"}}, Line: 84},
-		{Client: &auth.Client{ID: "mtls-email", JWKSURI: "https://ledger.gooclaim.com/jwks.json", TLSClientAuth: auth.TLSClientAuth{SANEmail: "ledger@gooclaim.com"}},
+		{Client: &auth.Client{ID: "mtls-email", JWKSURI: "https://ledger.gooclaim.com/jwks.json", TLSClientAuth: auth.TLSClientAuth{SANEmail: "ledger@gooclaim.com"},
+			Quotas: []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}}, QuotaMode: auth.QuotaWarn},
 			Secret: SecretSource{Generate: true}, Line: 87},
 	}
 	if len(d.Issuers) != len(wantIssuers) || len(d.Clients) != len(wantClients) {

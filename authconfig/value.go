@@ -119,6 +119,27 @@ func (v value) rate() auth.Rate {
 	return r
 }
 
+// quotas reads a list of token quotas, TOKENS/WINDOW with a window that
+// divides a day (auth.ParseQuotas). Null and [] are nil.
+func (v value) quotas() []auth.Rate {
+	list := v.strings()
+	qs, err := auth.ParseQuotas(list)
+	if err != nil && len(list) > 0 {
+		v.problem(v.node, "%v", err)
+	}
+	return qs
+}
+
+// quotaMode reads enforce or warn (auth.CheckQuotaMode); enforce is "".
+func (v value) quotaMode() string {
+	s := v.str()
+	m, err := auth.CheckQuotaMode(s)
+	if err != nil {
+		v.problem(v.node, "%v", err)
+	}
+	return m
+}
+
 // metadata reads a mapping of names to values; a value that YAML reads as
 // a number or a boolean is taken as written (version: 1.10 is "1.10").
 // Null and {} are nil.

@@ -69,6 +69,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"AuditQuery", testAuditQuery, false},
 		{"AuditLimit", testAuditLimit, false},
 		{"AuditConcurrentUpdates", testAuditConcurrentUpdates, true},
+		{"RecordEvent", testRecordEvent, false},
 		{"IssuerRoundTrip", testIssuerRoundTrip, false},
 		{"IssuerConflicts", testIssuerConflicts, false},
 		{"MissingIssuer", testMissingIssuer, false},
@@ -125,6 +126,8 @@ func fullClient(id string) *auth.Client {
 		TLSClientAuth:                 auth.TLSClientAuth{SubjectDN: "CN=" + id + ",OU=Billing,O=Gooclaim\\, Inc.,C=DE"},
 		TokensRevokedBefore:           someTime(4),
 		ManagedBy:                     auth.ManagedByApply,
+		Quotas:                        []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}},
+		QuotaMode:                     auth.QuotaWarn,
 		Secrets: []auth.Secret{
 			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
 			{ID: "s2", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: someTime(2)},
@@ -166,6 +169,9 @@ func checkClient(t *testing.T, got, want *auth.Client) {
 	if got.RequireDPoP != want.RequireDPoP || got.RequireCertificateBoundTokens != want.RequireCertificateBoundTokens || got.TLSClientAuth != want.TLSClientAuth {
 		t.Errorf("client %q: RequireDPoP, RequireCertificateBoundTokens, TLSClientAuth = %v, %v, %+v; want %v, %v, %+v", id,
 			got.RequireDPoP, got.RequireCertificateBoundTokens, got.TLSClientAuth, want.RequireDPoP, want.RequireCertificateBoundTokens, want.TLSClientAuth)
+	}
+	if !slices.Equal(got.Quotas, want.Quotas) || got.QuotaMode != want.QuotaMode {
+		t.Errorf("client %q: Quotas, QuotaMode = %v, %q; want %v, %q", id, got.Quotas, got.QuotaMode, want.Quotas, want.QuotaMode)
 	}
 	checkTime(t, fmt.Sprintf("client %q: TokensRevokedBefore", id), got.TokensRevokedBefore, want.TokensRevokedBefore)
 	checkTime(t, fmt.Sprintf("client %q: CreatedAt", id), got.CreatedAt, want.CreatedAt)

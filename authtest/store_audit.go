@@ -294,3 +294,37 @@ func testAuditWrites(t *testing.T, s auth.Store) {
 		t.Errorf("%d audit events in all; want 10", len(all))
 	}
 }
+
+// testRecordEvent checks RecordEvent: an event without a change (a quota
+// breach) is numbered and timed like the others, read back as written,
+// and changes nothing else (no change-feed entry).
+func testRecordEvent(t *testing.T, s auth.Store) {
+	ctx := t.Context()
+	if err := s.CreateClient(ctx, &auth.Client{ID: "quota"}); err != nil {
+		t.Fatal(err)
+	}
+	before := auditEvents(t, s, auth.AuditQuery{})
+	latest, err := s.LatestChange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := json.RawMessage(`{"quota":"5/1h","used":6,"mode":"warn"}`)
+	e := auth.AuditEvent{Actor: "system", Action: auth.ActionQuotaExceeded, TargetKind: "client", TargetID: "quota", RemoteAddr: "node-1", After: after}
+	if err := s.RecordEvent(ctx, e); err != nil {
+		t.Fatalf("RecordEvent: %v", err)
+	}
+	got := auditEvents(t, s, auth.AuditQuery{After: before[len(before)-1].Seq})
+	if len(got) != 1 {
+		t.Fatalf("after RecordEvent: %d new events%s; want 1", len(got), formatEvents(got))
+	}
+	checkEvent(t, "RecordEvent", got[0], wantEvent{actor: "system", action: auth.ActionQuotaExceeded, kind: "client", id: "quota", remote: "node-1", before: json.RawMessage("null"), after: after})
+	if got[0].At.IsZero() {
+		t.Errorf("RecordEvent: the event has no time")
+	}
+	if l, err := s.LatestChange(ctx); err != nil || l != latest {
+		t.Errorf("LatestChange after RecordEvent = %v, %v; want %v: an event is not a change", l, err, latest)
+	}
+	if err := s.RecordEvent(ctx, auth.AuditEvent{TargetID: "quota"}); auth.ErrorCode(err) != auth.EINVALID {
+		t.Errorf("RecordEvent without an actor or action = %v; want EINVALID", err)
+	}
+}

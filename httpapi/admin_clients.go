@@ -122,6 +122,8 @@ type createRequest struct {
 	Audiences    []string          `json:"audiences"`
 	TokenTTL     string            `json:"token_ttl"`
 	RateLimit    string            `json:"rate_limit"`
+	Quotas       []string          `json:"quotas"`
+	QuotaMode    string            `json:"quota_mode"`
 	AuthMethods  []string          `json:"auth_methods"`
 	JWKS         json.RawMessage   `json:"jwks"`
 	JWKSURI      string            `json:"jwks_uri"`
@@ -188,6 +190,10 @@ func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if spec.Quotas, spec.QuotaMode, err = parseQuotaFields(req.Quotas, req.QuotaMode); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if spec.JWKS, err = jwksField(req.JWKS); err != nil {
 		a.fail(w, r, err)
 		return
@@ -231,6 +237,8 @@ type updateRequest struct {
 	Audiences   *[]string          `json:"audiences"`
 	TokenTTL    *string            `json:"token_ttl"`
 	RateLimit   *string            `json:"rate_limit"`
+	Quotas      *[]string          `json:"quotas"` // [] removes them
+	QuotaMode   *string            `json:"quota_mode"`
 	AuthMethods *[]string          `json:"auth_methods"`
 	JWKS        json.RawMessage    `json:"jwks"` // absent: nil; null: "null"
 	JWKSURI     *string            `json:"jwks_uri"`
@@ -249,7 +257,7 @@ type updateRequest struct {
 func (u *updateRequest) empty() bool {
 	_, tls := u.tlsClientAuthFields.value()
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
-		u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
+		u.Quotas == nil && u.QuotaMode == nil && u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
 		u.Federated == nil && u.ExchangeAudiences == nil &&
 		u.DPoPBoundAccessTokens == nil && u.TLSClientCertificateBoundAccessTokens == nil && !tls
 }
@@ -294,6 +302,27 @@ func (a *Admin) updateClient(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		u.RateLimit = &rate
+	}
+	if req.Quotas != nil || req.QuotaMode != nil {
+		var list []string
+		mode := ""
+		if req.Quotas != nil {
+			list = *req.Quotas
+		}
+		if req.QuotaMode != nil {
+			mode = *req.QuotaMode
+		}
+		qs, m, err := parseQuotaFields(list, mode)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if req.Quotas != nil {
+			u.Quotas = &qs
+		}
+		if req.QuotaMode != nil {
+			u.QuotaMode = &m
+		}
 	}
 	if req.JWKS != nil {
 		jwks, err := jwksField(req.JWKS)
@@ -419,6 +448,21 @@ func parseRateField(s string) (auth.Rate, error) {
 		return auth.Rate{}, badRequest("rate_limit: %v; \"\" or \"0\" means the server's default", err)
 	}
 	return rate, nil
+}
+
+// parseQuotaFields reads the quotas and quota_mode fields: a list of
+// "N/WINDOW" (a window that divides a day) and "enforce" or "warn" ("" is
+// enforce).
+func parseQuotaFields(list []string, mode string) ([]auth.Rate, string, error) {
+	qs, err := auth.ParseQuotas(list)
+	if err != nil {
+		return nil, "", badRequest("quotas: %v", err)
+	}
+	m, err := auth.CheckQuotaMode(mode)
+	if err != nil {
+		return nil, "", badRequest("quota_mode: %v", err)
+	}
+	return qs, m, nil
 }
 
 // jwksField reads the jwks field: a JSON object, or null for none.

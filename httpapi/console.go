@@ -247,7 +247,7 @@ func (s *Server) handleConsoleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := s.Issuer.Lookup(&auth.TokenRequest{ClientID: console.ClientID})
-	tok, err := s.Issuer.IssueAuthenticated(c, auth.TokenRequest{ClientID: console.ClientID, Scope: auth.ScopeAdmin, Audience: s.Console.AdminAudience})
+	tok, err := s.Issuer.IssueAuthenticated(r.Context(), c, auth.TokenRequest{ClientID: console.ClientID, Scope: auth.ScopeAdmin, Audience: s.Console.AdminAudience})
 	if err != nil {
 		s.refuseConsoleSession(w, r, code, err)
 		return

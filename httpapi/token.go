@@ -138,6 +138,10 @@ func (s *Server) tokenError(w http.ResponseWriter, err error, usedBasic bool) {
 		// RFC 6749 §5.2: a client that tried the Authorization header gets a challenge.
 		w.Header().Set("WWW-Authenticate", `Basic realm="gooclaim", charset="UTF-8"`)
 	}
+	if q, ok := errors.AsType[*issuer.QuotaError](err); ok {
+		// RFC 9110 §10.2.3: the quota renews when its window ends.
+		w.Header().Set("Retry-After", strconv.FormatInt(max(1, seconds(q.Renews.Sub(s.Clock.Now()))), 10))
+	}
 	var deliberate *auth.OAuthError
 	if status >= 500 && !errors.As(err, &deliberate) {
 		// A deliberate answer (such as "too many imported-secret checks

@@ -217,9 +217,9 @@ func (t *table) encode(c *auth.Client) []byte {
 		e = appendStr(e, f.Issuer)
 		e = appendStr(e, f.Subject)
 	}
-	// Sender-constrained tokens and declarative configuration: a flags
-	// byte, then the five tls_client_auth strings and ManagedBy only when
-	// set, so that a client with none costs one byte (a million of them are
+	// Sender-constrained tokens, declarative configuration and quotas: a
+	// flags byte, then the five tls_client_auth strings, ManagedBy and the
+	// quotas only when set, so that a client with none costs one byte (a million of them are
 	// loaded).
 	var flags byte
 	if c.RequireDPoP {
@@ -238,6 +238,12 @@ func (t *table) encode(c *auth.Client) []byte {
 	default:
 		flags |= flagManagedBy
 	}
+	if len(c.Quotas) > 0 {
+		flags |= flagQuotas
+	}
+	if c.QuotaMode == auth.QuotaWarn {
+		flags |= flagQuotaWarn
+	}
 	e = append(e, flags)
 	if flags&flagTLSClientAuth != 0 {
 		a := &c.TLSClientAuth
@@ -249,6 +255,13 @@ func (t *table) encode(c *auth.Client) []byte {
 	}
 	if flags&flagManagedBy != 0 {
 		e = appendStr(e, c.ManagedBy)
+	}
+	if flags&flagQuotas != 0 {
+		e = binary.AppendUvarint(e, uint64(len(c.Quotas)))
+		for _, q := range c.Quotas {
+			e = binary.AppendVarint(e, int64(q.Limit))
+			e = binary.AppendVarint(e, int64(q.Window))
+		}
 	}
 	rec := binary.AppendUvarint(make([]byte, 0, len(e)+binary.MaxVarintLen32), uint64(len(e)))
 	return append(rec, e...)
@@ -323,6 +336,16 @@ func (t *table) decode(r ref) *auth.Client {
 	case flags&flagManagedBy != 0:
 		c.ManagedBy = d.str()
 	}
+	if flags&flagQuotas != 0 {
+		c.Quotas = make([]auth.Rate, d.uvarint())
+		for i := range c.Quotas {
+			c.Quotas[i].Limit = int(d.varint())
+			c.Quotas[i].Window = time.Duration(d.varint())
+		}
+	}
+	if flags&flagQuotaWarn != 0 {
+		c.QuotaMode = auth.QuotaWarn
+	}
 	return c
 }
 
@@ -333,6 +356,8 @@ const (
 	flagTLSClientAuth // the five TLSClientAuth strings follow
 	flagManagedBy     // ManagedBy follows (after the TLSClientAuth strings)
 	flagManagedByApply
+	flagQuotas    // the quotas follow (after ManagedBy): a count, then each limit and window
+	flagQuotaWarn // QuotaMode is auth.QuotaWarn; no string, like flagManagedByApply
 )
 
 func appendStr(e []byte, s string) []byte {

@@ -262,6 +262,8 @@ func TestTableSenderConstrained(t *testing.T) {
 		{ID: "managed", ManagedBy: auth.ManagedByApply},
 		{ID: "managed-dn", ManagedBy: auth.ManagedByApply, TLSClientAuth: auth.TLSClientAuth{SubjectDN: "CN=svc"}},
 		{ID: "managed-other", ManagedBy: "another-tool", TLSClientAuth: auth.TLSClientAuth{SANDNS: "svc.example.com"}},
+		{ID: "quota", Quotas: []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}}},
+		{ID: "quota-warn", Quotas: []auth.Rate{{Limit: 5, Window: time.Hour}}, QuotaMode: auth.QuotaWarn, ManagedBy: "another-tool"},
 	}
 	for _, c := range cases {
 		tb.put(c)
@@ -274,6 +276,9 @@ func TestTableSenderConstrained(t *testing.T) {
 	without := len(tb.encode(&auth.Client{ID: "x"}))
 	if managed := len(tb.encode(&auth.Client{ID: "x", ManagedBy: auth.ManagedByApply})); managed != without {
 		t.Errorf("a client managed by apply takes %d bytes, %d without: the flag alone should say it", managed, without)
+	}
+	if warn := len(tb.encode(&auth.Client{ID: "x", QuotaMode: auth.QuotaWarn})); warn != without {
+		t.Errorf("a client in quota warn mode takes %d bytes, %d without: the flag alone should say it", warn, without)
 	}
 	with := len(tb.encode(&auth.Client{ID: "x", RequireDPoP: true, RequireCertificateBoundTokens: true}))
 	if with != without {

@@ -68,7 +68,7 @@ func (i *Issuer) exchangeFederated(ctx context.Context, req auth.TokenRequest, c
 			return nil, &failure{errSubjectTokenRefused, fmt.Sprintf("%s: the authenticated client %q is not %q, bound to the subject_token", reasonClientMismatch, caller.ID, bound.ID)}
 		}
 	}
-	tok, err := i.issueFor(bound, req)
+	tok, err := i.issueFor(ctx, bound, req)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +124,9 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	exp := min(now.Add(i.tokenTTL(actor)).Unix(), tc.Expiry)
 	if exp <= now.Unix() {
 		return nil, &failure{errSubjectTokenRefused, "subject_expired: the subject_token expires within the second"}
+	}
+	if err := i.chargeQuota(ctx, actor, now); err != nil {
+		return nil, err
 	}
 	tok, err := i.sign(now, scope, &auth.Claims{
 		Subject:  tc.Subject,

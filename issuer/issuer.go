@@ -30,6 +30,15 @@ type Config struct {
 	TokenTTL time.Duration
 	// RateLimit is the default per-client_id limit. Default 60/1m.
 	RateLimit auth.Rate
+	// DefaultQuotas are the token quotas of the clients that set none
+	// (auth.ParseQuota); empty means none.
+	DefaultQuotas []auth.Rate
+	// Quotas counts the tokens of clients with quotas (inmem.QuotaCounter
+	// per node, redis.QuotaCounter fleet-wide); required when any client
+	// or DefaultQuotas has a quota.
+	Quotas auth.QuotaCounter
+	// QuotaObserver hears of quota use and breaches; nil hears nothing.
+	QuotaObserver QuotaObserver
 	// IPRateLimit limits requests that name no client_id, per remote address. Default 60/1m.
 	IPRateLimit auth.Rate
 	// ClientAssertions checks private_key_jwt client assertions; nil
@@ -240,7 +249,7 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 	if err != nil {
 		return nil, err
 	}
-	return i.issueFor(c, req)
+	return i.issueFor(ctx, c, req)
 }
 
 // IssueAuthenticated issues client c a token for req's scope and
@@ -248,11 +257,12 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 // by other means that the request comes from c (the console's sign-in
 // links, whose codes the server verifies). A disabled client gets none;
 // the token is checked like any other wherever it is shown.
-func (i *Issuer) IssueAuthenticated(c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
+// The token counts against the client's quotas like any other.
+func (i *Issuer) IssueAuthenticated(ctx context.Context, c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
 	if c == nil || c.Disabled {
 		return nil, errAuthFailed
 	}
-	return i.issueFor(c, req)
+	return i.issueFor(ctx, c, req)
 }
 
 // certificateMethod is how a request with a client certificate and no
@@ -304,8 +314,9 @@ func certificateBinding(c *auth.Client, req *auth.TokenRequest) (*auth.Confirmat
 }
 
 // issueFor issues client c its own access token, as the client credentials
-// grant does: the requested scope and audience if it may have them.
-func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
+// grant does: the requested scope and audience if it may have them, within
+// its quotas.
+func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
 	now := i.clock.Now()
 	scope, err := grantScope(c, req.Scope)
 	if err != nil {
@@ -317,6 +328,9 @@ func (i *Issuer) issueFor(c *auth.Client, req auth.TokenRequest) (*auth.Token, e
 	}
 	cnf, err := confirmation(c, req)
 	if err != nil {
+		return nil, err
+	}
+	if err := i.chargeQuota(ctx, c, now); err != nil {
 		return nil, err
 	}
 	ttl := i.tokenTTL(c)

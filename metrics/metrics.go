@@ -12,7 +12,9 @@
 // Every label takes its values from a fixed set, resolved when the metrics
 // are created: a client_id, a jti or a path never becomes a label, so the
 // number of series does not grow with the number of clients, and
-// observing a request allocates nothing.
+// observing a request allocates nothing. The one exception is
+// gooclaim_quota_usage_ratio, whose client_id label holds at most the
+// QuotaNearest clients nearest their quotas.
 package metrics
 
 import (
@@ -57,6 +59,7 @@ type Metrics struct {
 	federated     *prometheus.CounterVec // issuer, outcome
 	decisions     [numDecisions]prometheus.Counter
 	store         [numStoreOps]storeOpMetrics
+	quota         quotaMetrics
 
 	redisOnce sync.Once
 	redis     *redisMetrics
@@ -87,6 +90,7 @@ func New(info BuildInfo) *Metrics {
 	m.initHTTP()
 	m.initStore()
 	m.initLimiter()
+	m.initQuota()
 	m.handler = promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry:          reg,
 		EnableOpenMetrics: true,

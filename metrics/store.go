@@ -29,6 +29,7 @@ const (
 	opTokenRevoked
 	opPruneRevocations
 	opAuditEvents
+	opRecordEvent
 	opCreateIssuer
 	opTrustedIssuer
 	opListIssuers
@@ -45,7 +46,7 @@ const (
 var StoreOperations = [numStoreOps]string{
 	"create_client", "client", "list_clients", "update_client", "delete_client", "count_clients",
 	"keys", "update_keys", "latest_change", "changes",
-	"revoke_token", "token_revoked", "prune_revocations", "audit_events",
+	"revoke_token", "token_revoked", "prune_revocations", "audit_events", "record_event",
 	"create_issuer", "trusted_issuer", "list_issuers", "update_issuer", "delete_issuer",
 	"apply_batch", "migrate", "watch_changes",
 }
@@ -246,6 +247,11 @@ func (s *store) PruneRevocations(ctx context.Context, before time.Time) (_ int, 
 func (s *store) AuditEvents(ctx context.Context, q auth.AuditQuery) (_ []auth.AuditEvent, err error) {
 	defer s.observe(opAuditEvents, time.Now(), &err, nil)
 	return s.next.AuditEvents(ctx, q)
+}
+
+func (s *store) RecordEvent(ctx context.Context, e auth.AuditEvent) (err error) {
+	defer s.observe(opRecordEvent, time.Now(), &err, nil)
+	return s.next.RecordEvent(ctx, e)
 }
 
 func (s *store) CreateIssuer(ctx context.Context, t *auth.TrustedIssuer) (err error) {

@@ -69,6 +69,10 @@ type Config struct {
 	// IPRateLimit limits the requests that name no client_id, per remote
 	// address. Default issuer.DefaultRate.
 	IPRateLimit auth.Rate
+	// DefaultQuotas are the token quotas of the clients that set none
+	// (auth.ParseQuota: windows that divide a day), counted fleet-wide in
+	// Redis when RedisURL is set, else per node. Empty means none.
+	DefaultQuotas []auth.Rate
 	// KeyPolicy is the signing keys' algorithm and lifecycle; its zero
 	// fields take issuer's defaults.
 	KeyPolicy issuer.KeyPolicy
@@ -249,6 +253,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxHeaderBytes < 0 {
 		p = append(p, fmt.Sprintf("MaxHeaderBytes %d is negative", c.MaxHeaderBytes))
+	}
+	if _, err := auth.ParseQuotas(auth.FormatQuotas(c.DefaultQuotas)); err != nil {
+		p = append(p, "DefaultQuotas: "+err.Error())
 	}
 	if len(p) > 0 {
 		return c, errors.New("server: invalid Config: " + strings.Join(p, "; "))

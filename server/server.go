@@ -56,6 +56,7 @@ type Server struct {
 	limiter   *inmem.Limiter
 	redis     *redis.Limiter // nil without Redis
 	redisCl   goredis.UniversalClient
+	quotas    *quotaWatch
 	replay    auth.ReplayCache // of private_key_jwt assertions and DPoP proofs
 	stats     *metrics.Metrics // Config.Metrics, or the server's own: the admin console's figures
 	node      string           // this node's name in the figures
@@ -186,12 +187,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("private_key_jwt: %w", err)
 	}
+	quotas := s.quotaCounter() // before the Config, which reads s.quotas
 	icfg := issuer.Config{
 		Issuer:           s.issuerURL,
 		Audience:         c.Audience,
 		TokenTTL:         c.TokenTTL,
 		RateLimit:        c.RateLimit,
 		IPRateLimit:      c.IPRateLimit,
+		DefaultQuotas:    c.DefaultQuotas,
+		Quotas:           quotas,
+		QuotaObserver:    s.quotas,
 		Revocations:      s.data,
 		ClientAssertions: assertions,
 	}
@@ -309,6 +314,17 @@ func (s *Server) limiters() (auth.Limiter, auth.ReplayCache, error) {
 	return limiter, replay, nil
 }
 
+// quotaCounter makes the token quotas' counter — in Redis when the fleet
+// shares one, so that the fleet issues exactly the quota, else per node —
+// and the watch that logs, counts and audits their breaches.
+func (s *Server) quotaCounter() auth.QuotaCounter {
+	s.quotas = &quotaWatch{logger: s.logger, store: s.data, metrics: s.stats, node: s.node, clock: s.clock, usage: make(map[quotaUse]quotaRatio)}
+	if s.redisCl != nil {
+		return redis.NewQuotaCounter(s.redisCl, redis.QuotaCounterOptions{Prefix: s.cfg.RedisPrefix + "quota:"})
+	}
+	return inmem.NewQuotaCounter()
+}
+
 // handler is the public listener's handler: the HTTP API and, unless
 // turned off, the admin API, whose writes go through the replica so that
 // they are in force on this node when the answer is sent.
@@ -372,6 +388,7 @@ func (s *Server) run(ctx context.Context) {
 	s.background.Go(func() { s.maintainKeys(bg) })
 	s.SampleStats(ctx) // the counters' starting values, and this node in the fleet's figures at once
 	s.background.Go(func() { s.runStats(bg) })
+	s.background.Go(func() { s.quotas.run(bg) })
 	if s.cfgFile != nil {
 		s.background.Go(func() { s.watchConfigFile(bg, s.cfgFile) })
 	}

@@ -39,6 +39,35 @@ type policyFlags struct {
 	requireCertBound bool
 	tls              auth.TLSClientAuth
 	noTLS            bool // update only
+
+	// Token quotas.
+	quotas    []string // N/WINDOW
+	noQuota   bool     // update only
+	quotaMode string
+}
+
+// addQuotas adds the flags of token quotas.
+func (p *policyFlags) addQuotas(f *pflag.FlagSet, update bool) {
+	what := "repeatable (default: the server's --default-quota, if any)"
+	if update {
+		what = `repeatable, replaces the list; "none" removes them (as --no-quota does)`
+		f.BoolVar(&p.noQuota, "no-quota", false, "remove the client's token quotas: the server's --default-quota, if any, applies")
+	}
+	f.StringArrayVar(&p.quotas, "quota", nil, "token quota TOKENS/WINDOW: at most TOKENS tokens issued per fixed UTC window (10000/1d, 1000/1h; the window must divide a day); "+what)
+	f.StringVar(&p.quotaMode, "quota-mode", "", "enforce (refuse tokens past a quota, the default) or warn (issue them, and log, count and audit the first breach per window)")
+}
+
+// parseQuotaFlags reads --quota and --quota-mode.
+func (p *policyFlags) parseQuotaFlags() ([]auth.Rate, string, error) {
+	qs, err := auth.ParseQuotas(p.quotas)
+	if err != nil {
+		return nil, "", fmt.Errorf("--quota: %w", err)
+	}
+	m, err := auth.CheckQuotaMode(p.quotaMode)
+	if err != nil {
+		return nil, "", fmt.Errorf("--quota-mode: %w", err)
+	}
+	return qs, m, nil
 }
 
 const authMethodsHelp = "client_secret_basic, client_secret_post, private_key_jwt, federated_jwt, tls_client_auth or self_signed_tls_client_auth"
@@ -93,6 +122,7 @@ func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 		f.StringArrayVar(&p.exchangeAuds, "exchange-audience", nil, "audience the client may obtain by token exchange (RFC 8693), acting for the subject of a token of this server; repeatable")
 	}
 	p.addSenderConstrained(f, update)
+	p.addQuotas(f, update)
 	f.BoolVar(&p.allowHTTP, "allow-http-jwks-uri", false, "accept a plain http --jwks-uri (development only: keys fetched over http can be substituted)")
 	f.BoolVar(&p.allowPrivate, "allow-private-addresses", false, "accept a --jwks-uri on localhost or a loopback, private, link-local or other special-purpose IP address (development only; the server fetches from such an address only with its own --allow-private-addresses or a loopback issuer)")
 }
@@ -275,8 +305,23 @@ func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, sco
 	case policy.noTLS:
 		u.TLSClientAuth, changed = &auth.TLSClientAuth{}, true
 	}
+	qs, mode, err := policy.parseQuotaFlags()
+	if err != nil {
+		return u, err
+	}
+	switch {
+	case f.Changed("quota") && policy.noQuota:
+		return u, fmt.Errorf("--quota and --no-quota: give one (--quota replaces the list)")
+	case f.Changed("quota"):
+		u.Quotas, changed = &qs, true
+	case policy.noQuota:
+		u.Quotas, changed = &[]auth.Rate{}, true
+	}
+	if f.Changed("quota-mode") {
+		u.QuotaMode, changed = &mode, true
+	}
 	if !changed {
-		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience, --require-dpop, --require-certificate-bound-tokens, --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email, --no-tls-client-auth")
+		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --quota, --no-quota, --quota-mode, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience, --require-dpop, --require-certificate-bound-tokens, --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email, --no-tls-client-auth")
 	}
 	return u, nil
 }

@@ -144,6 +144,10 @@ holds the secret; the field is absent when the client has no secret.`,
 			spec.Scopes = splitScopes(scopes)
 			spec.TokenTTL = time.Duration(ttl)
 			spec.RateLimit = auth.Rate(rate)
+			var err error
+			if spec.Quotas, spec.QuotaMode, err = policy.parseQuotaFlags(); err != nil {
+				return err
+			}
 			if secretStdin && policy.jwksFile == "-" {
 				return fmt.Errorf("--secret-stdin and --jwks-file - both read standard input: put the JWK Set in a file")
 			}

@@ -503,6 +503,8 @@ func (j *journey) createClient() {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="client-name"]`)),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-name"]`), "partner portal"),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-scopes"]`), "claims:read claims:write"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-quotas"]`), "1000/1h 10000/1d"),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="client-quota-mode"]`), "warn"),
 	)
 	br.screenshot(t, j.shots, "client-new")
 	br.do(t, "create",
@@ -520,6 +522,9 @@ func (j *journey) createClient() {
 	br.screenshot(t, j.shots, "client-secret")
 
 	b.waitForClient(id, true)
+	if c := b.srv.Replica().Lookup(id); auth.FormatQuotas(c.Quotas) == nil || strings.Join(auth.FormatQuotas(c.Quotas), " ") != "1000/1h 10000/1d" || c.QuotaMode != auth.QuotaWarn {
+		t.Errorf("the client created in the console has quotas %v, mode %q; want 1000/1h 10000/1d, warn", c.Quotas, c.QuotaMode)
+	}
 	if tok := b.tokenFor(id, secret); tok == "" {
 		t.Fatal("no token with the secret shown")
 	}

@@ -105,3 +105,20 @@ func (p *prefixesValue) Set(s string) error {
 	*p = append(*p, list...)
 	return nil
 }
+
+// quotasValue is a pflag.Value for token quotas, "10000/1d": repeatable,
+// and a value may list several separated by commas (as an environment
+// variable or a configuration file gives them).
+type quotasValue []auth.Rate
+
+func (q *quotasValue) String() string { return strings.Join(auth.FormatQuotas(*q), ",") }
+func (q *quotasValue) Type() string   { return "quota" }
+func (q *quotasValue) Set(s string) error {
+	list := append(auth.FormatQuotas(*q), strings.Split(s, ",")...)
+	qs, err := auth.ParseQuotas(list)
+	if err != nil {
+		return err
+	}
+	*q = qs
+	return nil
+}

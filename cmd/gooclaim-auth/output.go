@@ -107,6 +107,11 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 	fmt.Fprintf(tw, "Audiences:\t%s\n", orDefault(strings.Join(v.Audiences, " "), "(server default)"))
 	fmt.Fprintf(tw, "Token TTL:\t%s\n", orDefault(v.TokenTTL, "(server default)"))
 	fmt.Fprintf(tw, "Rate limit:\t%s\n", orDefault(v.RateLimit, "(server default)"))
+	if len(v.Quotas) > 0 {
+		fmt.Fprintf(tw, "Token quotas:\t%s (%s)\n", strings.Join(v.Quotas, " "), v.QuotaMode)
+	} else {
+		fmt.Fprintf(tw, "Token quotas:\t(server default, %s)\n", v.QuotaMode)
+	}
 	if len(v.AuthMethods) > 0 {
 		fmt.Fprintf(tw, "Auth methods:\t%s\n", strings.Join(v.AuthMethods, " "))
 	} else {

@@ -37,6 +37,7 @@ type serveConfig struct {
 	tokenTTL          durationValue
 	rateLimit         rateValue
 	ipRateLimit       rateValue
+	defaultQuotas     quotasValue
 	publishAhead      durationValue
 	rotationPeriod    durationValue
 	keyCheckInterval  durationValue
@@ -164,6 +165,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.Var(&c.tokenTTL, "token-ttl", "default access token lifetime (clients may override; at most 24h)")
 	f.Var(&c.rateLimit, "rate-limit", "token requests allowed per client_id in any rolling window, LIMIT/WINDOW")
 	f.Var(&c.ipRateLimit, "ip-rate-limit", "token requests without a client_id allowed per remote address, LIMIT/WINDOW")
+	f.Var(&c.defaultQuotas, "default-quota", "token quota TOKENS/WINDOW of the clients that set none: tokens issued per fixed UTC window (10000/1d, 1000/1h; the window must divide a day), fleet-wide with --redis-url; repeatable (default: none)")
 	f.Var(&c.publishAhead, "key-publish-ahead", "how long a new key is published in the JWKS before it signs")
 	f.Var(&c.rotationPeriod, "key-rotation-period", "how long a key signs before the next one takes over (e.g. 90d)")
 	f.Var(&c.keyCheckInterval, "key-check-interval", "how often the server checks whether a key rotation is due")
@@ -256,6 +258,7 @@ func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.L
 		TokenTTL:      time.Duration(c.tokenTTL),
 		RateLimit:     auth.Rate(c.rateLimit),
 		IPRateLimit:   auth.Rate(c.ipRateLimit),
+		DefaultQuotas: c.defaultQuotas,
 		KeyPolicy: issuer.KeyPolicy{
 			Algorithm:      c.signingAlg,
 			PublishAhead:   time.Duration(c.publishAhead),

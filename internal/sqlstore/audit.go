@@ -102,3 +102,15 @@ func rawJSON(s sql.NullString) json.RawMessage {
 	}
 	return json.RawMessage(s.String)
 }
+
+// RecordEvent appends e, an event that goes with no change (a quota
+// breach), through write like every event, so that it is numbered and
+// timed like the others.
+func (s *Store) RecordEvent(ctx context.Context, e auth.AuditEvent) error {
+	if e.Actor == "" || e.Action == "" {
+		return auth.Errorf(auth.EINVALID, "record an audit event: the actor and the action are required")
+	}
+	return s.write(ctx, "record audit event "+e.Action, func(conn, time.Time) ([]record, error) {
+		return []record{{event: e}}, nil
+	})
+}

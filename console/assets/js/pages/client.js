@@ -134,6 +134,9 @@ function renderClient(c, { flash, say, showSecret, redraw, navigate }) {
     ['Audiences', list(c.audiences, 'the server’s default')],
     ['Token lifetime', c.token_ttl || h('span', { class: 'muted' }, 'the server’s default')],
     ['Rate limit', c.rate_limit || h('span', { class: 'muted' }, 'the server’s default')],
+    ['Token quotas', [
+      c.quotas && c.quotas.length ? c.quotas.join(', ') : h('span', { class: 'muted' }, 'the server’s default, if any'),
+      ' — ', c.quota_mode === 'warn' ? 'warn only (issued past the quota, breach audited)' : 'enforced (refused past the quota)']],
     ['Auth methods (configured)', list(c.auth_methods, secretMethod)],
     ['Auth methods (allowed now)', list(c.allowed_auth_methods, 'none')],
     ['JWKS URI', c.jwks_uri ? mono(c.jwks_uri) : null],
@@ -267,6 +270,10 @@ function clientForm(c, { create }) {
   f.audiences = textarea((c.audiences || []).join('\n'), 2, { placeholder: 'https://api.example.com' });
   f.token_ttl = h('input', { type: 'text', value: c.token_ttl || '', placeholder: 'server default', spellcheck: 'false' });
   f.rate_limit = h('input', { type: 'text', value: c.rate_limit || '', placeholder: 'server default, e.g. 600/1m', spellcheck: 'false' });
+  f.quotas = h('input', { type: 'text', value: (c.quotas || []).join(' '), placeholder: 'server default, e.g. 1000/1h 10000/1d', spellcheck: 'false', 'data-testid': 'client-quotas' });
+  f.quota_mode = h('select', { 'data-testid': 'client-quota-mode' },
+    [['enforce', 'Enforce: refuse tokens past a quota'], ['warn', 'Warn: issue them, audit the first breach']]
+      .map(([v, label]) => h('option', { value: v, selected: (c.quota_mode || 'enforce') === v }, label)));
   f.metadata = textarea(Object.entries(c.metadata || {}).map(([k, v]) => `${k}=${v}`).join('\n'), 3, { placeholder: 'owner=partners-team\ncontact=partners@example.com' });
   const methodBoxes = AUTH_METHODS.map(([m, label]) => checkbox(label, { value: m, checked: (c.auth_methods || []).includes(m) }));
   f.jwks = textarea(c.jwks ? JSON.stringify(c.jwks, null, 2) : '', 4, { placeholder: '{"keys": [ … ]}', class: 'mono' });
@@ -295,6 +302,8 @@ function clientForm(c, { create }) {
       field('Audiences', f.audiences, 'One per line; the first is the default. Empty: the server’s audience.'),
       field('Token lifetime', f.token_ttl, 'Such as 15m (10s to 24h). Empty: the server’s default.'),
       field('Rate limit', f.rate_limit, 'LIMIT/WINDOW such as 600/1m. Empty: the server’s default.'),
+      field('Token quotas', f.quotas, 'TOKENS/WINDOW per fixed UTC window, such as 1000/1h 10000/1d (the window divides a day). Empty: the server’s default.'),
+      field('Quota mode', f.quota_mode),
       field('Exchange audiences', f.exchange_audiences, 'Audiences it may obtain by token exchange (RFC 8693), one per line.')),
     fieldset('Authentication',
       h('fieldset', { class: 'checks' }, h('legend', null, 'Auth methods'),
@@ -315,6 +324,8 @@ function clientForm(c, { create }) {
       audiences: splitList(f.audiences.value),
       token_ttl: f.token_ttl.value.trim(),
       rate_limit: f.rate_limit.value.trim(),
+      quotas: splitList(f.quotas.value),
+      quota_mode: f.quota_mode.value,
       metadata: parseMetadata(f.metadata.value),
       auth_methods: methodBoxes.filter((b) => b.input.checked).map((b) => b.input.value),
       jwks: parseJWKS(f.jwks.value),
@@ -367,6 +378,8 @@ function patchBody(c, v) {
     audiences: c.audiences || [],
     token_ttl: c.token_ttl || '',
     rate_limit: c.rate_limit || '',
+    quotas: c.quotas || [],
+    quota_mode: c.quota_mode || 'enforce',
     metadata: c.metadata || {},
     auth_methods: c.auth_methods || [],
     jwks: c.jwks || null,

@@ -1,0 +1,5 @@
+-- Token quotas per client (issue 19): quotas is a JSON list of "N/WINDOW"
+-- strings ("10000/1d"), [] for none (the server's default quotas apply);
+-- quota_mode is '' (enforce) or 'warn'.
+ALTER TABLE clients ADD COLUMN quotas TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE clients ADD COLUMN quota_mode TEXT NOT NULL DEFAULT '';
