@@ -37,6 +37,13 @@ type Client struct {
 	// QuotaMode is QuotaEnforce (refuse past a quota) or QuotaWarn (issue,
 	// and log, count and audit the breach).
 	QuotaMode string
+	// Claims are CEL expressions by claim name (package policy) whose
+	// values the client's tokens carry, over the server's default claims;
+	// nil for none.
+	Claims map[string]string
+	// Condition is a CEL expression that must be true for the client to
+	// obtain a token; empty for none.
+	Condition string
 	// Disabled clients cannot obtain tokens; they are kept for audit and re-enabling.
 	Disabled bool
 	// Secrets are the hashes of the client's live secrets (at most two during a rotation).
@@ -135,6 +142,7 @@ func (c *Client) Clone() *Client {
 	d.ExchangeAudiences = slices.Clone(c.ExchangeAudiences)
 	d.Metadata = maps.Clone(c.Metadata)
 	d.Quotas = slices.Clone(c.Quotas)
+	d.Claims = maps.Clone(c.Claims)
 	return &d
 }
 

@@ -105,6 +105,11 @@ type Claims struct {
 	// Act names the client acting for Subject in a token obtained by
 	// delegation (RFC 8693 §4.1); nil otherwise.
 	Act *Actor `json:"act,omitempty"`
+	// Extra are further claims, already encoded as JSON object members
+	// each preceded by a comma (`,"tenant":"acme"`): the values of the
+	// client's claim expressions. Nil for the clients without any, which
+	// then pay nothing for them.
+	Extra []byte `json:"-"`
 }
 
 // Actor is an "act" claim (RFC 8693 §4.1): who acts, and, nested, who

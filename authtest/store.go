@@ -128,6 +128,8 @@ func fullClient(id string) *auth.Client {
 		ManagedBy:                     auth.ManagedByApply,
 		Quotas:                        []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}},
 		QuotaMode:                     auth.QuotaWarn,
+		Claims:                        map[string]string{"tenant": "client.metadata.tenant", "env": `has(client.metadata.env) ? client.metadata.env : null`},
+		Condition:                     `ip_in(request.remote_ip, ["10.0.0.0/8", "2001:db8::/32"])`,
 		Secrets: []auth.Secret{
 			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
 			{ID: "s2", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: someTime(2)},
@@ -172,6 +174,9 @@ func checkClient(t *testing.T, got, want *auth.Client) {
 	}
 	if !slices.Equal(got.Quotas, want.Quotas) || got.QuotaMode != want.QuotaMode {
 		t.Errorf("client %q: Quotas, QuotaMode = %v, %q; want %v, %q", id, got.Quotas, got.QuotaMode, want.Quotas, want.QuotaMode)
+	}
+	if !maps.Equal(got.Claims, want.Claims) || got.Condition != want.Condition {
+		t.Errorf("client %q: Claims, Condition = %v, %q; want %v, %q", id, got.Claims, got.Condition, want.Claims, want.Condition)
 	}
 	checkTime(t, fmt.Sprintf("client %q: TokensRevokedBefore", id), got.TokensRevokedBefore, want.TokensRevokedBefore)
 	checkTime(t, fmt.Sprintf("client %q: CreatedAt", id), got.CreatedAt, want.CreatedAt)

@@ -3,6 +3,7 @@ package inmem
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"time"
 	"unsafe"
@@ -244,6 +245,9 @@ func (t *table) encode(c *auth.Client) []byte {
 	if c.QuotaMode == auth.QuotaWarn {
 		flags |= flagQuotaWarn
 	}
+	if len(c.Claims) > 0 || c.Condition != "" {
+		flags |= flagExpressions
+	}
 	e = append(e, flags)
 	if flags&flagTLSClientAuth != 0 {
 		a := &c.TLSClientAuth
@@ -262,6 +266,14 @@ func (t *table) encode(c *auth.Client) []byte {
 			e = binary.AppendVarint(e, int64(q.Limit))
 			e = binary.AppendVarint(e, int64(q.Window))
 		}
+	}
+	if flags&flagExpressions != 0 {
+		e = binary.AppendUvarint(e, uint64(len(c.Claims)))
+		for _, name := range slices.Sorted(maps.Keys(c.Claims)) {
+			e = appendStr(e, name)
+			e = appendStr(e, c.Claims[name])
+		}
+		e = appendStr(e, c.Condition)
 	}
 	rec := binary.AppendUvarint(make([]byte, 0, len(e)+binary.MaxVarintLen32), uint64(len(e)))
 	return append(rec, e...)
@@ -346,6 +358,16 @@ func (t *table) decode(r ref) *auth.Client {
 	if flags&flagQuotaWarn != 0 {
 		c.QuotaMode = auth.QuotaWarn
 	}
+	if flags&flagExpressions != 0 {
+		if n := d.uvarint(); n > 0 {
+			c.Claims = make(map[string]string, n)
+			for range n {
+				name := d.str()
+				c.Claims[name] = d.str()
+			}
+		}
+		c.Condition = d.str()
+	}
 	return c
 }
 
@@ -358,6 +380,9 @@ const (
 	flagManagedByApply
 	flagQuotas    // the quotas follow (after ManagedBy): a count, then each limit and window
 	flagQuotaWarn // QuotaMode is auth.QuotaWarn; no string, like flagManagedByApply
+	// flagExpressions: the claim expressions follow (after the quotas): a
+	// count, then each name and expression; then the condition.
+	flagExpressions
 )
 
 func appendStr(e []byte, s string) []byte {

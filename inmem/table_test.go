@@ -264,6 +264,9 @@ func TestTableSenderConstrained(t *testing.T) {
 		{ID: "managed-other", ManagedBy: "another-tool", TLSClientAuth: auth.TLSClientAuth{SANDNS: "svc.example.com"}},
 		{ID: "quota", Quotas: []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}}},
 		{ID: "quota-warn", Quotas: []auth.Rate{{Limit: 5, Window: time.Hour}}, QuotaMode: auth.QuotaWarn, ManagedBy: "another-tool"},
+		{ID: "claims", Claims: map[string]string{"tenant": "client.metadata.tenant", "env": `"prod"`}},
+		{ID: "condition", Condition: `ip_in(request.remote_ip, ["10.0.0.0/8"])`, Quotas: []auth.Rate{{Limit: 5, Window: time.Hour}}},
+		{ID: "both", Claims: map[string]string{"t": "1"}, Condition: "true", QuotaMode: auth.QuotaWarn},
 	}
 	for _, c := range cases {
 		tb.put(c)

@@ -45,6 +45,7 @@ func appendClaims(dst []byte, c *auth.Claims) []byte {
 		dst = append(dst, `,"act":`...)
 		dst = appendActor(dst, c.Act)
 	}
+	dst = append(dst, c.Extra...)
 	return append(dst, '}')
 }
 

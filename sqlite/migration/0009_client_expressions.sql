@@ -1,0 +1,6 @@
+-- Claims and conditions in CEL per client (issue 19): claims is a JSON
+-- object of claim name to expression, {} for none (the server's default
+-- claims still apply); condition is the expression that must be true for a
+-- token, '' for none.
+ALTER TABLE clients ADD COLUMN claims TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE clients ADD COLUMN condition TEXT NOT NULL DEFAULT '';
