@@ -125,6 +125,11 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	if exp <= now.Unix() {
 		return nil, &failure{errSubjectTokenRefused, "subject_expired: the subject_token expires within the second"}
 	}
+	// The actor's expressions apply: the token is issued to it (client_id).
+	extra, err := i.applyPolicy(actor, &req, scope, aud, now)
+	if err != nil {
+		return nil, err
+	}
 	if err := i.chargeQuota(ctx, actor, now); err != nil {
 		return nil, err
 	}
@@ -138,6 +143,7 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 
 		ClientIncarnation: actor.Incarnation,
 		Cnf:               cnf,
+		Extra:             extra,
 	})
 	if err != nil {
 		return nil, err

@@ -39,6 +39,11 @@ type Config struct {
 	Quotas auth.QuotaCounter
 	// QuotaObserver hears of quota use and breaches; nil hears nothing.
 	QuotaObserver QuotaObserver
+	// DefaultClaims are claim expressions in CEL (package policy) applied
+	// to every client's tokens; a client's own claim of the same name wins.
+	// Check them with policy.CheckClaims first: one that fails to compile
+	// fails every token request.
+	DefaultClaims map[string]string
 	// IPRateLimit limits requests that name no client_id, per remote address. Default 60/1m.
 	IPRateLimit auth.Rate
 	// ClientAssertions checks private_key_jwt client assertions; nil
@@ -125,6 +130,7 @@ type Issuer struct {
 	verifier *credential.Verifier
 	limiter  auth.Limiter
 	clock    auth.Clock
+	policies *policies
 }
 
 // New returns an Issuer. clock may be nil for the system clock.
@@ -132,7 +138,8 @@ func New(cfg Config, clients ClientLookup, keys *KeyRing, limiter auth.Limiter, 
 	if clock == nil {
 		clock = auth.SystemClock{}
 	}
-	return &Issuer{cfg: cfg.withDefaults(), clients: clients, keys: keys, verifier: credential.NewVerifier(cfg.MaxSlowSecretChecks), limiter: limiter, clock: clock}
+	return &Issuer{cfg: cfg.withDefaults(), clients: clients, keys: keys, verifier: credential.NewVerifier(cfg.MaxSlowSecretChecks), limiter: limiter, clock: clock,
+		policies: newPolicies(cfg.DefaultClaims)}
 }
 
 // Config returns the effective configuration.
@@ -330,6 +337,10 @@ func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenReq
 	if err != nil {
 		return nil, err
 	}
+	extra, err := i.applyPolicy(c, &req, scope, aud, now)
+	if err != nil {
+		return nil, err
+	}
 	if err := i.chargeQuota(ctx, c, now); err != nil {
 		return nil, err
 	}
@@ -343,6 +354,7 @@ func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenReq
 
 		ClientIncarnation: c.Incarnation,
 		Cnf:               cnf,
+		Extra:             extra,
 	})
 }
 

@@ -1,0 +1,102 @@
+package issuer
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/policy"
+)
+
+// errConditionFalse refuses a token whose client's condition does not
+// hold. It names no detail of the rule: the caller learns that it may not,
+// not how to get around it (the server's log has the reason).
+var errConditionFalse = auth.ErrUnauthorizedClient.WithDescription("the client may not obtain a token for this request")
+
+// maxCachedPolicies bounds the compiled expressions kept: past it the
+// cache starts again, and each client compiles on its next token.
+const maxCachedPolicies = 10_000
+
+// policies holds the compiled expressions of each client version, so that
+// an expression is compiled once per client change, never per request.
+type policies struct {
+	defaults    *policy.Set // the server's default claims alone; nil for none
+	defaultsErr error
+	claims      map[string]string // the server's default claims, by name
+
+	mu      sync.Mutex
+	entries map[string]policyEntry // by client ID
+}
+
+type policyEntry struct {
+	updatedAt   time.Time
+	incarnation string
+	set         *policy.Set
+	err         error
+}
+
+func newPolicies(defaults map[string]string) *policies {
+	p := &policies{claims: defaults, entries: map[string]policyEntry{}}
+	p.defaults, p.defaultsErr = policy.Compile(nil, defaults, "")
+	return p
+}
+
+// set returns c's compiled expressions; nil, nil when there are none, so
+// that a client without expressions on a server without default claims
+// costs nothing more.
+func (p *policies) set(c *auth.Client) (*policy.Set, error) {
+	if len(c.Claims) == 0 && c.Condition == "" {
+		return p.defaults, p.defaultsErr
+	}
+	p.mu.Lock()
+	e, ok := p.entries[c.ID]
+	p.mu.Unlock()
+	if ok && e.updatedAt.Equal(c.UpdatedAt) && e.incarnation == c.Incarnation {
+		return e.set, e.err
+	}
+	e = policyEntry{updatedAt: c.UpdatedAt, incarnation: c.Incarnation}
+	e.set, e.err = policy.Compile(c.Claims, p.claims, c.Condition)
+	p.mu.Lock()
+	if len(p.entries) >= maxCachedPolicies {
+		clear(p.entries)
+	}
+	p.entries[c.ID] = e
+	p.mu.Unlock()
+	return e.set, e.err
+}
+
+// applyPolicy evaluates client c's condition and claims for a token of
+// scope and aud: the claims as JSON members to append to the token's (nil
+// for none), an unauthorized_client error when the condition does not
+// hold, and a failure of the server (500, logged with the client and the
+// expression) when an expression fails.
+func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud string, now time.Time) ([]byte, error) {
+	set, err := i.policies.set(c)
+	if err != nil {
+		return nil, fmt.Errorf("client %q: compile its expressions: %w", c.ID, err)
+	}
+	if set == nil {
+		return nil, nil
+	}
+	method := req.AuthMethod
+	if method == auth.AuthNone {
+		method = auth.AuthClientSecretPost
+	}
+	in := policy.Input{
+		ClientID: c.ID, ClientName: c.Name, Scopes: c.Scopes, Audiences: i.audiences(c), Metadata: c.Metadata,
+		Scope: strings.Fields(scope), Audience: aud, AuthMethod: method, RemoteIP: req.RemoteAddr, Now: now,
+		// The federated verifier returns the subject alone: the external
+		// token's other claims are not at hand here, so expressions see an
+		// empty request.federated_claims.
+	}
+	allowed, members, err := set.Eval(&in)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("client %q: %w", c.ID, err)
+	case !allowed:
+		return nil, &failure{errConditionFalse, "condition_false: the condition of client " + fmt.Sprintf("%q", c.ID) + " does not hold for this request"}
+	}
+	return members, nil
+}
