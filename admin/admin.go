@@ -18,6 +18,7 @@ import (
 	"github.com/gooclaim/auth/credential"
 	"github.com/gooclaim/auth/internal/egress"
 	"github.com/gooclaim/auth/issuer"
+	"github.com/gooclaim/auth/policy"
 )
 
 // Service runs the management use cases.
@@ -68,6 +69,11 @@ type ClientSpec struct {
 	// or auth.QuotaWarn.
 	Quotas    []auth.Rate
 	QuotaMode string
+	// Claims are claim expressions in CEL by claim name, and Condition the
+	// expression that must be true for a token (package policy); both are
+	// checked (parsed, type-checked, cost-estimated) before they are saved.
+	Claims    map[string]string
+	Condition string
 	// Secret is empty for a generated secret; set it to import an existing one
 	// (it is then hashed with argon2id, as it may be weak).
 	Secret string
@@ -126,6 +132,8 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 		RateLimit:   spec.RateLimit,
 		Quotas:      spec.Quotas,
 		QuotaMode:   spec.QuotaMode,
+		Claims:      emptyMapNil(spec.Claims),
+		Condition:   spec.Condition,
 		JWKS:        spec.JWKS,
 		JWKSURI:     spec.JWKSURI,
 		AuthMethods: dedupe(spec.AuthMethods),
@@ -181,6 +189,7 @@ func (s *Service) checkClient(c *auth.Client) []string {
 	p := checkSettings(c.Name, c.Scopes, c.Audiences, c.TokenTTL, c.RateLimit)
 	p = append(p, checkMetadata(c.Metadata)...)
 	p = append(p, checkQuotas(c)...)
+	p = append(p, checkExpressions(c)...)
 	p = append(p, checkFederated(c)...)
 	if len(c.JWKS) > 0 && c.JWKSURI != "" {
 		p = append(p, "keys: register a JWK Set or a jwks_uri, not both")
@@ -240,6 +249,29 @@ func checkQuotas(c *auth.Client) []string {
 	return p
 }
 
+// checkExpressions checks a client's claim expressions and condition as
+// they are saved, so that no request meets an expression that does not
+// compile: each problem names the claim and the position in it.
+func checkExpressions(c *auth.Client) []string {
+	var p []string
+	for _, err := range policy.CheckClaims(c.Claims) {
+		p = append(p, err.Error())
+	}
+	if c.Condition != "" {
+		if err := policy.CheckCondition(c.Condition); err != nil {
+			p = append(p, err.Error())
+		}
+	}
+	return p
+}
+
+func emptyMapNil(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
+
 // Limits on metadata.
 const (
 	maxMetadataEntries = 32
@@ -274,7 +306,14 @@ type ClientUpdate struct {
 	// applies); QuotaMode sets the mode.
 	Quotas    *[]auth.Rate
 	QuotaMode *string
-	Disabled  *bool
+	// Claims replaces the claim expressions (empty: none); ClaimsSet and
+	// ClaimsUnset edit them, after Claims. Condition replaces the
+	// condition ("" removes it).
+	Claims      *map[string]string
+	ClaimsSet   map[string]string
+	ClaimsUnset []string
+	Condition   *string
+	Disabled    *bool
 	// JWKS and JWKSURI replace the registered keys; set one to empty to
 	// remove it.
 	JWKS        *[]byte
@@ -335,6 +374,20 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 		}
 		if u.QuotaMode != nil {
 			c.QuotaMode = *u.QuotaMode
+		}
+		if u.Claims != nil {
+			c.Claims = maps.Clone(*u.Claims)
+		}
+		if len(u.ClaimsSet) > 0 && c.Claims == nil {
+			c.Claims = map[string]string{}
+		}
+		maps.Copy(c.Claims, u.ClaimsSet)
+		for _, k := range u.ClaimsUnset {
+			delete(c.Claims, k)
+		}
+		c.Claims = emptyMapNil(c.Claims)
+		if u.Condition != nil {
+			c.Condition = *u.Condition
 		}
 		if u.Disabled != nil {
 			if *u.Disabled && !c.Disabled {
@@ -420,7 +473,8 @@ func (u ClientUpdate) IsEmpty() bool { return u.Disabled == nil && u.onlyDisable
 // audit trail then names as disable or enable.
 func (u ClientUpdate) onlyDisabled() bool {
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
-		u.Quotas == nil && u.QuotaMode == nil && u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
+		u.Quotas == nil && u.QuotaMode == nil && u.Claims == nil && len(u.ClaimsSet) == 0 && len(u.ClaimsUnset) == 0 && u.Condition == nil &&
+		u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
 		len(u.MetadataSet) == 0 && len(u.MetadataUnset) == 0 &&
 		u.Federated == nil && len(u.FederatedAdd) == 0 && len(u.FederatedRemove) == 0 && u.ExchangeAudiences == nil &&
 		u.RequireDPoP == nil && u.RequireCertificateBoundTokens == nil && u.TLSClientAuth == nil

@@ -507,6 +507,7 @@ func normalizedClient(c *auth.Client) *auth.Client {
 	if len(n.Quotas) == 0 {
 		n.Quotas = nil
 	}
+	n.Claims = emptyMapNil(n.Claims)
 	n.Secrets = nil
 	return n
 }
@@ -526,6 +527,7 @@ func copySettings(dst, src *auth.Client) {
 	dst.Federated, dst.ExchangeAudiences = src.Federated, src.ExchangeAudiences
 	dst.RequireDPoP, dst.RequireCertificateBoundTokens, dst.TLSClientAuth = src.RequireDPoP, src.RequireCertificateBoundTokens, src.TLSClientAuth
 	dst.Quotas, dst.QuotaMode = src.Quotas, src.QuotaMode
+	dst.Claims, dst.Condition = src.Claims, src.Condition
 }
 
 // field is one setting with the file's name, its value as a plan shows it.
@@ -549,6 +551,8 @@ func clientFields(c *auth.Client) []field {
 		{"rate_limit", str(c.RateLimit.String())},
 		{"quotas", list(auth.FormatQuotas(c.Quotas))},
 		{"quota_mode", str(c.QuotaMode)},
+		{"claims", metadata(c.Claims)},
+		{"condition", str(c.Condition)},
 		{"auth_methods", list(c.AuthMethods)},
 		{"jwks", jsonValue(c.JWKS)},
 		{"jwks_uri", str(c.JWKSURI)},

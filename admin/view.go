@@ -30,7 +30,11 @@ type ClientView struct {
 	// server's default; QuotaMode is "enforce" or "warn".
 	Quotas    []string `json:"quotas"`
 	QuotaMode string   `json:"quota_mode"`
-	Disabled  bool     `json:"disabled"`
+	// Claims are the client's claim expressions in CEL by claim name;
+	// Condition the expression that must hold for a token, "" for none.
+	Claims    map[string]string `json:"claims"`
+	Condition string            `json:"condition"`
+	Disabled  bool              `json:"disabled"`
 	// AuthMethods is the configured list, empty for the default (every
 	// method the client's credentials allow); AllowedAuthMethods is what
 	// the client may use now, either way.
@@ -93,6 +97,7 @@ func View(c *auth.Client) ClientView {
 		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
 		Metadata: c.Metadata, Federated: []FederatedView{}, ExchangeAudiences: nonNil(c.ExchangeAudiences),
 		Quotas: nonNil(auth.FormatQuotas(c.Quotas)), QuotaMode: QuotaModeName(c.QuotaMode),
+		Claims: c.Claims, Condition: c.Condition,
 
 		DPoPBoundAccessTokens:                 c.RequireDPoP,
 		TLSClientCertificateBoundAccessTokens: c.RequireCertificateBoundTokens,
@@ -112,6 +117,9 @@ func View(c *auth.Client) ClientView {
 	}
 	if v.Metadata == nil {
 		v.Metadata = map[string]string{}
+	}
+	if v.Claims == nil {
+		v.Claims = map[string]string{}
 	}
 	if len(c.JWKS) > 0 && json.Valid(c.JWKS) {
 		v.JWKS = json.RawMessage(c.JWKS)
