@@ -124,6 +124,8 @@ type createRequest struct {
 	RateLimit    string            `json:"rate_limit"`
 	Quotas       []string          `json:"quotas"`
 	QuotaMode    string            `json:"quota_mode"`
+	Claims       map[string]string `json:"claims"`
+	Condition    string            `json:"condition"`
 	AuthMethods  []string          `json:"auth_methods"`
 	JWKS         json.RawMessage   `json:"jwks"`
 	JWKSURI      string            `json:"jwks_uri"`
@@ -176,6 +178,7 @@ func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
 	spec := admin.ClientSpec{
 		ID: req.ClientID, Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences,
 		AuthMethods: req.AuthMethods, JWKSURI: req.JWKSURI, Metadata: req.Metadata, Secret: req.ClientSecret,
+		Claims: req.Claims, Condition: req.Condition,
 		Federated: federatedField(req.Federated), ExchangeAudiences: req.ExchangeAudiences,
 
 		RequireDPoP: req.DPoPBoundAccessTokens, RequireCertificateBoundTokens: req.TLSClientCertificateBoundAccessTokens,
@@ -239,6 +242,8 @@ type updateRequest struct {
 	RateLimit   *string            `json:"rate_limit"`
 	Quotas      *[]string          `json:"quotas"` // [] removes them
 	QuotaMode   *string            `json:"quota_mode"`
+	Claims      *map[string]string `json:"claims"`    // {} removes them
+	Condition   *string            `json:"condition"` // "" removes it
 	AuthMethods *[]string          `json:"auth_methods"`
 	JWKS        json.RawMessage    `json:"jwks"` // absent: nil; null: "null"
 	JWKSURI     *string            `json:"jwks_uri"`
@@ -257,7 +262,7 @@ type updateRequest struct {
 func (u *updateRequest) empty() bool {
 	_, tls := u.tlsClientAuthFields.value()
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
-		u.Quotas == nil && u.QuotaMode == nil && u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
+		u.Quotas == nil && u.QuotaMode == nil && u.Claims == nil && u.Condition == nil && u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
 		u.Federated == nil && u.ExchangeAudiences == nil &&
 		u.DPoPBoundAccessTokens == nil && u.TLSClientCertificateBoundAccessTokens == nil && !tls
 }
@@ -277,6 +282,7 @@ func (a *Admin) updateClient(w http.ResponseWriter, r *http.Request) {
 	u := admin.ClientUpdate{
 		Name: req.Name, Scopes: req.Scopes, Audiences: req.Audiences, AuthMethods: req.AuthMethods,
 		JWKSURI: req.JWKSURI, Metadata: req.Metadata, Disabled: req.Disabled, ExchangeAudiences: req.ExchangeAudiences,
+		Claims: req.Claims, Condition: req.Condition,
 
 		RequireDPoP: req.DPoPBoundAccessTokens, RequireCertificateBoundTokens: req.TLSClientCertificateBoundAccessTokens,
 	}
