@@ -13,6 +13,7 @@ import (
 	"github.com/gooclaim/auth/httpapi"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
+	"github.com/gooclaim/auth/policy"
 	"github.com/gooclaim/auth/redis"
 	"github.com/gooclaim/auth/signing"
 )
@@ -69,6 +70,10 @@ type Config struct {
 	// IPRateLimit limits the requests that name no client_id, per remote
 	// address. Default issuer.DefaultRate.
 	IPRateLimit auth.Rate
+	// DefaultClaims are claim expressions in CEL (package policy), by
+	// claim name, applied to every client's tokens; a client's own claim of
+	// the same name wins. Checked when the server starts.
+	DefaultClaims map[string]string
 	// DefaultQuotas are the token quotas of the clients that set none
 	// (auth.ParseQuota: windows that divide a day), counted fleet-wide in
 	// Redis when RedisURL is set, else per node. Empty means none.
@@ -253,6 +258,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxHeaderBytes < 0 {
 		p = append(p, fmt.Sprintf("MaxHeaderBytes %d is negative", c.MaxHeaderBytes))
+	}
+	for _, err := range policy.CheckClaims(c.DefaultClaims) {
+		p = append(p, "DefaultClaims: "+err.Error())
 	}
 	if _, err := auth.ParseQuotas(auth.FormatQuotas(c.DefaultQuotas)); err != nil {
 		p = append(p, "DefaultQuotas: "+err.Error())

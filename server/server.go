@@ -195,6 +195,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		RateLimit:        c.RateLimit,
 		IPRateLimit:      c.IPRateLimit,
 		DefaultQuotas:    c.DefaultQuotas,
+		DefaultClaims:    c.DefaultClaims,
 		Quotas:           quotas,
 		QuotaObserver:    s.quotas,
 		Revocations:      s.data,

@@ -40,6 +40,13 @@ type policyFlags struct {
 	tls              auth.TLSClientAuth
 	noTLS            bool // update only
 
+	// Claims and condition in CEL (package policy).
+	claims       []string // NAME=EXPR
+	removeClaims []string // update only
+	noClaims     bool     // update only
+	condition    string
+	noCondition  bool // update only
+
 	// Token quotas.
 	quotas    []string // N/WINDOW
 	noQuota   bool     // update only
@@ -55,6 +62,38 @@ func (p *policyFlags) addQuotas(f *pflag.FlagSet, update bool) {
 	}
 	f.StringArrayVar(&p.quotas, "quota", nil, "token quota TOKENS/WINDOW: at most TOKENS tokens issued per fixed UTC window (10000/1d, 1000/1h; the window must divide a day); "+what)
 	f.StringVar(&p.quotaMode, "quota-mode", "", "enforce (refuse tokens past a quota, the default) or warn (issue them, and log, count and audit the first breach per window)")
+}
+
+// addExpressions adds the flags of claim expressions and the condition.
+func (p *policyFlags) addExpressions(f *pflag.FlagSet, update bool) {
+	what := "repeatable"
+	if update {
+		what = "repeatable; sets or replaces that claim's expression, keeping the others"
+		f.StringArrayVar(&p.removeClaims, "remove-claim", nil, "remove the claim expression NAME; repeatable")
+		f.BoolVar(&p.noClaims, "no-claims", false, "remove every claim expression of the client (the server's --default-claim still apply)")
+		f.BoolVar(&p.noCondition, "no-condition", false, "remove the client's condition")
+	}
+	f.StringArrayVar(&p.claims, "claim", nil, `claim NAME='EXPR' of the client's tokens, a CEL expression over client, request and now (tenant='client.metadata.tenant'; a null value leaves the claim out; see docs/policies.md); `+what)
+	f.StringVar(&p.condition, "condition", "", `CEL expression that must be true for the client to obtain a token (ip_in(request.remote_ip, ["10.0.0.0/8"]); see docs/policies.md)`)
+}
+
+// parseClaims reads --claim NAME=EXPR values (and --default-claim's).
+func parseClaims(flag string, values []string) (map[string]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(values))
+	for _, v := range values {
+		name, expr, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--%s %q: use NAME=EXPR, e.g. --%s tenant='client.metadata.tenant'", flag, v, flag)
+		}
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("--%s: claim %q is given twice", flag, name)
+		}
+		m[name] = expr
+	}
+	return m, nil
 }
 
 // parseQuotaFlags reads --quota and --quota-mode.
@@ -123,6 +162,7 @@ func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 	}
 	p.addSenderConstrained(f, update)
 	p.addQuotas(f, update)
+	p.addExpressions(f, update)
 	f.BoolVar(&p.allowHTTP, "allow-http-jwks-uri", false, "accept a plain http --jwks-uri (development only: keys fetched over http can be substituted)")
 	f.BoolVar(&p.allowPrivate, "allow-private-addresses", false, "accept a --jwks-uri on localhost or a loopback, private, link-local or other special-purpose IP address (development only; the server fetches from such an address only with its own --allow-private-addresses or a loopback issuer)")
 }
@@ -320,8 +360,41 @@ func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, sco
 	if f.Changed("quota-mode") {
 		u.QuotaMode, changed = &mode, true
 	}
+	if changed, err = policy.expressionUpdate(f, &u, changed); err != nil {
+		return u, err
+	}
 	if !changed {
-		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --quota, --no-quota, --quota-mode, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience, --require-dpop, --require-certificate-bound-tokens, --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email, --no-tls-client-auth")
+		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --quota, --no-quota, --quota-mode, --claim, --remove-claim, --no-claims, --condition, --no-condition, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience, --require-dpop, --require-certificate-bound-tokens, --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email, --no-tls-client-auth")
 	}
 	return u, nil
+}
+
+// expressionUpdate adds --claim, --remove-claim, --no-claims, --condition
+// and --no-condition to u; changed says whether anything was already.
+func (p *policyFlags) expressionUpdate(f *pflag.FlagSet, u *admin.ClientUpdate, changed bool) (bool, error) {
+	claims, err := parseClaims("claim", p.claims)
+	if err != nil {
+		return changed, err
+	}
+	if p.noClaims {
+		if len(claims) > 0 || len(p.removeClaims) > 0 {
+			return changed, fmt.Errorf("--no-claims with --claim or --remove-claim: give one")
+		}
+		u.Claims, changed = &map[string]string{}, true
+	}
+	if len(claims) > 0 {
+		u.ClaimsSet, changed = claims, true
+	}
+	if len(p.removeClaims) > 0 {
+		u.ClaimsUnset, changed = p.removeClaims, true
+	}
+	switch {
+	case f.Changed("condition") && p.noCondition:
+		return changed, fmt.Errorf("--condition and --no-condition: give one")
+	case f.Changed("condition"):
+		u.Condition, changed = &p.condition, true
+	case p.noCondition:
+		u.Condition, changed = new(string), true
+	}
+	return changed, nil
 }

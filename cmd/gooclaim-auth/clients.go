@@ -148,6 +148,10 @@ holds the secret; the field is absent when the client has no secret.`,
 			if spec.Quotas, spec.QuotaMode, err = policy.parseQuotaFlags(); err != nil {
 				return err
 			}
+			if spec.Claims, err = parseClaims("claim", policy.claims); err != nil {
+				return err
+			}
+			spec.Condition = policy.condition
 			if secretStdin && policy.jwksFile == "-" {
 				return fmt.Errorf("--secret-stdin and --jwks-file - both read standard input: put the JWK Set in a file")
 			}

@@ -2,13 +2,16 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/httpapi"
+	"github.com/gooclaim/auth/policy"
 )
 
 // durationValue is a pflag.Value for durations that also accepts days
@@ -120,5 +123,39 @@ func (q *quotasValue) Set(s string) error {
 		return err
 	}
 	*q = qs
+	return nil
+}
+
+// claimsValue is a pflag.Value for claim expressions NAME=EXPR
+// (--default-claim): repeatable, one claim per value (an expression may
+// hold commas), each checked as it is given so that a bad one stops the
+// server from starting with the claim's name and the position.
+type claimsValue map[string]string
+
+func (c *claimsValue) String() string {
+	var l []string
+	for _, k := range slices.Sorted(maps.Keys(*c)) {
+		l = append(l, k+"="+(*c)[k])
+	}
+	return strings.Join(l, " ")
+}
+func (c *claimsValue) Type() string { return "claim" }
+func (c *claimsValue) Set(s string) error {
+	m, err := parseClaims("default-claim", []string{s})
+	if err != nil {
+		return err
+	}
+	for name, expr := range m {
+		if _, dup := (*c)[name]; dup {
+			return fmt.Errorf("claim %q is given twice", name)
+		}
+		if err := policy.CheckClaim(name, expr); err != nil {
+			return err
+		}
+		if *c == nil {
+			*c = claimsValue{}
+		}
+		(*c)[name] = expr
+	}
 	return nil
 }

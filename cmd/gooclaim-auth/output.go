@@ -112,6 +112,12 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 	} else {
 		fmt.Fprintf(tw, "Token quotas:\t(server default, %s)\n", v.QuotaMode)
 	}
+	for _, name := range slices.Sorted(maps.Keys(v.Claims)) {
+		fmt.Fprintf(tw, "Claim %s:\t%s\n", name, v.Claims[name])
+	}
+	if v.Condition != "" {
+		fmt.Fprintf(tw, "Condition:\t%s\n", v.Condition)
+	}
 	if len(v.AuthMethods) > 0 {
 		fmt.Fprintf(tw, "Auth methods:\t%s\n", strings.Join(v.AuthMethods, " "))
 	} else {

@@ -38,6 +38,7 @@ type serveConfig struct {
 	rateLimit         rateValue
 	ipRateLimit       rateValue
 	defaultQuotas     quotasValue
+	defaultClaims     claimsValue
 	publishAhead      durationValue
 	rotationPeriod    durationValue
 	keyCheckInterval  durationValue
@@ -165,6 +166,7 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.Var(&c.tokenTTL, "token-ttl", "default access token lifetime (clients may override; at most 24h)")
 	f.Var(&c.rateLimit, "rate-limit", "token requests allowed per client_id in any rolling window, LIMIT/WINDOW")
 	f.Var(&c.ipRateLimit, "ip-rate-limit", "token requests without a client_id allowed per remote address, LIMIT/WINDOW")
+	f.Var(&c.defaultClaims, "default-claim", `claim NAME='EXPR' of every client's tokens, a CEL expression over client, request and now (region='"eu"'); a client's own --claim of the same name wins; checked at start; repeatable (default: none)`)
 	f.Var(&c.defaultQuotas, "default-quota", "token quota TOKENS/WINDOW of the clients that set none: tokens issued per fixed UTC window (10000/1d, 1000/1h; the window must divide a day), fleet-wide with --redis-url; repeatable (default: none)")
 	f.Var(&c.publishAhead, "key-publish-ahead", "how long a new key is published in the JWKS before it signs")
 	f.Var(&c.rotationPeriod, "key-rotation-period", "how long a key signs before the next one takes over (e.g. 90d)")
@@ -259,6 +261,7 @@ func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.L
 		RateLimit:     auth.Rate(c.rateLimit),
 		IPRateLimit:   auth.Rate(c.ipRateLimit),
 		DefaultQuotas: c.defaultQuotas,
+		DefaultClaims: map[string]string(c.defaultClaims),
 		KeyPolicy: issuer.KeyPolicy{
 			Algorithm:      c.signingAlg,
 			PublishAhead:   time.Duration(c.publishAhead),
