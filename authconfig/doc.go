@@ -33,6 +33,8 @@
 //	    rate_limit: 100/1m             # LIMIT/WINDOW; absent: the server's default
 //	    quotas: [1000/1h, 10000/1d]    # tokens per fixed UTC window; absent: the server's default
 //	    quota_mode: warn               # enforce (the default) or warn
+//	    claims: {tenant: client.metadata.tenant}  # claim names to CEL expressions (docs/policies.md)
+//	    condition: 'ip_in(request.remote_ip, ["10.0.0.0/8"])'  # CEL; must be true for a token
 //	    auth_methods: [client_secret_basic]     # absent: every method its credentials allow
 //	    jwks: {keys: [...]}            # or jwks_uri: URL (private_key_jwt)
 //	    metadata: {owner: claims-team} # names to values; a number or boolean is taken as written

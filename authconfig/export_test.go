@@ -67,7 +67,7 @@ func settingsOf(c *auth.Client) *auth.Client {
 		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKS: compactJSON(c.JWKS), JWKSURI: c.JWKSURI, Metadata: c.Metadata,
 		Federated: c.Federated, ExchangeAudiences: c.ExchangeAudiences, RequireDPoP: c.RequireDPoP,
 		RequireCertificateBoundTokens: c.RequireCertificateBoundTokens, TLSClientAuth: c.TLSClientAuth,
-		Quotas: c.Quotas, QuotaMode: c.QuotaMode}
+		Quotas: c.Quotas, QuotaMode: c.QuotaMode, Claims: c.Claims, Condition: c.Condition}
 	return d
 }
 

@@ -70,7 +70,9 @@ func TestParseFull(t *testing.T) {
 		{Client: &auth.Client{ID: "mtls-uri", TLSClientAuth: auth.TLSClientAuth{SANURI: "spiffe://gooclaim.com/ledger"}}, Line: 81},
 		{Client: &auth.Client{ID: "mtls-ip", TLSClientAuth: auth.TLSClientAuth{SANIP: "2001:db8::7"}}, Line: 84},
 		{Client: &auth.Client{ID: "mtls-email", JWKSURI: "https://ledger.gooclaim.com/jwks.json", TLSClientAuth: auth.TLSClientAuth{SANEmail: "ledger@gooclaim.com"},
-			Quotas: []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}}, QuotaMode: auth.QuotaWarn},
+			Quotas: []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}}, QuotaMode: auth.QuotaWarn,
+			Claims:    map[string]string{"tenant": "client.metadata.tenant", "env": "has(client.metadata.env) ? client.metadata.env : null"},
+			Condition: `ip_in(request.remote_ip, ["10.0.0.0/8", "2001:db8::/32"])`},
 			Secret: SecretSource{Generate: true}, Line: 87},
 	}
 	if len(d.Issuers) != len(wantIssuers) || len(d.Clients) != len(wantClients) {

@@ -8,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/policy"
 )
 
 // value is one field's value being read, with where its problems go.
@@ -144,12 +145,40 @@ func (v value) quotaMode() string {
 // a number or a boolean is taken as written (version: 1.10 is "1.10").
 // Null and {} are nil.
 func (v value) metadata() map[string]string {
+	return v.stringMap("metadata: {owner: claims-team}", nil)
+}
+
+// claims reads a mapping of claim names to CEL expressions, each checked
+// as the admin API checks it (policy.CheckClaim), so that a bad one is
+// told with its line. Null and {} are nil.
+func (v value) claims() map[string]string {
+	return v.stringMap(`claims: {tenant: client.metadata.tenant}`, func(k, val *yaml.Node) {
+		if err := policy.CheckClaim(k.Value, val.Value); err != nil {
+			v.problem(val, "%v", err)
+		}
+	})
+}
+
+// condition reads a CEL condition (policy.CheckCondition).
+func (v value) condition() string {
+	s := v.str()
+	if s != "" {
+		if err := policy.CheckCondition(s); err != nil {
+			v.problem(v.node, "%v", err)
+		}
+	}
+	return s
+}
+
+// stringMap reads a mapping of names to single values, example saying
+// what one looks like; check, if not nil, checks each entry.
+func (v value) stringMap(example string, check func(k, val *yaml.Node)) map[string]string {
 	n := v.node
 	if v.isNull() {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		v.problem(n, "want a mapping of names to values, such as  metadata: {owner: claims-team}, not %s", describe(n))
+		v.problem(n, "want a mapping of names to values, such as  %s, not %s", example, describe(n))
 		return nil
 	}
 	var out map[string]string
@@ -162,6 +191,9 @@ func (v value) metadata() map[string]string {
 		if _, dup := out[k.Value]; dup {
 			v.problem(k, "%q is given twice; keep one", k.Value)
 			continue
+		}
+		if check != nil {
+			check(k, val)
 		}
 		if out == nil {
 			out = map[string]string{}
