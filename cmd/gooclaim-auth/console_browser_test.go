@@ -505,6 +505,8 @@ func (j *journey) createClient() {
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-scopes"]`), "claims:read claims:write"),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-quotas"]`), "1000/1h 10000/1d"),
 		chromedp.SetValue(chromedp.CSS(`[data-testid="client-quota-mode"]`), "warn"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-claims-input"]`), `tenant="console"`),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-condition-input"]`), `ip_in(request.remote_ip, ["127.0.0.0/8", "::1/128"])`),
 	)
 	br.screenshot(t, j.shots, "client-new")
 	br.do(t, "create",
@@ -525,6 +527,9 @@ func (j *journey) createClient() {
 	if c := b.srv.Replica().Lookup(id); auth.FormatQuotas(c.Quotas) == nil || strings.Join(auth.FormatQuotas(c.Quotas), " ") != "1000/1h 10000/1d" || c.QuotaMode != auth.QuotaWarn {
 		t.Errorf("the client created in the console has quotas %v, mode %q; want 1000/1h 10000/1d, warn", c.Quotas, c.QuotaMode)
 	}
+	if c := b.srv.Replica().Lookup(id); c.Claims["tenant"] != `"console"` || c.Condition != `ip_in(request.remote_ip, ["127.0.0.0/8", "::1/128"])` {
+		t.Errorf("the client created in the console has claims %v, condition %q; want its tenant claim and loopback condition", c.Claims, c.Condition)
+	}
 	if tok := b.tokenFor(id, secret); tok == "" {
 		t.Fatal("no token with the secret shown")
 	}
@@ -532,6 +537,8 @@ func (j *journey) createClient() {
 	br.open(t, "#/clients")
 	br.waitFor(t, "the new client in the list", fmt.Sprintf(`document.querySelector('tr[data-client-id=%q]') !== null`, id))
 	br.open(t, "#/clients/"+id)
+	br.waitFor(t, "the client's claims and condition shown", `(document.querySelector('[data-testid="client-claims"]')?.innerText || '').includes('"console"') &&
+  (document.querySelector('[data-testid="client-condition"]')?.innerText || '').includes('ip_in(')`)
 	found := eval[bool](t, br, fmt.Sprintf(`(() => {
   const s = %q;
   return document.documentElement.outerHTML.includes(s) || document.body.innerText.includes(s) ||

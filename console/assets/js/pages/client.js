@@ -137,6 +137,11 @@ function renderClient(c, { flash, say, showSecret, redraw, navigate }) {
     ['Token quotas', [
       c.quotas && c.quotas.length ? c.quotas.join(', ') : h('span', { class: 'muted' }, 'the server’s default, if any'),
       ' — ', c.quota_mode === 'warn' ? 'warn only (issued past the quota, breach audited)' : 'enforced (refused past the quota)']],
+    ['Claims (CEL)', Object.keys(c.claims || {}).length
+      ? h('ul', { class: 'chips', 'data-testid': 'client-claims' }, Object.entries(c.claims).sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, v]) => h('li', { class: 'chip' }, mono(k), ' = ', mono(v))))
+      : h('span', { class: 'muted' }, 'none (the server’s default claims, if any)')],
+    ['Condition (CEL)', c.condition ? h('span', { 'data-testid': 'client-condition' }, mono(c.condition)) : h('span', { class: 'muted' }, 'none')],
     ['Auth methods (configured)', list(c.auth_methods, secretMethod)],
     ['Auth methods (allowed now)', list(c.allowed_auth_methods, 'none')],
     ['JWKS URI', c.jwks_uri ? mono(c.jwks_uri) : null],
@@ -225,13 +230,13 @@ function deleteDialog(c, navigate) {
 
 // The form, for create and edit.
 
-function parseMetadata(text) {
+function parseMetadata(text, what = 'Metadata', form = 'KEY=VALUE') {
   const out = {};
   for (const line of splitLines(text)) {
     const i = line.indexOf('=');
-    if (i <= 0) throw new api.ApiError(0, '', `Metadata line “${line}” is not KEY=VALUE.`);
+    if (i <= 0) throw new api.ApiError(0, '', `${what} line “${line}” is not ${form}.`);
     const k = line.slice(0, i).trim();
-    if (Object.prototype.hasOwnProperty.call(out, k)) throw new api.ApiError(0, '', `Metadata key “${k}” is given twice.`);
+    if (Object.prototype.hasOwnProperty.call(out, k)) throw new api.ApiError(0, '', `${what} key “${k}” is given twice.`);
     out[k] = line.slice(i + 1).trim();
   }
   return out;
@@ -274,6 +279,10 @@ function clientForm(c, { create }) {
   f.quota_mode = h('select', { 'data-testid': 'client-quota-mode' },
     [['enforce', 'Enforce: refuse tokens past a quota'], ['warn', 'Warn: issue them, audit the first breach']]
       .map(([v, label]) => h('option', { value: v, selected: (c.quota_mode || 'enforce') === v }, label)));
+  f.claims = textarea(Object.entries(c.claims || {}).map(([k, v]) => `${k}=${v}`).join('\n'), 3,
+    { placeholder: 'tenant=client.metadata.tenant', class: 'mono', spellcheck: 'false', 'data-testid': 'client-claims-input' });
+  f.condition = textarea(c.condition || '', 2,
+    { placeholder: 'ip_in(request.remote_ip, ["10.0.0.0/8"])', class: 'mono', spellcheck: 'false', 'data-testid': 'client-condition-input' });
   f.metadata = textarea(Object.entries(c.metadata || {}).map(([k, v]) => `${k}=${v}`).join('\n'), 3, { placeholder: 'owner=partners-team\ncontact=partners@example.com' });
   const methodBoxes = AUTH_METHODS.map(([m, label]) => checkbox(label, { value: m, checked: (c.auth_methods || []).includes(m) }));
   f.jwks = textarea(c.jwks ? JSON.stringify(c.jwks, null, 2) : '', 4, { placeholder: '{"keys": [ … ]}', class: 'mono' });
@@ -304,6 +313,8 @@ function clientForm(c, { create }) {
       field('Rate limit', f.rate_limit, 'LIMIT/WINDOW such as 600/1m. Empty: the server’s default.'),
       field('Token quotas', f.quotas, 'TOKENS/WINDOW per fixed UTC window, such as 1000/1h 10000/1d (the window divides a day). Empty: the server’s default.'),
       field('Quota mode', f.quota_mode),
+      field('Claims (CEL)', f.claims, 'One NAME=EXPRESSION per line, over client, request and now, such as tenant=client.metadata.tenant; a null value leaves the claim out. Checked when saved.'),
+      field('Condition (CEL)', f.condition, 'Must be true for a token, such as ip_in(request.remote_ip, ["10.0.0.0/8"]). Empty: none.'),
       field('Exchange audiences', f.exchange_audiences, 'Audiences it may obtain by token exchange (RFC 8693), one per line.')),
     fieldset('Authentication',
       h('fieldset', { class: 'checks' }, h('legend', null, 'Auth methods'),
@@ -326,6 +337,8 @@ function clientForm(c, { create }) {
       rate_limit: f.rate_limit.value.trim(),
       quotas: splitList(f.quotas.value),
       quota_mode: f.quota_mode.value,
+      claims: parseMetadata(f.claims.value, 'Claim', 'NAME=EXPRESSION'),
+      condition: f.condition.value.trim(),
       metadata: parseMetadata(f.metadata.value),
       auth_methods: methodBoxes.filter((b) => b.input.checked).map((b) => b.input.value),
       jwks: parseJWKS(f.jwks.value),
@@ -380,6 +393,8 @@ function patchBody(c, v) {
     rate_limit: c.rate_limit || '',
     quotas: c.quotas || [],
     quota_mode: c.quota_mode || 'enforce',
+    claims: c.claims || {},
+    condition: c.condition || '',
     metadata: c.metadata || {},
     auth_methods: c.auth_methods || [],
     jwks: c.jwks || null,
