@@ -38,21 +38,7 @@ var adminFuzzOps = []struct {
 // query: it never answers 5xx, and every error has the Error shape,
 // {"error","error_description"}, both said, no control character.
 func FuzzAdminAPI(f *testing.F) {
-	db, err := sqlite.Open(f.Context(), filepath.Join(f.TempDir(), "auth.db"), sqlite.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { db.Close() })
-	if err := db.Migrate(f.Context()); err != nil {
-		f.Fatal(err)
-	}
-	kek, err := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc := &admin.Service{Store: db, Keys: issuer.NewKeyRing(issuer.KeyPolicy{}, kek, db, nil)}
-	a := &httpapi.Admin{Service: svc, Guard: testGuard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	h := a.Handler()
+	h, svc := fuzzAdmin(f)
 	f.Add(uint8(0), "application/json", []byte(`{"client_id":"svc-a","name":"A","scopes":["read","write"],"audiences":["https://api"],"token_ttl":"15m","rate_limit":"100/m","metadata":{"owner":"team-a"}}`))
 	f.Add(uint8(0), "application/json", []byte(`{"client_id":"x","client_id":"y","scopes":"read"}`))
 	f.Add(uint8(0), "application/json; charset=utf-8", []byte(`{"jwks":{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed"}]},"auth_methods":["private_key_jwt"]}`))
@@ -74,6 +60,9 @@ func FuzzAdminAPI(f *testing.F) {
 	f.Add(uint8(8), "application/yaml", []byte(doc))
 	f.Add(uint8(7), "application/json", []byte(`{"document":"kind: AuthConfig\nclients: [{client_id: fixed, name: x, adopt: true}]","secrets":{"fixed":"s"}}`))
 	f.Add(uint8(8), "application/yaml", []byte("a: &x [*x, *x]\nb: [\x00]\n---\nc: 1"))
+	f.Add(uint8(0), "application/json", []byte(`{"name":"c","claims":{"tenant":"client.metadata.tenant","sub":"1"},"condition":"ip_in(request.remote_ip, ['10.0.0.0/8'])"}`))
+	f.Add(uint8(1), "application/json", []byte(`{"claims":{"t":"[1,2].map(x, [1,2].map(y, x*y))"},"condition":"now.getHours('UTC') > 8"}`))
+	f.Add(uint8(1), "application/json", []byte(`{"claims":{"t":"clinet."},"condition":"1"}`))
 	if _, _, err := svc.CreateClient(f.Context(), admin.ClientSpec{ID: "fixed", Name: "fixed", Scopes: []string{"read"}}); err != nil {
 		f.Fatal(err)
 	}
@@ -124,4 +113,25 @@ func FuzzAdminAPI(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzAdmin is an admin API over a real SQLite store in a temporary
+// directory, and its service.
+func fuzzAdmin(f *testing.F) (http.Handler, *admin.Service) {
+	db, err := sqlite.Open(f.Context(), filepath.Join(f.TempDir(), "auth.db"), sqlite.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { db.Close() })
+	if err := db.Migrate(f.Context()); err != nil {
+		f.Fatal(err)
+	}
+	kek, err := signing.ParseKEK([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
+	if err != nil {
+		f.Fatal(err)
+	}
+	svc := &admin.Service{Store: db, Keys: issuer.NewKeyRing(issuer.KeyPolicy{}, kek, db, nil)}
+	a := &httpapi.Admin{Service: svc, Guard: testGuard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := a.Handler()
+	return h, svc
 }
