@@ -265,6 +265,23 @@ func checkExpressions(c *auth.Client) []string {
 	return p
 }
 
+// editMap is m replaced by replace (when not nil), then with set's
+// entries set and unset's keys removed; nil when empty. m is the stored
+// client's copy, edited in place.
+func editMap(m map[string]string, replace *map[string]string, set map[string]string, unset []string) map[string]string {
+	if replace != nil {
+		m = maps.Clone(*replace)
+	}
+	if len(set) > 0 && m == nil {
+		m = map[string]string{}
+	}
+	maps.Copy(m, set)
+	for _, k := range unset {
+		delete(m, k)
+	}
+	return emptyMapNil(m)
+}
+
 func emptyMapNil(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
@@ -375,17 +392,7 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 		if u.QuotaMode != nil {
 			c.QuotaMode = *u.QuotaMode
 		}
-		if u.Claims != nil {
-			c.Claims = maps.Clone(*u.Claims)
-		}
-		if len(u.ClaimsSet) > 0 && c.Claims == nil {
-			c.Claims = map[string]string{}
-		}
-		maps.Copy(c.Claims, u.ClaimsSet)
-		for _, k := range u.ClaimsUnset {
-			delete(c.Claims, k)
-		}
-		c.Claims = emptyMapNil(c.Claims)
+		c.Claims = editMap(c.Claims, u.Claims, u.ClaimsSet, u.ClaimsUnset)
 		if u.Condition != nil {
 			c.Condition = *u.Condition
 		}
@@ -410,19 +417,7 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 				c.AuthMethods = nil
 			}
 		}
-		if u.Metadata != nil {
-			c.Metadata = maps.Clone(*u.Metadata)
-		}
-		if len(u.MetadataSet) > 0 && c.Metadata == nil {
-			c.Metadata = map[string]string{}
-		}
-		maps.Copy(c.Metadata, u.MetadataSet)
-		for _, k := range u.MetadataUnset {
-			delete(c.Metadata, k)
-		}
-		if len(c.Metadata) == 0 {
-			c.Metadata = nil
-		}
+		c.Metadata = editMap(c.Metadata, u.Metadata, u.MetadataSet, u.MetadataUnset)
 		if u.Federated != nil {
 			c.Federated = dedupeFederated(*u.Federated)
 		}

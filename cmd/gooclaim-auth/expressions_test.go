@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,24 +21,6 @@ func exprBackends(t *testing.T, fn func(t *testing.T, a, b *testServer)) {
 	})
 }
 
-// tokenPayload decodes a JWT's claims, unverified.
-func tokenPayload(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q is not a JWS", tok)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("claims %s: %v", b, err)
-	}
-	return m
-}
-
 // TestClaimExpressions: a tenant claim from metadata appears in the
 // token, the server's default claims apply, a client's own claim
 // overrides the default of the same name, and a null value leaves the
@@ -52,7 +32,7 @@ func TestClaimExpressions(t *testing.T) {
 		id, secret := createOn(t, nodes, "--name", "tenant", "--scope", "claims:read", "--metadata", "tenant=acme",
 			"--claim", "tenant=client.metadata.tenant", "--claim", "env=has(client.metadata.env) ? client.metadata.env : null",
 			"--claim", `scopes=request.scope`)
-		c := tokenPayload(t, b.tokenFor(id, secret))
+		c := claimsOf(t, b.tokenFor(id, secret))
 		if c["tenant"] != "acme" || c["region"] != "eu" || c["client_id"] != id {
 			t.Errorf("token claims %v; want tenant acme (the client's), region eu (the default)", c)
 		}
@@ -64,7 +44,7 @@ func TestClaimExpressions(t *testing.T) {
 		}
 
 		plain, plainSecret := createOn(t, nodes, "--name", "plain", "--scope", "claims:read")
-		if c := tokenPayload(t, a.tokenFor(plain, plainSecret)); c["tenant"] != "none" || c["region"] != "eu" {
+		if c := claimsOf(t, a.tokenFor(plain, plainSecret)); c["tenant"] != "none" || c["region"] != "eu" {
 			t.Errorf("a client without claims: %v; want the defaults tenant none, region eu", c)
 		}
 
