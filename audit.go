@@ -158,6 +158,8 @@ type auditClient struct {
 	JWKS                json.RawMessage   `json:"jwks,omitempty"`
 	JWKSURI             string            `json:"jwks_uri,omitempty"`
 	Metadata            map[string]string `json:"metadata,omitempty"`
+	Claims              map[string]string `json:"claims,omitempty"`
+	Condition           string            `json:"condition,omitempty"`
 	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
 	Federated           []string          `json:"federated,omitempty"`
 	ExchangeAudiences   []string          `json:"exchange_audiences,omitempty"`
@@ -192,7 +194,7 @@ func AuditClientView(c *Client) json.RawMessage {
 		RequireDPoP: c.RequireDPoP, RequireCertBound: c.RequireCertificateBoundTokens,
 		TLSSubjectDN: c.TLSClientAuth.SubjectDN, TLSSANDNS: c.TLSClientAuth.SANDNS, TLSSANURI: c.TLSClientAuth.SANURI,
 		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail, ManagedBy: c.ManagedBy,
-		Quotas: FormatQuotas(c.Quotas), QuotaMode: c.QuotaMode,
+		Quotas: FormatQuotas(c.Quotas), QuotaMode: c.QuotaMode, Claims: c.Claims, Condition: c.Condition,
 	}
 	for _, f := range c.Federated {
 		v.Federated = append(v.Federated, f.String())
