@@ -8,9 +8,12 @@ import (
 	"io"
 	"maps"
 	"math"
+	"net/http"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gooclaim/auth/admin"
@@ -55,6 +58,12 @@ type policySetResult struct {
 	CPUPerTokenUs  float64        `json:"server_cpu_us_per_token"`
 	AllocsPerToken float64        `json:"server_allocs_per_token"`
 	Non200         map[string]int `json:"non_200"`
+
+	// FirstCPUPerTokenUs is the server CPU per token of the priming pass,
+	// one token per client: the first token of a policies client compiles
+	// its expressions (once per client version and replica).
+	FirstCPUPerTokenUs float64 `json:"first_token_server_cpu_us_per_token"`
+	FirstSeconds       float64 `json:"first_tokens_seconds"`
 
 	phases []*phase
 	drv    *driver
@@ -141,6 +150,16 @@ func (m *Main) runPolicies(ctx context.Context) error {
 		m.measureMallocs(ctx, d, opsMallocs("http://"+srv.opsAddr))
 		set.r.drv = d
 	}
+	// Priming: one token per client, so that every policies client's
+	// expressions are compiled before the rounds, which then measure the
+	// steady state; what the first tokens cost is reported on its own.
+	for _, r := range []*policySetResult{rep.Plain, rep.Policies} {
+		m.logf("priming %s: one token per client (%d)", r.Name, n)
+		if err := m.prime(ctx, r); err != nil {
+			return fmt.Errorf("prime %s: %w", r.Name, err)
+		}
+		m.logf("  %.2fs, %.1fµs CPU/token", r.FirstSeconds, r.FirstCPUPerTokenUs)
+	}
 	s := driveSettings{connections: c.Connections, warmup: c.Warmup, duration: c.Duration, requestTimeout: c.RequestTimeout}
 	for round := 1; round <= c.Rounds; round++ {
 		// The order is swapped every round, so that neither set always
@@ -169,6 +188,47 @@ func (m *Main) runPolicies(ctx context.Context) error {
 		return enc.Encode(rep)
 	}
 	rep.writeText(m.stdout)
+	return nil
+}
+
+// prime sends one request per client of r's set over --connections
+// workers and records the time and the server's CPU per token it took.
+func (m *Main) prime(ctx context.Context, r *policySetResult) error {
+	d := r.drv
+	hc := &http.Client{Transport: d.transport(driveSettings{connections: m.Config.Connections}), Timeout: m.Config.RequestTimeout}
+	defer hc.CloseIdleConnections()
+	n := len(d.reqs.bodies)
+	var next, ok atomic.Int64
+	var firstErr atomic.Value
+	cpu0, ok0 := processCPU(d.pid)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for range m.Config.Connections {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				status, _, _, err := d.do(ctx, hc, i, false)
+				switch {
+				case err != nil:
+					firstErr.CompareAndSwap(nil, err.Error())
+				case status != http.StatusOK:
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("HTTP %d", status))
+				default:
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r.FirstSeconds = since(t0)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e := firstErr.Load(); e != nil {
+		return fmt.Errorf("%d of %d answered 200; first failure: %s", ok.Load(), n, e)
+	}
+	if cpu1, ok1 := processCPU(d.pid); ok0 && ok1 && cpu1 > cpu0 {
+		r.FirstCPUPerTokenUs = perTokenUs(cpu1-cpu0, int(ok.Load()))
+	}
 	return nil
 }
 
@@ -289,6 +349,8 @@ func (r *policiesReport) writeText(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %v → %6.0f tokens/s, p50 %6.2fms p99 %6.2fms, CPU %6.1fµs/token, %6.1f allocs/token, non-200 %s\n",
 			sr.Name, sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms, sr.CPUPerTokenUs, sr.AllocsPerToken, fmtNon200(sr.Non200))
 	}
+	fmt.Fprintf(w, "  first token of each client (priming, before the rounds; a policies client's compiles its expressions): plain %.1fµs CPU/token, policies %.1fµs\n",
+		r.Plain.FirstCPUPerTokenUs, r.Policies.FirstCPUPerTokenUs)
 	verdict := "not met"
 	if r.Met {
 		verdict = "met"
