@@ -90,6 +90,12 @@ type Config struct {
 	Growth     []int
 	Active     int
 	GetWorkers int
+
+	// Policies, when set, runs the policies measurement instead: one
+	// service, Clients plain clients and Clients more with three claim
+	// expressions and a condition, driven in Rounds alternating rounds
+	// (policies.go).
+	Policies bool
 }
 
 // Defaults of --postgres-url and --redis-url when their environment
@@ -179,6 +185,7 @@ func (m *Main) ParseFlags(args []string) error {
 	})
 	fs.IntVar(&c.Active, "active", c.Active, "--growth: the size of the active subset driven round-robin beside all clients")
 	fs.IntVar(&c.GetWorkers, "get-workers", c.GetWorkers, "--growth: workers fetching the JWK Set and discovery document during the mixed run (0: no mixed run)")
+	fs.BoolVar(&c.Policies, "policies", false, "run the policies measurement instead: one service, --clients plain clients and --clients more with three claim expressions and a condition in CEL, driven one set after the other in each of --rounds rounds; prints tokens/s, CPU and allocations per token of each and the ratio policies ÷ plain (goal ≥ 0.95)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: gooclaim-loadgen [flags]
 
@@ -201,7 +208,9 @@ in-memory limiter) service's.
 With --soak DURATION it holds 80% of the measured capacity, open loop, for
 DURATION and says whether the server's memory, goroutines and open fds stay
 flat. With --growth N1,N2,… it compares tokens/s, CPU per token, start-up
-time and memory across databases of N1, N2, … clients.
+time and memory across databases of N1, N2, … clients. With --policies it
+compares, on one service, clients with three claim expressions and a
+condition in CEL against the same clients without them.
 
 Flags:
 `)
@@ -288,6 +297,9 @@ func (c *Config) validate() error {
 		if c.Target != "" || c.Scaleout {
 			p = append(p, "--soak and --growth start their own service: not with --target or --scaleout")
 		}
+	}
+	if c.Policies && (c.Target != "" || c.Scaleout || c.TLS || c.Soak != 0 || len(c.Growth) > 0) {
+		p = append(p, "--policies starts its own service: not with --target, --scaleout, --tls, --soak or --growth")
 	}
 	if c.Soak < 0 || c.SoakWarmup < 0 || (c.Soak > 0 && c.SoakWarmup >= c.Soak) {
 		p = append(p, "--soak must be positive and --soak-warmup shorter than it")

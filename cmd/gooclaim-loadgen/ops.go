@@ -99,6 +99,12 @@ type service struct {
 // loopback port and waits for /readyz (the ops listener's) to answer 200;
 // readySeconds is the time from the start of the process to then.
 func (m *Main) startService(ctx context.Context, name, bin, database, kekFile, logDir, rateLimit string) (*service, error) {
+	return m.startServiceOn(ctx, name, bin, database, kekFile, logDir, rateLimit, nil)
+}
+
+// startServiceOn is startService with the server on cpus (GOMAXPROCS=1,
+// as startChildOn does); nil: unpinned.
+func (m *Main) startServiceOn(ctx context.Context, name, bin, database, kekFile, logDir, rateLimit string, cpus []int) (*service, error) {
 	c := &m.Config
 	addr, opsAddr, err := freeLoopbackPair()
 	if err != nil {
@@ -114,7 +120,7 @@ func (m *Main) startService(ctx context.Context, name, bin, database, kekFile, l
 	}
 	m.logf("starting %s %v", bin, args)
 	t0 := time.Now()
-	ch, err := startChild(ctx, name, bin, args, filepath.Join(logDir, name+".log"))
+	ch, err := startChildOn(ctx, name, bin, args, filepath.Join(logDir, name+".log"), cpus)
 	if err != nil {
 		return nil, err
 	}

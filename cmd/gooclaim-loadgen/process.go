@@ -29,16 +29,11 @@ type child struct {
 	err     error         // Wait's result, set before done is closed
 }
 
-// startChild runs bin with args, its stdout and stderr going to logPath. The
-// process is sent SIGTERM when ctx ends or stop is called, and killed if it
-// has not exited stopGrace later; on Linux it is also killed should the load
-// generator die without stopping it.
-func startChild(ctx context.Context, name, bin string, args []string, logPath string) (*child, error) {
-	return startChildOn(ctx, name, bin, args, logPath, nil)
-}
-
-// startChildOn is startChild with the process on cpus and GOMAXPROCS=1
-// (nil cpus: anywhere, the environment as it is).
+// startChildOn runs bin with args, its stdout and stderr going to logPath,
+// on cpus with GOMAXPROCS=1 (nil cpus: anywhere, the environment as it is).
+// The process is sent SIGTERM when ctx ends or stop is called, and killed if
+// it has not exited stopGrace later; on Linux it is also killed should the
+// load generator die without stopping it.
 func startChildOn(ctx context.Context, name, bin string, args []string, logPath string, cpus []int) (*child, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {

@@ -32,6 +32,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runSoak(ctx)
 	case len(c.Growth) > 0:
 		return m.runGrowth(ctx)
+	case c.Policies:
+		return m.runPolicies(ctx)
 	}
 	rep := newReport(m.args, c)
 	var targets []*target

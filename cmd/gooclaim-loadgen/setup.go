@@ -56,6 +56,14 @@ const createBatch = 5000
 // sqlite.DB.CreateClients, createBatch per transaction: one commit per
 // client would make a million clients take many minutes.
 func createClients(ctx context.Context, database string, n int) ([]credential, []*auth.Client, error) {
+	return createClientsWith(ctx, database, n, func(i int) admin.ClientSpec {
+		return admin.ClientSpec{Name: fmt.Sprintf("loadgen-%07d", i), Scopes: []string{testScope}}
+	})
+}
+
+// createClientsWith is createClients with client i made from spec(i)
+// (--policies gives half of them claims, a condition and metadata).
+func createClientsWith(ctx context.Context, database string, n int, spec func(i int) admin.ClientSpec) ([]credential, []*auth.Client, error) {
 	db, err := sqlite.Open(ctx, database, sqlite.Options{})
 	if err != nil {
 		return nil, nil, err
@@ -69,10 +77,7 @@ func createClients(ctx context.Context, database string, n int) ([]credential, [
 	creds := make([]credential, 0, n)
 	clients := make([]*auth.Client, 0, n)
 	for i := range n {
-		_, secret, err := svc.CreateClient(ctx, admin.ClientSpec{
-			Name:   fmt.Sprintf("loadgen-%07d", i),
-			Scopes: []string{testScope},
-		})
+		_, secret, err := svc.CreateClient(ctx, spec(i))
 		if err != nil {
 			return nil, nil, fmt.Errorf("create client %d of %d: %w", i+1, n, err)
 		}

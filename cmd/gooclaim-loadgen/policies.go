@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gooclaim/auth/admin"
+)
+
+// --policies measures what claims and a condition in CEL cost a token
+// (issue 19, point 5: with three claim expressions and a condition, tokens/s
+// ≥ 0.95 of the same client without them). One database holds two sets of
+// --clients clients each, alike but for the expressions: the plain set, and
+// the policies set whose clients carry policyClaims, policyCondition and the
+// metadata the claims read. One server serves both; each round drives one
+// set then the other (the order swapped every round), and the report gives
+// each set's tokens/s, server CPU and allocations per token, and the ratio
+// policies ÷ plain per round and its median.
+
+// policyGoal is the least policies ÷ plain ratio of tokens/s issue 19 asks.
+const policyGoal = 0.95
+
+// policyClaims are the three claim expressions of the policies set: a
+// metadata lookup, an optional one (null leaves the claim out) and a
+// function of the request.
+var policyClaims = map[string]string{
+	"tenant":   "client.metadata.tenant",
+	"env":      "has(client.metadata.env) ? client.metadata.env : null",
+	"scopes_n": "size(request.scope)",
+}
+
+// policyCondition is the policies set's condition: an IP allow-list the
+// load generator's loopback address passes.
+const policyCondition = `ip_in(request.remote_ip, ["127.0.0.0/8", "::1/128"])`
+
+// policyMetadata is what the policies set's claims read.
+var policyMetadata = map[string]string{"tenant": "acme", "env": "prod"}
+
+// policySetResult is one set's phases and their medians over the rounds.
+type policySetResult struct {
+	Name           string         `json:"name"`
+	Rounds         []float64      `json:"tokens_per_sec_rounds"`
+	TokensPerS     float64        `json:"tokens_per_sec"`
+	P50Ms          float64        `json:"p50_ms"`
+	P99Ms          float64        `json:"p99_ms"`
+	CPUPerTokenUs  float64        `json:"server_cpu_us_per_token"`
+	AllocsPerToken float64        `json:"server_allocs_per_token"`
+	Non200         map[string]int `json:"non_200"`
+
+	// FirstCPUPerTokenUs is the server CPU per token of the priming pass,
+	// one token per client: the first token of a policies client compiles
+	// its expressions (once per client version and replica).
+	FirstCPUPerTokenUs float64 `json:"first_token_server_cpu_us_per_token"`
+	FirstSeconds       float64 `json:"first_tokens_seconds"`
+
+	phases []*phase
+	drv    *driver
+}
+
+type policiesReport struct {
+	Command     string            `json:"command"`
+	Alg         string            `json:"alg"`
+	Clients     int               `json:"clients_per_set"`
+	RateLimit   string            `json:"rate_limit"`
+	Connections int               `json:"connections"`
+	Warmup      string            `json:"warmup"`
+	Duration    string            `json:"duration"`
+	Rounds      int               `json:"rounds"`
+	NumCPU      int               `json:"num_cpu"`
+	Pinning     *pinning          `json:"pinning"`
+	Claims      map[string]string `json:"claims"`
+	Condition   string            `json:"condition"`
+	Metadata    map[string]string `json:"metadata"`
+
+	Plain    *policySetResult `json:"plain"`
+	Policies *policySetResult `json:"policies"`
+	// RatioRounds is policies ÷ plain tokens/s per round (the two phases of
+	// a round were taken one after the other), Ratio their median; CPURatio
+	// likewise for plain ÷ policies CPU per token (below 1: a policy token
+	// costs more CPU).
+	RatioRounds    []float64 `json:"ratio_rounds"`
+	Ratio          float64   `json:"ratio"`
+	CPURatioRounds []float64 `json:"cpu_ratio_rounds,omitempty"`
+	CPURatio       float64   `json:"cpu_ratio,omitempty"`
+	Goal           float64   `json:"goal"`
+	Met            bool      `json:"met"`
+	// ClaimsCheck says whether a policies token carries the claims and a
+	// plain one does not.
+	ClaimsCheck string `json:"claims_check"`
+	ClaimsOK    bool   `json:"claims_ok"`
+}
+
+// policySpec is the client i of a --policies database of n per set: the
+// first n plain, the next n with the expressions.
+func policySpec(i, n int) admin.ClientSpec {
+	if i < n {
+		return admin.ClientSpec{Name: fmt.Sprintf("loadgen-plain-%07d", i), Scopes: []string{testScope}}
+	}
+	return admin.ClientSpec{Name: fmt.Sprintf("loadgen-policy-%07d", i-n), Scopes: []string{testScope},
+		Claims: maps.Clone(policyClaims), Condition: policyCondition, Metadata: maps.Clone(policyMetadata)}
+}
+
+// runPolicies is --policies.
+func (m *Main) runPolicies(ctx context.Context) error {
+	c := &m.Config
+	ws, bin, err := m.prepareWorkspace(ctx)
+	if err != nil {
+		return err
+	}
+	pin := m.setupPinning()
+	n := c.Clients
+	m.logf("creating %d plain clients and %d with %d claim expressions and a condition in %s", n, n, len(policyClaims), ws.database)
+	t0 := time.Now()
+	creds, _, err := createClientsWith(ctx, ws.database, 2*n, func(i int) admin.ClientSpec { return policySpec(i, n) })
+	if err != nil {
+		return err
+	}
+	m.logf("created %d clients in %.1fs", 2*n, since(t0))
+	srv, err := m.startServiceOn(ctx, "service", bin, ws.database, ws.kekFile, ws.dir, c.RateLimit, pin.ServerCPUs)
+	if err != nil {
+		return err
+	}
+	rep := &policiesReport{Command: commandLine(m.args), Alg: c.Alg, Clients: n, RateLimit: c.rate().String(),
+		Connections: c.Connections, Warmup: c.Warmup.String(), Duration: c.Duration.String(), Rounds: c.Rounds,
+		NumCPU: runtime.NumCPU(), Pinning: pin, Claims: policyClaims, Condition: policyCondition, Metadata: policyMetadata,
+		Goal: policyGoal}
+	rep.Plain = &policySetResult{Name: "plain", Non200: map[string]int{}}
+	rep.Policies = &policySetResult{Name: "policies", Non200: map[string]int{}}
+	for _, set := range []struct {
+		r     *policySetResult
+		creds []credential
+	}{{rep.Plain, creds[:n]}, {rep.Policies, creds[n:]}} {
+		d, err := newDriver(set.r.Name, "http://"+srv.addr, newRequestSet(set.creds, c.Body, c.Auth))
+		if err != nil {
+			return err
+		}
+		d.pid = srv.cmd.Process.Pid
+		m.measureMallocs(ctx, d, opsMallocs("http://"+srv.opsAddr))
+		set.r.drv = d
+	}
+	// Priming: one token per client, so that every policies client's
+	// expressions are compiled before the rounds, which then measure the
+	// steady state; what the first tokens cost is reported on its own.
+	for _, r := range []*policySetResult{rep.Plain, rep.Policies} {
+		m.logf("priming %s: one token per client (%d)", r.Name, n)
+		if err := m.prime(ctx, r); err != nil {
+			return fmt.Errorf("prime %s: %w", r.Name, err)
+		}
+		m.logf("  %.2fs, %.1fµs CPU/token", r.FirstSeconds, r.FirstCPUPerTokenUs)
+	}
+	s := driveSettings{connections: c.Connections, warmup: c.Warmup, duration: c.Duration, requestTimeout: c.RequestTimeout}
+	for round := 1; round <= c.Rounds; round++ {
+		// The order is swapped every round, so that neither set always
+		// runs on a server the other has just warmed (or heated).
+		order := []*policySetResult{rep.Plain, rep.Policies}
+		if round%2 == 0 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, r := range order {
+			m.logf("round %d/%d: %s (%s warmup, %s measured, %d connections)", round, c.Rounds, r.Name, c.Warmup, c.Duration, c.Connections)
+			p, err := r.drv.run(ctx, round, s)
+			if err != nil {
+				return fmt.Errorf("drive %s: %w", r.Name, err)
+			}
+			if srv.exited() {
+				return fmt.Errorf("the service exited (%v); its log %s ends with:\n%s", srv.err, srv.logPath, srv.logTail())
+			}
+			m.logf("  %.0f tokens/s, p99 %.2fms, %.1fµs CPU/token, %.0f allocs/token, non-200 %v", p.TokensPerS, ms(p.P99), p.CPUPerTokenUs, p.AllocsPerToken, p.Non200)
+			r.phases = append(r.phases, p)
+		}
+	}
+	rep.summarize()
+	if c.JSON {
+		enc := json.NewEncoder(m.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.writeText(m.stdout)
+	return nil
+}
+
+// prime sends one request per client of r's set over --connections
+// workers and records the time and the server's CPU per token it took.
+func (m *Main) prime(ctx context.Context, r *policySetResult) error {
+	d := r.drv
+	hc := &http.Client{Transport: d.transport(driveSettings{connections: m.Config.Connections}), Timeout: m.Config.RequestTimeout}
+	defer hc.CloseIdleConnections()
+	n := len(d.reqs.bodies)
+	var next, ok atomic.Int64
+	var firstErr atomic.Value
+	cpu0, ok0 := processCPU(d.pid)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for range m.Config.Connections {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				status, _, _, err := d.do(ctx, hc, i, false)
+				switch {
+				case err != nil:
+					firstErr.CompareAndSwap(nil, err.Error())
+				case status != http.StatusOK:
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("HTTP %d", status))
+				default:
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r.FirstSeconds = since(t0)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e := firstErr.Load(); e != nil {
+		return fmt.Errorf("%d of %d answered 200; first failure: %s", ok.Load(), n, e)
+	}
+	if cpu1, ok1 := processCPU(d.pid); ok0 && ok1 && cpu1 > cpu0 {
+		r.FirstCPUPerTokenUs = perTokenUs(cpu1-cpu0, int(ok.Load()))
+	}
+	return nil
+}
+
+func (r *policiesReport) summarize() {
+	for _, sr := range []*policySetResult{r.Plain, r.Policies} {
+		var tps, p50, p99, cpu, allocs []float64
+		for _, p := range sr.phases {
+			tps = append(tps, math.Round(p.TokensPerS))
+			p50, p99 = append(p50, ms(p.P50)), append(p99, ms(p.P99))
+			if p.CPUPerTokenUs > 0 {
+				cpu = append(cpu, p.CPUPerTokenUs)
+			}
+			if p.AllocsPerToken > 0 {
+				allocs = append(allocs, p.AllocsPerToken)
+			}
+			for k, v := range p.Non200 {
+				sr.Non200[k] += v
+			}
+		}
+		sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms = tps, median(tps), median(p50), median(p99)
+		sr.CPUPerTokenUs, sr.AllocsPerToken = median(cpu), median(allocs)
+	}
+	r.RatioRounds, r.CPURatioRounds = policyRoundRatios(r.Plain.phases, r.Policies.phases)
+	r.Ratio, r.CPURatio = median(r.RatioRounds), median(r.CPURatioRounds)
+	r.Met = r.Ratio >= r.Goal && len(r.Plain.Non200) == 0 && len(r.Policies.Non200) == 0
+	r.ClaimsCheck, r.ClaimsOK = checkPolicyClaims(lastSample(r.Plain.phases), lastSample(r.Policies.phases))
+}
+
+// policyRoundRatios is, per round, policies ÷ plain tokens/s and plain ÷
+// policies CPU per token (both below 1 when the expressions cost), to 0.001.
+func policyRoundRatios(plain, pol []*phase) (tps, cpu []float64) {
+	for i := range min(len(plain), len(pol)) {
+		if plain[i].TokensPerS > 0 {
+			tps = append(tps, math.Round(1000*pol[i].TokensPerS/plain[i].TokensPerS)/1000)
+		}
+		if plain[i].CPUPerTokenUs > 0 && pol[i].CPUPerTokenUs > 0 {
+			cpu = append(cpu, math.Round(1000*plain[i].CPUPerTokenUs/pol[i].CPUPerTokenUs)/1000)
+		}
+	}
+	return tps, cpu
+}
+
+func lastSample(ps []*phase) []byte {
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].sample != nil {
+			return ps[i].sample
+		}
+	}
+	return nil
+}
+
+// checkPolicyClaims says whether the policies token (a token response's
+// body) carries the claims the expressions give for policyMetadata and the
+// plain one none of them.
+func checkPolicyClaims(plainBody, polBody []byte) (string, bool) {
+	want := map[string]any{"tenant": policyMetadata["tenant"], "env": policyMetadata["env"], "scopes_n": float64(1)}
+	pc, err := tokenClaims(polBody)
+	if err != nil {
+		return "policies token: " + err.Error(), false
+	}
+	var bad []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if pc[k] != want[k] {
+			bad = append(bad, fmt.Sprintf("%s = %v, want %v", k, pc[k], want[k]))
+		}
+	}
+	if plainBody != nil {
+		qc, err := tokenClaims(plainBody)
+		if err != nil {
+			return "plain token: " + err.Error(), false
+		}
+		for k := range want {
+			if _, ok := qc[k]; ok {
+				bad = append(bad, "the plain token has "+k)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return "claims wrong: " + strings.Join(bad, "; "), false
+	}
+	return `a policies token carries tenant "acme", env "prod", scopes_n 1; a plain token none of them`, true
+}
+
+// tokenClaims decodes the claims of the access token in a token response.
+func tokenClaims(body []byte) (map[string]any, error) {
+	if body == nil {
+		return nil, fmt.Errorf("no 200 answer sampled")
+	}
+	var resp struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, err
+	}
+	parts := strings.Split(resp.AccessToken, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("the access token is not a JWS")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]any
+	return claims, json.Unmarshal(raw, &claims)
+}
+
+func (r *policiesReport) writeText(w io.Writer) {
+	fmt.Fprintf(w, "policies: %s\n", r.Command)
+	fmt.Fprintf(w, "%s; %d clients per set; rate limit %s per client; %d connections; %s warm-up + %s measured per phase; %d rounds (order swapped every round); medians over the rounds\n",
+		r.Alg, r.Clients, r.RateLimit, r.Connections, r.Warmup, r.Duration, r.Rounds)
+	fmt.Fprintf(w, "%s\n", r.Pinning.Note)
+	fmt.Fprintf(w, "policies clients: metadata %v; condition %s; claims:\n", r.Metadata, r.Condition)
+	for _, k := range slices.Sorted(maps.Keys(r.Claims)) {
+		fmt.Fprintf(w, "  %s: %s\n", k, r.Claims[k])
+	}
+	fmt.Fprintln(w)
+	for _, sr := range []*policySetResult{r.Plain, r.Policies} {
+		fmt.Fprintf(w, "  %-8s %v → %6.0f tokens/s, p50 %6.2fms p99 %6.2fms, CPU %6.1fµs/token, %6.1f allocs/token, non-200 %s\n",
+			sr.Name, sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms, sr.CPUPerTokenUs, sr.AllocsPerToken, fmtNon200(sr.Non200))
+	}
+	fmt.Fprintf(w, "  first token of each client (priming, before the rounds; a policies client's compiles its expressions): plain %.1fµs CPU/token, policies %.1fµs\n",
+		r.Plain.FirstCPUPerTokenUs, r.Policies.FirstCPUPerTokenUs)
+	verdict := "not met"
+	if r.Met {
+		verdict = "met"
+	}
+	fmt.Fprintf(w, "\npolicies ÷ plain tokens/s: %.3f (per round %v; goal ≥ %.2f: %s)\n", r.Ratio, r.RatioRounds, r.Goal, verdict)
+	if len(r.CPURatioRounds) > 0 {
+		fmt.Fprintf(w, "plain ÷ policies CPU per token: %.3f (per round %v)\n", r.CPURatio, r.CPURatioRounds)
+	}
+	if d := r.Policies.AllocsPerToken - r.Plain.AllocsPerToken; r.Plain.AllocsPerToken > 0 && r.Policies.AllocsPerToken > 0 {
+		fmt.Fprintf(w, "allocations the expressions add: %+.1f per token\n", d)
+	}
+	fmt.Fprintf(w, "claims check: %s\n", r.ClaimsCheck)
+}
