@@ -99,3 +99,34 @@ func TestHourInWraps(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileSharesPrograms: clients with the same expression texts share
+// their compiled programs; a different text gets its own.
+func TestCompileSharesPrograms(t *testing.T) {
+	claims := map[string]string{"tenant": `client.metadata.tenant + "-shared-test"`}
+	cond := `ip_in(request.remote_ip, ["192.0.2.0/24"]) || true`
+	a, err := Compile(claims, nil, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Compile(map[string]string{"tenant": claims["tenant"]}, nil, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.claims[0].prog != b.claims[0].prog || a.condition != b.condition {
+		t.Error("two clients with the same expressions hold two compilations of them")
+	}
+	c, err := Compile(map[string]string{"tenant": `client.metadata.tenant + "-other-test"`}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.claims[0].prog == a.claims[0].prog {
+		t.Error("a different expression shares another's program")
+	}
+	// A bad expression is refused every time, never kept.
+	for range 2 {
+		if _, err := Compile(map[string]string{"x": "clinet.id"}, nil, ""); err == nil {
+			t.Fatal("an undeclared reference compiled")
+		}
+	}
+}
