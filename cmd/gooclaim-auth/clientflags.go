@@ -77,23 +77,10 @@ func (p *policyFlags) addExpressions(f *pflag.FlagSet, update bool) {
 	f.StringVar(&p.condition, "condition", "", `CEL expression that must be true for the client to obtain a token (ip_in(request.remote_ip, ["10.0.0.0/8"]); see docs/policies.md)`)
 }
 
-// parseClaims reads --claim NAME=EXPR values (and --default-claim's).
+// parseClaims reads --claim NAME=EXPR values (and --default-claim's); a
+// claim named twice is an error, as two expressions for it would be.
 func parseClaims(flag string, values []string) (map[string]string, error) {
-	if len(values) == 0 {
-		return nil, nil
-	}
-	m := make(map[string]string, len(values))
-	for _, v := range values {
-		name, expr, ok := strings.Cut(v, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("--%s %q: use NAME=EXPR, e.g. --%s tenant='client.metadata.tenant'", flag, v, flag)
-		}
-		if _, dup := m[name]; dup {
-			return nil, fmt.Errorf("--%s: claim %q is given twice", flag, name)
-		}
-		m[name] = expr
-	}
-	return m, nil
+	return parsePairs(flag, "NAME=EXPR", "tenant='client.metadata.tenant'", "claim", values)
 }
 
 // parseQuotaFlags reads --quota and --quota-mode.
@@ -206,8 +193,16 @@ func parseAuthMethods(values []string) []string {
 	return out
 }
 
-// parseMetadata reads --metadata KEY=VALUE values.
+// parseMetadata reads --metadata KEY=VALUE values; the last of a key
+// given twice wins.
 func parseMetadata(values []string) (map[string]string, error) {
+	return parsePairs("metadata", "KEY=VALUE", "owner=claims-team", "", values)
+}
+
+// parsePairs reads the NAME=VALUE values of the flag named flag (form and
+// example say how in an error); nil for none. A name given twice is an
+// error naming it as a dup when dup is set, else the last value wins.
+func parsePairs(flag, form, example, dup string, values []string) (map[string]string, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
@@ -215,7 +210,10 @@ func parseMetadata(values []string) (map[string]string, error) {
 	for _, v := range values {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("--metadata %q: use KEY=VALUE, e.g. --metadata owner=claims-team", v)
+			return nil, fmt.Errorf("--%s %q: use %s, e.g. --%s %s", flag, v, form, flag, example)
+		}
+		if _, seen := m[k]; seen && dup != "" {
+			return nil, fmt.Errorf("--%s: %s %q is given twice", flag, dup, k)
 		}
 		m[k] = val
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -190,13 +189,7 @@ func (m *Main) runGrowth(ctx context.Context) error {
 		}
 	}
 	rep.summarize()
-	if c.JSON {
-		enc := json.NewEncoder(m.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.writeText(m.stdout)
-	return nil
+	return m.writeReport(rep)
 }
 
 // mixedRound drives gs's active pattern while GetWorkers workers fetch the

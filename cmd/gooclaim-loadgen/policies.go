@@ -182,13 +182,7 @@ func (m *Main) runPolicies(ctx context.Context) error {
 		}
 	}
 	rep.summarize()
-	if c.JSON {
-		enc := json.NewEncoder(m.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.writeText(m.stdout)
-	return nil
+	return m.writeReport(rep)
 }
 
 // prime sends one request per client of r's set over --connections

@@ -452,11 +452,17 @@ func tokenShape(body []byte) (header, claims string, n int, err error) {
 	return string(h), "[" + strings.Join(slices.Sorted(maps.Keys(m)), " ") + "]", len(t.AccessToken), nil
 }
 
-func (r *report) writeJSON(w io.Writer) error {
-	e := json.NewEncoder(w)
-	e.SetIndent("", "  ")
-	e.SetEscapeHTML(false)
-	return e.Encode(r)
+// writeReport prints rep as --json asks: one indented JSON object, or
+// its text for people. Every mode's report goes out through it.
+func (m *Main) writeReport(rep interface{ writeText(io.Writer) }) error {
+	if m.Config.JSON {
+		e := json.NewEncoder(m.stdout)
+		e.SetIndent("", "  ")
+		e.SetEscapeHTML(false)
+		return e.Encode(rep)
+	}
+	rep.writeText(m.stdout)
+	return nil
 }
 
 func (r *report) writeText(w io.Writer) {

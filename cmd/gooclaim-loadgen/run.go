@@ -88,11 +88,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	rep.finish(c)
-	if c.JSON {
-		return rep.writeJSON(m.stdout)
-	}
-	rep.writeText(m.stdout)
-	return nil
+	return m.writeReport(rep)
 }
 
 // setupTarget prepares the --target mode: one server, already running.

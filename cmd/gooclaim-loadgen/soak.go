@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -133,13 +132,7 @@ func (m *Main) runSoak(ctx context.Context) error {
 	}
 	rep.Intervals = ivs
 	rep.summarize(warm)
-	if c.JSON {
-		enc := json.NewEncoder(m.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	rep.writeText(m.stdout)
-	return nil
+	return m.writeReport(rep)
 }
 
 // summarize counts the answers, fits the trends after warm and gives the verdict.

@@ -133,6 +133,30 @@ export function errorBox(err, prefix) {
   return box;
 }
 
+// loader returns a function that fills box with render(await fetch(), load):
+// a loading line meanwhile, the API's error in its words on failure. An
+// answer overtaken by a newer call (the user searched again) is dropped, and
+// an expired session is left to the sign-in page.
+export function loader(box, message, fetch, render) {
+  let seq = 0;
+  const load = async () => {
+    const mine = ++seq;
+    clear(box);
+    box.append(loading(message));
+    try {
+      const value = await fetch();
+      if (mine !== seq) return;
+      clear(box);
+      box.append(render(value, load));
+    } catch (err) {
+      if (mine !== seq || err.expired) return;
+      clear(box);
+      box.append(errorBox(err));
+    }
+  };
+  return load;
+}
+
 export function errorText(err) {
   if (!err) return 'Something went wrong.';
   if (err.description) return err.description;

@@ -2,7 +2,7 @@
 // each event opens to a diff of its before and after.
 
 import * as api from '../api.js';
-import { h, append, clear, loading, errorBox, time, mono, empty, field, id, badge } from '../ui.js';
+import { h, append, loader, time, mono, empty, field, id, badge } from '../ui.js';
 import { diff, show } from '../diff.js';
 
 const PAGE_SIZE = 50;
@@ -55,26 +55,12 @@ export function render(ctx) {
     results,
   ]);
 
-  let seq = 0;
-  const load = async () => {
-    const mine = ++seq;
-    clear(results);
-    results.append(loading('Loading events…'));
-    try {
-      const query = {
-        limit: PAGE_SIZE, after: st.cursors[st.page] || undefined, actor: st.actor, action: st.action, target_id: st.target_id,
-        since: toRFC3339(st.since), until: toRFC3339(st.until),
-      };
-      const page = await api.admin('GET', '/audit', { query });
-      if (mine !== seq) return;
-      clear(results);
-      results.append(renderPage(st, page || {}, load));
-    } catch (err) {
-      if (mine !== seq || err.expired) return;
-      clear(results);
-      results.append(errorBox(err));
-    }
-  };
+  const load = loader(results, 'Loading events…', () => api.admin('GET', '/audit', {
+    query: {
+      limit: PAGE_SIZE, after: st.cursors[st.page] || undefined, actor: st.actor, action: st.action, target_id: st.target_id,
+      since: toRFC3339(st.since), until: toRFC3339(st.until),
+    },
+  }), (page, reload) => renderPage(st, page || {}, reload));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     for (const k of Object.keys(inputs)) st[k] = inputs[k].value.trim();

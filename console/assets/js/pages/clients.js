@@ -2,7 +2,7 @@
 // limit, after and filters), one page at a time.
 
 import * as api from '../api.js';
-import { h, append, clear, loading, errorBox, table, time, badge, mono, empty, list, field, id } from '../ui.js';
+import { h, append, loader, table, time, badge, mono, empty, list, field, id } from '../ui.js';
 
 const PAGE_SIZE = 25;
 
@@ -46,22 +46,7 @@ export function renderList(ctx) {
     results,
   ]);
 
-  let seq = 0;
-  const load = async () => {
-    const mine = ++seq;
-    clear(results);
-    results.append(loading('Loading clients…'));
-    try {
-      const view = await fetchPage(st);
-      if (mine !== seq) return;
-      clear(results);
-      results.append(renderResults(st, view, load));
-    } catch (err) {
-      if (mine !== seq || err.expired) return;
-      clear(results);
-      results.append(errorBox(err));
-    }
-  };
+  const load = loader(results, 'Loading clients…', () => fetchPage(st), (view, reload) => renderResults(st, view, reload));
 
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
