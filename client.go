@@ -44,6 +44,10 @@ type Client struct {
 	// Condition is a CEL expression that must be true for the client to
 	// obtain a token; empty for none.
 	Condition string
+	// TokenReuse is ReuseOn, ReuseOff or ReuseDefault (the server's
+	// setting): whether a request for what a live token of the client
+	// already grants gets that token again rather than a new one.
+	TokenReuse string
 	// Disabled clients cannot obtain tokens; they are kept for audit and re-enabling.
 	Disabled bool
 	// Secrets are the hashes of the client's live secrets (at most two during a rotation).
