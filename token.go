@@ -84,6 +84,10 @@ type Token struct {
 	IssuedTokenType string `json:"issued_token_type,omitempty"`
 	// JTI is the token's "jti", for logs; it is not part of the response.
 	JTI string `json:"-"`
+	// Reused says the token was issued before, to an earlier request of
+	// the client, and given again (issuer.TokenCache); for logs and
+	// metrics, not part of the response.
+	Reused bool `json:"-"`
 }
 
 // Claims are the claims of an access token (RFC 9068 §2.2).

@@ -41,7 +41,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if id == "" && c != nil {
 		id = c.ID // a federated client, which need not send its client_id
 	}
-	s.recordEvent(w, r, id, authEvent{name: "token.issued", outcome: "issued", jti: tok.JTI, scope: tok.Scope, method: req.AuthMethod})
+	ev := authEvent{name: "token.issued", outcome: "issued", jti: tok.JTI, scope: tok.Scope, method: req.AuthMethod}
+	if tok.Reused {
+		ev.name, ev.outcome = "token.reused", "reused" // given again (issuer.TokenCache): no signature, no quota
+	}
+	s.recordEvent(w, r, id, ev)
 	oauthwire.WriteToken(w, tok)
 }
 

@@ -25,6 +25,12 @@ type ReplicaOptions struct {
 	PageSize int
 	// OnKeys is called with the whole key set after every load that changed it.
 	OnKeys func([]auth.Key) error
+	// OnClient is called with a client's ID after the replica applied a
+	// change of it from the feed — an update, a deletion, or one of its
+	// tokens revoked (RFC 7009) on any node —, and with "" after a full
+	// load, which may have skipped such changes: for caches of what was
+	// issued to clients (issuer.TokenCache.Forget). It must not block.
+	OnClient func(id string)
 	// Logger receives sync failures (once per episode) and recoveries. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -296,10 +302,14 @@ func (r *Replica) load(ctx context.Context) error {
 		return err
 	}
 	r.mu.Lock()
+	moved := seq != r.seq
 	r.clients, r.seq, r.scopeCount, r.scopes = clients, seq, counts, nil
 	r.issuers, r.federated = issuersByURL(issuers), federated
 	r.mu.Unlock()
 	r.lastSync.Store(time.Now().UnixNano())
+	if moved && r.opts.OnClient != nil {
+		r.opts.OnClient("") // the changes read at once, whatever they were
+	}
 	return nil
 }
 
@@ -392,6 +402,9 @@ func (r *Replica) apply(ctx context.Context, changes []auth.Change) error {
 			}
 			r.countScopes(r.scopeCount, c, +1)
 			r.mu.Unlock()
+			if r.opts.OnClient != nil {
+				r.opts.OnClient(ch.ID)
+			}
 		}
 	}
 	if issuers {

@@ -68,7 +68,7 @@ func (i *Issuer) exchangeFederated(ctx context.Context, req auth.TokenRequest, c
 			return nil, &failure{errSubjectTokenRefused, fmt.Sprintf("%s: the authenticated client %q is not %q, bound to the subject_token", reasonClientMismatch, caller.ID, bound.ID)}
 		}
 	}
-	tok, err := i.issueFor(ctx, bound, req)
+	tok, err := i.issueFor(ctx, bound, req, true)
 	if err != nil {
 		return nil, err
 	}

@@ -187,9 +187,15 @@ func (i *Issuer) Revoke(ctx context.Context, caller *auth.Client, token string) 
 		return auth.ErrUnsupportedTokenType.WithDescription("this server does not revoke single tokens")
 	}
 	ctx = auth.WithAudit(ctx, auth.Audit{Actor: "client:" + caller.ID, Action: auth.ActionTokenRevoke, RemoteAddr: auditAddr(ctx)})
-	return i.cfg.Revocations.RevokeToken(ctx, auth.RevokedToken{
+	err = i.cfg.Revocations.RevokeToken(ctx, auth.RevokedToken{
 		JTI: tc.JWTID, ClientID: tc.ClientID, ExpiresAt: time.Unix(tc.Expiry, 0).UTC(), RevokedAt: i.clock.Now().UTC(),
 	})
+	if err == nil {
+		// The revoked token may be one this node gives again; the other
+		// nodes hear of it through the store's change feed.
+		i.cfg.Tokens.Forget(caller.ID)
+	}
+	return err
 }
 
 // auditAddr keeps the remote address the caller put in the context's

@@ -44,6 +44,16 @@ type Config struct {
 	// Check them with policy.CheckClaims first: one that fails to compile
 	// fails every token request.
 	DefaultClaims map[string]string
+	// ReuseTokens is the server's default for the clients whose
+	// TokenReuse is auth.ReuseDefault: whether a request for what a live
+	// token of the client already grants gets that token again (see
+	// TokenCache).
+	ReuseTokens bool
+	// Tokens keeps the tokens to give again; nil reuses none, whatever
+	// the clients' settings. In a fleet, the replica must call its
+	// Forget (inmem.ReplicaOptions.OnClient) so that a token revoked on
+	// another node is not given again.
+	Tokens *TokenCache
 	// IPRateLimit limits requests that name no client_id, per remote address. Default 60/1m.
 	IPRateLimit auth.Rate
 	// ClientAssertions checks private_key_jwt client assertions; nil
@@ -256,7 +266,7 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 	if err != nil {
 		return nil, err
 	}
-	return i.issueFor(ctx, c, req)
+	return i.issueFor(ctx, c, req, true)
 }
 
 // IssueAuthenticated issues client c a token for req's scope and
@@ -264,12 +274,13 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 // by other means that the request comes from c (the console's sign-in
 // links, whose codes the server verifies). A disabled client gets none;
 // the token is checked like any other wherever it is shown.
-// The token counts against the client's quotas like any other.
+// The token counts against the client's quotas like any other, and is
+// never one given before: each sign-in gets its own.
 func (i *Issuer) IssueAuthenticated(ctx context.Context, c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
 	if c == nil || c.Disabled {
 		return nil, errAuthFailed
 	}
-	return i.issueFor(ctx, c, req)
+	return i.issueFor(ctx, c, req, false)
 }
 
 // certificateMethod is how a request with a client certificate and no
@@ -322,8 +333,10 @@ func certificateBinding(c *auth.Client, req *auth.TokenRequest) (*auth.Confirmat
 
 // issueFor issues client c its own access token, as the client credentials
 // grant does: the requested scope and audience if it may have them, within
-// its quotas.
-func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenRequest) (*auth.Token, error) {
+// its quotas. With mayReuse, a client that reuses its tokens gets a live
+// one issued before for the same request when there is one (TokenCache):
+// after its condition is checked, without counting against its quotas.
+func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenRequest, mayReuse bool) (*auth.Token, error) {
 	now := i.clock.Now()
 	scope, err := grantScope(c, req.Scope)
 	if err != nil {
@@ -341,21 +354,33 @@ func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenReq
 	if err != nil {
 		return nil, err
 	}
+	// kid is the key of the token to keep for reuse; "" keeps none.
+	var kid string
+	if mayReuse && i.reuses(c) {
+		var tok *auth.Token
+		if tok, kid, err = i.reused(c, scope, aud, cnf, now); tok != nil || err != nil {
+			return tok, err
+		}
+	}
 	if err := i.chargeQuota(ctx, c, now); err != nil {
 		return nil, err
 	}
-	ttl := i.tokenTTL(c)
-	return i.sign(now, scope, &auth.Claims{
+	claims := auth.Claims{
 		Subject:  c.ID,
 		Audience: auth.Audience{aud},
 		ClientID: c.ID,
 		Scope:    scope,
-		Expiry:   now.Add(ttl).Unix(),
+		Expiry:   now.Add(i.tokenTTL(c)).Unix(),
 
 		ClientIncarnation: c.Incarnation,
 		Cnf:               cnf,
 		Extra:             extra,
-	})
+	}
+	tok, err := i.sign(now, scope, &claims)
+	if err == nil && kid != "" {
+		i.cfg.Tokens.put(c, scope, aud, cnf, kid, claims.IssuedAt, claims.Expiry, tok)
+	}
+	return tok, err
 }
 
 // errDPoPRequired refuses a token request without a DPoP proof from a

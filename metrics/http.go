@@ -10,10 +10,11 @@ import (
 const OutcomeOther = "other"
 
 // TokenOutcomes are the outcome label values of gooclaim_tokens_total:
-// "issued" or the OAuth error code of the refusal (RFC 6749 §5.2, and
-// rate_limited, temporarily_unavailable).
+// "issued", "reused" (a live token given again, issuer.TokenCache) or the
+// OAuth error code of the refusal (RFC 6749 §5.2, and rate_limited,
+// temporarily_unavailable).
 var TokenOutcomes = []string{
-	"issued",
+	"issued", "reused",
 	"invalid_client", "invalid_request", "invalid_scope", "invalid_target",
 	"unauthorized_client", "unsupported_grant_type",
 	"invalid_dpop_proof", "use_dpop_nonce", // RFC 9449 §5, §8
@@ -110,11 +111,11 @@ func (m *Metrics) ObserveRequest(route string, status int) {
 	}
 }
 
-// ObserveToken counts one token request with its outcome — "issued" or the
-// OAuth error code — and how long it took.
+// ObserveToken counts one token request with its outcome — "issued",
+// "reused" or the OAuth error code — and how long it took.
 func (m *Metrics) ObserveToken(outcome string, d time.Duration) {
 	m.tokens.get(outcome).Inc()
-	if outcome == "issued" {
+	if outcome == "issued" || outcome == "reused" {
 		m.tokenOK.Observe(d.Seconds())
 	} else {
 		m.tokenError.Observe(d.Seconds())

@@ -151,8 +151,8 @@ func (m *Metrics) Sample(now time.Time) {
 		d := v - last.outcomes[outcome]
 		switch {
 		case d <= 0:
-		case outcome == "issued":
-			smp.issued = d
+		case outcome == "issued" || outcome == "reused": // tokens answered, signed or given again
+			smp.issued += d
 		case outcome == "rate_limited":
 			smp.rateLimited = d
 		default:

@@ -78,6 +78,14 @@ type Config struct {
 	// (auth.ParseQuota: windows that divide a day), counted fleet-wide in
 	// Redis when RedisURL is set, else per node. Empty means none.
 	DefaultQuotas []auth.Rate
+	// ReuseTokens is the default of the clients whose TokenReuse is
+	// auth.ReuseDefault: a request for the scope, audience and binding of
+	// a live token the node issued the client, with over half its
+	// lifetime left, gets that token again instead of a new signature.
+	ReuseTokens bool
+	// ReuseMaxTokens bounds the tokens each node keeps to give again.
+	// Default issuer.DefaultTokenCacheSize.
+	ReuseMaxTokens int
 	// KeyPolicy is the signing keys' algorithm and lifecycle; its zero
 	// fields take issuer's defaults.
 	KeyPolicy issuer.KeyPolicy
@@ -255,6 +263,9 @@ func (c Config) withDefaults() (Config, error) {
 		if d.v < 0 {
 			p = append(p, fmt.Sprintf("%s %v is negative", d.name, d.v))
 		}
+	}
+	if c.ReuseMaxTokens < 0 {
+		p = append(p, fmt.Sprintf("ReuseMaxTokens %d is negative", c.ReuseMaxTokens))
 	}
 	if c.MaxHeaderBytes < 0 {
 		p = append(p, fmt.Sprintf("MaxHeaderBytes %d is negative", c.MaxHeaderBytes))

@@ -52,6 +52,7 @@ type Server struct {
 
 	data      auth.Store // cfg.Store, instrumented when there are metrics
 	replica   *inmem.Replica
+	tokens    *issuer.TokenCache // the tokens given again (Config.ReuseTokens)
 	keys      *issuer.KeyRing
 	limiter   *inmem.Limiter
 	redis     *redis.Limiter // nil without Redis
@@ -125,10 +126,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if m != nil {
 		s.data = metrics.Store(c.Store, m)
 	}
+	s.tokens = issuer.NewTokenCache(c.ReuseMaxTokens)
 	s.replica = inmem.NewReplica(s.data, inmem.ReplicaOptions{
 		PollInterval: c.PollInterval,
 		Logger:       s.logger,
 		OnKeys:       func(keys []auth.Key) error { return s.keys.Load(keys) },
+		// A token revoked on any node reaches this one as a change of its
+		// client: this node then stops giving the client's tokens again.
+		OnClient: s.tokens.Forget,
 	})
 	s.keys = issuer.NewKeyRing(c.KeyPolicy, c.KEK, s.replica, s.clock)
 	if err := s.replica.Load(ctx); err != nil {
@@ -200,6 +205,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		QuotaObserver:    s.quotas,
 		Revocations:      s.data,
 		ClientAssertions: assertions,
+		ReuseTokens:      c.ReuseTokens,
+		Tokens:           s.tokens,
 	}
 	if s.clientCAs != nil || c.ClientCertHeader != "" {
 		icfg.ClientCertificates = assertions // same key cache for self_signed_tls_client_auth

@@ -38,6 +38,8 @@ type serveConfig struct {
 	rateLimit         rateValue
 	ipRateLimit       rateValue
 	defaultQuotas     quotasValue
+	reuseTokens       bool
+	reuseMaxTokens    int
 	defaultClaims     claimsValue
 	publishAhead      durationValue
 	rotationPeriod    durationValue
@@ -168,6 +170,8 @@ func addServeFlags(f *pflag.FlagSet, c *serveConfig) {
 	f.Var(&c.ipRateLimit, "ip-rate-limit", "token requests without a client_id allowed per remote address, LIMIT/WINDOW")
 	f.Var(&c.defaultClaims, "default-claim", `claim NAME='EXPR' of every client's tokens, a CEL expression over client, request and now (region='"eu"'); a client's own --claim of the same name wins; checked at start; repeatable (default: none)`)
 	f.Var(&c.defaultQuotas, "default-quota", "token quota TOKENS/WINDOW of the clients that set none: tokens issued per fixed UTC window (10000/1d, 1000/1h; the window must divide a day), fleet-wide with --redis-url; repeatable (default: none)")
+	f.BoolVar(&c.reuseTokens, "reuse-tokens", false, "give a client's live token again to its requests for the same scope, audience and binding while over half its lifetime is left, instead of signing a new one: the default of the clients that set no --reuse-tokens of their own (per node; see docs/policies.md)")
+	f.IntVar(&c.reuseMaxTokens, "reuse-max-tokens", issuer.DefaultTokenCacheSize, "how many tokens each node keeps to give again (about 1 KB each)")
 	f.Var(&c.publishAhead, "key-publish-ahead", "how long a new key is published in the JWKS before it signs")
 	f.Var(&c.rotationPeriod, "key-rotation-period", "how long a key signs before the next one takes over (e.g. 90d)")
 	f.Var(&c.keyCheckInterval, "key-check-interval", "how often the server checks whether a key rotation is due")
@@ -248,20 +252,22 @@ func (c *serveConfig) serverConfig(db database, kek *signing.KEK, logger *slog.L
 		shutdownTimeout = -1 // --shutdown-timeout 0: no grace at all (the server's zero is its default)
 	}
 	return server.Config{
-		Store:         db,
-		KEK:           kek,
-		Listen:        c.listen,
-		OpsListen:     c.opsListen,
-		Issuer:        c.issuer,
-		Audience:      c.audience,
-		AdminAudience: c.adminAudience,
-		NoAdminAPI:    c.noAdminAPI,
-		NoConsole:     c.noConsole,
-		TokenTTL:      time.Duration(c.tokenTTL),
-		RateLimit:     auth.Rate(c.rateLimit),
-		IPRateLimit:   auth.Rate(c.ipRateLimit),
-		DefaultQuotas: c.defaultQuotas,
-		DefaultClaims: map[string]string(c.defaultClaims),
+		Store:          db,
+		KEK:            kek,
+		Listen:         c.listen,
+		OpsListen:      c.opsListen,
+		Issuer:         c.issuer,
+		Audience:       c.audience,
+		AdminAudience:  c.adminAudience,
+		NoAdminAPI:     c.noAdminAPI,
+		NoConsole:      c.noConsole,
+		TokenTTL:       time.Duration(c.tokenTTL),
+		RateLimit:      auth.Rate(c.rateLimit),
+		IPRateLimit:    auth.Rate(c.ipRateLimit),
+		DefaultQuotas:  c.defaultQuotas,
+		DefaultClaims:  map[string]string(c.defaultClaims),
+		ReuseTokens:    c.reuseTokens,
+		ReuseMaxTokens: c.reuseMaxTokens,
 		KeyPolicy: issuer.KeyPolicy{
 			Algorithm:      c.signingAlg,
 			PublishAhead:   time.Duration(c.publishAhead),

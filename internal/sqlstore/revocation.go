@@ -14,7 +14,11 @@ import (
 // event is added. EINVALID when r has no JTI or no ExpiresAt (without it
 // the record could never be pruned).
 //
-// Revocations append no change to the feed: they change no client or key.
+// A revocation appends a change of the token's client to the feed, in the
+// same transaction: the client is unchanged, but every node's replica then
+// tells its token cache to stop giving the client's kept tokens again
+// (issuer.TokenCache), so that a token revoked on one node is not handed
+// out by another.
 func (s *Store) RevokeToken(ctx context.Context, r auth.RevokedToken) error {
 	if err := checkRevocation(r); err != nil {
 		return err
@@ -31,7 +35,11 @@ func (s *Store) RevokeToken(ctx context.Context, r auth.RevokedToken) error {
 		if err != nil || n == 0 {
 			return nil, err // nil, nil: revoked already
 		}
-		return []record{{event: newEvent(ctx, auth.ActionTokenRevoke, targetToken, r.JTI, nil, auth.AuditRevocationView(r))}}, nil
+		rec := record{event: newEvent(ctx, auth.ActionTokenRevoke, targetToken, r.JTI, nil, auth.AuditRevocationView(r))}
+		if r.ClientID != "" {
+			rec.change = &change{auth.ChangeClient, r.ClientID}
+		}
+		return []record{rec}, nil
 	})
 }
 
