@@ -204,3 +204,63 @@ func TestReplicaSyncsOnNotification(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestReplicaOnClient: the replica tells OnClient of each client whose
+// change it applied — an update, a deletion, the revocation of one of its
+// tokens (RFC 7009) by another process — and "" after a full load that
+// read changes, which a cache of issued tokens must then all forget.
+func TestReplicaOnClient(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	serverDB, cliDB := openDB(t, path, sqlite.Options{}), openDB(t, path, sqlite.Options{})
+	for _, id := range []string{"x", "y"} {
+		if err := cliDB.CreateClient(ctx, client(id, "a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var heard []string
+	r := inmem.NewReplica(serverDB, inmem.ReplicaOptions{OnClient: func(id string) { heard = append(heard, id) }})
+	if err := r.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(heard, []string{""}) {
+		t.Fatalf("the first load told %q; want [\"\"]", heard)
+	}
+	heard = nil
+	if _, err := cliDB.UpdateClient(ctx, "x", func(c *auth.Client) error { c.Name = "renamed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	revoked := auth.RevokedToken{JTI: "jti-1", ClientID: "y", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := cliDB.RevokeToken(ctx, revoked); err != nil {
+		t.Fatal(err)
+	}
+	if err := cliDB.RevokeToken(ctx, revoked); err != nil { // again: no change
+		t.Fatal(err)
+	}
+	if err := cliDB.DeleteClient(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(heard)
+	if !slices.Equal(heard, []string{"x", "y"}) {
+		t.Fatalf("Sync told %q; want x (updated, deleted) and y (a token revoked), once each", heard)
+	}
+	heard = nil
+	if err := r.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(heard) != 0 {
+		t.Fatalf("a load that read no new change told %q; want nothing", heard)
+	}
+	if err := cliDB.RevokeToken(ctx, auth.RevokedToken{JTI: "jti-2", ClientID: "y", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(heard, []string{""}) {
+		t.Fatalf("a load over a revocation told %q; want [\"\"]", heard)
+	}
+}
