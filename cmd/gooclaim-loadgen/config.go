@@ -96,6 +96,11 @@ type Config struct {
 	// expressions and a condition, driven in Rounds alternating rounds
 	// (policies.go).
 	Policies bool
+	// Reuse, when set, runs the token reuse measurement instead: one
+	// service, Clients clients whose tokens are always signed and Clients
+	// more whose live tokens are given again, in Rounds alternating rounds
+	// (reuse.go).
+	Reuse bool
 }
 
 // Defaults of --postgres-url and --redis-url when their environment
@@ -186,6 +191,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Active, "active", c.Active, "--growth: the size of the active subset driven round-robin beside all clients")
 	fs.IntVar(&c.GetWorkers, "get-workers", c.GetWorkers, "--growth: workers fetching the JWK Set and discovery document during the mixed run (0: no mixed run)")
 	fs.BoolVar(&c.Policies, "policies", false, "run the policies measurement instead: one service, --clients plain clients and --clients more with three claim expressions and a condition in CEL, driven one set after the other in each of --rounds rounds; prints tokens/s, CPU and allocations per token of each and the ratio policies ÷ plain (goal ≥ 0.95)")
+	fs.BoolVar(&c.Reuse, "reuse", false, "run the token reuse measurement instead: one service, --clients clients that always get a new token and --clients more whose live token is given again (token_reuse on), driven one set after the other in each of --rounds rounds; prints tokens/s, CPU and allocations per token of each and the ratio reused ÷ signed (goal ≥ 3)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: gooclaim-loadgen [flags]
 
@@ -210,7 +216,9 @@ DURATION and says whether the server's memory, goroutines and open fds stay
 flat. With --growth N1,N2,… it compares tokens/s, CPU per token, start-up
 time and memory across databases of N1, N2, … clients. With --policies it
 compares, on one service, clients with three claim expressions and a
-condition in CEL against the same clients without them.
+condition in CEL against the same clients without them; with --reuse,
+clients whose tokens are given again against clients whose tokens are all
+signed.
 
 Flags:
 `)
@@ -298,8 +306,11 @@ func (c *Config) validate() error {
 			p = append(p, "--soak and --growth start their own service: not with --target or --scaleout")
 		}
 	}
-	if c.Policies && (c.Target != "" || c.Scaleout || c.TLS || c.Soak != 0 || len(c.Growth) > 0) {
-		p = append(p, "--policies starts its own service: not with --target, --scaleout, --tls, --soak or --growth")
+	if (c.Policies || c.Reuse) && (c.Target != "" || c.Scaleout || c.TLS || c.Soak != 0 || len(c.Growth) > 0) {
+		p = append(p, "--policies and --reuse start their own service: not with --target, --scaleout, --tls, --soak or --growth")
+	}
+	if c.Policies && c.Reuse {
+		p = append(p, "--policies and --reuse are two measurements: run them one after the other")
 	}
 	if c.Soak < 0 || c.SoakWarmup < 0 || (c.Soak > 0 && c.SoakWarmup >= c.Soak) {
 		p = append(p, "--soak must be positive and --soak-warmup shorter than it")

@@ -115,48 +115,65 @@ func policySpec(i, n int) admin.ClientSpec {
 // runPolicies is --policies.
 func (m *Main) runPolicies(ctx context.Context) error {
 	c := &m.Config
-	ws, bin, err := m.prepareWorkspace(ctx)
+	m.logf("%d plain clients and %d with %d claim expressions and a condition", c.Clients, c.Clients, len(policyClaims))
+	plain, pol, pin, err := m.runPair(ctx, [2]string{"plain", "policies"}, policySpec)
 	if err != nil {
 		return err
 	}
-	pin := m.setupPinning()
-	n := c.Clients
-	m.logf("creating %d plain clients and %d with %d claim expressions and a condition in %s", n, n, len(policyClaims), ws.database)
-	t0 := time.Now()
-	creds, _, err := createClientsWith(ctx, ws.database, 2*n, func(i int) admin.ClientSpec { return policySpec(i, n) })
+	rep := &policiesReport{Command: commandLine(m.args), Alg: c.Alg, Clients: c.Clients, RateLimit: c.rate().String(),
+		Connections: c.Connections, Warmup: c.Warmup.String(), Duration: c.Duration.String(), Rounds: c.Rounds,
+		NumCPU: runtime.NumCPU(), Pinning: pin, Claims: policyClaims, Condition: policyCondition, Metadata: policyMetadata,
+		Goal: policyGoal, Plain: plain, Policies: pol}
+	rep.summarize()
+	return m.writeReport(rep)
+}
+
+// runPair creates --clients clients of each of two sets (spec(i, n) is
+// client i of 2n: the first n of the first set), starts one service over
+// them, primes every client with one token and drives the two sets one
+// after the other in each of --rounds rounds, the order swapped every
+// round. The results' phases are per round, their medians not yet taken
+// (summarizeSets).
+func (m *Main) runPair(ctx context.Context, names [2]string, spec func(i, n int) admin.ClientSpec) (a, b *policySetResult, pin *pinning, err error) {
+	c := &m.Config
+	ws, bin, err := m.prepareWorkspace(ctx)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
+	}
+	pin = m.setupPinning()
+	n := c.Clients
+	m.logf("creating %d %s and %d %s clients in %s", n, names[0], n, names[1], ws.database)
+	t0 := time.Now()
+	creds, _, err := createClientsWith(ctx, ws.database, 2*n, func(i int) admin.ClientSpec { return spec(i, n) })
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	m.logf("created %d clients in %.1fs", 2*n, since(t0))
 	srv, err := m.startServiceOn(ctx, "service", bin, ws.database, ws.kekFile, ws.dir, c.RateLimit, pin.ServerCPUs)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	rep := &policiesReport{Command: commandLine(m.args), Alg: c.Alg, Clients: n, RateLimit: c.rate().String(),
-		Connections: c.Connections, Warmup: c.Warmup.String(), Duration: c.Duration.String(), Rounds: c.Rounds,
-		NumCPU: runtime.NumCPU(), Pinning: pin, Claims: policyClaims, Condition: policyCondition, Metadata: policyMetadata,
-		Goal: policyGoal}
-	rep.Plain = &policySetResult{Name: "plain", Non200: map[string]int{}}
-	rep.Policies = &policySetResult{Name: "policies", Non200: map[string]int{}}
+	a = &policySetResult{Name: names[0], Non200: map[string]int{}}
+	b = &policySetResult{Name: names[1], Non200: map[string]int{}}
 	for _, set := range []struct {
 		r     *policySetResult
 		creds []credential
-	}{{rep.Plain, creds[:n]}, {rep.Policies, creds[n:]}} {
+	}{{a, creds[:n]}, {b, creds[n:]}} {
 		d, err := newDriver(set.r.Name, "http://"+srv.addr, newRequestSet(set.creds, c.Body, c.Auth))
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		d.pid = srv.cmd.Process.Pid
 		m.measureMallocs(ctx, d, opsMallocs("http://"+srv.opsAddr))
 		set.r.drv = d
 	}
-	// Priming: one token per client, so that every policies client's
-	// expressions are compiled before the rounds, which then measure the
-	// steady state; what the first tokens cost is reported on its own.
-	for _, r := range []*policySetResult{rep.Plain, rep.Policies} {
+	// Priming: one token per client, so that the rounds measure the steady
+	// state — every policies client's expressions compiled, every reusing
+	// client's token kept —; what the first tokens cost is reported on its own.
+	for _, r := range []*policySetResult{a, b} {
 		m.logf("priming %s: one token per client (%d)", r.Name, n)
 		if err := m.prime(ctx, r); err != nil {
-			return fmt.Errorf("prime %s: %w", r.Name, err)
+			return nil, nil, nil, fmt.Errorf("prime %s: %w", r.Name, err)
 		}
 		m.logf("  %.2fs, %.1fµs CPU/token", r.FirstSeconds, r.FirstCPUPerTokenUs)
 	}
@@ -164,7 +181,7 @@ func (m *Main) runPolicies(ctx context.Context) error {
 	for round := 1; round <= c.Rounds; round++ {
 		// The order is swapped every round, so that neither set always
 		// runs on a server the other has just warmed (or heated).
-		order := []*policySetResult{rep.Plain, rep.Policies}
+		order := []*policySetResult{a, b}
 		if round%2 == 0 {
 			order[0], order[1] = order[1], order[0]
 		}
@@ -172,17 +189,16 @@ func (m *Main) runPolicies(ctx context.Context) error {
 			m.logf("round %d/%d: %s (%s warmup, %s measured, %d connections)", round, c.Rounds, r.Name, c.Warmup, c.Duration, c.Connections)
 			p, err := r.drv.run(ctx, round, s)
 			if err != nil {
-				return fmt.Errorf("drive %s: %w", r.Name, err)
+				return nil, nil, nil, fmt.Errorf("drive %s: %w", r.Name, err)
 			}
 			if srv.exited() {
-				return fmt.Errorf("the service exited (%v); its log %s ends with:\n%s", srv.err, srv.logPath, srv.logTail())
+				return nil, nil, nil, fmt.Errorf("the service exited (%v); its log %s ends with:\n%s", srv.err, srv.logPath, srv.logTail())
 			}
 			m.logf("  %.0f tokens/s, p99 %.2fms, %.1fµs CPU/token, %.0f allocs/token, non-200 %v", p.TokensPerS, ms(p.P99), p.CPUPerTokenUs, p.AllocsPerToken, p.Non200)
 			r.phases = append(r.phases, p)
 		}
 	}
-	rep.summarize()
-	return m.writeReport(rep)
+	return a, b, pin, nil
 }
 
 // prime sends one request per client of r's set over --connections
@@ -227,7 +243,16 @@ func (m *Main) prime(ctx context.Context, r *policySetResult) error {
 }
 
 func (r *policiesReport) summarize() {
-	for _, sr := range []*policySetResult{r.Plain, r.Policies} {
+	summarizeSets(r.Plain, r.Policies)
+	r.RatioRounds, r.CPURatioRounds = policyRoundRatios(r.Plain.phases, r.Policies.phases)
+	r.Ratio, r.CPURatio = median(r.RatioRounds), median(r.CPURatioRounds)
+	r.Met = r.Ratio >= r.Goal && len(r.Plain.Non200) == 0 && len(r.Policies.Non200) == 0
+	r.ClaimsCheck, r.ClaimsOK = checkPolicyClaims(lastSample(r.Plain.phases), lastSample(r.Policies.phases))
+}
+
+// summarizeSets takes each set's medians over its rounds.
+func summarizeSets(sets ...*policySetResult) {
+	for _, sr := range sets {
 		var tps, p50, p99, cpu, allocs []float64
 		for _, p := range sr.phases {
 			tps = append(tps, math.Round(p.TokensPerS))
@@ -245,10 +270,6 @@ func (r *policiesReport) summarize() {
 		sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms = tps, median(tps), median(p50), median(p99)
 		sr.CPUPerTokenUs, sr.AllocsPerToken = median(cpu), median(allocs)
 	}
-	r.RatioRounds, r.CPURatioRounds = policyRoundRatios(r.Plain.phases, r.Policies.phases)
-	r.Ratio, r.CPURatio = median(r.RatioRounds), median(r.CPURatioRounds)
-	r.Met = r.Ratio >= r.Goal && len(r.Plain.Non200) == 0 && len(r.Policies.Non200) == 0
-	r.ClaimsCheck, r.ClaimsOK = checkPolicyClaims(lastSample(r.Plain.phases), lastSample(r.Policies.phases))
 }
 
 // policyRoundRatios is, per round, policies ÷ plain tokens/s and plain ÷

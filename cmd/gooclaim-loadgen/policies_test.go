@@ -38,7 +38,7 @@ func TestParseFlagsPolicies(t *testing.T) {
 		t.Fatalf("err %v, Policies %v", err, m.Config.Policies)
 	}
 	err := m.ParseFlags([]string{"--policies", "--tls"})
-	if err == nil || !strings.Contains(err.Error(), "--policies starts its own service") {
+	if err == nil || !strings.Contains(err.Error(), "--policies and --reuse start their own service") {
 		t.Fatalf("--policies --tls: %v", err)
 	}
 }

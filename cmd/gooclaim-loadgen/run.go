@@ -34,6 +34,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.runGrowth(ctx)
 	case c.Policies:
 		return m.runPolicies(ctx)
+	case c.Reuse:
+		return m.runReuse(ctx)
 	}
 	rep := newReport(m.args, c)
 	var targets []*target

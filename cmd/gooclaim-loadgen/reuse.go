@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+
+	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/admin"
+)
+
+// --reuse measures what server-side token reuse saves (issue 19, point 4
+// and 5: reused tokens ≥ 3× the tokens/s of signed ones): one service,
+// --clients clients that always get a new token (token_reuse off) and
+// --clients that get their kept one again (token_reuse on), driven in
+// alternating rounds like --policies. Priming gives every reusing client
+// its token, so the rounds measure tokens given again.
+
+// reuseGoal is the least reused ÷ signed ratio of tokens/s issue 19 asks.
+const reuseGoal = 3.0
+
+type reuseReport struct {
+	Command     string   `json:"command"`
+	Alg         string   `json:"alg"`
+	Clients     int      `json:"clients_per_set"`
+	RateLimit   string   `json:"rate_limit"`
+	Connections int      `json:"connections"`
+	Warmup      string   `json:"warmup"`
+	Duration    string   `json:"duration"`
+	Rounds      int      `json:"rounds"`
+	NumCPU      int      `json:"num_cpu"`
+	Pinning     *pinning `json:"pinning"`
+
+	Signed *policySetResult `json:"signed"`
+	Reused *policySetResult `json:"reused"`
+	// RatioRounds is reused ÷ signed tokens/s per round, Ratio their
+	// median; CPURatioRounds signed ÷ reused CPU per token (above 1: a
+	// given-again token costs less).
+	RatioRounds    []float64 `json:"ratio_rounds"`
+	Ratio          float64   `json:"ratio"`
+	CPURatioRounds []float64 `json:"cpu_ratio_rounds,omitempty"`
+	CPURatio       float64   `json:"cpu_ratio,omitempty"`
+	Goal           float64   `json:"goal"`
+	Met            bool      `json:"met"`
+	// Check says whether a reusing client got the same token twice and a
+	// signing one two different tokens, after the rounds.
+	Check   string `json:"check"`
+	CheckOK bool   `json:"check_ok"`
+}
+
+// reuseSpec is the client i of a --reuse database of n per set: the first
+// n sign every token, the next n reuse them.
+func reuseSpec(i, n int) admin.ClientSpec {
+	if i < n {
+		return admin.ClientSpec{Name: fmt.Sprintf("loadgen-signed-%07d", i), Scopes: []string{testScope}, TokenReuse: auth.ReuseOff}
+	}
+	return admin.ClientSpec{Name: fmt.Sprintf("loadgen-reused-%07d", i-n), Scopes: []string{testScope}, TokenReuse: auth.ReuseOn}
+}
+
+// runReuse is --reuse.
+func (m *Main) runReuse(ctx context.Context) error {
+	c := &m.Config
+	signed, reused, pin, err := m.runPair(ctx, [2]string{"signed", "reused"}, reuseSpec)
+	if err != nil {
+		return err
+	}
+	rep := &reuseReport{Command: commandLine(m.args), Alg: c.Alg, Clients: c.Clients, RateLimit: c.rate().String(),
+		Connections: c.Connections, Warmup: c.Warmup.String(), Duration: c.Duration.String(), Rounds: c.Rounds,
+		NumCPU: runtime.NumCPU(), Pinning: pin, Goal: reuseGoal, Signed: signed, Reused: reused}
+	summarizeSets(signed, reused)
+	// policyRoundRatios gives b ÷ a tokens/s and a ÷ b CPU per token.
+	rep.RatioRounds, rep.CPURatioRounds = policyRoundRatios(signed.phases, reused.phases)
+	rep.Ratio, rep.CPURatio = median(rep.RatioRounds), median(rep.CPURatioRounds)
+	rep.Check, rep.CheckOK = checkReuse(ctx, signed, reused)
+	rep.Met = rep.Ratio >= rep.Goal && rep.CheckOK && len(signed.Non200) == 0 && len(reused.Non200) == 0
+	return m.writeReport(rep)
+}
+
+// checkReuse asks twice for a token of the first client of each set and
+// says whether the reusing client got the same token and the signing one
+// two different ones.
+func checkReuse(ctx context.Context, signed, reused *policySetResult) (string, bool) {
+	twice := func(r *policySetResult) (same bool, err error) {
+		hc := &http.Client{Transport: r.drv.transport(driveSettings{connections: 1})}
+		defer hc.CloseIdleConnections()
+		var bodies [2][]byte
+		for k := range bodies {
+			status, body, _, err := r.drv.do(ctx, hc, 0, true)
+			if err != nil {
+				return false, err
+			}
+			if status != http.StatusOK {
+				return false, fmt.Errorf("%s: HTTP %d", r.Name, status)
+			}
+			bodies[k] = body
+		}
+		a, errA := tokenClaims(bodies[0])
+		b, errB := tokenClaims(bodies[1])
+		if errA != nil || errB != nil {
+			return false, fmt.Errorf("%s: %v %v", r.Name, errA, errB)
+		}
+		return a["jti"] == b["jti"], nil
+	}
+	sameSigned, err := twice(signed)
+	if err != nil {
+		return err.Error(), false
+	}
+	sameReused, err := twice(reused)
+	if err != nil {
+		return err.Error(), false
+	}
+	if sameSigned || !sameReused {
+		return fmt.Sprintf("wrong: two requests of a signing client got the same jti: %v; of a reusing client: %v", sameSigned, sameReused), false
+	}
+	return "a reusing client got the same token (jti) twice; a signing client two different ones", true
+}
+
+func (r *reuseReport) writeText(w io.Writer) {
+	fmt.Fprintf(w, "reuse: %s\n", r.Command)
+	fmt.Fprintf(w, "%s; %d clients per set; rate limit %s per client; %d connections; %s warm-up + %s measured per phase; %d rounds (order swapped every round); medians over the rounds\n",
+		r.Alg, r.Clients, r.RateLimit, r.Connections, r.Warmup, r.Duration, r.Rounds)
+	fmt.Fprintf(w, "%s\n\n", r.Pinning.Note)
+	for _, sr := range []*policySetResult{r.Signed, r.Reused} {
+		fmt.Fprintf(w, "  %-7s %v → %6.0f tokens/s, p50 %6.2fms p99 %6.2fms, CPU %6.1fµs/token, %6.1f allocs/token, non-200 %s\n",
+			sr.Name, sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms, sr.CPUPerTokenUs, sr.AllocsPerToken, fmtNon200(sr.Non200))
+	}
+	verdict := "not met"
+	if r.Met {
+		verdict = "met"
+	}
+	fmt.Fprintf(w, "\nreused ÷ signed tokens/s: %.3f (per round %v; goal ≥ %.1f: %s)\n", r.Ratio, r.RatioRounds, r.Goal, verdict)
+	if len(r.CPURatioRounds) > 0 {
+		fmt.Fprintf(w, "signed ÷ reused CPU per token: %.3f (per round %v)\n", r.CPURatio, r.CPURatioRounds)
+	}
+	fmt.Fprintf(w, "check: %s\n", r.Check)
+}
