@@ -160,6 +160,7 @@ type auditClient struct {
 	Metadata            map[string]string `json:"metadata,omitempty"`
 	Claims              map[string]string `json:"claims,omitempty"`
 	Condition           string            `json:"condition,omitempty"`
+	TokenReuse          string            `json:"token_reuse,omitempty"`
 	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before,omitempty"`
 	Federated           []string          `json:"federated,omitempty"`
 	ExchangeAudiences   []string          `json:"exchange_audiences,omitempty"`
@@ -195,6 +196,7 @@ func AuditClientView(c *Client) json.RawMessage {
 		TLSSubjectDN: c.TLSClientAuth.SubjectDN, TLSSANDNS: c.TLSClientAuth.SANDNS, TLSSANURI: c.TLSClientAuth.SANURI,
 		TLSSANIP: c.TLSClientAuth.SANIP, TLSSANEmail: c.TLSClientAuth.SANEmail, ManagedBy: c.ManagedBy,
 		Quotas: FormatQuotas(c.Quotas), QuotaMode: c.QuotaMode, Claims: c.Claims, Condition: c.Condition,
+		TokenReuse: c.TokenReuse,
 	}
 	for _, f := range c.Federated {
 		v.Federated = append(v.Federated, f.String())

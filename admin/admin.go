@@ -74,6 +74,10 @@ type ClientSpec struct {
 	// checked (parsed, type-checked, cost-estimated) before they are saved.
 	Claims    map[string]string
 	Condition string
+	// TokenReuse is "on", "off" or "" (the server's setting, serve
+	// --reuse-tokens); CreateClient also takes what auth.CheckTokenReuse
+	// accepts ("default", "true", "false") and stores it normalized.
+	TokenReuse string
 	// Secret is empty for a generated secret; set it to import an existing one
 	// (it is then hashed with argon2id, as it may be weak).
 	Secret string
@@ -134,6 +138,7 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*auth.Clie
 		QuotaMode:   spec.QuotaMode,
 		Claims:      emptyMapNil(spec.Claims),
 		Condition:   spec.Condition,
+		TokenReuse:  normalizeTokenReuse(spec.TokenReuse),
 		JWKS:        spec.JWKS,
 		JWKSURI:     spec.JWKSURI,
 		AuthMethods: dedupe(spec.AuthMethods),
@@ -190,6 +195,7 @@ func (s *Service) checkClient(c *auth.Client) []string {
 	p = append(p, checkMetadata(c.Metadata)...)
 	p = append(p, checkQuotas(c)...)
 	p = append(p, checkExpressions(c)...)
+	p = append(p, checkTokenReuse(c)...)
 	p = append(p, checkFederated(c)...)
 	if len(c.JWKS) > 0 && c.JWKSURI != "" {
 		p = append(p, "keys: register a JWK Set or a jwks_uri, not both")
@@ -247,6 +253,29 @@ func checkQuotas(c *auth.Client) []string {
 		p = append(p, fmt.Sprintf("quota mode %q: want \"\" (enforce) or %q", c.QuotaMode, auth.QuotaWarn))
 	}
 	return p
+}
+
+// normalizeTokenReuse is s as auth.CheckTokenReuse normalizes it ("default"
+// is "", "true" is "on"); a value it refuses is returned as it is, for
+// checkClient to report with the client's other problems.
+func normalizeTokenReuse(s string) string {
+	if r, err := auth.CheckTokenReuse(s); err == nil {
+		return r
+	}
+	return s
+}
+
+// checkTokenReuse checks a client's token reuse setting, which must be
+// stored normalized: "on", "off" or "" (the server's default).
+func checkTokenReuse(c *auth.Client) []string {
+	r, err := auth.CheckTokenReuse(c.TokenReuse)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if r != c.TokenReuse {
+		return []string{fmt.Sprintf("token reuse %q: store it as %q", c.TokenReuse, r)}
+	}
+	return nil
 }
 
 // checkExpressions checks a client's claim expressions and condition as
@@ -330,7 +359,10 @@ type ClientUpdate struct {
 	ClaimsSet   map[string]string
 	ClaimsUnset []string
 	Condition   *string
-	Disabled    *bool
+	// TokenReuse sets the token reuse setting: "on", "off" or "" (the
+	// server's default), or another form auth.CheckTokenReuse accepts.
+	TokenReuse *string
+	Disabled   *bool
 	// JWKS and JWKSURI replace the registered keys; set one to empty to
 	// remove it.
 	JWKS        *[]byte
@@ -395,6 +427,9 @@ func (s *Service) UpdateClient(ctx context.Context, id string, u ClientUpdate) (
 		c.Claims = editMap(c.Claims, u.Claims, u.ClaimsSet, u.ClaimsUnset)
 		if u.Condition != nil {
 			c.Condition = *u.Condition
+		}
+		if u.TokenReuse != nil {
+			c.TokenReuse = normalizeTokenReuse(*u.TokenReuse)
 		}
 		if u.Disabled != nil {
 			if *u.Disabled && !c.Disabled {
@@ -469,6 +504,7 @@ func (u ClientUpdate) IsEmpty() bool { return u.Disabled == nil && u.onlyDisable
 func (u ClientUpdate) onlyDisabled() bool {
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
 		u.Quotas == nil && u.QuotaMode == nil && u.Claims == nil && len(u.ClaimsSet) == 0 && len(u.ClaimsUnset) == 0 && u.Condition == nil &&
+		u.TokenReuse == nil &&
 		u.JWKS == nil && u.JWKSURI == nil && u.AuthMethods == nil && u.Metadata == nil &&
 		len(u.MetadataSet) == 0 && len(u.MetadataUnset) == 0 &&
 		u.Federated == nil && len(u.FederatedAdd) == 0 && len(u.FederatedRemove) == 0 && u.ExchangeAudiences == nil &&

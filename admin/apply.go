@@ -527,7 +527,7 @@ func copySettings(dst, src *auth.Client) {
 	dst.Federated, dst.ExchangeAudiences = src.Federated, src.ExchangeAudiences
 	dst.RequireDPoP, dst.RequireCertificateBoundTokens, dst.TLSClientAuth = src.RequireDPoP, src.RequireCertificateBoundTokens, src.TLSClientAuth
 	dst.Quotas, dst.QuotaMode = src.Quotas, src.QuotaMode
-	dst.Claims, dst.Condition = src.Claims, src.Condition
+	dst.Claims, dst.Condition, dst.TokenReuse = src.Claims, src.Condition, src.TokenReuse
 }
 
 // field is one setting with the file's name, its value as a plan shows it.
@@ -553,6 +553,7 @@ func clientFields(c *auth.Client) []field {
 		{"quota_mode", str(c.QuotaMode)},
 		{"claims", metadata(c.Claims)},
 		{"condition", str(c.Condition)},
+		{"token_reuse", str(c.TokenReuse)},
 		{"auth_methods", list(c.AuthMethods)},
 		{"jwks", jsonValue(c.JWKS)},
 		{"jwks_uri", str(c.JWKSURI)},
@@ -664,7 +665,7 @@ func clientProblemField(msg string) string {
 		{"name", "name"}, {"scope", "scopes"}, {"audience", "audiences"}, {"token TTL", "token_ttl"},
 		{"rate limit", "rate_limit"}, {"metadata", "metadata"}, {"federated", "federated"},
 		{"exchange audience", "exchange_audiences"}, {"keys:", "jwks"}, {"jwks:", "jwks"}, {"jwks_uri", "jwks_uri"},
-		{"auth method", "auth_methods"},
+		{"auth method", "auth_methods"}, {"token reuse", "token_reuse"},
 	} {
 		if strings.HasPrefix(msg, p.prefix) {
 			return p.field

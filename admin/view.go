@@ -34,7 +34,11 @@ type ClientView struct {
 	// Condition the expression that must hold for a token, "" for none.
 	Claims    map[string]string `json:"claims"`
 	Condition string            `json:"condition"`
-	Disabled  bool              `json:"disabled"`
+	// TokenReuse is "on", "off" or "default" (the server's setting, serve
+	// --reuse-tokens): whether a request for what a live token of the
+	// client already grants gets that token again (TokenReuseName).
+	TokenReuse string `json:"token_reuse"`
+	Disabled   bool   `json:"disabled"`
 	// AuthMethods is the configured list, empty for the default (every
 	// method the client's credentials allow); AllowedAuthMethods is what
 	// the client may use now, either way.
@@ -75,6 +79,16 @@ func QuotaModeName(m string) string {
 	return m
 }
 
+// TokenReuseName is how a token reuse setting is shown: "on", "off" or
+// "default" for the server's setting — the word the admin API, the CLI
+// and the declarative file all take for it.
+func TokenReuseName(r string) string {
+	if r == auth.ReuseDefault {
+		return "default"
+	}
+	return r
+}
+
 // FederatedView is one federated identity of a client.
 type FederatedView struct {
 	Issuer  string `json:"issuer"` // the trusted issuer's name
@@ -97,7 +111,7 @@ func View(c *auth.Client) ClientView {
 		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
 		Metadata: c.Metadata, Federated: []FederatedView{}, ExchangeAudiences: nonNil(c.ExchangeAudiences),
 		Quotas: nonNil(auth.FormatQuotas(c.Quotas)), QuotaMode: QuotaModeName(c.QuotaMode),
-		Claims: c.Claims, Condition: c.Condition,
+		Claims: c.Claims, Condition: c.Condition, TokenReuse: TokenReuseName(c.TokenReuse),
 
 		DPoPBoundAccessTokens:                 c.RequireDPoP,
 		TLSClientCertificateBoundAccessTokens: c.RequireCertificateBoundTokens,

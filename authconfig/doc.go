@@ -35,6 +35,7 @@
 //	    quota_mode: warn               # enforce (the default) or warn
 //	    claims: {tenant: client.metadata.tenant}  # claim names to CEL expressions (docs/policies.md)
 //	    condition: 'ip_in(request.remote_ip, ["10.0.0.0/8"])'  # CEL; must be true for a token
+//	    token_reuse: on                # on, off or default (the server's, serve --reuse-tokens)
 //	    auth_methods: [client_secret_basic]     # absent: every method its credentials allow
 //	    jwks: {keys: [...]}            # or jwks_uri: URL (private_key_jwt)
 //	    metadata: {owner: claims-team} # names to values; a number or boolean is taken as written

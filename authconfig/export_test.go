@@ -31,9 +31,9 @@ func settingsClients() []*auth.Client {
 			Federated: []auth.FederatedIdentity{{Issuer: "k8s", Subject: "system:serviceaccount:claims:billing"},
 				{Issuer: "gh", Subject: "x, y} [z]: {w}"}, {Issuer: "gh", Subject: "a=b=c"}, {Issuer: "gh", Subject: "yes"}},
 			ExchangeAudiences: nasty[:10], RequireDPoP: true, RequireCertificateBoundTokens: true,
-			TLSClientAuth: auth.TLSClientAuth{SANIP: "2001:db8::1"},
-			Secrets:       []auth.Secret{{ID: "s1", Hash: "sha256:xyz"}}},
-		{ID: "a-first", JWKSURI: "https://a.example/jwks", TLSClientAuth: auth.TLSClientAuth{SubjectDN: "CN=a: b,O=\"Q\", Inc."}},
+			TLSClientAuth: auth.TLSClientAuth{SANIP: "2001:db8::1"}, TokenReuse: auth.ReuseOn,
+			Secrets: []auth.Secret{{ID: "s1", Hash: "sha256:xyz"}}},
+		{ID: "a-first", JWKSURI: "https://a.example/jwks", TLSClientAuth: auth.TLSClientAuth{SubjectDN: "CN=a: b,O=\"Q\", Inc."}, TokenReuse: auth.ReuseOff},
 		{ID: "dns", TLSClientAuth: auth.TLSClientAuth{SANDNS: "on"}, JWKS: []byte(`{"keys":[{"s":"\u00e9"}]}`)},
 		{ID: "uri", TLSClientAuth: auth.TLSClientAuth{SANURI: "spiffe://x/y"}, JWKS: []byte("{\n  \"keys\": []\n}")},
 		{ID: "email", TLSClientAuth: auth.TLSClientAuth{SANEmail: "a@b.c"}, TokenTTL: 1500 * time.Millisecond},
@@ -67,7 +67,7 @@ func settingsOf(c *auth.Client) *auth.Client {
 		Disabled: c.Disabled, AuthMethods: c.AuthMethods, JWKS: compactJSON(c.JWKS), JWKSURI: c.JWKSURI, Metadata: c.Metadata,
 		Federated: c.Federated, ExchangeAudiences: c.ExchangeAudiences, RequireDPoP: c.RequireDPoP,
 		RequireCertificateBoundTokens: c.RequireCertificateBoundTokens, TLSClientAuth: c.TLSClientAuth,
-		Quotas: c.Quotas, QuotaMode: c.QuotaMode, Claims: c.Claims, Condition: c.Condition}
+		Quotas: c.Quotas, QuotaMode: c.QuotaMode, Claims: c.Claims, Condition: c.Condition, TokenReuse: c.TokenReuse}
 	return d
 }
 
@@ -293,6 +293,7 @@ func TestSchema(t *testing.T) {
 		"issuer no iss":   "apiVersion: gooclaim.com/auth/v1\nkind: AuthConfig\nissuers: [{name: a}]\n",
 		"federated no =":  "apiVersion: gooclaim.com/auth/v1\nkind: AuthConfig\nclients: [{client_id: a, federated: [k8s]}]\n",
 		"metadata a list": "apiVersion: gooclaim.com/auth/v1\nkind: AuthConfig\nclients: [{client_id: a, metadata: {a: [1]}}]\n",
+		"reuse sometimes": "apiVersion: gooclaim.com/auth/v1\nkind: AuthConfig\nclients: [{client_id: a, token_reuse: sometimes}]\n",
 	}
 	for name, data := range invalid {
 		if err := s.Validate(yamlToJSON(t, []byte(data))); err == nil {

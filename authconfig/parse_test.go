@@ -72,7 +72,7 @@ func TestParseFull(t *testing.T) {
 		{Client: &auth.Client{ID: "mtls-email", JWKSURI: "https://ledger.gooclaim.com/jwks.json", TLSClientAuth: auth.TLSClientAuth{SANEmail: "ledger@gooclaim.com"},
 			Quotas: []auth.Rate{{Limit: 1000, Window: time.Hour}, {Limit: 10000, Window: 24 * time.Hour}}, QuotaMode: auth.QuotaWarn,
 			Claims:    map[string]string{"tenant": "client.metadata.tenant", "env": "has(client.metadata.env) ? client.metadata.env : null"},
-			Condition: `ip_in(request.remote_ip, ["10.0.0.0/8", "2001:db8::/32"])`},
+			Condition: `ip_in(request.remote_ip, ["10.0.0.0/8", "2001:db8::/32"])`, TokenReuse: auth.ReuseOn},
 			Secret: SecretSource{Generate: true}, Line: 87},
 	}
 	if len(d.Issuers) != len(wantIssuers) || len(d.Clients) != len(wantClients) {
@@ -203,6 +203,8 @@ func TestProblems(t *testing.T) {
 			{17, "client #2", "client_id", `quote it:  client_id: "12345"`},
 			{19, "client #2", "federated", `"k8s": want ISSUER=SUBJECT`},
 			{20, "client #2", "federated.subject", "missing"},
+			{21, "client #2", "token_reuse", `token reuse "sometimes": want on`},
+			{23, `client "three"`, "token_reuse", "want on, off or default, not the number 1"},
 		}},
 		{"duplicates.yaml", []wantProblem{
 			{6, `issuer "k8s"`, "name", "another issuer has this name, on line 4"},

@@ -141,6 +141,29 @@ func (v value) quotaMode() string {
 	return m
 }
 
+// tokenReuse reads on, off or default (auth.CheckTokenReuse); default is
+// "", as when the field is absent. This package reads YAML 1.2, where an
+// unquoted on or off is a string; a YAML 1.1 reader (an editor checking
+// the file against the schema) reads them as booleans, so true and false
+// are taken too, as on and off, and the file means the same to both.
+func (v value) tokenReuse() string {
+	n := v.node
+	s := n.Value
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!str":
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!bool":
+		s = strings.ToLower(s) // True, FALSE
+	default:
+		v.problem(n, "want on, off or default, not %s", describe(n))
+		return ""
+	}
+	r, err := auth.CheckTokenReuse(s)
+	if err != nil {
+		v.problem(n, "%v", err)
+	}
+	return r
+}
+
 // metadata reads a mapping of names to values; a value that YAML reads as
 // a number or a boolean is taken as written (version: 1.10 is "1.10").
 // Null and {} are nil.

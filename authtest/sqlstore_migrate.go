@@ -110,7 +110,7 @@ func testSQLMigrateFromEveryVersion(t *testing.T, s sqlSuite) {
 				c.Metadata != nil || !c.TokensRevokedBefore.IsZero() || c.UpdatedAt.UnixNano() != 2 || c.CreatedAt.UnixNano() != 1 ||
 				c.Incarnation != "" || c.Secrets != nil || c.Federated != nil || c.ExchangeAudiences != nil ||
 				c.RequireDPoP || c.RequireCertificateBoundTokens || !c.TLSClientAuth.IsZero() || c.Quotas != nil || c.QuotaMode != "" ||
-				c.Claims != nil || c.Condition != "" {
+				c.Claims != nil || c.Condition != "" || c.TokenReuse != "" {
 				t.Errorf("Client after the upgrade = %+v; want the old settings and empty new ones", c)
 			}
 			if _, err := db.UpdateClient(ctx, "old", func(c *auth.Client) error { c.Metadata = map[string]string{"k": "v"}; return nil }); err != nil {

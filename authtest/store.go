@@ -130,6 +130,7 @@ func fullClient(id string) *auth.Client {
 		QuotaMode:                     auth.QuotaWarn,
 		Claims:                        map[string]string{"tenant": "client.metadata.tenant", "env": `has(client.metadata.env) ? client.metadata.env : null`},
 		Condition:                     `ip_in(request.remote_ip, ["10.0.0.0/8", "2001:db8::/32"])`,
+		TokenReuse:                    auth.ReuseOn,
 		Secrets: []auth.Secret{
 			{ID: "s1", Hash: "sha256:AAAA", CreatedAt: someTime(1), ExpiresAt: someTime(3600)},
 			{ID: "s2", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: someTime(2)},
@@ -177,6 +178,9 @@ func checkClient(t *testing.T, got, want *auth.Client) {
 	}
 	if !maps.Equal(got.Claims, want.Claims) || got.Condition != want.Condition {
 		t.Errorf("client %q: Claims, Condition = %v, %q; want %v, %q", id, got.Claims, got.Condition, want.Claims, want.Condition)
+	}
+	if got.TokenReuse != want.TokenReuse {
+		t.Errorf("client %q: TokenReuse = %q; want %q", id, got.TokenReuse, want.TokenReuse)
 	}
 	checkTime(t, fmt.Sprintf("client %q: TokensRevokedBefore", id), got.TokensRevokedBefore, want.TokensRevokedBefore)
 	checkTime(t, fmt.Sprintf("client %q: CreatedAt", id), got.CreatedAt, want.CreatedAt)

@@ -177,6 +177,7 @@ func testUpdateClient(t *testing.T, s auth.Store) {
 		c.Metadata["owner"] = "team-payments"
 		delete(c.Metadata, "note")
 		c.TokensRevokedBefore = someTime(30)
+		c.TokenReuse = auth.ReuseOff
 		return nil
 	})
 	if err != nil {
@@ -190,6 +191,7 @@ func testUpdateClient(t *testing.T, s auth.Store) {
 	want.JWKS, want.JWKSURI = nil, "https://client.example.com/.well-known/jwks.json"
 	want.Metadata = map[string]string{"owner": "team-payments", "contact": "billing@example.com"}
 	want.TokensRevokedBefore = someTime(30)
+	want.TokenReuse = auth.ReuseOff
 	want.UpdatedAt = updated.UpdatedAt
 	checkClient(t, updated, want)
 	if !updated.UpdatedAt.After(orig.UpdatedAt) {

@@ -126,6 +126,7 @@ type createRequest struct {
 	QuotaMode    string            `json:"quota_mode"`
 	Claims       map[string]string `json:"claims"`
 	Condition    string            `json:"condition"`
+	TokenReuse   string            `json:"token_reuse"` // on, off or default; absent: default
 	AuthMethods  []string          `json:"auth_methods"`
 	JWKS         json.RawMessage   `json:"jwks"`
 	JWKSURI      string            `json:"jwks_uri"`
@@ -197,6 +198,10 @@ func (a *Admin) createClient(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if spec.TokenReuse, err = parseReuseField(req.TokenReuse, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if spec.JWKS, err = jwksField(req.JWKS); err != nil {
 		a.fail(w, r, err)
 		return
@@ -244,6 +249,7 @@ type updateRequest struct {
 	QuotaMode   *string            `json:"quota_mode"`
 	Claims      *map[string]string `json:"claims"`    // {} removes them
 	Condition   *string            `json:"condition"` // "" removes it
+	TokenReuse  *string            `json:"token_reuse"`
 	AuthMethods *[]string          `json:"auth_methods"`
 	JWKS        json.RawMessage    `json:"jwks"` // absent: nil; null: "null"
 	JWKSURI     *string            `json:"jwks_uri"`
@@ -262,7 +268,7 @@ type updateRequest struct {
 func (u *updateRequest) empty() bool {
 	_, tls := u.tlsClientAuthFields.value()
 	return u.Name == nil && u.Scopes == nil && u.Audiences == nil && u.TokenTTL == nil && u.RateLimit == nil &&
-		u.Quotas == nil && u.QuotaMode == nil && u.Claims == nil && u.Condition == nil && u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
+		u.Quotas == nil && u.QuotaMode == nil && u.Claims == nil && u.Condition == nil && u.TokenReuse == nil && u.AuthMethods == nil && u.JWKS == nil && u.JWKSURI == nil && u.Metadata == nil && u.Disabled == nil &&
 		u.Federated == nil && u.ExchangeAudiences == nil &&
 		u.DPoPBoundAccessTokens == nil && u.TLSClientCertificateBoundAccessTokens == nil && !tls
 }
@@ -329,6 +335,14 @@ func (a *Admin) updateClient(w http.ResponseWriter, r *http.Request) {
 		if req.QuotaMode != nil {
 			u.QuotaMode = &m
 		}
+	}
+	if req.TokenReuse != nil {
+		reuse, err := parseReuseField(*req.TokenReuse, false)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		u.TokenReuse = &reuse
 	}
 	if req.JWKS != nil {
 		jwks, err := jwksField(req.JWKS)
@@ -469,6 +483,20 @@ func parseQuotaFields(list []string, mode string) ([]auth.Rate, string, error) {
 		return nil, "", badRequest("quota_mode: %v", err)
 	}
 	return qs, m, nil
+}
+
+// parseReuseField reads token_reuse: exactly the words the document's
+// enum lists, on, off and default (the server's setting), so that the API
+// takes what it shows (admin.TokenReuseName); "" is default too when
+// absentOK, as a create request without the field decodes to it.
+func parseReuseField(s string, absentOK bool) (string, error) {
+	if s == "" && absentOK {
+		return auth.ReuseDefault, nil
+	}
+	if s == "on" || s == "off" || s == "default" {
+		return auth.CheckTokenReuse(s) // takes all three
+	}
+	return "", badRequest(`token_reuse: %q: want "on" (a request for what a live token of the client already grants gets that token again while over half its lifetime is left), "off" (always a new token) or "default" (the server's setting, serve --reuse-tokens)`, s)
 }
 
 // jwksField reads the jwks field: a JSON object, or null for none.

@@ -178,6 +178,7 @@ type clientView struct {
 	JWKS                json.RawMessage   `json:"jwks"`
 	JWKSURI             string            `json:"jwks_uri"`
 	Metadata            map[string]string `json:"metadata"`
+	TokenReuse          string            `json:"token_reuse"`
 	TokensRevokedBefore *time.Time        `json:"tokens_revoked_before"`
 	Secrets             []struct {
 		ID        string     `json:"id"`
@@ -292,6 +293,9 @@ func TestAdminCreateClient(t *testing.T) {
 		if loc := r.header.Get("Location"); loc != "/v1/admin/clients/"+c.ClientID {
 			t.Errorf("Location %q", loc)
 		}
+		if c.TokenReuse != "default" {
+			t.Errorf("token_reuse %q; want default, the server's setting", c.TokenReuse)
+		}
 		if c.Name != "claims-importer" || !slices.Equal(c.Scopes, []string{"claims:read", "claims:write"}) ||
 			!slices.Equal(c.Audiences, []string{"https://api.gooclaim.com"}) || c.TokenTTL != "15m" || c.RateLimit != "100/1m" ||
 			c.Disabled || c.Metadata["owner"] != "team-a" || c.CreatedAt.Before(before) {
@@ -325,6 +329,20 @@ func TestAdminCreateClient(t *testing.T) {
 		stored, _ := e.db.Client(t.Context(), "gooclaim_app_12345")
 		if ok, err := credential.NewVerifier(0).Verify(stored, "S3cureP@ssw0rd!", time.Now()); !ok || err != nil {
 			t.Fatal("the imported secret does not verify")
+		}
+	})
+
+	t.Run("token reuse", func(t *testing.T) {
+		for body, want := range map[string]string{
+			`{"name":"reuse-on","token_reuse":"on"}`:           "on",
+			`{"name":"reuse-off","token_reuse":"off"}`:         "off",
+			`{"name":"reuse-default","token_reuse":"default"}`: "default",
+		} {
+			out := e.create(body)
+			stored, _ := e.db.Client(t.Context(), out.Client.ClientID)
+			if out.Client.TokenReuse != want || admin.TokenReuseName(stored.TokenReuse) != want {
+				t.Errorf("%s: token_reuse %q, stored %q; want %s", body, out.Client.TokenReuse, stored.TokenReuse, want)
+			}
 		}
 	})
 
@@ -366,6 +384,9 @@ func TestAdminCreateClient(t *testing.T) {
 		{"jwks and jwks_uri", `{"name":"x","jwks":` + jwks + `,"jwks_uri":"https://keys.example.com/jwks.json"}`, "", 400, "invalid_request", []string{"jwks_uri"}},
 		{"plain http jwks_uri", `{"name":"x","jwks_uri":"http://keys.example.com/jwks.json"}`, "", 400, "invalid_request", []string{"jwks_uri", "https"}},
 		{"bad metadata key", `{"name":"x","metadata":{"a b":"c"}}`, "", 400, "invalid_request", []string{"metadata", "a b"}},
+		{"bad token_reuse", `{"name":"x","token_reuse":"sometimes"}`, "", 400, "invalid_request", []string{"token_reuse", `"sometimes"`, `"on"`, `"off"`, `"default"`}},
+		{"token_reuse true", `{"name":"x","token_reuse":"true"}`, "", 400, "invalid_request", []string{"token_reuse", `"true"`}},
+		{"token_reuse a boolean", `{"name":"x","token_reuse":true}`, "", 400, "invalid_request", []string{"token_reuse", "string"}},
 		{"unknown field", `{"name":"x","scope":"a"}`, "", 400, "invalid_request", []string{`unknown field "scope"`, "scopes"}},
 		{"wrong type", `{"name":5}`, "", 400, "invalid_request", []string{"name", "string", "number"}},
 		{"scopes not an array", `{"name":"x","scopes":"a b"}`, "", 400, "invalid_request", []string{"scopes", "array"}},
@@ -435,6 +456,9 @@ func TestAdminUpdateClient(t *testing.T) {
 		}},
 		{"jwks null removes", `{"jwks":null}`, func(v clientView) bool { return v.JWKS == nil && len(v.Secrets) == 1 }},
 		{"jwks_uri", `{"jwks_uri":"https://keys.example.com/jwks.json"}`, func(v clientView) bool { return v.JWKSURI == "https://keys.example.com/jwks.json" }},
+		{"token_reuse on", `{"token_reuse":"on"}`, func(v clientView) bool { return v.TokenReuse == "on" }},
+		{"token_reuse off", `{"token_reuse":"off"}`, func(v clientView) bool { return v.TokenReuse == "off" }},
+		{"token_reuse default", `{"token_reuse":"default"}`, func(v clientView) bool { return v.TokenReuse == "default" }},
 		{"disabled", `{"disabled":true}`, func(v clientView) bool { return v.Disabled }},
 		{"enabled", `{"disabled":false}`, func(v clientView) bool { return !v.Disabled }},
 	} {
@@ -465,6 +489,8 @@ func TestAdminUpdateClient(t *testing.T) {
 		{"bad rate_limit", path, `{"rate_limit":"0/1m"}`, 400, "invalid_request", []string{"rate_limit"}},
 		{"disabled not a boolean", path, `{"disabled":"yes"}`, 400, "invalid_request", []string{"disabled", "true or false"}},
 		{"bad metadata", path, `{"metadata":{"k":"line\nbreak"}}`, 400, "invalid_request", []string{"metadata"}},
+		{"bad token_reuse", path, `{"token_reuse":"maybe"}`, 400, "invalid_request", []string{"token_reuse", `"maybe"`, `"on"`, `"off"`, `"default"`}},
+		{"empty token_reuse", path, `{"token_reuse":""}`, 400, "invalid_request", []string{"token_reuse", `""`}},
 		{"private_key_jwt without keys", path, `{"jwks_uri":"","auth_methods":["private_key_jwt"]}`, 400, "invalid_request", []string{"private_key_jwt"}},
 		{"oversize", path, `{"name":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "invalid_request", []string{"larger than"}},
 		{"missing client", "/v1/admin/clients/nobody", `{"name":"x"}`, 404, "not_found", []string{"nobody"}},

@@ -275,6 +275,20 @@ func (t *table) encode(c *auth.Client) []byte {
 		}
 		e = appendStr(e, c.Condition)
 	}
+	// The first flags byte is full: later settings take a second one, at
+	// the end of the record and only when one of its bits is set, so that
+	// a client with none of them costs nothing more (the record's length
+	// says whether it is there).
+	var more byte
+	switch c.TokenReuse {
+	case auth.ReuseOn:
+		more |= flagReuseOn
+	case auth.ReuseOff:
+		more |= flagReuseOff
+	}
+	if more != 0 {
+		e = append(e, more)
+	}
 	rec := binary.AppendUvarint(make([]byte, 0, len(e)+binary.MaxVarintLen32), uint64(len(e)))
 	return append(rec, e...)
 }
@@ -368,6 +382,16 @@ func (t *table) decode(r ref) *auth.Client {
 		}
 		c.Condition = d.str()
 	}
+	if d.p < len(d.b) {
+		more := d.b[d.p]
+		d.p++
+		switch {
+		case more&flagReuseOn != 0:
+			c.TokenReuse = auth.ReuseOn
+		case more&flagReuseOff != 0:
+			c.TokenReuse = auth.ReuseOff
+		}
+	}
 	return c
 }
 
@@ -383,6 +407,12 @@ const (
 	// flagExpressions: the claim expressions follow (after the quotas): a
 	// count, then each name and expression; then the condition.
 	flagExpressions
+)
+
+// The bits of a record's second flags byte, written only when not zero.
+const (
+	flagReuseOn  byte = 1 << iota // TokenReuse is auth.ReuseOn
+	flagReuseOff                  // TokenReuse is auth.ReuseOff
 )
 
 func appendStr(e []byte, s string) []byte {

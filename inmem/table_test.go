@@ -246,8 +246,8 @@ func TestReplicaLookupDuringUpdates(t *testing.T) {
 }
 
 // TestTableSenderConstrained: a record carries RequireDPoP,
-// RequireCertificateBoundTokens, each TLSClientAuth field and ManagedBy,
-// and a client with none of them pays one byte for them.
+// RequireCertificateBoundTokens, each TLSClientAuth field, ManagedBy and
+// TokenReuse, and a client with none of them pays one byte for them.
 func TestTableSenderConstrained(t *testing.T) {
 	tb := newTable(0)
 	cases := []*auth.Client{
@@ -267,6 +267,10 @@ func TestTableSenderConstrained(t *testing.T) {
 		{ID: "claims", Claims: map[string]string{"tenant": "client.metadata.tenant", "env": `"prod"`}},
 		{ID: "condition", Condition: `ip_in(request.remote_ip, ["10.0.0.0/8"])`, Quotas: []auth.Rate{{Limit: 5, Window: time.Hour}}},
 		{ID: "both", Claims: map[string]string{"t": "1"}, Condition: "true", QuotaMode: auth.QuotaWarn},
+		{ID: "reuse-on", TokenReuse: auth.ReuseOn},
+		{ID: "reuse-off", TokenReuse: auth.ReuseOff, Claims: map[string]string{"t": "1"}, Condition: "true", QuotaMode: auth.QuotaWarn},
+		{ID: "reuse-all", TokenReuse: auth.ReuseOn, RequireDPoP: true, RequireCertificateBoundTokens: true, TLSClientAuth: auth.TLSClientAuth{SANDNS: "svc.example.com"},
+			ManagedBy: "another-tool", Quotas: []auth.Rate{{Limit: 5, Window: time.Hour}}, QuotaMode: auth.QuotaWarn, Claims: map[string]string{"t": "1"}, Condition: "true"},
 	}
 	for _, c := range cases {
 		tb.put(c)
@@ -282,6 +286,9 @@ func TestTableSenderConstrained(t *testing.T) {
 	}
 	if warn := len(tb.encode(&auth.Client{ID: "x", QuotaMode: auth.QuotaWarn})); warn != without {
 		t.Errorf("a client in quota warn mode takes %d bytes, %d without: the flag alone should say it", warn, without)
+	}
+	if reuse := len(tb.encode(&auth.Client{ID: "x", TokenReuse: auth.ReuseOff})); reuse != without+1 {
+		t.Errorf("a client with token reuse off takes %d bytes, %d without: want one more, the second flags byte", reuse, without)
 	}
 	with := len(tb.encode(&auth.Client{ID: "x", RequireDPoP: true, RequireCertificateBoundTokens: true}))
 	if with != without {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/gooclaim/auth"
@@ -51,6 +52,47 @@ type policyFlags struct {
 	quotas    []string // N/WINDOW
 	noQuota   bool     // update only
 	quotaMode string
+
+	// Server-side token reuse: on, off or default.
+	tokenReuse string
+}
+
+// addReuse adds --reuse-tokens. A bare --reuse-tokens means on, as a
+// boolean flag would; off and default then need the = (--reuse-tokens=off),
+// which reuseValueArg points out when it is missing.
+func (p *policyFlags) addReuse(f *pflag.FlagSet, update bool) {
+	what := "default: the server's setting"
+	if update {
+		what = "default returns to the server's setting"
+	}
+	f.StringVar(&p.tokenReuse, "reuse-tokens", "", "on, off or default: whether a request for the same scope, audience and binding while a live token of the client has over half its lifetime left gets that token again (see docs/policies.md); a bare --reuse-tokens means on, write --reuse-tokens=off; "+what)
+	f.Lookup("reuse-tokens").NoOptDefVal = auth.ReuseOn
+}
+
+// parseReuseFlag reads --reuse-tokens: on, off or default (true and false
+// too, as for a boolean flag), normalized as Client.TokenReuse holds it.
+func (p *policyFlags) parseReuseFlag() (string, error) {
+	r, err := auth.CheckTokenReuse(p.tokenReuse)
+	if err != nil {
+		return "", fmt.Errorf("--reuse-tokens: %w", err)
+	}
+	return r, nil
+}
+
+// reuseValueArg explains a stray on, off or default argument after
+// --reuse-tokens: pflag reads a bare --reuse-tokens as on, so in
+// "--reuse-tokens off" the off is an argument of its own.
+func reuseValueArg(cmd *cobra.Command, args []string) error {
+	if !cmd.Flags().Changed("reuse-tokens") {
+		return nil
+	}
+	for _, a := range args {
+		switch a {
+		case "on", "off", "default":
+			return fmt.Errorf("--reuse-tokens %s: write --reuse-tokens=%s (a bare --reuse-tokens means on, so %q was read as an argument)", a, a, a)
+		}
+	}
+	return nil
 }
 
 // addQuotas adds the flags of token quotas.
@@ -150,6 +192,7 @@ func (p *policyFlags) add(f *pflag.FlagSet, update bool) {
 	p.addSenderConstrained(f, update)
 	p.addQuotas(f, update)
 	p.addExpressions(f, update)
+	p.addReuse(f, update)
 	f.BoolVar(&p.allowHTTP, "allow-http-jwks-uri", false, "accept a plain http --jwks-uri (development only: keys fetched over http can be substituted)")
 	f.BoolVar(&p.allowPrivate, "allow-private-addresses", false, "accept a --jwks-uri on localhost or a loopback, private, link-local or other special-purpose IP address (development only; the server fetches from such an address only with its own --allow-private-addresses or a loopback issuer)")
 }
@@ -361,8 +404,15 @@ func clientUpdate(f *pflag.FlagSet, stdin io.Reader, name, ttl, rate string, sco
 	if changed, err = policy.expressionUpdate(f, &u, changed); err != nil {
 		return u, err
 	}
+	if f.Changed("reuse-tokens") {
+		r, err := policy.parseReuseFlag()
+		if err != nil {
+			return u, err
+		}
+		u.TokenReuse, changed = &r, true
+	}
 	if !changed {
-		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --quota, --no-quota, --quota-mode, --claim, --remove-claim, --no-claims, --condition, --no-condition, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience, --require-dpop, --require-certificate-bound-tokens, --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email, --no-tls-client-auth")
+		return u, fmt.Errorf("nothing to change: give at least one of --name, --scope, --audience, --token-ttl, --rate-limit, --quota, --no-quota, --quota-mode, --claim, --remove-claim, --no-claims, --condition, --no-condition, --reuse-tokens, --jwks-file, --jwks-uri, --auth-method, --metadata, --unset-metadata, --federated, --remove-federated, --exchange-audience, --no-exchange-audience, --require-dpop, --require-certificate-bound-tokens, --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email, --no-tls-client-auth")
 	}
 	return u, nil
 }

@@ -109,6 +109,11 @@ certificate of one of them (self_signed_tls_client_auth).
 the client sender-constrained: bound to a DPoP key (RFC 9449) or to its
 client certificate (RFC 8705), so that a stolen token is useless alone.
 
+--reuse-tokens (or =on) makes a request for the same scope, audience and
+binding while a live token of the client has over half its lifetime left get
+that token again instead of a new signature; --reuse-tokens=off always signs
+a new one; by default the client follows the server's serve --reuse-tokens.
+
 --auth-method restricts the methods; by default the client may use every
 method its credentials allow.
 
@@ -136,7 +141,12 @@ holds the secret; the field is absent when the client has no secret.`,
   gooclaim-auth clients create --name ops-admin --admin --metadata owner=platform-team
   # import an existing client and secret (the seed's example):
   printf %s 'S3cureP@ssw0rd!' | gooclaim-auth clients create --client-id gooclaim_app_12345 --name legacy --scope claims:read --secret-stdin`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := reuseValueArg(cmd, args); err != nil {
+				return err
+			}
+			return cobra.NoArgs(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -152,6 +162,9 @@ holds the secret; the field is absent when the client has no secret.`,
 				return err
 			}
 			spec.Condition = policy.condition
+			if spec.TokenReuse, err = policy.parseReuseFlag(); err != nil {
+				return err
+			}
 			if secretStdin && policy.jwksFile == "-" {
 				return fmt.Errorf("--secret-stdin and --jwks-file - both read standard input: put the JWK Set in a file")
 			}
@@ -391,7 +404,7 @@ func newClientsUpdateCmd(e *env, g *globalFlags) *cobra.Command {
 		output          string
 	)
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default] [--jwks-file F | --jwks-uri URL] [--auth-method M]... [--metadata K=V]... [--unset-metadata K]... [--federated ISSUER=SUBJECT]... [--remove-federated ISSUER=SUBJECT]... [--exchange-audience URL]... [--no-exchange-audience] [--require-dpop[=false]] [--require-certificate-bound-tokens[=false]] [--tls-subject-dn DN | --tls-san-dns|uri|ip|email V | --no-tls-client-auth]",
+		Use:   "update CLIENT_ID [--name N] [--scope \"a b\"] [--audience URL]... [--token-ttl D|default] [--rate-limit R|default] [--jwks-file F | --jwks-uri URL] [--auth-method M]... [--metadata K=V]... [--unset-metadata K]... [--federated ISSUER=SUBJECT]... [--remove-federated ISSUER=SUBJECT]... [--exchange-audience URL]... [--no-exchange-audience] [--require-dpop[=false]] [--require-certificate-bound-tokens[=false]] [--tls-subject-dn DN | --tls-san-dns|uri|ip|email V | --no-tls-client-auth] [--reuse-tokens[=on|off|default]]",
 		Short: "Change a client's settings: name, scopes, audiences, lifetime, rate limit, keys, auth methods, metadata",
 		Long: `Change the settings given; the others stay as they are.
 
@@ -409,6 +422,10 @@ one; the other entries stay.
 on; =false turns them off. A --tls-* flag replaces whichever certificate
 field was registered for tls_client_auth; --no-tls-client-auth removes it.
 
+--reuse-tokens (or =on) makes a request for what a live token of the client
+already grants get that token again; --reuse-tokens=off always signs a new
+one; --reuse-tokens=default follows the server's serve --reuse-tokens again.
+
 Secrets are managed by rotate-secret and revoke-secret. A running server sees
 the change within its poll interval.`,
 		Example: `  gooclaim-auth clients update gooclaim_app_3kT9… --scope "claims:read claims:write" --token-ttl 15m
@@ -419,8 +436,18 @@ the change within its poll interval.`,
   gooclaim-auth clients update gooclaim_app_3kT9… --tls-san-dns sync.billing.internal --require-certificate-bound-tokens
   gooclaim-auth clients update gooclaim_app_3kT9… --require-certificate-bound-tokens=false --no-tls-client-auth
   # back to the default methods, keys removed:
-  gooclaim-auth clients update gooclaim_app_3kT9… --auth-method "" --jwks-uri ""`,
-		Args: exactlyOneClientID,
+  gooclaim-auth clients update gooclaim_app_3kT9… --auth-method "" --jwks-uri ""
+  # reuse the client's live tokens whatever the server's setting, then follow it again:
+  gooclaim-auth clients update gooclaim_app_3kT9… --reuse-tokens
+  gooclaim-auth clients update gooclaim_app_3kT9… --reuse-tokens=default`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				if err := reuseValueArg(cmd, args[1:]); err != nil {
+					return err
+				}
+			}
+			return exactlyOneClientID(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err

@@ -505,6 +505,7 @@ func (j *journey) createClient() {
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-scopes"]`), "claims:read claims:write"),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-quotas"]`), "1000/1h 10000/1d"),
 		chromedp.SetValue(chromedp.CSS(`[data-testid="client-quota-mode"]`), "warn"),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="client-token-reuse"]`), "on"),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-claims-input"]`), `tenant="console"`),
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="client-condition-input"]`), `ip_in(request.remote_ip, ["127.0.0.0/8", "::1/128"])`),
 	)
@@ -530,6 +531,9 @@ func (j *journey) createClient() {
 	if c := b.srv.Replica().Lookup(id); c.Claims["tenant"] != `"console"` || c.Condition != `ip_in(request.remote_ip, ["127.0.0.0/8", "::1/128"])` {
 		t.Errorf("the client created in the console has claims %v, condition %q; want its tenant claim and loopback condition", c.Claims, c.Condition)
 	}
+	if c := b.srv.Replica().Lookup(id); c.TokenReuse != auth.ReuseOn {
+		t.Errorf("the client created in the console has token reuse %q; want on", c.TokenReuse)
+	}
 	if tok := b.tokenFor(id, secret); tok == "" {
 		t.Fatal("no token with the secret shown")
 	}
@@ -539,6 +543,7 @@ func (j *journey) createClient() {
 	br.open(t, "#/clients/"+id)
 	br.waitFor(t, "the client's claims and condition shown", `(document.querySelector('[data-testid="client-claims"]')?.innerText || '').includes('"console"') &&
   (document.querySelector('[data-testid="client-condition"]')?.innerText || '').includes('ip_in(')`)
+	br.waitFor(t, "the client's token reuse shown", `(document.querySelector('[data-testid="client-token-reuse-shown"]')?.innerText || '').startsWith('On')`)
 	found := eval[bool](t, br, fmt.Sprintf(`(() => {
   const s = %q;
   return document.documentElement.outerHTML.includes(s) || document.body.innerText.includes(s) ||

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -621,6 +622,38 @@ func TestOpenAPIContract(t *testing.T) {
 	cp := "/v1/admin/clients/" + id
 	const missing = "/v1/admin/clients/gooclaim_app_nosuchclient"
 	megabyte := `{"name":"` + strings.Repeat("a", 1<<20) + `"}`
+	// Token reuse: the view shows on, off or default, and a value
+	// outside the enum is a 400 whose description names the field and
+	// the values it takes.
+	rs = c.run(ts,
+		adminCall("create with token reuse", "POST", "/v1/admin/clients", `{"name":"reuser","scopes":["claims:read"],"token_reuse":"on"}`, 201, "", conforms),
+		adminCall("a bad token_reuse", "POST", "/v1/admin/clients", `{"name":"x","token_reuse":"sometimes"}`, 400, "invalid_request", nonconform),
+		adminCall("update token reuse", "PATCH", cp, `{"token_reuse":"off"}`, 200, "", conforms),
+		adminCall("token reuse back to the default", "PATCH", cp, `{"token_reuse":"default"}`, 200, "", conforms),
+		adminCall("a bad token_reuse", "PATCH", cp, `{"token_reuse":"true"}`, 400, "invalid_request", nonconform),
+		adminCall("an empty token_reuse", "PATCH", cp, `{"token_reuse":""}`, 400, "invalid_request", nonconform),
+	)
+	for i, want := range map[int]string{0: "on", 2: "off", 3: "default"} {
+		var v struct {
+			Client struct {
+				TokenReuse *string `json:"token_reuse"`
+			} `json:"client"`
+			TokenReuse *string `json:"token_reuse"`
+		}
+		json.Unmarshal(rs[i].body, &v)
+		if got := cmp.Or(v.TokenReuse, v.Client.TokenReuse); got == nil || *got != want {
+			t.Errorf("call %d: token_reuse in %s; want %q", i, rs[i].body, want)
+		}
+	}
+	for _, i := range []int{1, 4, 5} {
+		var e struct {
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(rs[i].body, &e); !strings.HasPrefix(e.Description, "token_reuse: ") ||
+			!strings.Contains(e.Description, `"on"`) || !strings.Contains(e.Description, `"off"`) || !strings.Contains(e.Description, `"default"`) {
+			t.Errorf("call %d: error_description %q; want it to name token_reuse and on, off and default", i, e.Description)
+		}
+	}
 	c.run(ts,
 		adminCall("list", "GET", "/v1/admin/clients?limit=2&name=partner&disabled=false&scope=claims:read&metadata.owner=partners-team", "", 200, "", conforms),
 		adminCall("list, page 1", "GET", "/v1/admin/clients?limit=1", "", 200, "", conforms),

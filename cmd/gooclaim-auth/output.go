@@ -118,6 +118,7 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 	if v.Condition != "" {
 		fmt.Fprintf(tw, "Condition:\t%s\n", v.Condition)
 	}
+	fmt.Fprintf(tw, "Token reuse:\t%s\n", yesNo(v.TokenReuse == "default", "default (the server's serve --reuse-tokens)", v.TokenReuse))
 	if len(v.AuthMethods) > 0 {
 		fmt.Fprintf(tw, "Auth methods:\t%s\n", strings.Join(v.AuthMethods, " "))
 	} else {

@@ -18,7 +18,7 @@ const clientColumns = `id, name, scopes, audiences, token_ttl, rate_limit, rate_
 	auth_methods, jwks, jwks_uri, metadata, tokens_revoked_before, created_at, updated_at, incarnation, exchange_audiences,
 	require_dpop, require_certificate_bound_tokens, tls_client_auth_subject_dn, tls_client_auth_san_dns,
 	tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email, managed_by, quotas, quota_mode,
-	claims, condition`
+	claims, condition, token_reuse`
 
 const secretColumns = `client_id, id, hash, created_at, expires_at`
 
@@ -200,13 +200,14 @@ func (s *Store) replaceClient(ctx context.Context, conn conn, old, c *auth.Clien
 		metadata = ?, tokens_revoked_before = ?, updated_at = ?, exchange_audiences = ?,
 		require_dpop = ?, require_certificate_bound_tokens = ?, tls_client_auth_subject_dn = ?,
 		tls_client_auth_san_dns = ?, tls_client_auth_san_uri = ?, tls_client_auth_san_ip = ?,
-		tls_client_auth_san_email = ?, managed_by = ?, quotas = ?, quota_mode = ?, claims = ?, condition = ? WHERE id = ?`,
+		tls_client_auth_san_email = ?, managed_by = ?, quotas = ?, quota_mode = ?, claims = ?, condition = ?,
+		token_reuse = ? WHERE id = ?`,
 		c.Name, s.d.ListArg(c.Scopes), s.d.ListArg(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
 		int64(c.RateLimit.Window), c.Disabled, s.d.ListArg(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
 		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.UpdatedAt), s.d.ListArg(c.ExchangeAudiences),
 		c.RequireDPoP, c.RequireCertificateBoundTokens, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS,
 		c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.ManagedBy,
-		JSONList(auth.FormatQuotas(c.Quotas)), c.QuotaMode, jsonObject(c.Claims), c.Condition, id)
+		JSONList(auth.FormatQuotas(c.Quotas)), c.QuotaMode, jsonObject(c.Claims), c.Condition, c.TokenReuse, id)
 	if err != nil {
 		return nil, record{}, err
 	}
@@ -274,13 +275,13 @@ func notFound(id string) error { return auth.Errorf(auth.ENOTFOUND, "client %q n
 
 func (s *Store) insertClient(ctx context.Context, conn conn, c *auth.Client) error {
 	_, err := conn.exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, s.d.ListArg(c.Scopes), s.d.ListArg(c.Audiences), int64(c.TokenTTL), c.RateLimit.Limit,
 		int64(c.RateLimit.Window), c.Disabled, s.d.ListArg(c.AuthMethods), nullBytes(c.JWKS), c.JWKSURI,
 		jsonObject(c.Metadata), nanos(c.TokensRevokedBefore), nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Incarnation,
 		s.d.ListArg(c.ExchangeAudiences), c.RequireDPoP, c.RequireCertificateBoundTokens, c.TLSClientAuth.SubjectDN,
 		c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI, c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.ManagedBy,
-		JSONList(auth.FormatQuotas(c.Quotas)), c.QuotaMode, jsonObject(c.Claims), c.Condition)
+		JSONList(auth.FormatQuotas(c.Quotas)), c.QuotaMode, jsonObject(c.Claims), c.Condition, c.TokenReuse)
 	if err != nil && s.d.UniqueViolation(err) {
 		return fmt.Errorf("%w: %w", auth.Errorf(auth.ECONFLICT, "client %q already exists", c.ID), err)
 	}
@@ -354,7 +355,7 @@ func (s *Store) scanClients(rows Rows) ([]*auth.Client, error) {
 			&c.Disabled, s.d.ListDest(&c.AuthMethods), &c.JWKS, &c.JWKSURI, &meta, &revokedBefore, &createdAt, &updatedAt, &c.Incarnation,
 			s.d.ListDest(&c.ExchangeAudiences), &c.RequireDPoP, &c.RequireCertificateBoundTokens, &c.TLSClientAuth.SubjectDN,
 			&c.TLSClientAuth.SANDNS, &c.TLSClientAuth.SANURI, &c.TLSClientAuth.SANIP, &c.TLSClientAuth.SANEmail, &c.ManagedBy,
-			JSONListDest(&quotas), &c.QuotaMode, &claims, &c.Condition)
+			JSONListDest(&quotas), &c.QuotaMode, &claims, &c.Condition, &c.TokenReuse)
 		if err != nil {
 			return nil, err
 		}

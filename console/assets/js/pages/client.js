@@ -142,6 +142,7 @@ function renderClient(c, { flash, say, showSecret, redraw, navigate }) {
         .map(([k, v]) => h('li', { class: 'chip' }, mono(k), ' = ', mono(v))))
       : h('span', { class: 'muted' }, 'none (the server’s default claims, if any)')],
     ['Condition (CEL)', c.condition ? h('span', { 'data-testid': 'client-condition' }, mono(c.condition)) : h('span', { class: 'muted' }, 'none')],
+    ['Token reuse', h('span', { 'data-testid': 'client-token-reuse-shown' }, REUSE_SHOWN[c.token_reuse] || h('span', { class: 'muted' }, REUSE_SHOWN.default))],
     ['Auth methods (configured)', list(c.auth_methods, secretMethod)],
     ['Auth methods (allowed now)', list(c.allowed_auth_methods, 'none')],
     ['JWKS URI', c.jwks_uri ? mono(c.jwks_uri) : null],
@@ -228,6 +229,14 @@ function deleteDialog(c, navigate) {
   });
 }
 
+// How a client's token_reuse is shown: on, off, or the server's setting
+// (serve --reuse-tokens) when it is default.
+const REUSE_SHOWN = {
+  on: 'On (a request for what a live token already grants gets that token again)',
+  off: 'Off (every request gets a new token)',
+  default: 'the server’s default',
+};
+
 // The form, for create and edit.
 
 function parseMetadata(text, what = 'Metadata', form = 'KEY=VALUE') {
@@ -279,6 +288,9 @@ function clientForm(c, { create }) {
   f.quota_mode = h('select', { 'data-testid': 'client-quota-mode' },
     [['enforce', 'Enforce: refuse tokens past a quota'], ['warn', 'Warn: issue them, audit the first breach']]
       .map(([v, label]) => h('option', { value: v, selected: (c.quota_mode || 'enforce') === v }, label)));
+  f.token_reuse = h('select', { 'data-testid': 'client-token-reuse' },
+    [['default', 'Server default'], ['on', 'On'], ['off', 'Off']]
+      .map(([v, label]) => h('option', { value: v, selected: (c.token_reuse || 'default') === v }, label)));
   f.claims = textarea(Object.entries(c.claims || {}).map(([k, v]) => `${k}=${v}`).join('\n'), 3,
     { placeholder: 'tenant=client.metadata.tenant', class: 'mono', spellcheck: 'false', 'data-testid': 'client-claims-input' });
   f.condition = textarea(c.condition || '', 2,
@@ -315,6 +327,7 @@ function clientForm(c, { create }) {
       field('Quota mode', f.quota_mode),
       field('Claims (CEL)', f.claims, 'One NAME=EXPRESSION per line, over client, request and now, such as tenant=client.metadata.tenant; a null value leaves the claim out. Checked when saved.'),
       field('Condition (CEL)', f.condition, 'Must be true for a token, such as ip_in(request.remote_ip, ["10.0.0.0/8"]). Empty: none.'),
+      field('Token reuse', f.token_reuse, 'On: a request for the same scope, audience and binding while a live token of the client has over half its lifetime left gets that token again, without signing. Server default: the server’s --reuse-tokens.'),
       field('Exchange audiences', f.exchange_audiences, 'Audiences it may obtain by token exchange (RFC 8693), one per line.')),
     fieldset('Authentication',
       h('fieldset', { class: 'checks' }, h('legend', null, 'Auth methods'),
@@ -339,6 +352,7 @@ function clientForm(c, { create }) {
       quota_mode: f.quota_mode.value,
       claims: parseMetadata(f.claims.value, 'Claim', 'NAME=EXPRESSION'),
       condition: f.condition.value.trim(),
+      token_reuse: f.token_reuse.value,
       metadata: parseMetadata(f.metadata.value),
       auth_methods: methodBoxes.filter((b) => b.input.checked).map((b) => b.input.value),
       jwks: parseJWKS(f.jwks.value),
@@ -395,6 +409,7 @@ function patchBody(c, v) {
     quota_mode: c.quota_mode || 'enforce',
     claims: c.claims || {},
     condition: c.condition || '',
+    token_reuse: c.token_reuse || 'default',
     metadata: c.metadata || {},
     auth_methods: c.auth_methods || [],
     jwks: c.jwks || null,

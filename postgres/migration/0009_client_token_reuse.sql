@@ -1,0 +1,6 @@
+-- Server-side token reuse per client (issue 19), the same as SQLite's
+-- (sqlite/migration/0010_client_token_reuse.sql): token_reuse is 'on',
+-- 'off' or '' (the server's setting, serve --reuse-tokens); when on, a
+-- request for the same scope, audience and binding while a live token of
+-- the client has over half its lifetime left gets that token again.
+ALTER TABLE clients ADD COLUMN token_reuse text NOT NULL DEFAULT '';
