@@ -162,3 +162,36 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// tokenPathAllocBudgetReused is the budget of a form request answered with
+// a token given again (issuer.TokenCache): 9, the form request's 11 less
+// the jti and the access token string signing makes; the kept token's
+// copy replaces the Token. Plus one, as the others.
+const tokenPathAllocBudgetReused = 10
+
+// TestReusedTokenPathAllocations guards the allocations of a token given
+// again, as TestTokenPathAllocations those of a signed one.
+func TestReusedTokenPathAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	st := newStackOf(t, auth.ES256, 1)
+	req := newReplayed(t, formRequest(st.creds[0][0], st.creds[0][1]))
+	w := &discardWriter{h: http.Header{}}
+	run := func() {
+		req.rewind()
+		w.reset()
+		st.reused.ServeHTTP(w, req.r)
+	}
+	run()
+	if w.status != http.StatusOK {
+		t.Fatalf("status %d, want 200", w.status)
+	}
+	n := testing.AllocsPerRun(200, run)
+	t.Logf("a token given again: %.0f allocations per request", n)
+	if n > tokenPathAllocBudgetReused {
+		t.Errorf("a token given again allocates %.0f times per request, over the budget of %d; find them with\n"+
+			"  go test -run XXX -bench 'TokenHandler/ES256/form_reused$' -benchmem -memprofile mem.out -memprofilerate 1 ./httpapi/",
+			n, tokenPathAllocBudgetReused)
+	}
+}

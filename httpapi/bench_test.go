@@ -43,6 +43,7 @@ type benchStack struct {
 	slogged  http.Handler // logged, each line through slog
 	unlogged http.Handler // with NoRequestLog
 	observed http.Handler // logged, with a metrics.Metrics Observer
+	reused   http.Handler // logged, every client reusing its tokens (issuer.TokenCache)
 	// server returns the handler of a Server over the same stack logging to logger (and, if set, direct).
 	server func(logger *slog.Logger, direct io.Writer) http.Handler
 	signer *signing.Signer // the active key, for the baseline
@@ -122,6 +123,12 @@ func newStackOf(b testing.TB, alg string, n int) *benchStack {
 	st.unlogged = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard, NoRequestLog: true}).Handler()
 	st.observed = (&httpapi.Server{Issuer: iss, Keys: keys, Scopes: replica, Logger: discard, RequestLogJSON: io.Discard,
 		Observer: metrics.New(metrics.BuildInfo{})}).Handler()
+	// Every client reusing its tokens (serve --reuse-tokens): after each
+	// client's first, the requests measure a token given again.
+	reusing := issuer.New(issuer.Config{Issuer: benchIssuer, RateLimit: never, IPRateLimit: never,
+		ReuseTokens: true, Tokens: issuer.NewTokenCache(n)}, replica, keys, limiter, nil)
+	st.reused = (&httpapi.Server{Issuer: reusing, Keys: keys, Scopes: replica, Logger: discard, RequestLogJSON: io.Discard,
+		DPoP: &httpapi.DPoP{Replay: replay}}).Handler()
 	return st
 }
 
@@ -199,8 +206,9 @@ func try(h http.Handler, r *http.Request) error {
 // handler: routing, request log, parsing, rate limit, authentication,
 // signing, response; per signing algorithm (ES256/…, EdDSA/…). form_nolog
 // is form with NoRequestLog, form_slog form with each request's line
-// written through slog rather than directly (RequestLogJSON). TestTokenPathAllocations guards its
-// allocations.
+// written through slog rather than directly (RequestLogJSON), form_reused
+// form with every client reusing its tokens (a token given again, after
+// each client's first). TestTokenPathAllocations guards its allocations.
 func BenchmarkTokenHandler(b *testing.B) {
 	for _, alg := range benchAlgs {
 		b.Run(alg, func(b *testing.B) {
@@ -215,6 +223,7 @@ func BenchmarkTokenHandler(b *testing.B) {
 				{"basic", st.logged, basicRequest},
 				{"form_nolog", st.unlogged, formRequest},
 				{"form_slog", st.slogged, formRequest},
+				{"form_reused", st.reused, formRequest},
 			} {
 				b.Run(bc.name, func(b *testing.B) {
 					b.ReportAllocs()
