@@ -277,3 +277,23 @@ func TestTokenReuseQuotaAndCondition(t *testing.T) {
 		t.Fatal("a client whose claims read only the client was not given its token again")
 	}
 }
+
+// TestTokenReuseClientSetting: on a server that does not reuse tokens by
+// default, a client created with --reuse-tokens gets its token again and
+// one without does not; --reuse-tokens=off on a server that does turns it
+// off for that client.
+func TestTokenReuseClientSetting(t *testing.T) {
+	for _, serverDefault := range []bool{false, true} {
+		ts := startTestServer(t, nil, func(c *serveConfig) { c.reuseTokens = serverDefault })
+		for _, tc := range []struct {
+			flag string
+			want bool
+		}{{"--reuse-tokens", true}, {"--reuse-tokens=off", false}, {"--reuse-tokens=default", serverDefault}} {
+			id, secret := ts.createClient("--name", "setting", "--scope", "a", tc.flag)
+			first := ts.reuseToken(id, secret)
+			if got := ts.reuseToken(id, secret).AccessToken == first.AccessToken; got != tc.want {
+				t.Errorf("server --reuse-tokens=%v, client %s: given again %v; want %v", serverDefault, tc.flag, got, tc.want)
+			}
+		}
+	}
+}
