@@ -122,7 +122,13 @@ func parseClaims(p jwt.Parts) (*claims, *auth.OAuthError) {
 	if err != nil {
 		return nil, unreadable(err, "claims are")
 	}
+	return readClaims(raw)
+}
+
+// readClaims reads the claims of a decoded payload.
+func readClaims(raw jwt.Claims) (*claims, *auth.OAuthError) {
 	c := &claims{}
+	var err error
 	var e *auth.OAuthError
 	for _, sc := range []struct {
 		name string

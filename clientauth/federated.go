@@ -117,10 +117,17 @@ func UnverifiedIssuer(token string) (iss, sub string, ok bool) {
 }
 
 // Verify verifies token as a token of the trusted issuer t and returns its
-// subject. t nil means the token's iss is no trusted issuer's: the token
-// is refused all the same, after one signature verification with a fixed
-// key of its alg's family, so that an unknown issuer costs what a known
-// one does and the time of the answer does not tell them apart.
+// subject and all its claims. t nil means the token's iss is no trusted
+// issuer's: the token is refused all the same, after one signature
+// verification with a fixed key of its alg's family, so that an unknown
+// issuer costs what a known one does and the time of the answer does not
+// tell them apart.
+//
+// The claims are the payload the signature covers, decoded once as JSON
+// (jwt.Claims: numbers as json.Number, objects map[string]any, arrays
+// []any), nil unless the token is accepted; a new map on every call, the
+// caller's to keep or change. Only the token's size, at most
+// MaxAssertionSize bytes, bounds their number, length and nesting.
 //
 // What it requires (RFC 7523 §3, RFC 8725):
 //
@@ -139,50 +146,58 @@ func UnverifiedIssuer(token string) (iss, sub string, ok bool) {
 //
 // Errors are *FederatedError values; ctx bounds the wait for a fetch of
 // the issuer's keys.
-func (v *FederatedVerifier) Verify(ctx context.Context, t *auth.TrustedIssuer, token string) (subject string, err error) {
+func (v *FederatedVerifier) Verify(ctx context.Context, t *auth.TrustedIssuer, token string) (subject string, all map[string]any, err error) {
 	p, err := federatedTokens.Split(token)
 	if err != nil {
-		return "", fedErr(ReasonMalformed, "%v", err)
+		return "", nil, fedErr(ReasonMalformed, "%v", err)
 	}
 	h, e := parseHeader(p)
 	if e != nil {
-		return "", fedErr(ReasonMalformed, "%s", e.Description)
+		return "", nil, fedErr(ReasonMalformed, "%s", e.Description)
 	}
-	cl, e := parseClaims(p)
+	// Decoded once: raw is also the claims returned.
+	raw, err := assertions.UnverifiedClaims(p)
+	if err != nil {
+		return "", nil, fedErr(ReasonMalformed, "%s", unreadable(err, "claims are").Description)
+	}
+	cl, e := readClaims(raw)
 	if e != nil {
-		return "", fedErr(ReasonMalformed, "%s", e.Description)
+		return "", nil, fedErr(ReasonMalformed, "%s", e.Description)
 	}
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(h.alg)})
 	if err != nil {
-		return "", fedErr(ReasonMalformed, "not a well-formed JWS: %s", jwsProblem(err))
+		return "", nil, fedErr(ReasonMalformed, "not a well-formed JWS: %s", jwsProblem(err))
 	}
 	if len(jws.Signatures) != 1 || jws.Signatures[0].Protected.Algorithm != h.alg || jws.Signatures[0].Protected.KeyID != h.kid {
-		return "", fedErr(ReasonMalformed, "the header is ambiguous")
+		return "", nil, fedErr(ReasonMalformed, "the header is ambiguous")
 	}
 	now := v.cfg.clock.Now()
 	if t == nil {
 		dummyVerify(jws, h.alg)
-		return "", fedErr(ReasonUnknownIssuer, "iss %s is no trusted issuer's", quote(cl.iss))
+		return "", nil, fedErr(ReasonUnknownIssuer, "iss %s is no trusted issuer's", quote(cl.iss))
 	}
 	keys, fe := v.keys(ctx, t, h, now)
 	if fe != nil {
 		dummyVerify(jws, h.alg) // the work of a signature all the same
-		return "", fe
+		return "", nil, fe
 	}
 	payload, e := verifySignature(jws, keys, h)
 	if e != nil {
-		return "", fedErr(ReasonBadSignature, "trusted issuer %s: %s", quote(t.Name), strings.Replace(e.Description, "client assertion", "token", 1))
+		return "", nil, fedErr(ReasonBadSignature, "trusted issuer %s: %s", quote(t.Name), strings.Replace(e.Description, "client assertion", "token", 1))
 	}
 	if want, err := base64.RawURLEncoding.DecodeString(p.Payload); err != nil || !bytes.Equal(payload, want) {
-		return "", fedErr(ReasonMalformed, "the payload is ambiguous")
+		return "", nil, fedErr(ReasonMalformed, "the payload is ambiguous")
 	}
 	if t.Disabled {
-		return "", fedErr(ReasonIssuerDisabled, "trusted issuer %s is disabled", quote(t.Name))
+		return "", nil, fedErr(ReasonIssuerDisabled, "trusted issuer %s is disabled", quote(t.Name))
 	}
 	if fe := v.checkClaims(t, cl, now); fe != nil {
-		return "", fe
+		return "", nil, fe
 	}
-	return cl.sub, nil
+	// raw was decoded from the token's payload part before the signature
+	// was checked, and that part is, byte for byte, the payload the
+	// signature covers (checked above): these are the verified claims.
+	return cl.sub, raw, nil
 }
 
 // checkClaims checks a verified token's claims for issuer t at now.

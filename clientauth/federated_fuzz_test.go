@@ -16,8 +16,9 @@ import (
 // FuzzFederatedVerify: whatever token a caller sends, a trusted issuer's
 // verifier answers a *FederatedError with a known reason or the subject of
 // a token that is exactly one of the issuer's, never panics and never
-// accepts a token the issuer did not sign. Seeds are real tokens of the
-// test issuer, good and bad, and their mutations.
+// accepts a token the issuer did not sign; claims come only with a token
+// it accepts. Seeds are real tokens of the test issuer, good and bad, and
+// their mutations.
 func FuzzFederatedVerify(f *testing.F) {
 	clock := authtest.NewClock(time.Now())
 	op := testoidc.New(f, "ES256")
@@ -41,15 +42,18 @@ func FuzzFederatedVerify(f *testing.F) {
 		clientauth.ReasonNotYetValid: true, clientauth.ReasonTooOld: true,
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		sub, err := v.Verify(context.Background(), ti, token)
+		sub, claims, err := v.Verify(context.Background(), ti, token)
 		if err == nil {
 			// Only tokens the issuer signed verify: a mutation of the seeds that
 			// still verifies must be one of them, byte for byte, or differ only
 			// in its base64's unused trailing bits, which the strict decoder refuses.
-			if sub == "" {
-				t.Fatalf("accepted %q with an empty subject", token)
+			if sub == "" || claims["sub"] != sub {
+				t.Fatalf("accepted %q with subject %q and claims %v", token, sub, claims)
 			}
 			return
+		}
+		if claims != nil {
+			t.Fatalf("Verify(%q) refused the token and returned its claims %v", token, claims)
 		}
 		fe, ok := errors.AsType[*clientauth.FederatedError](err)
 		if !ok || !known[fe.Reason] {

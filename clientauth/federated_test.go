@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func TestFederatedVerifierKeySources(t *testing.T) {
 					op.SPIFFE("spiffe://acme.test/ns/prod/sa/billing", []string{"other", endpoint}),
 					op.Mint("no-kid", issuer, testoidc.NoKID()),
 				} {
-					sub, err := v.Verify(context.Background(), &tc.ti, tok)
+					sub, _, err := v.Verify(context.Background(), &tc.ti, tok)
 					if err != nil {
 						t.Fatalf("Verify: %v", err)
 					}
@@ -117,15 +118,18 @@ func TestFederatedVerifierRefuses(t *testing.T) {
 		{"not a JWT", ti, "abc.def", clientauth.ReasonMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := v.Verify(context.Background(), tc.ti, tc.token)
+			_, claims, err := v.Verify(context.Background(), tc.ti, tc.token)
 			if got := reasonOf(t, err); got != tc.reason {
 				t.Fatalf("reason %q (%v), want %q", got, err, tc.reason)
+			}
+			if claims != nil {
+				t.Fatalf("a refused token's claims were returned: %v", claims)
 			}
 		})
 	}
 	// The issuer's Audience replaces this server's identifiers.
 	withAud := &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL, Audience: "gooclaim"}
-	if _, err := v.Verify(context.Background(), withAud, op.Mint("s", []string{"x", "gooclaim"})); err != nil {
+	if _, _, err := v.Verify(context.Background(), withAud, op.Mint("s", []string{"x", "gooclaim"})); err != nil {
 		t.Fatalf("aud containing the issuer's Audience: %v", err)
 	}
 }
@@ -137,10 +141,10 @@ func TestFederatedVerifierDerivedAlg(t *testing.T) {
 	op.SetOmitJWKAlg(true)
 	v := newFederated(t, nil)
 	ti := &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL, JWKSURI: op.JWKSURI()}
-	if _, err := v.Verify(context.Background(), ti, op.Mint("s", issuer)); err != nil {
+	if _, _, err := v.Verify(context.Background(), ti, op.Mint("s", issuer)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(context.Background(), ti, op.Mint("s", issuer, testoidc.Header("alg", "ES512"))); reasonOf(t, err) != clientauth.ReasonUnknownKey {
+	if _, _, err := v.Verify(context.Background(), ti, op.Mint("s", issuer, testoidc.Header("alg", "ES512"))); reasonOf(t, err) != clientauth.ReasonUnknownKey {
 		t.Fatalf("ES512 header on a P-256 key: %v", err)
 	}
 }
@@ -155,7 +159,7 @@ func TestFederatedVerifierRotation(t *testing.T) {
 	v := newFederated(t, clock)
 	ti := &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL}
 	ctx := context.Background()
-	if _, err := v.Verify(ctx, ti, op.Mint("s", issuer)); err != nil {
+	if _, _, err := v.Verify(ctx, ti, op.Mint("s", issuer)); err != nil {
 		t.Fatal(err)
 	}
 	if n := op.JWKSRequests.Load(); n != 1 {
@@ -163,7 +167,7 @@ func TestFederatedVerifierRotation(t *testing.T) {
 	}
 	clock.Advance(11 * time.Second) // past MinRefetchInterval
 	op.Rotate(t, false)
-	if _, err := v.Verify(ctx, ti, op.Mint("s", issuer)); err != nil {
+	if _, _, err := v.Verify(ctx, ti, op.Mint("s", issuer)); err != nil {
 		t.Fatalf("token of the new key: %v", err)
 	}
 	if n := op.JWKSRequests.Load(); n != 2 {
@@ -172,7 +176,7 @@ func TestFederatedVerifierRotation(t *testing.T) {
 	stranger := op.NewKey(t)
 	clock.Advance(11 * time.Second)
 	for range 20 {
-		if _, err := v.Verify(ctx, ti, op.Mint("s", issuer, testoidc.SignedWith(stranger))); reasonOf(t, err) != clientauth.ReasonUnknownKey {
+		if _, _, err := v.Verify(ctx, ti, op.Mint("s", issuer, testoidc.SignedWith(stranger))); reasonOf(t, err) != clientauth.ReasonUnknownKey {
 			t.Fatalf("unknown kid: %v", err)
 		}
 	}
@@ -182,7 +186,7 @@ func TestFederatedVerifierRotation(t *testing.T) {
 	// While the issuer is down, the cached keys keep working.
 	op.SetDown(true)
 	clock.Advance(time.Hour)
-	if _, err := v.Verify(ctx, ti, op.Mint("s", issuer)); err != nil {
+	if _, _, err := v.Verify(ctx, ti, op.Mint("s", issuer)); err != nil {
 		t.Fatalf("stale keys while the issuer is down: %v", err)
 	}
 }
@@ -193,7 +197,7 @@ func TestFederatedVerifierDiscoveryIssuerMismatch(t *testing.T) {
 	op := testoidc.New(t, "ES256")
 	op.SetDiscoveryIssuer("https://impostor.test")
 	v := newFederated(t, nil)
-	_, err := v.Verify(context.Background(), &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL}, op.Mint("s", issuer))
+	_, _, err := v.Verify(context.Background(), &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL}, op.Mint("s", issuer))
 	if reasonOf(t, err) != clientauth.ReasonKeysUnavailable {
 		t.Fatalf("got %v, want keys_unavailable", err)
 	}
@@ -212,7 +216,7 @@ func TestFederatedVerifierEgress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = v.Verify(context.Background(), &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL}, op.Mint("s", issuer))
+		_, _, err = v.Verify(context.Background(), &auth.TrustedIssuer{Name: "k8s", Issuer: op.URL}, op.Mint("s", issuer))
 		if reasonOf(t, err) != clientauth.ReasonKeysUnavailable {
 			t.Fatalf("%+v: got %v, want keys_unavailable", cfg, err)
 		}
@@ -256,13 +260,59 @@ func TestUnknownIssuerCostsASignature(t *testing.T) {
 			{"unknown key", trusted, op.Kubernetes("prod", "billing", []string{issuer}, testoidc.SignedWith(op.NewKey(t))), clientauth.ReasonUnknownKey},
 		} {
 			before := clientauth.DummyVerifications()
-			_, err := v.Verify(context.Background(), tc.ti, tc.token)
+			_, _, err := v.Verify(context.Background(), tc.ti, tc.token)
 			if r := reasonOf(t, err); r != tc.reason {
 				t.Fatalf("%s/%s: reason %q, want %q", alg, tc.name, r, tc.reason)
 			}
 			if n := clientauth.DummyVerifications() - before; n != 1 {
 				t.Errorf("%s/%s: %d dummy signature verifications, want 1", alg, tc.name, n)
 			}
+		}
+	}
+}
+
+// TestFederatedVerifierClaims: an accepted token's claims come back whole,
+// as JSON decodes them (numbers json.Number, objects maps), one map per
+// call.
+func TestFederatedVerifierClaims(t *testing.T) {
+	clock := authtest.NewClock(time.Now())
+	op := testoidc.New(t, "ES256")
+	op.Now = clock.Now
+	v := newFederated(t, clock)
+	ti := &auth.TrustedIssuer{Name: "github", Issuer: op.URL, JWKS: op.JWKS()}
+	tok := op.GitHubActions("gooclaim/claims", "refs/heads/main", issuer, testoidc.Claim("nested", map[string]any{"list": []any{1, "two", nil}}))
+	sub, claims, err := v.Verify(context.Background(), ti, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub != "repo:gooclaim/claims:ref:refs/heads/main" || claims["sub"] != sub || claims["repository"] != "gooclaim/claims" ||
+		claims["ref"] != "refs/heads/main" || claims["iss"] != op.URL {
+		t.Fatalf("subject %q, claims %v", sub, claims)
+	}
+	if iat, ok := claims["iat"].(json.Number); !ok || iat.String() != strconv.FormatInt(clock.Now().Unix(), 10) {
+		t.Fatalf("iat %#v, want json.Number %d", claims["iat"], clock.Now().Unix())
+	}
+	nested, _ := claims["nested"].(map[string]any)
+	if list, _ := nested["list"].([]any); len(list) != 3 || list[0] != json.Number("1") || list[1] != "two" || list[2] != nil {
+		t.Fatalf("nested %#v", claims["nested"])
+	}
+	claims["ref"] = "changed"
+	if _, again, _ := v.Verify(context.Background(), ti, tok); again["ref"] != "refs/heads/main" {
+		t.Fatalf("a change to one call's claims shows in the next call's: %v", again["ref"])
+	}
+}
+
+// BenchmarkFederatedVerify is one verification of a GitHub Actions token
+// (ES256, keys inline): what the verifier costs every federated request.
+func BenchmarkFederatedVerify(b *testing.B) {
+	op := testoidc.New(b, "ES256")
+	v := newFederated(b, auth.SystemClock{})
+	ti := &auth.TrustedIssuer{Name: "github", Issuer: op.URL, JWKS: op.JWKS()}
+	tok := op.GitHubActions("gooclaim/claims", "refs/heads/main", issuer)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := v.Verify(context.Background(), ti, tok); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func (i *Issuer) exchangeFederated(ctx context.Context, req auth.TokenRequest, c
 	if req.AuthMethod == auth.AuthNone {
 		clientID = req.ClientID
 	}
-	bound, err := i.authenticateFederated(ctx, req.SubjectToken, clientID, errSubjectTokenRefused)
+	bound, federated, err := i.authenticateFederated(ctx, req.SubjectToken, clientID, errSubjectTokenRefused)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,10 @@ func (i *Issuer) exchangeFederated(ctx context.Context, req auth.TokenRequest, c
 			return nil, &failure{errSubjectTokenRefused, fmt.Sprintf("%s: the authenticated client %q is not %q, bound to the subject_token", reasonClientMismatch, caller.ID, bound.ID)}
 		}
 	}
-	tok, err := i.issueFor(ctx, bound, req, true)
+	// The subject token's claims, even when a client assertion of a
+	// trusted issuer authenticated the same client: the token exchanged is
+	// the one that names the client.
+	tok, err := i.issueFor(ctx, bound, req, federated, true)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +90,7 @@ func (i *Issuer) exchangeFederated(ctx context.Context, req auth.TokenRequest, c
 // expiry, revocation (its jti, its client's revoke-all), its client
 // unchanged and enabled.
 func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Token, error) {
-	actor, err := i.AuthenticateClient(ctx, req, c)
+	actor, federated, err := i.authenticate(ctx, req, c)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +128,9 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	if exp <= now.Unix() {
 		return nil, &failure{errSubjectTokenRefused, "subject_expired: the subject_token expires within the second"}
 	}
-	// The actor's expressions apply: the token is issued to it (client_id).
-	extra, err := i.applyPolicy(actor, &req, scope, aud, now)
+	// The actor's expressions apply: the token is issued to it (client_id);
+	// federated_claims are those of its own client assertion, if federated.
+	extra, err := i.applyPolicy(actor, &req, scope, aud, now, federated)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package issuer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gooclaim/auth"
@@ -11,14 +13,19 @@ import (
 )
 
 // FederatedTokenVerifier verifies a token of a trusted issuer and returns
-// its subject; clientauth.FederatedVerifier implements it. t is nil when
-// the token's iss is no trusted issuer's: the token must then be refused
-// after the work of a signature verification, so that the time of the
-// answer does not say whether the issuer is trusted. Its errors should
-// have a FailureReason method giving a short fixed reason, for the log and
-// the metrics.
+// its subject and its claims; clientauth.FederatedVerifier implements it.
+// t is nil when the token's iss is no trusted issuer's: the token must
+// then be refused after the work of a signature verification, so that the
+// time of the answer does not say whether the issuer is trusted. Its
+// errors should have a FailureReason method giving a short fixed reason,
+// for the log and the metrics.
+//
+// claims are those of the token that verified, never of one that did not,
+// as JSON decodes them (numbers as json.Number or float64): a map of its
+// own on every call, which the issuer changes in place when expressions
+// read it (request.federated_claims).
 type FederatedTokenVerifier interface {
-	Verify(ctx context.Context, t *auth.TrustedIssuer, token string) (subject string, err error)
+	Verify(ctx context.Context, t *auth.TrustedIssuer, token string) (subject string, claims map[string]any, err error)
 }
 
 // FederationObserver counts federated authentications (metrics.Metrics
@@ -135,16 +142,17 @@ func chargedToBound(req *auth.TokenRequest) bool {
 // token, a trusted issuer's (RFC 7523 §2.2 with trusted issuers): the
 // token verifies (FederatedTokenVerifier: keys, alg, aud, exp, nbf, iat,
 // age, issuer enabled), a client is bound to its (issuer, sub), enabled,
-// allowed federated_jwt, and is clientID when that is set. Every failure
-// is refused with generic, carrying the reason (FailureReason), after the
-// same work: a signature verification, real or of a fixed key.
+// allowed federated_jwt, and is clientID when that is set; it returns
+// that client and the token's claims. Every failure is refused with
+// generic, carrying the reason (FailureReason), after the same work: a
+// signature verification, real or of a fixed key.
 //
 // A federated token is not one-time (a Kubernetes pod reuses its projected
 // token for its life), so no jti is remembered: what bounds a stolen
 // token's use is its exp and the issuer's TokenAgeLimit from its iat.
-func (i *Issuer) authenticateFederated(ctx context.Context, token, clientID string, generic *auth.OAuthError) (*auth.Client, error) {
+func (i *Issuer) authenticateFederated(ctx context.Context, token, clientID string, generic *auth.OAuthError) (*auth.Client, map[string]any, error) {
 	if i.cfg.Federation == nil || i.cfg.FederatedTokens == nil {
-		return nil, &failure{generic, reasonFederationOff + ": this server has no trusted issuers configured"}
+		return nil, nil, &failure{generic, reasonFederationOff + ": this server has no trusted issuers configured"}
 	}
 	iss, _, _ := unverifiedIssuer(token)
 	t := i.cfg.Federation.IssuerByURL(iss)
@@ -152,11 +160,11 @@ func (i *Issuer) authenticateFederated(ctx context.Context, token, clientID stri
 	if t != nil {
 		name = t.Name
 	}
-	refuse := func(code, detail string) (*auth.Client, error) {
+	refuse := func(code, detail string) (*auth.Client, map[string]any, error) {
 		i.observeFederated(name, code)
-		return nil, &failure{generic, code + ": " + detail}
+		return nil, nil, &failure{generic, code + ": " + detail}
 	}
-	sub, err := i.cfg.FederatedTokens.Verify(ctx, t, token)
+	sub, claims, err := i.cfg.FederatedTokens.Verify(ctx, t, token)
 	if err != nil {
 		code := reasonVerifierFailure
 		var r interface {
@@ -180,7 +188,57 @@ func (i *Issuer) authenticateFederated(ctx context.Context, token, clientID stri
 		return refuse(reasonClientMismatch, fmt.Sprintf("client_id %.256q is not client %q, bound to subject %.256q of trusted issuer %q", clientID, c.ID, sub, t.Name))
 	}
 	i.observeFederated(name, "ok")
-	return c, nil
+	return c, claims, nil
+}
+
+// celClaims makes a federated token's claims, as the verifier decoded
+// them, what expressions see as request.federated_claims: a number is an
+// int when written as an integer within int64, so that exp or a run
+// number compares with an int literal and comes out of a claim as the
+// same digits, and a double otherwise (±infinity beyond a double's
+// range); strings, booleans, null, arrays and objects stay as they are.
+// It changes claims in place — the verifier's map is this request's own —
+// and applyPolicy calls it only for a client with expressions, so that a
+// federated request of any other client pays nothing for it.
+//
+// Nothing is dropped or truncated: a condition must never see a token
+// without a claim it carries. What bounds the work is the token's size
+// (at most 16 KiB, clientauth.MaxAssertionSize, and 8 KiB as a client
+// assertion over HTTP: about 12 KiB of JSON at most) and the expressions'
+// runtime cost limit (policy.MaxCost).
+func celClaims(claims map[string]any) map[string]any {
+	for k, v := range claims {
+		if n, ok := v.(json.Number); ok {
+			claims[k] = celNumber(n)
+		} else {
+			celContainer(v)
+		}
+	}
+	return claims
+}
+
+// celContainer converts the numbers within v, an object or an array.
+func celContainer(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		celClaims(v)
+	case []any:
+		for i, e := range v {
+			if n, ok := e.(json.Number); ok {
+				v[i] = celNumber(n)
+			} else {
+				celContainer(e)
+			}
+		}
+	}
+}
+
+func celNumber(n json.Number) any {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i
+	}
+	f, _ := strconv.ParseFloat(string(n), 64) // JSON's grammar is Go's; only the range can fail, giving ±Inf
+	return f
 }
 
 func (i *Issuer) observeFederated(issuer, outcome string) {

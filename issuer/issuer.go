@@ -262,11 +262,11 @@ func (i *Issuer) IssueClient(ctx context.Context, req auth.TokenRequest, c *auth
 	default:
 		return nil, auth.ErrUnsupportedGrantType.WithDescription(fmt.Sprintf("grant_type %.64q is not supported; use client_credentials or %s", req.GrantType, auth.GrantTokenExchange))
 	}
-	c, err := i.AuthenticateClient(ctx, req, c)
+	c, federated, err := i.authenticate(ctx, req, c)
 	if err != nil {
 		return nil, err
 	}
-	return i.issueFor(ctx, c, req, true)
+	return i.issueFor(ctx, c, req, federated, true)
 }
 
 // IssueAuthenticated issues client c a token for req's scope and
@@ -280,7 +280,7 @@ func (i *Issuer) IssueAuthenticated(ctx context.Context, c *auth.Client, req aut
 	if c == nil || c.Disabled {
 		return nil, errAuthFailed
 	}
-	return i.issueFor(ctx, c, req, false)
+	return i.issueFor(ctx, c, req, nil, false)
 }
 
 // certificateMethod is how a request with a client certificate and no
@@ -333,10 +333,12 @@ func certificateBinding(c *auth.Client, req *auth.TokenRequest) (*auth.Confirmat
 
 // issueFor issues client c its own access token, as the client credentials
 // grant does: the requested scope and audience if it may have them, within
-// its quotas. With mayReuse, a client that reuses its tokens gets a live
-// one issued before for the same request when there is one (TokenCache):
-// after its condition is checked, without counting against its quotas.
-func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenRequest, mayReuse bool) (*auth.Token, error) {
+// its quotas. federated are the claims of the trusted issuer's token that
+// authenticated c, for its expressions; nil for none. With mayReuse, a
+// client that reuses its tokens gets a live one issued before for the same
+// request when there is one (TokenCache): after its condition is checked,
+// without counting against its quotas.
+func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenRequest, federated map[string]any, mayReuse bool) (*auth.Token, error) {
 	now := i.clock.Now()
 	scope, err := grantScope(c, req.Scope)
 	if err != nil {
@@ -350,7 +352,7 @@ func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenReq
 	if err != nil {
 		return nil, err
 	}
-	extra, err := i.applyPolicy(c, &req, scope, aud, now)
+	extra, err := i.applyPolicy(c, &req, scope, aud, now, federated)
 	if err != nil {
 		return nil, err
 	}
@@ -451,10 +453,25 @@ func (i *Issuer) Authenticate(ctx context.Context, req auth.TokenRequest) (*auth
 // AuthenticateClient is Authenticate for a request whose client Lookup
 // returned (nil when unknown).
 func (i *Issuer) AuthenticateClient(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Client, error) {
+	c, _, err := i.authenticate(ctx, req, c)
+	return c, err
+}
+
+// authenticate is AuthenticateClient, and for a client that authenticated
+// with a trusted issuer's token, that token's claims (nil otherwise): what
+// its expressions see as request.federated_claims.
+func (i *Issuer) authenticate(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Client, map[string]any, error) {
 	if req.AuthMethod == auth.AuthFederatedJWT {
 		// client_id is optional; when sent it must be the bound client.
 		return i.authenticateFederated(ctx, req.ClientAssertion, req.ClientID, errFederatedFailed)
 	}
+	c, err := i.authenticateRegistered(ctx, req, c)
+	return c, nil, err
+}
+
+// authenticateRegistered authenticates a client by a credential
+// registered here: a secret, keys for private_key_jwt, or a certificate.
+func (i *Issuer) authenticateRegistered(ctx context.Context, req auth.TokenRequest, c *auth.Client) (*auth.Client, error) {
 	if req.ClientID == "" {
 		return nil, auth.ErrInvalidClient.WithDescription("client authentication is required: send client_id and client_secret in the body or with HTTP Basic, or a client_assertion (private_key_jwt)")
 	}

@@ -71,8 +71,9 @@ func (p *policies) set(c *auth.Client) (*policy.Set, error) {
 // scope and aud: the claims as JSON members to append to the token's (nil
 // for none), an unauthorized_client error when the condition does not
 // hold, and a failure of the server (500, logged with the client and the
-// expression) when an expression fails.
-func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud string, now time.Time) ([]byte, error) {
+// expression) when an expression fails. federated are the claims of the
+// trusted issuer's token the request presented, nil for none.
+func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud string, now time.Time, federated map[string]any) ([]byte, error) {
 	set, err := i.policies.set(c)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: compile its expressions: %w", c.ID, err)
@@ -87,9 +88,7 @@ func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud 
 	in := policy.Input{
 		ClientID: c.ID, ClientName: c.Name, Scopes: c.Scopes, Audiences: i.audiences(c), Metadata: c.Metadata,
 		Scope: strings.Fields(scope), Audience: aud, AuthMethod: method, RemoteIP: req.RemoteAddr, Now: now,
-		// The federated verifier returns the subject alone: the external
-		// token's other claims are not at hand here, so expressions see an
-		// empty request.federated_claims.
+		FederatedClaims: celClaims(federated),
 	}
 	allowed, members, err := set.Eval(&in)
 	switch {

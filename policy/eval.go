@@ -26,7 +26,9 @@ type Input struct {
 	Audience, AuthMethod string
 	RemoteIP             string
 	// FederatedClaims are the claims of a federated client's external
-	// token; nil (an empty map to expressions) otherwise.
+	// token, the one it authenticated with or exchanged, as JSON decodes
+	// them but numbers: int64 for integers, float64 for others; nil (an
+	// empty map to expressions) otherwise.
 	FederatedClaims map[string]any
 	Now             time.Time
 }

@@ -53,8 +53,9 @@ func (ts *testServer) federatedRequest(token string, extra ...string) response {
 // resource server verifies: a Kubernetes service account (keys by OIDC
 // discovery, the token file rotated as the kubelet does), a GitHub Actions
 // job (token exchange without client authentication), a SPIFFE workload
-// (keys from a JWK Set file, for an issuer the server cannot reach); then
-// delegation, and the state changes an attacker would try.
+// (keys from a JWK Set file, for an issuer the server cannot reach); a
+// claim and a condition over the GitHub job's token; then delegation, and
+// the state changes an attacker would try.
 func TestSecretlessWorkloads(t *testing.T) {
 	ts := startTestServer(t, nil)
 	ctx := context.Background()
@@ -128,6 +129,31 @@ func TestSecretlessWorkloads(t *testing.T) {
 			"subject_token": {github.GitHubActions("gooclaim/claims", "refs/heads/feature", ts.srv.Issuer())}}.Encode())
 		if code, _ := r.errorBody(t); r.StatusCode != 400 || code != "invalid_request" {
 			t.Fatalf("a pull request's branch: %d %s", r.StatusCode, r.body)
+		}
+	})
+
+	t.Run("GitHub Actions: a claim and a condition over the job's token", func(t *testing.T) {
+		// The prod environment's subject, whatever the branch; the
+		// condition keeps deployments to main.
+		const environment = "repo:gooclaim/claims:environment:prod"
+		ts.mustCLI("", "clients", "update", deployer, "--federated", "github="+environment,
+			"--claim", "repo=request.federated_claims.repository", "--condition", `request.federated_claims.ref == "refs/heads/main"`)
+		job := func(ref string) string {
+			return github.GitHubActions("gooclaim/claims", ref, ts.srv.Issuer(), testoidc.Claim("sub", environment))
+		}
+		exchange := func(token string) response {
+			return ts.form(url.Values{"grant_type": {auth.GrantTokenExchange}, "subject_token_type": {auth.TokenTypeJWT}, "subject_token": {token}}.Encode())
+		}
+		waitUntil(t, func() bool { return ts.federatedRequest(job("refs/heads/main")).StatusCode == 200 })
+		for name, send := range map[string]func(string) response{"assertion": func(tok string) response { return ts.federatedRequest(tok) }, "exchange": exchange} {
+			tok := send(job("refs/heads/main")).token(t)
+			if c := claimsOf(t, tok.AccessToken); c["client_id"] != deployer || c["repo"] != "gooclaim/claims" {
+				t.Errorf("%s: claims %v; want client %s with repo gooclaim/claims", name, c, deployer)
+			}
+			r := send(job("refs/heads/feature"))
+			if code, _ := r.errorBody(t); r.StatusCode != 400 || code != "unauthorized_client" {
+				t.Errorf("%s from another branch of the environment: %d %s; want 400 unauthorized_client", name, r.StatusCode, r.body)
+			}
 		}
 	})
 
