@@ -14,7 +14,9 @@ import (
 // when the expression first reads it: no map per token, and nothing for
 // a variable the expression does not read.
 type activation struct {
-	in *Input
+	// in is a copy, so that the caller's Input does not move to the heap
+	// (an allocation per token) with the activation that points at it.
+	in Input
 	// client is the client variable: a bound Set's, built once per client
 	// version (clientValue), or built here when first read.
 	client map[string]any
@@ -27,8 +29,8 @@ type activation struct {
 var _ interpreter.Activation = (*activation)(nil)
 
 func newActivation(in *Input, client map[string]any) *activation {
-	a := &activation{in: in, client: client}
-	a.req.in = in
+	a := &activation{in: *in, client: client}
+	a.req.in = &a.in
 	return a
 }
 
@@ -36,7 +38,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	switch {
 	case name == "client":
 		if a.client == nil {
-			a.client = clientValue(a.in)
+			a.client = clientValue(&a.in)
 		}
 		return a.client, true
 	case a.clientOnly:
