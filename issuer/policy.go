@@ -19,8 +19,10 @@ var errConditionFalse = auth.ErrUnauthorizedClient.WithDescription("the client m
 // cache starts again, and each client compiles on its next token.
 const maxCachedPolicies = 10_000
 
-// policies holds the compiled expressions of each client version, so that
-// an expression is compiled once per client change, never per request.
+// policies holds the compiled expressions of each client version, bound
+// to it (policy.Set.Bind), so that an expression is compiled once per
+// client change and a claim that reads only the client is evaluated once
+// per client change, never per request.
 type policies struct {
 	defaults    *policy.Set // the server's default claims alone; nil for none
 	defaultsErr error
@@ -45,8 +47,16 @@ func newPolicies(defaults map[string]string) *policies {
 
 // set returns c's compiled expressions; nil, nil when there are none, so
 // that a client without expressions on a server without default claims
-// costs nothing more.
-func (p *policies) set(c *auth.Client) (*policy.Set, error) {
+// costs nothing more. A client without expressions on a server with
+// default claims shares the server's, unbound: its claims are evaluated
+// at every token (as many clients as tokens would otherwise churn the
+// cache). audiences gives c's audiences, asked for on a cache miss.
+//
+// The key is the client version: its ID, updated_at and incarnation. A
+// bound Set holds values computed from the client's name, scopes,
+// audiences and metadata, and every change of those stamps a new
+// updated_at (the stores' contract, authtest.RunClientStoreTests).
+func (p *policies) set(c *auth.Client, audiences func(*auth.Client) []string) (*policy.Set, error) {
 	if len(c.Claims) == 0 && c.Condition == "" {
 		return p.defaults, p.defaultsErr
 	}
@@ -58,6 +68,10 @@ func (p *policies) set(c *auth.Client) (*policy.Set, error) {
 	}
 	e = policyEntry{updatedAt: c.UpdatedAt, incarnation: c.Incarnation}
 	e.set, e.err = policy.Compile(c.Claims, p.claims, c.Condition)
+	if e.err == nil {
+		in := clientInput(c, audiences(c))
+		e.set = e.set.Bind(&in)
+	}
 	p.mu.Lock()
 	if len(p.entries) >= maxCachedPolicies {
 		clear(p.entries)
@@ -67,6 +81,11 @@ func (p *policies) set(c *auth.Client) (*policy.Set, error) {
 	return e.set, e.err
 }
 
+// clientInput is what expressions see of client c.
+func clientInput(c *auth.Client, audiences []string) policy.Input {
+	return policy.Input{ClientID: c.ID, ClientName: c.Name, Scopes: c.Scopes, Audiences: audiences, Metadata: c.Metadata}
+}
+
 // applyPolicy evaluates client c's condition and claims for a token of
 // scope and aud: the claims as JSON members to append to the token's (nil
 // for none), an unauthorized_client error when the condition does not
@@ -74,7 +93,7 @@ func (p *policies) set(c *auth.Client) (*policy.Set, error) {
 // expression) when an expression fails. federated are the claims of the
 // trusted issuer's token the request presented, nil for none.
 func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud string, now time.Time, federated map[string]any) ([]byte, error) {
-	set, err := i.policies.set(c)
+	set, err := i.policies.set(c, i.audiences)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: compile its expressions: %w", c.ID, err)
 	}
@@ -85,11 +104,9 @@ func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud 
 	if method == auth.AuthNone {
 		method = auth.AuthClientSecretPost
 	}
-	in := policy.Input{
-		ClientID: c.ID, ClientName: c.Name, Scopes: c.Scopes, Audiences: i.audiences(c), Metadata: c.Metadata,
-		Scope: strings.Fields(scope), Audience: aud, AuthMethod: method, RemoteIP: req.RemoteAddr, Now: now,
-		FederatedClaims: celClaims(federated),
-	}
+	in := clientInput(c, i.audiences(c)) // for an unbound Set: a bound one has them
+	in.Scope, in.Audience, in.AuthMethod, in.RemoteIP, in.Now = strings.Fields(scope), aud, method, req.RemoteAddr, now
+	in.FederatedClaims = celClaims(federated)
 	allowed, members, err := set.Eval(&in)
 	switch {
 	case err != nil:

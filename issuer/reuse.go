@@ -211,7 +211,7 @@ func (i *Issuer) reuses(c *auth.Client) bool {
 	if i.cfg.Tokens == nil || !c.ReusesTokens(i.cfg.ReuseTokens) {
 		return false
 	}
-	set, err := i.policies.set(c)
+	set, err := i.policies.set(c, i.audiences)
 	return err == nil && !set.RequestDependentClaims()
 }
 

@@ -5,10 +5,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -33,33 +31,38 @@ type Input struct {
 	Now             time.Time
 }
 
-func (in *Input) activation() map[string]any {
-	fed := in.FederatedClaims
-	if fed == nil {
-		fed = map[string]any{}
+// clientFits reports whether every list, map and string of in's client
+// holds at most maxSize elements, entries or bytes (a string's CEL size,
+// in code points, is at most its length in bytes).
+func (in *Input) clientFits() bool {
+	if len(in.ClientID) > maxSize || len(in.ClientName) > maxSize || !listFits(in.Scopes) || !listFits(in.Audiences) || len(in.Metadata) > maxSize {
+		return false
 	}
-	meta := in.Metadata
-	if meta == nil {
-		meta = map[string]string{}
+	for k, v := range in.Metadata {
+		if len(k) > maxSize || len(v) > maxSize {
+			return false
+		}
 	}
-	return map[string]any{
-		"client": map[string]any{
-			"id": in.ClientID, "name": in.ClientName, "scopes": nonNil(in.Scopes),
-			"audiences": nonNil(in.Audiences), "metadata": meta,
-		},
-		"request": map[string]any{
-			"scope": nonNil(in.Scope), "audience": in.Audience, "auth_method": in.AuthMethod,
-			"remote_ip": in.RemoteIP, "federated_claims": fed,
-		},
-		"now": in.Now,
-	}
+	return true
 }
 
-func nonNil(l []string) []string {
-	if l == nil {
-		return []string{}
+// requestFits is clientFits for the request. Federated claims nest values
+// of any size: with any, it does not fit.
+func (in *Input) requestFits() bool {
+	return listFits(in.Scope) && len(in.Audience) <= maxSize && len(in.AuthMethod) <= maxSize &&
+		len(in.RemoteIP) <= maxSize && len(in.FederatedClaims) == 0
+}
+
+func listFits(l []string) bool {
+	if len(l) > maxSize {
+		return false
 	}
-	return l
+	for _, s := range l {
+		if len(s) > maxSize {
+			return false
+		}
+	}
+	return true
 }
 
 // Set is the compiled expressions of one client version: its claims (with
@@ -67,12 +70,25 @@ func nonNil(l []string) []string {
 // Safe for concurrent use.
 type Set struct {
 	claims    []claim // sorted by name, so that tokens are reproducible
-	condition cel.Program
+	condition *program
+	// unlimited: some program may run without the runtime cost tracker.
+	unlimited bool
+
+	// Of a bound Set (Bind): the client, its variable, and whether it
+	// fits within maxSize.
+	bound      bool
+	client     map[string]any
+	clientFits bool
+	memberSize int // the precomputed members' bytes, and room for the others
 }
 
 type claim struct {
 	name string
-	prog cel.Program
+	prog *program
+	// Of a bound Set, for a claim that reads neither request nor now: its
+	// member (`,"tenant":"acme"`; nil for null) or its error, computed once.
+	member []byte
+	err    *EvalError
 }
 
 // EvalError is a failure of one expression at issuance: the client's, or
@@ -112,11 +128,12 @@ func Compile(claims, defaults map[string]string, condition string) (*Set, error)
 			return nil, err
 		}
 		expr := merged[name]
-		p, err := shared("claim\x00"+expr, func() (cel.Program, error) {
-			if err := CheckClaim(name, expr); err != nil {
+		p, err := shared("claim\x00"+expr, func() (*program, error) {
+			ast, err := checkClaim(name, expr)
+			if err != nil {
 				return nil, err
 			}
-			p, err := program(expr)
+			p, err := newProgram(ast)
 			if err != nil {
 				return nil, fmt.Errorf("claim %q: %w", name, err)
 			}
@@ -125,14 +142,16 @@ func Compile(claims, defaults map[string]string, condition string) (*Set, error)
 		if err != nil {
 			return nil, err
 		}
-		s.claims = append(s.claims, claim{name, p})
+		s.claims = append(s.claims, claim{name: name, prog: p})
+		s.unlimited = s.unlimited || p.unlimited != nil
 	}
 	if condition != "" {
-		p, err := shared("condition\x00"+condition, func() (cel.Program, error) {
-			if err := CheckCondition(condition); err != nil {
+		p, err := shared("condition\x00"+condition, func() (*program, error) {
+			ast, err := checkCondition(condition)
+			if err != nil {
 				return nil, err
 			}
-			p, err := program(condition)
+			p, err := newProgram(ast)
 			if err != nil {
 				return nil, fmt.Errorf("condition: %w", err)
 			}
@@ -142,66 +161,68 @@ func Compile(claims, defaults map[string]string, condition string) (*Set, error)
 			return nil, err
 		}
 		s.condition = p
+		s.unlimited = s.unlimited || p.unlimited != nil
 	}
 	return s, nil
 }
 
-// programs are the compiled programs of every expression text in use,
-// shared by the clients that carry the same one — clients made from one
-// template often do —, so that ten thousand such clients hold one program
-// (about 8 KB of heap each otherwise, which every garbage collection of
-// the server marks) and compile it once. A cel.Program is safe for
-// concurrent use. Only successes are kept; past maxPrograms texts the map
-// starts again.
-var programs = struct {
-	sync.Mutex
-	m map[string]cel.Program
-}{m: map[string]cel.Program{}}
-
-const maxPrograms = 10_000
-
-// shared returns the program kept under key, or builds it with build and
-// keeps it.
-func shared(key string, build func() (cel.Program, error)) (cel.Program, error) {
-	programs.Lock()
-	p, ok := programs.m[key]
-	programs.Unlock()
-	if ok {
-		return p, nil
+// Bind returns s for one client version, the one in's client fields
+// describe (ClientID, ClientName, Scopes, Audiences, Metadata; its request
+// fields are not read). The claims that read neither request nor now have
+// the same value for every token of that version: Bind evaluates them
+// once, and keeps a failure to return it from every Eval, as evaluating
+// them there would. Eval of the result reads the request fields of its
+// Input alone. in's client values must not change while the result is in
+// use. s itself is left as it was; nil binds to nil.
+func (s *Set) Bind(in *Input) *Set {
+	if s == nil {
+		return nil
 	}
-	p, err := build()
-	if err != nil {
-		return nil, err
+	b := &Set{
+		claims: slices.Clone(s.claims), condition: s.condition, unlimited: s.unlimited,
+		bound: true, client: clientValue(in), clientFits: in.clientFits(),
 	}
-	programs.Lock()
-	if len(programs.m) >= maxPrograms {
-		clear(programs.m)
+	a := newActivation(in, b.client)
+	a.clientOnly = true
+	for i := range b.claims {
+		c := &b.claims[i]
+		if c.prog.perRequest {
+			b.memberSize += len(c.name) + 16
+			continue
+		}
+		// Under the runtime limit: once per client version, it costs
+		// nothing to keep, and the result is the same.
+		v, err := c.prog.run(a, false)
+		if err == nil {
+			c.member, err = appendMember(nil, c.name, v)
+		}
+		if err != nil {
+			c.member, c.err = nil, &EvalError{Claim: c.name, Err: err}
+		}
+		b.memberSize += len(c.member)
 	}
-	programs.m[key] = p
-	programs.Unlock()
-	return p, nil
-}
-
-func program(expr string) (cel.Program, error) {
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	return env.Program(ast, cel.CostLimit(MaxCost), cel.EvalOptions(cel.OptOptimize))
+	return b
 }
 
 // Eval evaluates the condition, then the claims, for in: allowed is false
 // when the condition does not hold (and then no claim is evaluated);
 // members are the claims as JSON object members, each preceded by a comma
 // (`,"tenant":"acme"`), to append to the token's; a claim whose value is
-// null is left out. Errors are *EvalError values.
+// null is left out. Errors are *EvalError values, and then members is nil.
+// Of a bound Set, the claims Bind evaluated are not evaluated again.
 func (s *Set) Eval(in *Input) (allowed bool, members []byte, err error) {
 	if s == nil {
 		return true, nil, nil
 	}
-	vars := in.activation()
+	a := newActivation(in, s.client)
+	fits := s.unlimited && in.requestFits()
+	if fits && !s.bound {
+		fits = in.clientFits()
+	} else if fits {
+		fits = s.clientFits
+	}
 	if s.condition != nil {
-		v, _, err := s.condition.Eval(vars)
+		v, err := s.condition.run(a, fits)
 		if err != nil {
 			return false, nil, &EvalError{Err: err}
 		}
@@ -209,27 +230,66 @@ func (s *Set) Eval(in *Input) (allowed bool, members []byte, err error) {
 			return false, nil, nil
 		}
 	}
-	for _, c := range s.claims {
-		v, _, err := c.prog.Eval(vars)
-		if err != nil {
-			return false, nil, &EvalError{Claim: c.name, Err: err}
-		}
-		if v == types.NullValue {
+	for i := range s.claims {
+		c := &s.claims[i]
+		if s.bound && !c.prog.perRequest {
+			if c.err != nil {
+				return false, nil, c.err
+			}
+			if len(c.member) > 0 {
+				members = append(s.grow(members), c.member...)
+			}
 			continue
 		}
-		n := len(members)
-		members = append(members, ',')
-		members = jsonenc.AppendString(members, c.name)
-		members = append(members, ':')
-		if members, err = appendValue(members, v, 0); err != nil {
-			return false, members[:n], &EvalError{Claim: c.name, Err: err}
+		v, err := c.prog.run(a, fits)
+		if err == nil && v != types.NullValue {
+			members, err = appendMember(s.grow(members), c.name, v)
+		}
+		if err != nil {
+			return false, nil, &EvalError{Claim: c.name, Err: err}
 		}
 	}
 	return true, members, nil
 }
 
+// grow makes the first member's buffer room for them all.
+func (s *Set) grow(members []byte) []byte {
+	if members == nil {
+		return make([]byte, 0, max(s.memberSize, 64))
+	}
+	return members
+}
+
+// appendMember appends claim name's value v as a JSON object member after
+// a comma; nothing for null.
+func appendMember(dst []byte, name string, v ref.Val) ([]byte, error) {
+	if v == types.NullValue {
+		return dst, nil
+	}
+	dst = append(dst, ',')
+	dst = jsonenc.AppendString(dst, name)
+	dst = append(dst, ':')
+	return appendValue(dst, v, 0)
+}
+
 // HasCondition reports whether s has a condition to evaluate.
 func (s *Set) HasCondition() bool { return s != nil && s.condition != nil }
+
+// RequestDependentClaims reports whether a claim of s (the client's or a
+// default) reads request or now, so that two tokens of the same client
+// version may carry different claims; the condition does not count. False
+// for nil.
+func (s *Set) RequestDependentClaims() bool {
+	if s == nil {
+		return false
+	}
+	for _, c := range s.claims {
+		if c.prog.perRequest {
+			return true
+		}
+	}
+	return false
+}
 
 // appendValue appends v as JSON: strings, numbers, bools, null, and lists
 // and maps (with string keys) of these.

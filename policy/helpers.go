@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 	"time"
@@ -51,20 +52,94 @@ func ipIn(ipVal, cidrs ref.Val) ref.Val {
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(cidrs)
 	}
-	for it := list.Iterator(); it.HasNext() == types.True; {
-		c, ok := it.Next().(types.String)
-		if !ok {
+	ranges, ok := parsedCIDRs(list)
+	if !ok {
+		ranges = parseCIDRs(list)
+	}
+	for _, r := range ranges {
+		switch {
+		case r.notString:
 			return types.NewErr("ip_in: the CIDR list holds a non-string")
-		}
-		p, err := netip.ParsePrefix(string(c))
-		if err != nil {
-			return types.NewErr("ip_in: %q is not a CIDR range such as 10.0.0.0/8", string(c))
-		}
-		if p.Contains(addr) {
+		case r.bad != "":
+			return types.NewErr("ip_in: %q is not a CIDR range such as 10.0.0.0/8", r.bad)
+		case r.prefix.Contains(addr):
 			return types.True
 		}
 	}
 	return types.False
+}
+
+// cidr is one element of ip_in's list: a range, or what makes the list
+// fail when ip_in reaches it (in order: an earlier range that holds the
+// address answers true first).
+type cidr struct {
+	prefix    netip.Prefix
+	bad       string // the text of an element that is not a range
+	notString bool
+}
+
+// parseCIDRs parses list's elements up to the first that fails.
+func parseCIDRs(list traits.Lister) []cidr {
+	n := list.Size().(types.Int)
+	ranges := make([]cidr, 0, n)
+	for i := types.Int(0); i < n; i++ {
+		c, ok := list.Get(i).(types.String)
+		if !ok {
+			return append(ranges, cidr{notString: true})
+		}
+		p, err := netip.ParsePrefix(string(c))
+		if err != nil {
+			return append(ranges, cidr{bad: string(c)})
+		}
+		ranges = append(ranges, cidr{prefix: p})
+	}
+	return ranges
+}
+
+// cidrLists are the parsed CIDR lists ip_in was given, by their text: a
+// condition's list is nearly always a constant, parsed at its first use
+// rather than at every token. Past maxCIDRLists texts the map starts
+// again; a list of over maxCIDRKey bytes is parsed each time.
+var cidrLists = struct {
+	sync.RWMutex
+	m map[string][]cidr
+}{m: map[string][]cidr{}}
+
+const (
+	maxCIDRLists = 1000
+	maxCIDRKey   = 4096
+)
+
+// parsedCIDRs returns list's ranges from cidrLists, parsing and keeping
+// them on first use; false for a list it does not keep (a non-string
+// element, too long).
+func parsedCIDRs(list traits.Lister) ([]cidr, bool) {
+	var buf [256]byte
+	key := buf[:0]
+	n := list.Size().(types.Int)
+	for i := types.Int(0); i < n; i++ {
+		c, ok := list.Get(i).(types.String)
+		if !ok || len(key)+len(c) > maxCIDRKey {
+			return nil, false
+		}
+		// Length-prefixed: no two lists have the same key.
+		key = binary.AppendUvarint(key, uint64(len(c)))
+		key = append(key, c...)
+	}
+	cidrLists.RLock()
+	ranges, ok := cidrLists.m[string(key)]
+	cidrLists.RUnlock()
+	if ok {
+		return ranges, true
+	}
+	ranges = parseCIDRs(list)
+	cidrLists.Lock()
+	if len(cidrLists.m) >= maxCIDRLists {
+		clear(cidrLists.m)
+	}
+	cidrLists.m[string(key)] = ranges
+	cidrLists.Unlock()
+	return ranges, true
 }
 
 // zones caches the time zones hour_in loaded: LoadLocation reads the zone

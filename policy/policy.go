@@ -2,8 +2,10 @@
 // (https://cel.dev): the claims its tokens carry and the condition under
 // which it may obtain one (issue 19). Expressions are parsed, type-checked
 // and cost-estimated when saved (CheckClaim, CheckCondition), compiled
-// once per client version by the issuer (Compile), and evaluated at every
-// issuance under a runtime cost limit (Set.Allow, Set.AppendClaims).
+// once per expression text (Compile), bound to a client version by the
+// issuer (Set.Bind: the claims that read only the client are evaluated
+// there, once), and evaluated at every issuance under a bound on their
+// cost (Set.Eval).
 //
 // Every expression sees three variables:
 //
@@ -39,7 +41,11 @@ const (
 	MaxCost = 10_000
 	// maxSize is the size assumed, for the estimate, of a variable's list,
 	// map or string whose size CEL cannot know: metadata has at most 32
-	// entries of short values, scopes and audiences are short lists.
+	// entries, scopes and audiences are usually short lists. It is not a
+	// limit — a client may have 200 scopes, a metadata value 1,024 bytes —
+	// so the estimate does not bound the cost of every input: the runtime
+	// limit does, and is left out only where an input provably fits
+	// (program.unlimited, Input.fits).
 	maxSize = 64
 )
 
@@ -49,16 +55,31 @@ const (
 // means to the resource servers that check it.
 var Registered = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "cnf", "act", "client_incarnation", "typ"}
 
+// variables are what every expression sees. perRequest marks those whose
+// value changes from one token of a client version to the next: a claim
+// that reads none of them is evaluated once per client version (Set.Bind).
+// A variable added here must say which it is.
+var variables = []struct {
+	name       string
+	typ        *cel.Type
+	perRequest bool
+}{
+	{"client", cel.MapType(cel.StringType, cel.DynType), false},
+	{"request", cel.MapType(cel.StringType, cel.DynType), true},
+	{"now", cel.TimestampType, true},
+}
+
 // env is the one CEL environment: the variables and helper functions.
 var env = func() *cel.Env {
-	e, err := cel.NewEnv(
-		cel.Variable("client", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("request", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("now", cel.TimestampType),
+	opts := []cel.EnvOption{
 		cel.ParserExpressionSizeLimit(MaxExpressionLength),
 		cel.ParserRecursionLimit(32),
 		helpers(),
-	)
+	}
+	for _, v := range variables {
+		opts = append(opts, cel.Variable(v.name, v.typ))
+	}
+	e, err := cel.NewEnv(opts...)
 	if err != nil {
 		panic(fmt.Sprintf("policy: CEL environment: %v", err))
 	}
@@ -71,17 +92,23 @@ var env = func() *cel.Env {
 // The error names the claim and, for a bad expression, its position:
 // claim "tenant": ERROR: <input>:1:1: undeclared reference to 'clinet'.
 func CheckClaim(name, expr string) error {
+	_, err := checkClaim(name, expr)
+	return err
+}
+
+// checkClaim is CheckClaim, which returns the checked expression.
+func checkClaim(name, expr string) (*cel.Ast, error) {
 	if err := checkName(name); err != nil {
-		return err
+		return nil, err
 	}
 	ast, err := compile(expr)
 	if err == nil {
 		err = checkJSONType(ast.OutputType())
 	}
 	if err != nil {
-		return fmt.Errorf("claim %q: %w", name, err)
+		return nil, fmt.Errorf("claim %q: %w", name, err)
 	}
-	return nil
+	return ast, nil
 }
 
 // CheckClaims checks each of claims (CheckClaim) and their number; the
@@ -102,14 +129,20 @@ func CheckClaims(claims map[string]string) []error {
 // CheckCondition checks a condition as it is saved: it must parse,
 // type-check to a bool and cost at most MaxCost.
 func CheckCondition(expr string) error {
+	_, err := checkCondition(expr)
+	return err
+}
+
+// checkCondition is CheckCondition, which returns the checked expression.
+func checkCondition(expr string) (*cel.Ast, error) {
 	ast, err := compile(expr)
 	if err == nil && !ast.OutputType().IsExactType(cel.BoolType) {
 		err = fmt.Errorf("the condition is a %s; it must be a bool (true allows the token)", ast.OutputType())
 	}
 	if err != nil {
-		return fmt.Errorf("condition: %w", err)
+		return nil, fmt.Errorf("condition: %w", err)
 	}
-	return nil
+	return ast, nil
 }
 
 func checkName(name string) error {
