@@ -66,6 +66,14 @@ func newBenchStack(b testing.TB, alg string) *benchStack {
 // newStackOf builds the stack with n clients.
 func newStackOf(b testing.TB, alg string, n int) *benchStack {
 	b.Helper()
+	return newStackWith(b, alg, n, func(i int) admin.ClientSpec {
+		return admin.ClientSpec{Name: fmt.Sprintf("bench-%d", i), Scopes: []string{"claims:read"}}
+	})
+}
+
+// newStackWith builds the stack with n clients, client i made from spec(i).
+func newStackWith(b testing.TB, alg string, n int, spec func(i int) admin.ClientSpec) *benchStack {
+	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "auth.db"), sqlite.Options{})
@@ -81,7 +89,7 @@ func newStackOf(b testing.TB, alg string, n int) *benchStack {
 	st := &benchStack{}
 	svc := &admin.Service{Store: db}
 	for i := range n {
-		c, secret, err := svc.CreateClient(ctx, admin.ClientSpec{Name: fmt.Sprintf("bench-%d", i), Scopes: []string{"claims:read"}})
+		c, secret, err := svc.CreateClient(ctx, spec(i))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
@@ -23,21 +24,40 @@ type activation struct {
 	req    requestMap
 	// clientOnly refuses request and now: Bind evaluates the claims that
 	// read neither, and a mistake in telling them apart must fail loudly.
-	clientOnly bool
+	// bound refuses client when the bound Set kept none, for the same
+	// reason (its expressions do not read it).
+	clientOnly, bound bool
 }
 
 var _ interpreter.Activation = (*activation)(nil)
 
+// activations are reused: one per token otherwise, of a few hundred bytes.
+var activations = sync.Pool{New: func() any { return new(activation) }}
+
+// newActivation returns an activation of in and client (nil: built from
+// in when read), to hand back with release once nothing the evaluation
+// returned refers to it.
 func newActivation(in *Input, client map[string]any) *activation {
-	a := &activation{in: *in, client: client}
+	a := activations.Get().(*activation)
+	a.in, a.client = *in, client
 	a.req.in = &a.in
 	return a
+}
+
+// release clears a, so that the pool holds on to nothing of its Input,
+// and returns it to the pool.
+func (a *activation) release() {
+	*a = activation{}
+	activations.Put(a)
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch {
 	case name == "client":
 		if a.client == nil {
+			if a.bound {
+				return nil, false
+			}
 			a.client = clientValue(&a.in)
 		}
 		return a.client, true

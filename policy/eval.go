@@ -73,22 +73,35 @@ type Set struct {
 	condition *program
 	// unlimited: some program may run without the runtime cost tracker.
 	unlimited bool
+	// perRequestClaims: some claim reads request or now.
+	perRequestClaims bool
 
-	// Of a bound Set (Bind): the client, its variable, and whether it
-	// fits within maxSize.
-	bound      bool
+	// Of a bound Set (Bind), which keeps these rather than claims: little
+	// per client version, since the issuer keeps thousands.
+	bound   bool
+	steps   []step
+	members []byte // the members Bind computed, which steps slice
+	// client is the client variable, kept when an expression Eval runs
+	// reads it (nil otherwise); clientFits says whether it fits maxSize.
 	client     map[string]any
 	clientFits bool
-	memberSize int // the precomputed members' bytes, and room for the others
+	memberSize int // members' bytes, and room for the others
 }
 
 type claim struct {
 	name string
 	prog *program
-	// Of a bound Set, for a claim that reads neither request nor now: its
-	// member (`,"tenant":"acme"`; nil for null) or its error, computed once.
-	member []byte
-	err    *EvalError
+}
+
+// step is one part of a bound Set's claims, in name order: a run of
+// claims that read only the client, evaluated by Bind (members[from:to];
+// none for null), a claim evaluated per request (prog), or the failure of
+// a claim of the client (err).
+type step struct {
+	from, to int
+	name     string
+	prog     *program
+	err      *EvalError
 }
 
 // EvalError is a failure of one expression at issuance: the client's, or
@@ -144,6 +157,7 @@ func Compile(claims, defaults map[string]string, condition string) (*Set, error)
 		}
 		s.claims = append(s.claims, claim{name: name, prog: p})
 		s.unlimited = s.unlimited || p.unlimited != nil
+		s.perRequestClaims = s.perRequestClaims || p.perRequest
 	}
 	if condition != "" {
 		p, err := shared("condition\x00"+condition, func() (*program, error) {
@@ -178,28 +192,45 @@ func (s *Set) Bind(in *Input) *Set {
 	if s == nil {
 		return nil
 	}
-	b := &Set{
-		claims: slices.Clone(s.claims), condition: s.condition, unlimited: s.unlimited,
-		bound: true, client: clientValue(in), clientFits: in.clientFits(),
-	}
-	a := newActivation(in, b.client)
+	b := &Set{condition: s.condition, unlimited: s.unlimited, perRequestClaims: s.perRequestClaims, bound: true, clientFits: in.clientFits()}
+	readsClient := s.condition != nil && s.condition.readsClient
+	a := newActivation(in, nil)
+	defer a.release()
 	a.clientOnly = true
-	for i := range b.claims {
-		c := &b.claims[i]
+	var members []byte
+	run := -1 // the step of the current run of claims of the client
+	for _, c := range s.claims {
 		if c.prog.perRequest {
+			b.steps = append(b.steps, step{name: c.name, prog: c.prog})
+			readsClient = readsClient || c.prog.readsClient
 			b.memberSize += len(c.name) + 16
+			run = -1
 			continue
 		}
 		// Under the runtime limit: once per client version, it costs
 		// nothing to keep, and the result is the same.
+		n := len(members)
 		v, err := c.prog.run(a, false)
 		if err == nil {
-			c.member, err = appendMember(nil, c.name, v)
+			members, err = appendMember(members, c.name, v)
 		}
 		if err != nil {
-			c.member, c.err = nil, &EvalError{Claim: c.name, Err: err}
+			// Eval stops here: what follows would never be reached.
+			b.steps = append(b.steps, step{err: &EvalError{Claim: c.name, Err: err}})
+			members = members[:n]
+			break
 		}
-		b.memberSize += len(c.member)
+		if run < 0 {
+			b.steps = append(b.steps, step{from: n})
+			run = len(b.steps) - 1
+		}
+		b.steps[run].to = len(members)
+	}
+	b.steps = slices.Clip(b.steps)
+	b.members = slices.Clone(members)
+	b.memberSize += len(members)
+	if readsClient {
+		b.client = clientValue(in)
 	}
 	return b
 }
@@ -215,6 +246,8 @@ func (s *Set) Eval(in *Input) (allowed bool, members []byte, err error) {
 		return true, nil, nil
 	}
 	a := newActivation(in, s.client)
+	defer a.release() // the members are bytes, the errors text: nothing refers to it
+	a.bound = s.bound
 	fits := s.unlimited && in.requestFits()
 	if fits && !s.bound {
 		fits = in.clientFits()
@@ -230,26 +263,39 @@ func (s *Set) Eval(in *Input) (allowed bool, members []byte, err error) {
 			return false, nil, nil
 		}
 	}
-	for i := range s.claims {
-		c := &s.claims[i]
-		if s.bound && !c.prog.perRequest {
-			if c.err != nil {
-				return false, nil, c.err
+	if !s.bound {
+		for _, c := range s.claims {
+			if members, err = s.evalClaim(a, fits, members, c.name, c.prog); err != nil {
+				return false, nil, err
 			}
-			if len(c.member) > 0 {
-				members = append(s.grow(members), c.member...)
+		}
+		return true, members, nil
+	}
+	for _, st := range s.steps {
+		switch {
+		case st.err != nil:
+			return false, nil, st.err
+		case st.prog != nil:
+			if members, err = s.evalClaim(a, fits, members, st.name, st.prog); err != nil {
+				return false, nil, err
 			}
-			continue
-		}
-		v, err := c.prog.run(a, fits)
-		if err == nil && v != types.NullValue {
-			members, err = appendMember(s.grow(members), c.name, v)
-		}
-		if err != nil {
-			return false, nil, &EvalError{Claim: c.name, Err: err}
+		case st.to > st.from:
+			members = append(s.grow(members), s.members[st.from:st.to]...)
 		}
 	}
 	return true, members, nil
+}
+
+// evalClaim appends the member of claim name, prog, to members.
+func (s *Set) evalClaim(a *activation, fits bool, members []byte, name string, prog *program) ([]byte, error) {
+	v, err := prog.run(a, fits)
+	if err == nil && v != types.NullValue {
+		members, err = appendMember(s.grow(members), name, v)
+	}
+	if err != nil {
+		return nil, &EvalError{Claim: name, Err: err}
+	}
+	return members, nil
 }
 
 // grow makes the first member's buffer room for them all.
@@ -280,15 +326,7 @@ func (s *Set) HasCondition() bool { return s != nil && s.condition != nil }
 // version may carry different claims; the condition does not count. False
 // for nil.
 func (s *Set) RequestDependentClaims() bool {
-	if s == nil {
-		return false
-	}
-	for _, c := range s.claims {
-		if c.prog.perRequest {
-			return true
-		}
-	}
-	return false
+	return s != nil && s.perRequestClaims
 }
 
 // appendValue appends v as JSON: strings, numbers, bools, null, and lists

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/decls"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -31,7 +32,10 @@ func (helperLib) CompileOptions() []cel.EnvOption {
 	return []cel.EnvOption{
 		cel.Function("ip_in",
 			cel.Overload("ip_in_string_list_string", []*cel.Type{cel.StringType, cel.ListType(cel.StringType)}, cel.BoolType,
-				cel.BinaryBinding(ipIn))),
+				cel.BinaryBinding(ipIn)),
+			// ipIn checks its arguments as CEL's guard would, without the
+			// iterator the guard allocates at every call.
+			decls.DisableTypeGuards(true)),
 		cel.Function("hour_in",
 			cel.Overload("hour_in_timestamp_string_int_int", []*cel.Type{cel.TimestampType, cel.StringType, cel.IntType, cel.IntType}, cel.BoolType,
 				cel.FunctionBinding(hourIn))),
@@ -39,19 +43,21 @@ func (helperLib) CompileOptions() []cel.EnvOption {
 }
 
 func ipIn(ipVal, cidrs ref.Val) ref.Val {
+	// CEL's guard (DisableTypeGuards): the arguments' runtime types, a
+	// list's by its first element.
 	s, ok := ipVal.(types.String)
-	if !ok {
-		return types.MaybeNoSuchOverloadErr(ipVal)
+	list, isList := cidrs.(traits.Lister)
+	if isList && list.Size() != types.IntZero {
+		_, isList = list.Get(types.IntZero).(types.String)
+	}
+	if !ok || !isList || cidrs.Type().TypeName() != types.ListType.TypeName() {
+		return decls.MaybeNoSuchOverload("ip_in", ipVal, cidrs)
 	}
 	addr, err := netip.ParseAddr(string(s))
 	if err != nil {
 		return types.False
 	}
 	addr = addr.Unmap()
-	list, ok := cidrs.(traits.Lister)
-	if !ok {
-		return types.MaybeNoSuchOverloadErr(cidrs)
-	}
 	ranges, ok := parsedCIDRs(list)
 	if !ok {
 		ranges = parseCIDRs(list)

@@ -25,6 +25,8 @@ type program struct {
 	// one issuance to the next (request, now); otherwise its value is the
 	// same for every token of a client version.
 	perRequest bool
+	// readsClient says it reads the client variable.
+	readsClient bool
 }
 
 // run evaluates p in a, without the runtime cost tracker when fits: when
@@ -45,7 +47,8 @@ func newProgram(ast *cel.Ast) (*program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &program{limited: limited, perRequest: readsPerRequest(ast)}
+	p := &program{limited: limited}
+	p.readsClient, p.perRequest = reads(ast)
 	if boundedWithinMaxSize(ast) {
 		if p.unlimited, err = env.Program(ast, opts); err != nil {
 			return nil, err
@@ -54,17 +57,17 @@ func newProgram(ast *cel.Ast) (*program, error) {
 	return p, nil
 }
 
-// readsPerRequest reports whether the checked ast reads a per-request
-// variable (variables). It walks every identifier, taking the name the
-// checker resolved it to (.request is request); a comprehension variable
-// that shadows one (list.map(request, …)) counts too, which only costs an
-// evaluation per token. The functions of env are functions of their
-// arguments alone (no clock, no chance: hour_in reads the time from now),
-// so the variables decide.
-func readsPerRequest(ast *cel.Ast) bool {
+// reads reports whether the checked ast reads the client variable, and
+// whether it reads a per-request variable (variables). It walks every
+// identifier, taking the name the checker resolved it to (.request is
+// request); a comprehension variable that shadows one
+// (list.map(request, …)) counts too, which only costs an evaluation per
+// token. The functions of env are functions of their arguments alone (no
+// clock, no chance: hour_in reads the time from now), so the variables
+// decide.
+func reads(ast *cel.Ast) (client, perRequest bool) {
 	native := ast.NativeRep()
 	refs := native.ReferenceMap()
-	reads := false
 	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		if e.Kind() != celast.IdentKind {
 			return
@@ -74,12 +77,13 @@ func readsPerRequest(ast *cel.Ast) bool {
 			name = r.Name
 		}
 		for _, v := range variables {
-			if v.perRequest && v.name == name {
-				reads = true
+			if v.name == name {
+				client = client || v.name == "client"
+				perRequest = perRequest || v.perRequest
 			}
 		}
 	}))
-	return reads
+	return client, perRequest
 }
 
 // boundedWithinMaxSize reports whether ast's cost is at most MaxCost
