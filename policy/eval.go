@@ -69,23 +69,31 @@ func listFits(l []string) bool {
 // the server's default claims it does not override) and its condition.
 // Safe for concurrent use.
 type Set struct {
-	claims    []claim // sorted by name, so that tokens are reproducible
-	condition *program
-	// unlimited: some program may run without the runtime cost tracker.
-	unlimited bool
+	// What Eval of a bound Set reads first, together: the issuer keeps
+	// thousands of bound Sets and a token reaches one seldom enough that
+	// its memory has left the CPU's caches, so each line it spans costs.
+	bound, clientFits, unlimited bool
 	// perRequestClaims: some claim reads request or now.
 	perRequestClaims bool
-
-	// Of a bound Set (Bind), which keeps these rather than claims: little
-	// per client version, since the issuer keeps thousands.
-	bound   bool
-	steps   []step
-	members []byte // the members Bind computed, which steps slice
-	// client is the client variable, kept when an expression Eval runs
-	// reads it (nil otherwise); clientFits says whether it fits maxSize.
+	condition        *program
+	// Of a bound Set (Bind), which keeps these rather than claims: its
+	// claims as steps, members the members Bind computed, which steps
+	// slice; client, the client variable, when an expression Eval runs
+	// reads it (nil otherwise).
+	steps      []step
+	members    []byte
 	client     map[string]any
-	clientFits bool
 	memberSize int // members' bytes, and room for the others
+
+	claims []claim // sorted by name, so that tokens are reproducible
+
+	// inline holds steps and members when they fit (the usual few claims
+	// of short values), so that a bound Set is one allocation: the lines
+	// Eval reads follow one another.
+	inline struct {
+		steps   [4]step
+		members [96]byte
+	}
 }
 
 type claim struct {
@@ -98,7 +106,7 @@ type claim struct {
 // none for null), a claim evaluated per request (prog), or the failure of
 // a claim of the client (err).
 type step struct {
-	from, to int
+	from, to int32
 	name     string
 	prog     *program
 	err      *EvalError
@@ -221,13 +229,21 @@ func (s *Set) Bind(in *Input) *Set {
 			break
 		}
 		if run < 0 {
-			b.steps = append(b.steps, step{from: n})
+			b.steps = append(b.steps, step{from: int32(n)})
 			run = len(b.steps) - 1
 		}
-		b.steps[run].to = len(members)
+		b.steps[run].to = int32(len(members))
 	}
-	b.steps = slices.Clip(b.steps)
-	b.members = slices.Clone(members)
+	if len(b.steps) <= len(b.inline.steps) {
+		b.steps = b.inline.steps[:copy(b.inline.steps[:], b.steps):len(b.steps)]
+	} else {
+		b.steps = slices.Clip(b.steps)
+	}
+	if len(members) <= len(b.inline.members) {
+		b.members = b.inline.members[:copy(b.inline.members[:], members):len(members)]
+	} else {
+		b.members = slices.Clone(members)
+	}
 	b.memberSize += len(members)
 	if readsClient {
 		b.client = clientValue(in)
