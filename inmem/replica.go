@@ -162,7 +162,8 @@ func (r *Replica) reloadIssuers(ctx context.Context) error {
 }
 
 // Lookup returns the client with the given ID, nil if none. The client is
-// a fresh copy, but its lists are shared (callers must not modify them)
+// a fresh copy, but its lists and maps may be shared (callers must not
+// modify them)
 // and its strings and JWKS point into the replica's record chunks: a
 // caller that keeps one for long (a cache key) should keep a copy, or it
 // keeps a chunk of up to 1 MiB alive after the replica has dropped it.

@@ -3,8 +3,6 @@ package inmem
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"maps"
-	"slices"
 	"time"
 	"unsafe"
 
@@ -21,7 +19,8 @@ import (
 // and maps of integers hold no pointers, so a collection skips them
 // whatever their size; the cost moves to Lookup, which decodes the record
 // into a new *auth.Client (one allocation, the strings pointing into the
-// chunk rather than copied).
+// chunk rather than copied, the lists and most maps interned: listTable,
+// mapTable).
 //
 // Go has no container that does this (a map keyed by string is scanned in
 // full), hence the hand-written layout.
@@ -45,6 +44,7 @@ type table struct {
 	live, dead int // bytes of records in use and of records replaced or deleted
 
 	lists listTable
+	maps  mapTable
 }
 
 // ref locates a record: chunk number in the high 32 bits, offset in the low.
@@ -63,6 +63,7 @@ func newTable(sizeHint int) *table {
 		index: make(map[uint64]ref, sizeHint),
 		spill: map[string]ref{},
 		lists: newListTable(),
+		maps:  newMapTable(),
 	}
 }
 
@@ -177,8 +178,9 @@ func (t *table) idAt(r ref) string {
 
 // The record: uvarint length of the body, then the body's fields in the
 // order below. Strings and byte slices are a uvarint length and the bytes
-// (byte slices and maps: length+1, 0 meaning nil); lists are an index into
-// the list table; times a kind byte (0 zero, 1 UTC, 2 local) then Unix
+// (byte slices: length+1, 0 meaning nil); lists are an index into the list
+// table; maps an index into the map table or their entries
+// (mapTable.append); times a kind byte (0 zero, 1 UTC, 2 local) then Unix
 // seconds and nanoseconds.
 
 func (t *table) encode(c *auth.Client) []byte {
@@ -202,11 +204,7 @@ func (t *table) encode(c *auth.Client) []byte {
 	e = appendLen(e, len(c.JWKS), c.JWKS == nil)
 	e = append(e, c.JWKS...)
 	e = appendStr(e, c.JWKSURI)
-	e = appendLen(e, len(c.Metadata), c.Metadata == nil)
-	for k, v := range c.Metadata {
-		e = appendStr(e, k)
-		e = appendStr(e, v)
-	}
+	e = t.maps.append(e, c.Metadata)
 	e = appendTime(e, c.TokensRevokedBefore)
 	e = appendTime(e, c.CreatedAt)
 	e = appendTime(e, c.UpdatedAt)
@@ -268,11 +266,11 @@ func (t *table) encode(c *auth.Client) []byte {
 		}
 	}
 	if flags&flagExpressions != 0 {
-		e = binary.AppendUvarint(e, uint64(len(c.Claims)))
-		for _, name := range slices.Sorted(maps.Keys(c.Claims)) {
-			e = appendStr(e, name)
-			e = appendStr(e, c.Claims[name])
+		claims := c.Claims
+		if len(claims) == 0 {
+			claims = nil // as before interning: no claims decode as nil
 		}
+		e = t.maps.append(e, claims)
 		e = appendStr(e, c.Condition)
 	}
 	// The first flags byte is full: later settings take a second one, at
@@ -330,13 +328,7 @@ func (t *table) decode(r ref) *auth.Client {
 		d.p += n
 	}
 	c.JWKSURI = d.str()
-	if n, isNil := d.len(); !isNil {
-		c.Metadata = make(map[string]string, n)
-		for range n {
-			k := d.str()
-			c.Metadata[k] = d.str()
-		}
-	}
+	c.Metadata = t.maps.decode(&d)
 	c.TokensRevokedBefore = d.time()
 	c.CreatedAt = d.time()
 	c.UpdatedAt = d.time()
@@ -373,13 +365,7 @@ func (t *table) decode(r ref) *auth.Client {
 		c.QuotaMode = auth.QuotaWarn
 	}
 	if flags&flagExpressions != 0 {
-		if n := d.uvarint(); n > 0 {
-			c.Claims = make(map[string]string, n)
-			for range n {
-				name := d.str()
-				c.Claims[name] = d.str()
-			}
-		}
+		c.Claims = t.maps.decode(&d)
 		c.Condition = d.str()
 	}
 	if d.p < len(d.b) {
@@ -498,39 +484,4 @@ func (d *decoder) time() time.Time {
 		t = t.UTC()
 	}
 	return t
-}
-
-// listTable interns the clients' string lists (scopes, audiences, auth
-// methods, exchange audiences): most clients share theirs with many others, so a record holds
-// a number and the decoded clients share one slice per distinct list
-// (which is why Lookup's callers must not modify a client). The table only
-// grows until the replica next loads everything; distinct lists are few.
-type listTable struct {
-	byKey map[string]uint32
-	all   [][]string // 0 is nil, 1 the empty list
-}
-
-func newListTable() listTable {
-	return listTable{byKey: map[string]uint32{}, all: [][]string{nil, {}}}
-}
-
-func (l *listTable) id(list []string) uint32 {
-	switch {
-	case list == nil:
-		return 0
-	case len(list) == 0:
-		return 1
-	}
-	// Length-prefixed elements: unambiguous whatever the strings hold.
-	var k []byte
-	for _, s := range list {
-		k = appendStr(k, s)
-	}
-	if id, ok := l.byKey[string(k)]; ok {
-		return id
-	}
-	id := uint32(len(l.all))
-	l.byKey[string(k)] = id
-	l.all = append(l.all, slices.Clip(slices.Clone(list)))
-	return id
 }

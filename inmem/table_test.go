@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -293,5 +294,45 @@ func TestTableSenderConstrained(t *testing.T) {
 	with := len(tb.encode(&auth.Client{ID: "x", RequireDPoP: true, RequireCertificateBoundTokens: true}))
 	if with != without {
 		t.Errorf("a record with both requirements is %d bytes, without %d; want the flags byte to carry them", with, without)
+	}
+}
+
+// TestMapTableInterns: equal maps share one map, the table's own copy;
+// maps that only look alike when joined do not; nil and empty stay apart;
+// past its bounds a map is held in the record, and decodes all the same.
+func TestMapTableInterns(t *testing.T) {
+	m := newMapTable()
+	src := map[string]string{"tenant": "acme", "env": "prod"}
+	a, _ := m.id(src)
+	b, _ := m.id(map[string]string{"env": "prod", "tenant": "acme"})
+	c, _ := m.id(map[string]string{"tenant": "acme\x06\x03env", "": ""})
+	if a != b || a == c {
+		t.Fatalf("ids %d %d %d", a, b, c)
+	}
+	if id, _ := m.id(nil); id != 0 || m.all[0] != nil {
+		t.Fatal("nil is not 0")
+	}
+	if id, _ := m.id(map[string]string{}); id != 1 || m.all[1] == nil {
+		t.Fatal("nil and empty maps are not kept apart")
+	}
+	if !maps.Equal(m.all[a], src) {
+		t.Fatalf("interned %v", m.all[a])
+	}
+	src["tenant"] = "changed"
+	if m.all[a]["tenant"] != "acme" {
+		t.Fatal("the interned map is the caller's")
+	}
+	for i := len(m.all); i < maxInternedMaps; i++ {
+		if _, ok := m.id(map[string]string{"n": fmt.Sprint(i)}); !ok {
+			t.Fatalf("map %d not interned", i)
+		}
+	}
+	full := map[string]string{"n": "one too many"}
+	if _, ok := m.id(full); ok {
+		t.Fatal("interned past maxInternedMaps")
+	}
+	e := m.append(nil, full)
+	if got := m.decode(&decoder{b: e}); !maps.Equal(got, full) {
+		t.Fatalf("decoded %v; want %v", got, full)
 	}
 }
