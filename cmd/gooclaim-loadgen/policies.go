@@ -69,20 +69,42 @@ type policySetResult struct {
 	drv    *driver
 }
 
+// pairSettings are what a paired measurement (--policies, --reuse) ran
+// with, at the head of its report.
+type pairSettings struct {
+	Command     string   `json:"command"`
+	Alg         string   `json:"alg"`
+	Clients     int      `json:"clients_per_set"`
+	RateLimit   string   `json:"rate_limit"`
+	Connections int      `json:"connections"`
+	Warmup      string   `json:"warmup"`
+	Duration    string   `json:"duration"`
+	Rounds      int      `json:"rounds"`
+	NumCPU      int      `json:"num_cpu"`
+	Pinning     *pinning `json:"pinning"`
+}
+
+// pairSettings returns the settings of this run, pinned as pin says.
+func (m *Main) pairSettings(pin *pinning) pairSettings {
+	c := &m.Config
+	return pairSettings{Command: commandLine(m.args), Alg: c.Alg, Clients: c.Clients, RateLimit: c.rate().String(),
+		Connections: c.Connections, Warmup: c.Warmup.String(), Duration: c.Duration.String(), Rounds: c.Rounds,
+		NumCPU: runtime.NumCPU(), Pinning: pin}
+}
+
+// writeHead writes the report's first lines: name, command and settings.
+func (s *pairSettings) writeHead(w io.Writer, name string) {
+	fmt.Fprintf(w, "%s: %s\n", name, s.Command)
+	fmt.Fprintf(w, "%s; %d clients per set; rate limit %s per client; %d connections; %s warm-up + %s measured per phase; %d rounds (order swapped every round); medians over the rounds\n",
+		s.Alg, s.Clients, s.RateLimit, s.Connections, s.Warmup, s.Duration, s.Rounds)
+	fmt.Fprintf(w, "%s\n", s.Pinning.Note)
+}
+
 type policiesReport struct {
-	Command     string            `json:"command"`
-	Alg         string            `json:"alg"`
-	Clients     int               `json:"clients_per_set"`
-	RateLimit   string            `json:"rate_limit"`
-	Connections int               `json:"connections"`
-	Warmup      string            `json:"warmup"`
-	Duration    string            `json:"duration"`
-	Rounds      int               `json:"rounds"`
-	NumCPU      int               `json:"num_cpu"`
-	Pinning     *pinning          `json:"pinning"`
-	Claims      map[string]string `json:"claims"`
-	Condition   string            `json:"condition"`
-	Metadata    map[string]string `json:"metadata"`
+	pairSettings
+	Claims    map[string]string `json:"claims"`
+	Condition string            `json:"condition"`
+	Metadata  map[string]string `json:"metadata"`
 
 	Plain    *policySetResult `json:"plain"`
 	Policies *policySetResult `json:"policies"`
@@ -120,10 +142,8 @@ func (m *Main) runPolicies(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep := &policiesReport{Command: commandLine(m.args), Alg: c.Alg, Clients: c.Clients, RateLimit: c.rate().String(),
-		Connections: c.Connections, Warmup: c.Warmup.String(), Duration: c.Duration.String(), Rounds: c.Rounds,
-		NumCPU: runtime.NumCPU(), Pinning: pin, Claims: policyClaims, Condition: policyCondition, Metadata: policyMetadata,
-		Goal: policyGoal, Plain: plain, Policies: pol}
+	rep := &policiesReport{pairSettings: m.pairSettings(pin), Claims: policyClaims, Condition: policyCondition,
+		Metadata: policyMetadata, Goal: policyGoal, Plain: plain, Policies: pol}
 	rep.summarize()
 	return m.writeReport(rep)
 }
@@ -351,10 +371,7 @@ func tokenClaims(body []byte) (map[string]any, error) {
 }
 
 func (r *policiesReport) writeText(w io.Writer) {
-	fmt.Fprintf(w, "policies: %s\n", r.Command)
-	fmt.Fprintf(w, "%s; %d clients per set; rate limit %s per client; %d connections; %s warm-up + %s measured per phase; %d rounds (order swapped every round); medians over the rounds\n",
-		r.Alg, r.Clients, r.RateLimit, r.Connections, r.Warmup, r.Duration, r.Rounds)
-	fmt.Fprintf(w, "%s\n", r.Pinning.Note)
+	r.writeHead(w, "policies")
 	fmt.Fprintf(w, "policies clients: metadata %v; condition %s; claims:\n", r.Metadata, r.Condition)
 	for _, k := range slices.Sorted(maps.Keys(r.Claims)) {
 		fmt.Fprintf(w, "  %s: %s\n", k, r.Claims[k])

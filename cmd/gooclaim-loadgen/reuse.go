@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 
 	"github.com/gooclaim/auth"
 	"github.com/gooclaim/auth/admin"
@@ -22,16 +21,7 @@ import (
 const reuseGoal = 3.0
 
 type reuseReport struct {
-	Command     string   `json:"command"`
-	Alg         string   `json:"alg"`
-	Clients     int      `json:"clients_per_set"`
-	RateLimit   string   `json:"rate_limit"`
-	Connections int      `json:"connections"`
-	Warmup      string   `json:"warmup"`
-	Duration    string   `json:"duration"`
-	Rounds      int      `json:"rounds"`
-	NumCPU      int      `json:"num_cpu"`
-	Pinning     *pinning `json:"pinning"`
+	pairSettings
 
 	Signed *policySetResult `json:"signed"`
 	Reused *policySetResult `json:"reused"`
@@ -61,14 +51,11 @@ func reuseSpec(i, n int) admin.ClientSpec {
 
 // runReuse is --reuse.
 func (m *Main) runReuse(ctx context.Context) error {
-	c := &m.Config
 	signed, reused, pin, err := m.runPair(ctx, [2]string{"signed", "reused"}, reuseSpec)
 	if err != nil {
 		return err
 	}
-	rep := &reuseReport{Command: commandLine(m.args), Alg: c.Alg, Clients: c.Clients, RateLimit: c.rate().String(),
-		Connections: c.Connections, Warmup: c.Warmup.String(), Duration: c.Duration.String(), Rounds: c.Rounds,
-		NumCPU: runtime.NumCPU(), Pinning: pin, Goal: reuseGoal, Signed: signed, Reused: reused}
+	rep := &reuseReport{pairSettings: m.pairSettings(pin), Goal: reuseGoal, Signed: signed, Reused: reused}
 	summarizeSets(signed, reused)
 	// policyRoundRatios gives b ÷ a tokens/s and a ÷ b CPU per token.
 	rep.RatioRounds, rep.CPURatioRounds = policyRoundRatios(signed.phases, reused.phases)
@@ -118,10 +105,8 @@ func checkReuse(ctx context.Context, signed, reused *policySetResult) (string, b
 }
 
 func (r *reuseReport) writeText(w io.Writer) {
-	fmt.Fprintf(w, "reuse: %s\n", r.Command)
-	fmt.Fprintf(w, "%s; %d clients per set; rate limit %s per client; %d connections; %s warm-up + %s measured per phase; %d rounds (order swapped every round); medians over the rounds\n",
-		r.Alg, r.Clients, r.RateLimit, r.Connections, r.Warmup, r.Duration, r.Rounds)
-	fmt.Fprintf(w, "%s\n\n", r.Pinning.Note)
+	r.writeHead(w, "reuse")
+	fmt.Fprintln(w)
 	for _, sr := range []*policySetResult{r.Signed, r.Reused} {
 		fmt.Fprintf(w, "  %-7s %v → %6.0f tokens/s, p50 %6.2fms p99 %6.2fms, CPU %6.1fµs/token, %6.1f allocs/token, non-200 %s\n",
 			sr.Name, sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms, sr.CPUPerTokenUs, sr.AllocsPerToken, fmtNon200(sr.Non200))
