@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/cel-go/common/types"
@@ -209,7 +210,7 @@ func (s *Set) Bind(in *Input) *Set {
 	run := -1 // the step of the current run of claims of the client
 	for _, c := range s.claims {
 		if c.prog.perRequest {
-			b.steps = append(b.steps, step{name: c.name, prog: c.prog})
+			b.steps = append(b.steps, step{name: strings.Clone(c.name), prog: c.prog})
 			readsClient = readsClient || c.prog.readsClient
 			b.memberSize += len(c.name) + 16
 			run = -1
@@ -246,9 +247,33 @@ func (s *Set) Bind(in *Input) *Set {
 	}
 	b.memberSize += len(members)
 	if readsClient {
-		b.client = clientValue(in)
+		b.client = clientValue(ownClient(in))
 	}
 	return b
+}
+
+// ownClient is a copy of in's client fields whose strings are its own: a
+// bound Set is kept for long, and the issuer's clients may be decoded
+// into strings that point into the memory of many others (inmem.Replica).
+func ownClient(in *Input) *Input {
+	own := func(l []string) []string {
+		if l == nil {
+			return nil
+		}
+		c := make([]string, len(l))
+		for i, s := range l {
+			c[i] = strings.Clone(s)
+		}
+		return c
+	}
+	c := &Input{ClientID: strings.Clone(in.ClientID), ClientName: strings.Clone(in.ClientName), Scopes: own(in.Scopes), Audiences: own(in.Audiences)}
+	if in.Metadata != nil {
+		c.Metadata = make(map[string]string, len(in.Metadata))
+		for k, v := range in.Metadata {
+			c.Metadata[strings.Clone(k)] = strings.Clone(v)
+		}
+	}
+	return c
 }
 
 // Eval evaluates the condition, then the claims, for in: allowed is false
