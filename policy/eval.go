@@ -225,7 +225,7 @@ func (s *Set) Bind(in *Input) *Set {
 		}
 		if err != nil {
 			// Eval stops here: what follows would never be reached.
-			b.steps = append(b.steps, step{err: &EvalError{Claim: c.name, Err: err}})
+			b.steps = append(b.steps, step{err: &EvalError{Claim: strings.Clone(c.name), Err: err}})
 			members = members[:n]
 			break
 		}
