@@ -23,17 +23,9 @@ const reuseGoal = 3.0
 type reuseReport struct {
 	pairSettings
 
-	Signed *policySetResult `json:"signed"`
-	Reused *policySetResult `json:"reused"`
-	// RatioRounds is reused ÷ signed tokens/s per round, Ratio their
-	// median; CPURatioRounds signed ÷ reused CPU per token (above 1: a
-	// given-again token costs less).
-	RatioRounds    []float64 `json:"ratio_rounds"`
-	Ratio          float64   `json:"ratio"`
-	CPURatioRounds []float64 `json:"cpu_ratio_rounds,omitempty"`
-	CPURatio       float64   `json:"cpu_ratio,omitempty"`
-	Goal           float64   `json:"goal"`
-	Met            bool      `json:"met"`
+	Signed     *policySetResult `json:"signed"`
+	Reused     *policySetResult `json:"reused"`
+	pairRatios                  // reused ÷ signed tokens/s; signed ÷ reused CPU per token (above 1: a given-again token costs less)
 	// Check says whether a reusing client got the same token twice and a
 	// signing one two different tokens, after the rounds.
 	Check   string `json:"check"`
@@ -55,13 +47,9 @@ func (m *Main) runReuse(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep := &reuseReport{pairSettings: m.pairSettings(pin), Goal: reuseGoal, Signed: signed, Reused: reused}
-	summarizeSets(signed, reused)
-	// policyRoundRatios gives b ÷ a tokens/s and a ÷ b CPU per token.
-	rep.RatioRounds, rep.CPURatioRounds = policyRoundRatios(signed.phases, reused.phases)
-	rep.Ratio, rep.CPURatio = median(rep.RatioRounds), median(rep.CPURatioRounds)
+	rep := &reuseReport{pairSettings: m.pairSettings(pin), pairRatios: pairRatios{Goal: reuseGoal}, Signed: signed, Reused: reused}
 	rep.Check, rep.CheckOK = checkReuse(ctx, signed, reused)
-	rep.Met = rep.Ratio >= rep.Goal && rep.CheckOK && len(signed.Non200) == 0 && len(reused.Non200) == 0
+	rep.compare(signed, reused, rep.CheckOK)
 	return m.writeReport(rep)
 }
 
