@@ -210,6 +210,9 @@ func canonicalOnly(next http.Handler) http.Handler {
 // isCleanPath reports whether p is as http.ServeMux's path cleaning leaves
 // it: rooted, without dot segments or doubled slashes (a trailing slash is kept).
 func isCleanPath(p string) bool {
+	if p == TokenPath { // the hot path's, clean by construction
+		return true
+	}
 	if p == "" || p[0] != '/' {
 		return false
 	}

@@ -73,3 +73,27 @@ func BenchmarkAppendStringToken(b *testing.B) {
 		buf = AppendString(buf[:0], s)
 	}
 }
+
+// TestAppendStringEveryByteEveryPlace puts each byte value at each place of
+// a plain string that spans three words, so that the word-at-a-time scan
+// meets it in every lane, and compares with json.Marshal and slog's form.
+func TestAppendStringEveryByteEveryPlace(t *testing.T) {
+	base := []byte("abcdefghijklmnopqrstuvwxyz0123")
+	for b := range 256 {
+		for i := range base {
+			s := make([]byte, len(base))
+			copy(s, base)
+			s[i] = byte(b)
+			want, _ := json.Marshal(string(s))
+			if got := AppendString(nil, string(s)); !bytes.Equal(got, want) {
+				t.Fatalf("byte %#x at %d: AppendString = %s, json.Marshal = %s", b, i, got, want)
+			}
+			// Without HTML escaping, only '"', '\\' and control bytes and
+			// invalid UTF-8 are escaped: the rest is as is.
+			got := string(AppendLogString(nil, string(s)))
+			if plainLog := b >= 0x20 && b < 0x80 && b != '"' && b != '\\'; plainLog != (got == `"`+string(s)+`"`) {
+				t.Fatalf("byte %#x at %d: AppendLogString = %s", b, i, got)
+			}
+		}
+	}
+}
