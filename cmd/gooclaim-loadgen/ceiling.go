@@ -34,6 +34,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,17 +44,28 @@ const ceilingCommand = "ceiling-server"
 // ceilingClient is one entry of the ceiling's --clients file: what the
 // parent knows of each client. The incarnation is optional; the service
 // signs it as client_incarnation, so the ceiling does too when it is given.
+// Reuse marks a client whose token is given again while more than half its
+// lifetime is left, as the service does for a client with token_reuse on:
+// the least a server that reuses tokens must do (--reuse measures both).
 type ceilingClient struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	Incarnation  string `json:"client_incarnation,omitempty"`
+	Reuse        bool   `json:"reuse,omitempty"`
 }
 
 // ceilingEntry is a client as the ceiling holds it: the SHA-256 of its
-// secret (never the secret) and its incarnation.
+// secret (never the secret), its incarnation and whether it reuses tokens.
 type ceilingEntry struct {
 	secretHash  [32]byte
 	incarnation string
+	reuse       bool
+}
+
+// ceilingKept is the token kept for a reusing client.
+type ceilingKept struct {
+	token    string
+	iat, exp int64
 }
 
 // runCeiling is the hidden ceiling-server subcommand.
@@ -174,6 +186,9 @@ type ceilingHandler struct {
 	audience string
 	scope    string
 	ttl      time.Duration
+
+	mu   sync.Mutex
+	kept map[string]ceilingKept // by client_id, for the clients with reuse
 }
 
 // newCeilingHandler reads the key and the clients the parent wrote.
@@ -223,8 +238,9 @@ func newCeilingHandler(keyFile, kid, clientsFile string) (*ceilingHandler, error
 		return nil, fmt.Errorf("--clients %s: want a JSON array of {\"client_id\",\"client_secret\"}: %w", clientsFile, err)
 	}
 	h.clients = make(map[string]ceilingEntry, len(list))
+	h.kept = make(map[string]ceilingKept)
 	for _, c := range list {
-		h.clients[c.ClientID] = ceilingEntry{secretHash: sha256.Sum256([]byte(c.ClientSecret)), incarnation: c.Incarnation}
+		h.clients[c.ClientID] = ceilingEntry{secretHash: sha256.Sum256([]byte(c.ClientSecret)), incarnation: c.Incarnation, reuse: c.Reuse}
 	}
 	return h, nil
 }
@@ -305,6 +321,16 @@ func (h *ceilingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
+	if c.reuse {
+		h.mu.Lock()
+		k, ok := h.kept[req.ClientID]
+		h.mu.Unlock()
+		// Given again while more than half its lifetime is left.
+		if left := k.exp - now.Unix(); ok && 2*left > k.exp-k.iat {
+			h.answer(w, k.token, left)
+			return
+		}
+	}
 	var jti [16]byte
 	rand.Read(jti[:])
 	payload, err := json.Marshal(&ceilingClaims{
@@ -321,7 +347,17 @@ func (h *ceilingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ceilingError(w, http.StatusInternalServerError, "server_error")
 		return
 	}
-	out, err := json.Marshal(&ceilingToken{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(h.ttl / time.Second), Scope: h.scope})
+	if c.reuse {
+		h.mu.Lock()
+		h.kept[req.ClientID] = ceilingKept{token: token, iat: now.Unix(), exp: now.Add(h.ttl).Unix()}
+		h.mu.Unlock()
+	}
+	h.answer(w, token, int64(h.ttl/time.Second))
+}
+
+// answer writes the token response (RFC 6749 §5.1).
+func (h *ceilingHandler) answer(w http.ResponseWriter, token string, expiresIn int64) {
+	out, err := json.Marshal(&ceilingToken{AccessToken: token, TokenType: "Bearer", ExpiresIn: expiresIn, Scope: h.scope})
 	if err != nil {
 		ceilingError(w, http.StatusInternalServerError, "server_error")
 		return

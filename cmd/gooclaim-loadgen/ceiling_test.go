@@ -70,7 +70,7 @@ func ceilingFixture(t *testing.T, priv crypto.Signer) (*ceilingHandler, crypto.P
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal([]ceilingClient{{"client-a", "secret a+b", "inc-a"}, {"client-b", "other", ""}})
+	b, _ := json.Marshal([]ceilingClient{{ClientID: "client-a", ClientSecret: "secret a+b", Incarnation: "inc-a"}, {ClientID: "client-b", ClientSecret: "other"}, {ClientID: "client-r", ClientSecret: "kept", Reuse: true}})
 	if err := os.WriteFile(clientsFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +198,51 @@ func checkCeilingToken(t *testing.T, name, alg string, pub crypto.PublicKey, bod
 	if c["iss"] != "https://localhost:8443" || c["sub"] != "client-a" || c["aud"] != "https://api.example" || c["client_id"] != "client-a" ||
 		c["scope"] != testScope || c["client_incarnation"] != "inc-a" || exp-iat != 3600 || len(c) != 9 {
 		t.Errorf("%s: claims %s", name, payload)
+	}
+}
+
+// TestCeilingReuse: a client marked reuse gets its kept token again while
+// more than half its lifetime is left, with the remaining expires_in, and a
+// new one after; any other client a new token every time.
+func TestCeilingReuse(t *testing.T) {
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, pub := ceilingFixture(t, edKey)
+	ask := func(id, secret string) (token string, expiresIn int64) {
+		t.Helper()
+		body := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}.Encode()
+		req := httptest.NewRequest(http.MethodPost, "/v1/auth/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%s: status %d: %s", id, rec.Code, rec.Body)
+		}
+		if id == "client-a" { // the claims it checks are client-a's
+			checkCeilingToken(t, id, "EdDSA", pub, rec.Body.Bytes())
+		}
+		var tr ceilingToken
+		if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil {
+			t.Fatal(err)
+		}
+		return tr.AccessToken, tr.ExpiresIn
+	}
+	a1, _ := ask("client-a", "secret a+b")
+	if a2, _ := ask("client-a", "secret a+b"); a1 == a2 {
+		t.Error("a client without reuse got the same token twice")
+	}
+	r1, _ := ask("client-r", "kept")
+	r2, exp := ask("client-r", "kept")
+	if r1 != r2 || exp > int64(h.ttl/time.Second) || exp < int64(h.ttl/time.Second)-5 {
+		t.Errorf("reusing client: same token %v, expires_in %d of %v", r1 == r2, exp, h.ttl)
+	}
+	// The kept token past half its lifetime: a new one.
+	k := h.kept["client-r"]
+	k.iat, k.exp = k.iat-int64(h.ttl/time.Second)/2-1, k.exp-int64(h.ttl/time.Second)/2-1
+	h.kept["client-r"] = k
+	if r3, exp := ask("client-r", "kept"); r3 == r1 || exp != int64(h.ttl/time.Second) {
+		t.Errorf("past half its lifetime: same token %v, expires_in %d", r3 == r1, exp)
 	}
 }

@@ -94,6 +94,7 @@ func writeCeilingInputs(ctx context.Context, dir, database, kekFile string, cred
 		list[i] = ceilingClient{ClientID: c.ClientID, ClientSecret: c.ClientSecret}
 		if i < len(clients) && clients[i].ID == c.ClientID {
 			list[i].Incarnation = clients[i].Incarnation
+			list[i].Reuse = clients[i].TokenReuse == auth.ReuseOn
 		}
 	}
 	b, err := json.Marshal(list)

@@ -156,7 +156,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Connections, "connections", c.Connections, "concurrent workers, each with its own keep-alive connection")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "measured time per target and round")
 	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "unmeasured load before each measurement")
-	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds of baseline, service (and scaleout with --scaleout), one after the other; the report shows medians")
+	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds of ceiling, baseline, service (and scaleout with --scaleout), one after the other, the order reversed every other round; the report shows medians")
 	fs.StringVar(&c.Body, "body", c.Body, "request body encoding: form or json")
 	fs.StringVar(&c.Auth, "auth", c.Auth, "client authentication: post (client_secret_post) or basic (client_secret_basic)")
 	fs.StringVar(&c.RateLimit, "rate-limit", "", "passed to serve --rate-limit, LIMIT/WINDOW (default: the server's, 60/1m per client)")
@@ -191,7 +191,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Active, "active", c.Active, "--growth: the size of the active subset driven round-robin beside all clients")
 	fs.IntVar(&c.GetWorkers, "get-workers", c.GetWorkers, "--growth: workers fetching the JWK Set and discovery document during the mixed run (0: no mixed run)")
 	fs.BoolVar(&c.Policies, "policies", false, "run the policies measurement instead: one service, --clients plain clients and --clients more with three claim expressions and a condition in CEL, driven one set after the other in each of --rounds rounds; prints tokens/s, CPU and allocations per token of each and the ratio policies ÷ plain (goal ≥ 0.95)")
-	fs.BoolVar(&c.Reuse, "reuse", false, "run the token reuse measurement instead: one service, --clients clients that always get a new token and --clients more whose live token is given again (token_reuse on), driven one set after the other in each of --rounds rounds; prints tokens/s, CPU and allocations per token of each and the ratio reused ÷ signed (goal ≥ 3)")
+	fs.BoolVar(&c.Reuse, "reuse", false, "run the token reuse measurement instead: one service, --clients clients that always get a new token and --clients more whose live token is given again (token_reuse on), driven one set after the other in each of --rounds rounds, and the ceiling serving the same two sets likewise (what the standard library allows); prints tokens/s, CPU and allocations per token of each and the ratio reused ÷ signed of each (goal ≥ 3)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: gooclaim-loadgen [flags]
 
@@ -218,7 +218,7 @@ time and memory across databases of N1, N2, … clients. With --policies it
 compares, on one service, clients with three claim expressions and a
 condition in CEL against the same clients without them; with --reuse,
 clients whose tokens are given again against clients whose tokens are all
-signed.
+signed, on the service and on the ceiling.
 
 Flags:
 `)

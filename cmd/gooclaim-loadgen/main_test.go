@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -40,7 +41,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	args := []string{"--clients", "50", "--duration", "1s", "--warmup", "200ms", "--connections", "4",
+	args := []string{"--clients", "50", "--duration", "1s", "--warmup", "200ms", "--connections", "4", "--rounds", "2",
 		// 50 clients at thousands of requests per second exceed 60/1m each.
 		"--rate-limit", "1000000/1m", "--json"}
 	var stdout, stderr bytes.Buffer
@@ -64,6 +65,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if rep.RatioPercent == nil || *rep.RatioPercent <= 0 {
 		t.Errorf("no service/baseline ratio: %v", rep.RatioPercent)
+	}
+	// Each round drives the targets in the other order than the last.
+	var order []string
+	for _, p := range rep.Phases {
+		order = append(order, fmt.Sprintf("%s#%d", p.Target, p.Round))
+	}
+	if got := strings.Join(order, " "); got != "ceiling#1 baseline#1 service#1 service#2 baseline#2 ceiling#2" {
+		t.Errorf("phases in the order %s", got)
 	}
 	for _, s := range rep.Targets {
 		if s.AllocsPerToken <= 0 {

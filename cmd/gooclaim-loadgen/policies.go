@@ -8,7 +8,9 @@ import (
 	"io"
 	"maps"
 	"math"
+	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -152,10 +154,11 @@ func policySpec(i, n int) admin.ClientSpec {
 func (m *Main) runPolicies(ctx context.Context) error {
 	c := &m.Config
 	m.logf("%d plain clients and %d with %d claim expressions and a condition", c.Clients, c.Clients, len(policyClaims))
-	plain, pol, pin, err := m.runPair(ctx, [2]string{"plain", "policies"}, policySpec)
+	sets, pin, err := m.runPair(ctx, [2]string{"plain", "policies"}, policySpec, false)
 	if err != nil {
 		return err
 	}
+	plain, pol := sets[0], sets[1]
 	rep := &policiesReport{pairSettings: m.pairSettings(pin), Claims: policyClaims, Condition: policyCondition,
 		Metadata: policyMetadata, pairRatios: pairRatios{Goal: policyGoal}, Plain: plain, Policies: pol}
 	rep.summarize()
@@ -165,74 +168,107 @@ func (m *Main) runPolicies(ctx context.Context) error {
 // runPair creates --clients clients of each of two sets (spec(i, n) is
 // client i of 2n: the first n of the first set), starts one service over
 // them, primes every client with one token and drives the two sets one
-// after the other in each of --rounds rounds, the order swapped every
-// round. The results' phases are per round, their medians not yet taken
-// (summarizeSets).
-func (m *Main) runPair(ctx context.Context, names [2]string, spec func(i, n int) admin.ClientSpec) (a, b *policySetResult, pin *pinning, err error) {
+// after the other in each of --rounds rounds, the order reversed every
+// round. With ceiling, the ceiling (ceiling.go) serves the same clients
+// too, and its two sets are driven in the same rounds: sets holds the
+// service's two, then the ceiling's. The results' phases are per round,
+// their medians not yet taken (summarizeSets).
+func (m *Main) runPair(ctx context.Context, names [2]string, spec func(i, n int) admin.ClientSpec, ceiling bool) (sets []*policySetResult, pin *pinning, err error) {
 	c := &m.Config
 	ws, bin, err := m.prepareWorkspace(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	pin = m.setupPinning()
 	n := c.Clients
 	m.logf("creating %d %s and %d %s clients in %s", n, names[0], n, names[1], ws.database)
 	t0 := time.Now()
-	creds, _, err := createClientsWith(ctx, ws.database, 2*n, func(i int) admin.ClientSpec { return spec(i, n) })
+	creds, clients, err := createClientsWith(ctx, ws.database, 2*n, func(i int) admin.ClientSpec { return spec(i, n) })
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	m.logf("created %d clients in %.1fs", 2*n, since(t0))
 	srv, err := m.startServiceOn(ctx, "service", bin, ws.database, ws.kekFile, ws.dir, c.RateLimit, pin.ServerCPUs)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	a = &policySetResult{Name: names[0], Non200: map[string]int{}}
-	b = &policySetResult{Name: names[1], Non200: map[string]int{}}
-	for _, set := range []struct {
-		r     *policySetResult
-		creds []credential
-	}{{a, creds[:n]}, {b, creds[n:]}} {
-		d, err := newDriver(set.r.Name, "http://"+srv.addr, newRequestSet(set.creds, c.Body, c.Auth))
-		if err != nil {
-			return nil, nil, nil, err
+	type server struct {
+		prefix, base string
+		pid          int
+		mallocs      func(context.Context) (uint64, error)
+		exited       func() error
+	}
+	servers := []server{{"", "http://" + srv.addr, srv.cmd.Process.Pid, opsMallocs("http://" + srv.opsAddr), func() error {
+		if srv.exited() {
+			return fmt.Errorf("the service exited (%v); its log %s ends with:\n%s", srv.err, srv.logPath, srv.logTail())
 		}
-		d.pid = srv.cmd.Process.Pid
-		m.measureMallocs(ctx, d, opsMallocs("http://"+srv.opsAddr))
-		set.r.drv = d
+		return nil
+	}}}
+	if ceiling {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, nil, fmt.Errorf("find this program to start the ceiling: %w", err)
+		}
+		_, port, _ := net.SplitHostPort(srv.addr)
+		ceil, err := m.startCeiling(ctx, exe, ws, creds, clients, "http://localhost:"+port, "", "", pin.ServerCPUs)
+		if err != nil {
+			return nil, nil, err
+		}
+		servers = append(servers, server{"ceiling ", "http://" + ceil.addr, ceil.cmd.Process.Pid, debugMallocs("http://" + ceil.opsAddr), func() error {
+			if ceil.exited() {
+				return fmt.Errorf("the ceiling exited (%v); its log %s ends with:\n%s", ceil.err, ceil.logPath, ceil.logTail())
+			}
+			return nil
+		}})
+	}
+	exited := make(map[*policySetResult]func() error)
+	for _, sv := range servers {
+		for k, part := range [][]credential{creds[:n], creds[n:]} {
+			r := &policySetResult{Name: sv.prefix + names[k], Non200: map[string]int{}}
+			d, err := newDriver(r.Name, sv.base, newRequestSet(part, c.Body, c.Auth))
+			if err != nil {
+				return nil, nil, err
+			}
+			d.pid = sv.pid
+			m.measureMallocs(ctx, d, sv.mallocs)
+			r.drv = d
+			sets = append(sets, r)
+			exited[r] = sv.exited
+		}
 	}
 	// Priming: one token per client, so that the rounds measure the steady
 	// state — every policies client's expressions compiled, every reusing
 	// client's token kept —; what the first tokens cost is reported on its own.
-	for _, r := range []*policySetResult{a, b} {
+	for _, r := range sets {
 		m.logf("priming %s: one token per client (%d)", r.Name, n)
 		if err := m.prime(ctx, r); err != nil {
-			return nil, nil, nil, fmt.Errorf("prime %s: %w", r.Name, err)
+			return nil, nil, fmt.Errorf("prime %s: %w", r.Name, err)
 		}
 		m.logf("  %.2fs, %.1fµs CPU/token", r.FirstSeconds, r.FirstCPUPerTokenUs)
 	}
 	s := driveSettings{connections: c.Connections, warmup: c.Warmup, duration: c.Duration, requestTimeout: c.RequestTimeout}
 	for round := 1; round <= c.Rounds; round++ {
-		// The order is swapped every round, so that neither set always
-		// runs on a server the other has just warmed (or heated).
-		order := []*policySetResult{a, b}
+		// The order is reversed every round, so that no set always runs
+		// first or last while the machine's speed drifts, nor always on a
+		// server another set has just warmed (or heated).
+		order := slices.Clone(sets)
 		if round%2 == 0 {
-			order[0], order[1] = order[1], order[0]
+			slices.Reverse(order)
 		}
 		for _, r := range order {
 			m.logf("round %d/%d: %s (%s warmup, %s measured, %d connections)", round, c.Rounds, r.Name, c.Warmup, c.Duration, c.Connections)
 			p, err := r.drv.run(ctx, round, s)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("drive %s: %w", r.Name, err)
+				return nil, nil, fmt.Errorf("drive %s: %w", r.Name, err)
 			}
-			if srv.exited() {
-				return nil, nil, nil, fmt.Errorf("the service exited (%v); its log %s ends with:\n%s", srv.err, srv.logPath, srv.logTail())
+			if err := exited[r](); err != nil {
+				return nil, nil, err
 			}
 			m.logf("  %.0f tokens/s, p99 %.2fms, %.1fµs CPU/token, %.0f allocs/token, non-200 %v", p.TokensPerS, ms(p.P99), p.CPUPerTokenUs, p.AllocsPerToken, p.Non200)
 			r.phases = append(r.phases, p)
 		}
 	}
-	return a, b, pin, nil
+	return sets, pin, nil
 }
 
 // prime sends one request per client of r's set over --connections

@@ -51,7 +51,9 @@ func (m *Main) Run(ctx context.Context) error {
 
 	// Plain HTTP: keep-alive only (mode ""). With --tls, every mode in
 	// each round, the targets one after the other within a mode, so that
-	// the figures compared were taken close together.
+	// the figures compared were taken close together; their order is
+	// reversed every other round, so that while the machine's speed drifts
+	// no target is always measured first or last (ABBA).
 	modes := []connMode{""}
 	if c.TLS {
 		modes = tlsModes
@@ -62,7 +64,11 @@ func (m *Main) Run(ctx context.Context) error {
 			if mode == modeResume || mode == modeFull {
 				s.connections = c.ReconnectConnections
 			}
-			for _, t := range targets {
+			order := slices.Clone(targets)
+			if round%2 == 0 {
+				slices.Reverse(order)
+			}
+			for _, t := range order {
 				name := label(t.driver.name, mode)
 				m.logf("round %d/%d: %s (%s warmup, %s measured, %d connections)", round, c.Rounds, name, c.Warmup, c.Duration, s.connections)
 				p, err := t.driver.run(ctx, round, s)
