@@ -27,7 +27,7 @@ import (
 // --clients clients each, alike but for the expressions: the plain set, and
 // the policies set whose clients carry policyClaims, policyCondition and the
 // metadata the claims read. One server serves both; each round drives one
-// set then the other (the order swapped every round), and the report gives
+// set then the other (the order reversed every round), and the report gives
 // each set's tokens/s, server CPU and allocations per token, and the ratio
 // policies ÷ plain per round and its median.
 
@@ -97,7 +97,7 @@ func (m *Main) pairSettings(pin *pinning) pairSettings {
 // writeHead writes the report's first lines: name, command and settings.
 func (s *pairSettings) writeHead(w io.Writer, name string) {
 	fmt.Fprintf(w, "%s: %s\n", name, s.Command)
-	fmt.Fprintf(w, "%s; %d clients per set; rate limit %s per client; %d connections; %s warm-up + %s measured per phase; %d rounds (order swapped every round); medians over the rounds\n",
+	fmt.Fprintf(w, "%s; %d clients per set; rate limit %s per client; %d connections; %s warm-up + %s measured per phase; %d rounds (order reversed every round); medians over the rounds\n",
 		s.Alg, s.Clients, s.RateLimit, s.Connections, s.Warmup, s.Duration, s.Rounds)
 	fmt.Fprintf(w, "%s\n", s.Pinning.Note)
 }
