@@ -28,7 +28,6 @@ import (
 	"github.com/gooclaim/auth/metrics"
 	"github.com/gooclaim/auth/oauthwire"
 	"github.com/gooclaim/auth/signing"
-	"github.com/gooclaim/auth/sqlite"
 )
 
 // benchClients is how many clients the benchmarks spread their requests over.
@@ -75,15 +74,7 @@ func newStackOf(b testing.TB, alg string, n int) *benchStack {
 func newStackWith(b testing.TB, alg string, n int, spec func(i int) admin.ClientSpec) *benchStack {
 	b.Helper()
 	ctx := context.Background()
-	dir := b.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "auth.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db, dir := migratedDB(b)
 	// Clients first, as an operator would create them before serve starts;
 	// the replica then reads them in one load.
 	st := &benchStack{}

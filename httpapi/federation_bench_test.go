@@ -20,7 +20,6 @@ import (
 	"github.com/gooclaim/auth/internal/testoidc"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/signing"
-	"github.com/gooclaim/auth/sqlite"
 )
 
 // fedBenchStack is the token endpoint of newStackOf with federation as
@@ -37,15 +36,7 @@ type fedBenchStack struct {
 func newFedBenchStack(b testing.TB, alg string) *fedBenchStack {
 	b.Helper()
 	ctx := context.Background()
-	dir := b.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "auth.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db, dir := migratedDB(b)
 	op := testoidc.New(b, "ES256")
 	svc := &admin.Service{Store: db, AllowHTTPJWKSURI: true, AllowPrivateAddresses: true}
 	if _, err := svc.CreateIssuer(ctx, admin.IssuerSpec{Name: "github", Issuer: op.URL, JWKS: op.JWKS()}); err != nil {

@@ -34,7 +34,6 @@ import (
 	"github.com/gooclaim/auth/inmem"
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/signing"
-	"github.com/gooclaim/auth/sqlite"
 )
 
 // testCA is a certificate authority made for a test.
@@ -108,15 +107,7 @@ const certHeader = "X-SSL-Client-Cert"
 func newMTLSStack(t *testing.T) *mtlsStack {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "auth.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db, dir := migratedDB(t)
 	kek, err := signing.CreateKEKFile(filepath.Join(dir, "kek"))
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,6 @@ import (
 	"github.com/gooclaim/auth/issuer"
 	"github.com/gooclaim/auth/metrics"
 	"github.com/gooclaim/auth/signing"
-	"github.com/gooclaim/auth/sqlite"
 )
 
 // observedStack is the service as serve wires it with metrics: the store
@@ -72,15 +71,7 @@ func newObservedStack(t testing.TB, noRequestLog bool, limiter auth.Limiter) *ob
 func newObservedStackRate(t testing.TB, noRequestLog bool, limiter auth.Limiter, rate auth.Rate, observe bool) *observedStack {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "auth.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db, dir := migratedDB(t)
 	m := metrics.New(metrics.BuildInfo{Version: "test"})
 	store := metrics.Store(db, m)
 	kek, err := signing.CreateKEKFile(filepath.Join(dir, "auth.kek"))

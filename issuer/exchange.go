@@ -130,7 +130,7 @@ func (i *Issuer) delegate(ctx context.Context, req auth.TokenRequest, c *auth.Cl
 	}
 	// The actor's expressions apply: the token is issued to it (client_id);
 	// federated_claims are those of its own client assertion, if federated.
-	extra, err := i.applyPolicy(actor, &req, scope, aud, now, federated)
+	extra, _, err := i.applyPolicy(actor, &req, scope, aud, now, federated)
 	if err != nil {
 		return nil, err
 	}

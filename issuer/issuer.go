@@ -352,13 +352,13 @@ func (i *Issuer) issueFor(ctx context.Context, c *auth.Client, req auth.TokenReq
 	if err != nil {
 		return nil, err
 	}
-	extra, err := i.applyPolicy(c, &req, scope, aud, now, federated)
+	extra, set, err := i.applyPolicy(c, &req, scope, aud, now, federated)
 	if err != nil {
 		return nil, err
 	}
 	// kid is the key of the token to keep for reuse; "" keeps none.
 	var kid string
-	if mayReuse && i.reuses(c) {
+	if mayReuse && i.reuses(c, set) {
 		var tok *auth.Token
 		if tok, kid, err = i.reused(c, scope, aud, cnf, now); tok != nil || err != nil {
 			return tok, err

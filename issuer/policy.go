@@ -91,14 +91,16 @@ func clientInput(c *auth.Client, audiences []string) policy.Input {
 // for none), an unauthorized_client error when the condition does not
 // hold, and a failure of the server (500, logged with the client and the
 // expression) when an expression fails. federated are the claims of the
-// trusted issuer's token the request presented, nil for none.
-func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud string, now time.Time, federated map[string]any) ([]byte, error) {
+// trusted issuer's token the request presented, nil for none. It also
+// returns c's compiled expressions (nil for none), for what else depends
+// on them (reuses).
+func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud string, now time.Time, federated map[string]any) ([]byte, *policy.Set, error) {
 	set, err := i.policies.set(c, i.audiences)
 	if err != nil {
-		return nil, fmt.Errorf("client %q: compile its expressions: %w", c.ID, err)
+		return nil, nil, fmt.Errorf("client %q: compile its expressions: %w", c.ID, err)
 	}
 	if set == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	method := req.AuthMethod
 	if method == auth.AuthNone {
@@ -110,9 +112,9 @@ func (i *Issuer) applyPolicy(c *auth.Client, req *auth.TokenRequest, scope, aud 
 	allowed, members, err := set.Eval(&in)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("client %q: %w", c.ID, err)
+		return nil, nil, fmt.Errorf("client %q: %w", c.ID, err)
 	case !allowed:
-		return nil, &failure{errConditionFalse, "condition_false: the condition of client " + fmt.Sprintf("%q", c.ID) + " does not hold for this request"}
+		return nil, nil, &failure{errConditionFalse, "condition_false: the condition of client " + fmt.Sprintf("%q", c.ID) + " does not hold for this request"}
 	}
-	return members, nil
+	return members, set, nil
 }

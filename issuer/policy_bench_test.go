@@ -24,7 +24,7 @@ func BenchmarkApplyPolicy(b *testing.B) {
 	now := time.Unix(1795728216, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := i.applyPolicy(c, req, "read", "https://api.example", now, nil); err != nil {
+		if _, _, err := i.applyPolicy(c, req, "read", "https://api.example", now, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gooclaim/auth"
+	"github.com/gooclaim/auth/policy"
 )
 
 // TokenCache keeps the live tokens of the clients that reuse them
@@ -206,13 +207,9 @@ func cnfKeys(cnf *auth.Confirmation) (jkt, x5t string) {
 // them (its setting, else the server's), the server keeps a TokenCache,
 // and none of its claims depends on the request — a claim of the remote
 // address, the time or the external token would otherwise be another
-// request's.
-func (i *Issuer) reuses(c *auth.Client) bool {
-	if i.cfg.Tokens == nil || !c.ReusesTokens(i.cfg.ReuseTokens) {
-		return false
-	}
-	set, err := i.policies.set(c, i.audiences)
-	return err == nil && !set.RequestDependentClaims()
+// request's. set is c's compiled expressions, as applyPolicy returned them.
+func (i *Issuer) reuses(c *auth.Client, set *policy.Set) bool {
+	return i.cfg.Tokens != nil && c.ReusesTokens(i.cfg.ReuseTokens) && !set.RequestDependentClaims()
 }
 
 // reused returns the live token kept for client c with this scope,

@@ -116,6 +116,35 @@ type pairRatios struct {
 	Met            bool      `json:"met"`
 }
 
+// writeSets writes a line per set: its tokens/s per round, and its medians.
+func writeSets(w io.Writer, sets ...*policySetResult) {
+	width := 0
+	for _, sr := range sets {
+		width = max(width, len(sr.Name))
+	}
+	for _, sr := range sets {
+		fmt.Fprintf(w, "  %-*s %v → %6.0f tokens/s, p50 %6.2fms p99 %6.2fms, CPU %6.1fµs/token, %6.1f allocs/token, non-200 %s\n",
+			width, sr.Name, sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms, sr.CPUPerTokenUs, sr.AllocsPerToken, fmtNon200(sr.Non200))
+	}
+}
+
+// writeRatios writes b ÷ a tokens/s and a ÷ b CPU per token with their
+// rounds, each line after indent, and with verdict whether Ratio met Goal.
+func (r *pairRatios) writeRatios(w io.Writer, indent, a, b string, verdict bool) {
+	fmt.Fprintf(w, "%s%s ÷ %s tokens/s: %.3f (per round %v", indent, b, a, r.Ratio, r.RatioRounds)
+	if verdict {
+		met := "not met"
+		if r.Met {
+			met = "met"
+		}
+		fmt.Fprintf(w, "; goal ≥ %g: %s", r.Goal, met)
+	}
+	fmt.Fprintln(w, ")")
+	if len(r.CPURatioRounds) > 0 {
+		fmt.Fprintf(w, "%s%s ÷ %s CPU per token: %.3f (per round %v)\n", indent, a, b, r.CPURatio, r.CPURatioRounds)
+	}
+}
+
 // compare takes both sets' medians and fills the ratios of b to a, and
 // Met given the report's check.
 func (r *pairRatios) compare(a, b *policySetResult, checked bool) {
@@ -424,20 +453,11 @@ func (r *policiesReport) writeText(w io.Writer) {
 		fmt.Fprintf(w, "  %s: %s\n", k, r.Claims[k])
 	}
 	fmt.Fprintln(w)
-	for _, sr := range []*policySetResult{r.Plain, r.Policies} {
-		fmt.Fprintf(w, "  %-8s %v → %6.0f tokens/s, p50 %6.2fms p99 %6.2fms, CPU %6.1fµs/token, %6.1f allocs/token, non-200 %s\n",
-			sr.Name, sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms, sr.CPUPerTokenUs, sr.AllocsPerToken, fmtNon200(sr.Non200))
-	}
+	writeSets(w, r.Plain, r.Policies)
 	fmt.Fprintf(w, "  first token of each client (priming, before the rounds; a policies client's compiles its expressions): plain %.1fµs CPU/token, policies %.1fµs\n",
 		r.Plain.FirstCPUPerTokenUs, r.Policies.FirstCPUPerTokenUs)
-	verdict := "not met"
-	if r.Met {
-		verdict = "met"
-	}
-	fmt.Fprintf(w, "\npolicies ÷ plain tokens/s: %.3f (per round %v; goal ≥ %.2f: %s)\n", r.Ratio, r.RatioRounds, r.Goal, verdict)
-	if len(r.CPURatioRounds) > 0 {
-		fmt.Fprintf(w, "plain ÷ policies CPU per token: %.3f (per round %v)\n", r.CPURatio, r.CPURatioRounds)
-	}
+	fmt.Fprintln(w)
+	r.writeRatios(w, "", "plain", "policies", true)
 	if d := r.Policies.AllocsPerToken - r.Plain.AllocsPerToken; r.Plain.AllocsPerToken > 0 && r.Policies.AllocsPerToken > 0 {
 		fmt.Fprintf(w, "allocations the expressions add: %+.1f per token\n", d)
 	}

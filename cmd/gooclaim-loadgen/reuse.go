@@ -117,23 +117,11 @@ func checkReuse(ctx context.Context, signed, reused *policySetResult) (string, b
 func (r *reuseReport) writeText(w io.Writer) {
 	r.writeHead(w, "reuse")
 	fmt.Fprintln(w)
-	for _, sr := range []*policySetResult{r.Signed, r.Reused, r.CeilingSigned, r.CeilingReused} {
-		fmt.Fprintf(w, "  %-14s %v → %6.0f tokens/s, p50 %6.2fms p99 %6.2fms, CPU %6.1fµs/token, %6.1f allocs/token, non-200 %s\n",
-			sr.Name, sr.Rounds, sr.TokensPerS, sr.P50Ms, sr.P99Ms, sr.CPUPerTokenUs, sr.AllocsPerToken, fmtNon200(sr.Non200))
-	}
-	verdict := "not met"
-	if r.Met {
-		verdict = "met"
-	}
-	fmt.Fprintf(w, "\nreused ÷ signed tokens/s: %.3f (per round %v; goal ≥ %.1f: %s)\n", r.Ratio, r.RatioRounds, r.Goal, verdict)
-	if len(r.CPURatioRounds) > 0 {
-		fmt.Fprintf(w, "signed ÷ reused CPU per token: %.3f (per round %v)\n", r.CPURatio, r.CPURatioRounds)
-	}
+	writeSets(w, r.Signed, r.Reused, r.CeilingSigned, r.CeilingReused)
+	fmt.Fprintln(w)
+	r.writeRatios(w, "", "signed", "reused", true)
 	fmt.Fprintf(w, "the ceiling, same rounds (standard library only; a reused token costs it the HTTP request, the form, a map lookup and a SHA-256):\n")
-	fmt.Fprintf(w, "  reused ÷ signed tokens/s: %.3f (per round %v)\n", r.Ceiling.Ratio, r.Ceiling.RatioRounds)
-	if len(r.Ceiling.CPURatioRounds) > 0 {
-		fmt.Fprintf(w, "  signed ÷ reused CPU per token: %.3f (per round %v)\n", r.Ceiling.CPURatio, r.Ceiling.CPURatioRounds)
-	}
+	r.Ceiling.writeRatios(w, "  ", "signed", "reused", false)
 	if r.ReusedOfCeiling > 0 {
 		fmt.Fprintf(w, "a reused token's CPU, ceiling ÷ service: %.3f\n", r.ReusedOfCeiling)
 	}
