@@ -22,20 +22,21 @@ import (
 // standard library (crypto/ecdsa's SignASN1 makes about 59 that no caller
 // can avoid; ed25519.Sign none), which the test measures and subtracts.
 // Issue 14 brought them from 40 (form, basic) and 82 (json) to 11, 11 and
-// 12; each budget is that plus one.
+// 12, and X-Content-Type-Options' value, now shared, to 10, 10 and 11;
+// each budget is that plus one.
 //
-// The 11 of a form request: the body's copy its parameters point into; the
+// The 10 of a form request: the body's copy its parameters point into; the
 // client decoded from the replica; the limiter key "client:<id>"; the
 // secret check's SHA-256 input (credential.Verifier); the rate-limit
-// headers' string and value array; X-Content-Type-Options' value; the jti;
-// the Token; the access token string; the token response's header array.
+// headers' string and value array; the jti; the Token; the access token
+// string; the token response's header array.
 // Basic adds the decoded credentials' string. (Through slog, without
 // RequestLogJSON, the line adds two: slog's Record past five attributes
 // and its boxing of the duration_ms float.)
 const (
-	tokenPathAllocBudgetForm  = 12
-	tokenPathAllocBudgetJSON  = 12
-	tokenPathAllocBudgetBasic = 13
+	tokenPathAllocBudgetForm  = 11
+	tokenPathAllocBudgetJSON  = 11
+	tokenPathAllocBudgetBasic = 12
 )
 
 var tokenPathAllocBudget = map[string]float64{
@@ -164,10 +165,10 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 }
 
 // tokenPathAllocBudgetReused is the budget of a form request answered with
-// a token given again (issuer.TokenCache): 9, the form request's 11 less
+// a token given again (issuer.TokenCache): 8, the form request's 10 less
 // the jti and the access token string signing makes; the kept token's
 // copy replaces the Token. Plus one, as the others.
-const tokenPathAllocBudgetReused = 10
+const tokenPathAllocBudgetReused = 9
 
 // TestReusedTokenPathAllocations guards the allocations of a token given
 // again, as TestTokenPathAllocations those of a signed one.

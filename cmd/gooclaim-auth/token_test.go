@@ -37,11 +37,18 @@ func TestSeedExampleVerbatim(t *testing.T) {
 	if tok.TokenType != "Bearer" || tok.ExpiresIn != 3600 || tok.Scope != "claims:read claims:write" || tok.AccessToken == "" {
 		t.Fatalf("token response %s", r.body)
 	}
-	for h, want := range map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": "application/json"} {
-		if got := r.Header.Get(h); got != want {
-			t.Errorf("%s: %q, want %q", h, got, want)
+	// Every token answer carries these; nosniff's value is one slice shared
+	// by every response, so the second answer checks it was not changed.
+	headers := map[string]string{"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": "application/json", "X-Content-Type-Options": "nosniff"}
+	checkHeaders := func(r response) {
+		t.Helper()
+		for h, want := range headers {
+			if got := r.Header.Values(h); len(got) != 1 || got[0] != want {
+				t.Errorf("%s: %q, want %q", h, got, want)
+			}
 		}
 	}
+	checkHeaders(r)
 	var m map[string]any
 	json.Unmarshal(r.body, &m)
 	for _, k := range []string{"access_token", "token_type", "expires_in", "scope"} {
@@ -50,7 +57,9 @@ func TestSeedExampleVerbatim(t *testing.T) {
 		}
 	}
 	// A second use is served by the remembered fast hash: same answer.
-	ts.jsonReq(seedBody).token(t)
+	r2 := ts.jsonReq(seedBody)
+	r2.token(t)
+	checkHeaders(r2)
 	if strings.Contains(ts.logs.String(), "S3cureP@ssw0rd!") {
 		t.Fatal("the secret appears in the logs")
 	}
