@@ -26,7 +26,10 @@ async function readBody(res) {
 
 function errorFrom(res, body, opts) {
   if (body && typeof body.error === 'string') {
-    return new ApiError(res.status, body.error, typeof body.error_description === 'string' ? body.error_description : '', opts);
+    const err = new ApiError(res.status, body.error, typeof body.error_description === 'string' ? body.error_description : '', opts);
+    // An apply's document problems, each with its line.
+    if (Array.isArray(body.problems)) err.problems = body.problems;
+    return err;
   }
   const text = body && body._text ? body._text.trim().slice(0, 200) : '';
   return new ApiError(res.status, '', text || `The server answered ${res.status} ${res.statusText}.`.replace(' .', '.'), opts);
@@ -96,8 +99,10 @@ export async function exchangeCode(code) {
   return typeof body.page === 'string' ? body.page : '';
 }
 
-// admin calls the admin API: admin('GET', '/clients', {query, body}).
-export async function admin(method, path, { query, body, signal } = {}) {
+// admin calls the admin API: admin('GET', '/clients', {query, body}). body
+// is sent as JSON, unless type names another Content-Type: then it is
+// sent as is (a YAML document).
+export async function admin(method, path, { query, body, type, signal } = {}) {
   const token = session.bearer();
   if (!token) {
     session.end('expired');
@@ -115,8 +120,8 @@ export async function admin(method, path, { query, body, signal } = {}) {
   const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
   const init = { method, headers, signal };
   if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    headers['Content-Type'] = type || 'application/json';
+    init.body = type ? body : JSON.stringify(body);
   }
   const { res, body: out } = await send(url, init);
   if (res.status === 401) {

@@ -1,6 +1,6 @@
 // The console's shell: the one-time link exchange, sign-in, the layout and
 // the hash router (#/overview, #/clients, #/clients/<id>, #/clients/new,
-// #/keys, #/audit).
+// #/keys, #/audit, #/plans).
 
 import * as session from './session.js';
 import * as api from './api.js';
@@ -11,6 +11,7 @@ import * as clients from './pages/clients.js';
 import * as client from './pages/client.js';
 import * as keys from './pages/keys.js';
 import * as audit from './pages/audit.js';
+import * as plans from './pages/plans.js';
 
 // The navigation, in order. An entry without href is shown as coming later:
 // adding a page is one line here and one in ROUTES.
@@ -20,7 +21,7 @@ const NAV = [
   { id: 'keys', label: 'Signing keys', href: '#/keys' },
   { id: 'audit', label: 'Audit trail', href: '#/audit' },
   { id: 'issuers', label: 'Trusted issuers' },
-  { id: 'plans', label: 'Configuration plans' },
+  { id: 'plans', label: 'Configuration plans', href: '#/plans' },
   { id: 'policies', label: 'Policies' },
 ];
 
@@ -33,6 +34,7 @@ const ROUTES = [
   { re: /^clients\/([^/]+)$/, nav: 'clients', render: client.renderShow },
   { re: /^keys$/, nav: 'keys', render: keys.render },
   { re: /^audit$/, nav: 'audit', render: audit.render },
+  { re: /^plans$/, nav: 'plans', render: plans.render },
 ];
 
 const DEFAULT_ROUTE = '#/overview';
