@@ -1,6 +1,7 @@
 // The console's shell: the one-time link exchange, sign-in, the layout and
 // the hash router (#/overview, #/clients, #/clients/<id>, #/clients/new,
-// #/keys, #/audit, #/plans).
+// #/keys, #/audit, #/issuers, #/issuers/<name>, #/issuers/<name>/edit,
+// #/issuers/new, #/plans).
 
 import * as session from './session.js';
 import * as api from './api.js';
@@ -11,6 +12,7 @@ import * as clients from './pages/clients.js';
 import * as client from './pages/client.js';
 import * as keys from './pages/keys.js';
 import * as audit from './pages/audit.js';
+import * as issuers from './pages/issuers.js';
 import * as plans from './pages/plans.js';
 
 // The navigation, in order. An entry without href is shown as coming later:
@@ -20,7 +22,7 @@ const NAV = [
   { id: 'clients', label: 'Clients', href: '#/clients' },
   { id: 'keys', label: 'Signing keys', href: '#/keys' },
   { id: 'audit', label: 'Audit trail', href: '#/audit' },
-  { id: 'issuers', label: 'Trusted issuers' },
+  { id: 'issuers', label: 'Trusted issuers', href: '#/issuers' },
   { id: 'plans', label: 'Configuration plans', href: '#/plans' },
   { id: 'policies', label: 'Policies' },
 ];
@@ -34,6 +36,10 @@ const ROUTES = [
   { re: /^clients\/([^/]+)$/, nav: 'clients', render: client.renderShow },
   { re: /^keys$/, nav: 'keys', render: keys.render },
   { re: /^audit$/, nav: 'audit', render: audit.render },
+  { re: /^issuers$/, nav: 'issuers', render: issuers.renderList },
+  { re: /^issuers\/new$/, nav: 'issuers', render: issuers.renderCreate },
+  { re: /^issuers\/([^/]+)\/edit$/, nav: 'issuers', render: issuers.renderEdit },
+  { re: /^issuers\/([^/]+)$/, nav: 'issuers', render: issuers.renderShow },
   { re: /^plans$/, nav: 'plans', render: plans.render },
 ];
 

@@ -275,6 +275,23 @@ export function openDialog({ title, body = [], confirmLabel = 'Confirm', danger 
   return dlg;
 }
 
+// confirmByName opens a dialog for an action that cannot be undone, which
+// is confirmed only once name is typed exactly (what says what it is).
+export function confirmByName({ title, text, what, name, confirmLabel, testid, onConfirm }) {
+  const input = h('input', { type: 'text', id: id('confirm'), autocomplete: 'off', spellcheck: 'false', 'data-testid': testid });
+  return openDialog({
+    title,
+    body: [
+      h('p', null, text),
+      h('div', { class: 'field' }, h('label', { for: input.id }, `Type the ${what}, `, h('strong', { class: 'mono' }, name), ', to confirm'), input),
+    ],
+    confirmLabel,
+    danger: true,
+    canConfirm: () => input.value === name,
+    onConfirm,
+  });
+}
+
 // closeDialogs closes every open dialog (on navigation or sign-out).
 export function closeDialogs() {
   for (const d of document.querySelectorAll('dialog')) {

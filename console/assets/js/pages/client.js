@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import {
   h, append, clear, loading, errorBox, table, time, badge, mono, empty, list, dl, field, checkbox, busy,
-  openDialog, secretPanel, splitList, splitLines, id, notice, relative,
+  openDialog, secretPanel, splitList, splitLines, id, notice, relative, confirmByName,
 } from '../ui.js';
 
 const AUTH_METHODS = [
@@ -212,16 +212,13 @@ function rotateDialog(c, post, showSecret) {
 
 function deleteDialog(c, navigate) {
   const name = c.name || c.client_id;
-  const input = h('input', { type: 'text', id: id('confirm'), autocomplete: 'off', spellcheck: 'false', 'data-testid': 'delete-confirm' });
-  openDialog({
+  confirmByName({
     title: `Delete ${name}?`,
-    body: [
-      h('p', null, 'The client and its secrets are deleted, and its tokens stop being active for good. This cannot be undone.'),
-      h('div', { class: 'field' }, h('label', { for: input.id }, 'Type the client’s name, ', h('strong', { class: 'mono' }, name), ', to confirm'), input),
-    ],
+    text: 'The client and its secrets are deleted, and its tokens stop being active for good. This cannot be undone.',
+    what: 'client’s name',
+    name,
     confirmLabel: 'Delete client',
-    danger: true,
-    canConfirm: () => input.value === name,
+    testid: 'delete-confirm',
     onConfirm: async () => {
       await api.admin('DELETE', `/clients/${api.enc(c.client_id)}`);
       navigate('#/clients');
