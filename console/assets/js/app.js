@@ -1,6 +1,6 @@
 // The console's shell: the one-time link exchange, sign-in, the layout and
 // the hash router (#/overview, #/clients, #/clients/<id>, #/clients/new,
-// #/keys, #/audit).
+// #/keys, #/audit, #/policies).
 
 import * as session from './session.js';
 import * as api from './api.js';
@@ -11,6 +11,7 @@ import * as clients from './pages/clients.js';
 import * as client from './pages/client.js';
 import * as keys from './pages/keys.js';
 import * as audit from './pages/audit.js';
+import * as policies from './pages/policies.js';
 
 // The navigation, in order. An entry without href is shown as coming later:
 // adding a page is one line here and one in ROUTES.
@@ -21,7 +22,7 @@ const NAV = [
   { id: 'audit', label: 'Audit trail', href: '#/audit' },
   { id: 'issuers', label: 'Trusted issuers' },
   { id: 'plans', label: 'Configuration plans' },
-  { id: 'policies', label: 'Policies' },
+  { id: 'policies', label: 'Policies', href: '#/policies' },
 ];
 
 // The routes: a path pattern, the page rendering it, the nav entry it belongs to.
@@ -33,6 +34,7 @@ const ROUTES = [
   { re: /^clients\/([^/]+)$/, nav: 'clients', render: client.renderShow },
   { re: /^keys$/, nav: 'keys', render: keys.render },
   { re: /^audit$/, nav: 'audit', render: audit.render },
+  { re: /^policies$/, nav: 'policies', render: policies.render },
 ];
 
 const DEFAULT_ROUTE = '#/overview';
