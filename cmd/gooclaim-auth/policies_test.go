@@ -154,3 +154,33 @@ func TestPoliciesAPI(t *testing.T) {
 		t.Errorf("evaluate wrote audit events:\nbefore %s\nafter  %s", events, after)
 	}
 }
+
+// TestPoliciesCLI: policies show reads serve's settings; policies evaluate
+// runs the admin service's evaluation against the database, with --claim
+// and --condition in place of the client's own, and refuses a bad
+// expression naming its position.
+func TestPoliciesCLI(t *testing.T) {
+	ts := startTestServer(t, nil)
+	out, errOut, code := ts.cli("", "policies", "show", "-o", "json", "--default-claim", `region="eu"`, "--default-quota", "10000/1d", "--reuse-tokens")
+	var p struct {
+		DefaultClaims map[string]string `json:"default_claims"`
+		DefaultQuotas []string          `json:"default_quotas"`
+		ReuseTokens   bool              `json:"reuse_tokens"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil || p.DefaultClaims["region"] != `"eu"` || len(p.DefaultQuotas) != 1 || p.DefaultQuotas[0] != "10000/1d" || !p.ReuseTokens {
+		t.Errorf("policies show: exit %d, %s %s (%v); want region, 10000/1d, reuse on", code, out, errOut, err)
+	}
+
+	id, _ := ts.createClient("--name", "tenant-svc", "--scope", "claims:read", "--metadata", "tenant=acme", "--claim", "tenant=client.metadata.tenant")
+	out, errOut, code = ts.cli("", "policies", "evaluate", "--client", id, "--default-claim", `region="eu"`,
+		"--claim", `team="x"`, "--condition", `ip_in(request.remote_ip, ["10.0.0.0/8"])`, "--remote-ip", "192.0.2.1")
+	var e evaluation
+	if err := json.Unmarshal([]byte(out), &e); code != 0 || err != nil || e.Claims["team"] != "x" || e.Claims["region"] != "eu" || e.Claims["tenant"] != nil ||
+		e.Condition == nil || *e.Condition || e.Issuable {
+		t.Errorf("policies evaluate: exit %d, %s %s (%v); want team x and region eu (not the stored tenant), the condition false", code, out, errOut, err)
+	}
+	_, errOut, code = ts.cli("", "policies", "evaluate", "--client", id, "--claim", "tenant=client.metadata.")
+	if code == 0 || !strings.Contains(errOut, `claim "tenant": ERROR: <input>:1:17: Syntax error`) {
+		t.Errorf("policies evaluate with a syntax error: exit %d, %q; want the claim and the position", code, errOut)
+	}
+}
