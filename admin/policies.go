@@ -152,8 +152,10 @@ func (s *Service) EvaluatePolicy(ctx context.Context, e PolicyEvaluation) (Polic
 	}
 	t, err := s.TokenIssuer.TryPolicy(&c, e.Request)
 	if err != nil {
-		if _, ok := errors.AsType[*auth.OAuthError](err); ok {
-			return PolicyEvaluationView{}, err
+		// A request the client could not make (a scope or audience it may
+		// not have): the token endpoint's words, as a bad request here.
+		if oe, ok := errors.AsType[*auth.OAuthError](err); ok {
+			return PolicyEvaluationView{}, invalid([]string{"request: " + oe.Description})
 		}
 		return PolicyEvaluationView{}, fmt.Errorf("evaluate the expressions of client %q: %w", c.ID, err)
 	}

@@ -129,7 +129,7 @@ func TestPoliciesAPI(t *testing.T) {
 		{"a registered claim", `{"client_id":"` + id + `","claims":{"iss":"\"x\""}}`, 400, "invalid_request", `claim "iss": a registered claim`},
 		{"a condition that is not a bool", `{"client_id":"` + id + `","condition":"client.name"}`, 400, "invalid_request", "condition: the condition is a dyn"},
 		{"a bad remote_ip", `{"client_id":"` + id + `","request":{"remote_ip":"nowhere"}}`, 400, "invalid_request", "remote_ip"},
-		{"a scope the client may not have", `{"client_id":"` + id + `","request":{"scope":"claims:write"}}`, 400, "invalid_scope", "claims:write"},
+		{"a scope the client may not have", `{"client_id":"` + id + `","request":{"scope":"claims:write"}}`, 400, "invalid_request", `request: scope "claims:write" is not allowed`},
 		{"an unknown client", `{"client_id":"gooclaim_app_nosuchclient"}`, 404, "not_found", "gooclaim_app_nosuchclient"},
 		{"no client_id", `{}`, 400, "invalid_request", "client_id is required"},
 		{"an unknown field", `{"client_id":"` + id + `","claim":{}}`, 400, "invalid_request", "unknown field"},
