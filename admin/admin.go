@@ -39,6 +39,9 @@ type Service struct {
 	// keys from inside its own network). The server re-checks the address
 	// it connects to whatever was accepted here.
 	AllowPrivateAddresses bool
+	// TokenIssuer is the running server's issuer, whose server-wide policies
+	// Policies shows and EvaluatePolicy applies; nil outside a server.
+	TokenIssuer *issuer.Issuer
 }
 
 // audit returns ctx with the action set, keeping the caller's actor.

@@ -47,7 +47,7 @@ type Code struct {
 }
 
 // Pages are the console pages a sign-in link may open, the default first.
-var Pages = []string{"overview", "clients", "keys", "audit"}
+var Pages = []string{"overview", "clients", "keys", "audit", "issuers", "plans", "policies"}
 
 // ValidPage reports whether page is one of Pages.
 func ValidPage(page string) bool { return slices.Contains(Pages, page) }

@@ -42,6 +42,8 @@ import (
 //	GET    /v1/admin/audit                        read the audit trail (never edit it)
 //	GET    /v1/admin/stats                        live figures of the last 15 minutes, per node
 //	POST   /v1/admin/apply                        plan or apply a configuration document
+//	GET    /v1/admin/policies                     the server-wide policies of this node
+//	POST   /v1/admin/policies/evaluate            try a client's expressions (no token)
 const AdminPrefix = "/v1/admin/"
 
 // maxAdminBody bounds admin request bodies.
@@ -98,6 +100,8 @@ func (a *Admin) Handler() http.Handler {
 		{"GET", AdminPrefix + "audit", a.auditEvents},
 		{"GET", AdminPrefix + "stats", a.stats},
 		{"POST", AdminPrefix + "apply", a.apply},
+		{"GET", AdminPrefix + "policies", a.policies},
+		{"POST", AdminPrefix + "policies/evaluate", a.evaluatePolicy},
 	}
 	mux := http.NewServeMux()
 	var paths []string
@@ -119,7 +123,7 @@ func (a *Admin) Handler() http.Handler {
 	}
 	mux.HandleFunc(AdminPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &auth.OAuthError{Code: "not_found",
-			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "issuers, " + AdminPrefix + "keys, " + AdminPrefix + "audit, " + AdminPrefix + "stats and " + AdminPrefix + "apply"})
+			Description: "no admin endpoint at " + r.URL.Path + "; the admin API serves " + AdminPrefix + "clients, " + AdminPrefix + "issuers, " + AdminPrefix + "keys, " + AdminPrefix + "audit, " + AdminPrefix + "stats, " + AdminPrefix + "apply and " + AdminPrefix + "policies"})
 	})
 	var h http.Handler = a.authorize(mux)
 	if a.Guard != nil {

@@ -32,6 +32,7 @@ var adminFuzzOps = []struct {
 	{http.MethodGet, "/v1/admin/audit", true},
 	{http.MethodPost, "/v1/admin/apply?dry_run=true&prune=true", false},
 	{http.MethodPost, "/v1/admin/apply?generate_secrets=true", false},
+	{http.MethodPost, "/v1/admin/policies/evaluate", false},
 }
 
 // FuzzAdminAPI sends the admin API (over a real SQLite store) any body or
@@ -63,6 +64,10 @@ func FuzzAdminAPI(f *testing.F) {
 	f.Add(uint8(0), "application/json", []byte(`{"name":"c","claims":{"tenant":"client.metadata.tenant","sub":"1"},"condition":"ip_in(request.remote_ip, ['10.0.0.0/8'])"}`))
 	f.Add(uint8(1), "application/json", []byte(`{"claims":{"t":"[1,2].map(x, [1,2].map(y, x*y))"},"condition":"now.getHours('UTC') > 8"}`))
 	f.Add(uint8(1), "application/json", []byte(`{"claims":{"t":"clinet."},"condition":"1"}`))
+	f.Add(uint8(9), "application/json", []byte(`{"client_id":"fixed","claims":{"tenant":"client.metadata.tenant"},"condition":"ip_in(request.remote_ip, ['10.0.0.0/8'])","request":{"remote_ip":"10.1.2.3","scope":"read","auth_method":"private_key_jwt"}}`))
+	f.Add(uint8(9), "application/json", []byte(`{"client_id":"fixed","claims":{"iss":"1","t":"clinet."},"request":{"remote_ip":"::ffff:10.0.0.1","audience":"https://elsewhere","scope":"read  write"}}`))
+	f.Add(uint8(9), "application/json", []byte(`{"client_id":"nosuch","condition":"","claims":{}}`))
+	f.Add(uint8(9), "application/json", []byte(`{"client_id":"fixed","claims":{"x":"1/0","y":"double('nan')","z":"{1: 2}"},"condition":"1/0 == 1"}`))
 	if _, _, err := svc.CreateClient(f.Context(), admin.ClientSpec{ID: "fixed", Name: "fixed", Scopes: []string{"read"}}); err != nil {
 		f.Fatal(err)
 	}
@@ -130,7 +135,10 @@ func fuzzAdmin(f *testing.F) (http.Handler, *admin.Service) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	svc := &admin.Service{Store: db, Keys: issuer.NewKeyRing(issuer.KeyPolicy{}, kek, db, nil)}
+	// The issuer evaluates expressions alone here (policies/evaluate): it
+	// has the server's default claims, and neither clients nor keys.
+	iss := issuer.New(issuer.Config{Issuer: "https://auth.example", DefaultClaims: map[string]string{"region": `"eu"`}}, nil, nil, nil, nil)
+	svc := &admin.Service{Store: db, Keys: issuer.NewKeyRing(issuer.KeyPolicy{}, kek, db, nil), TokenIssuer: iss}
 	a := &httpapi.Admin{Service: svc, Guard: testGuard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h := a.Handler()
 	return h, svc

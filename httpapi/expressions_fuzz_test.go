@@ -40,12 +40,12 @@ func FuzzClientExpressions(f *testing.F) {
 		if condition {
 			body = map[string]any{"condition": expr}
 		}
-		b, _ := json.Marshal(body)
-		r := httptest.NewRequest(http.MethodPatch, "/v1/admin/clients/fixed", strings.NewReader(string(b)))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set(testClientHeader, "ops")
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		b, w := serveJSON(h, http.MethodPatch, "/v1/admin/clients/fixed", body)
+		// Tried before it is saved: the same checks, never a 5xx.
+		body["client_id"] = "fixed"
+		if _, e := serveJSON(h, http.MethodPost, "/v1/admin/policies/evaluate", body); e.Code >= 500 {
+			t.Fatalf("POST /v1/admin/policies/evaluate %s: %d %s", b, e.Code, e.Body)
+		}
 		switch {
 		case w.Code >= 500:
 			t.Fatalf("PATCH %s: %d %s", b, w.Code, w.Body)
@@ -68,4 +68,16 @@ func FuzzClientExpressions(f *testing.F) {
 		// next. TestEvalMatchesReference compares.)
 		set.Bind(in).Eval(in)
 	})
+}
+
+// serveJSON sends h body as JSON, as admin client ops; it returns the
+// body sent and the answer.
+func serveJSON(h http.Handler, method, path string, body any) ([]byte, *httptest.ResponseRecorder) {
+	b, _ := json.Marshal(body)
+	r := httptest.NewRequest(method, path, strings.NewReader(string(b)))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(testClientHeader, "ops")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return b, w
 }

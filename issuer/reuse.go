@@ -228,3 +228,11 @@ func (i *Issuer) reused(c *auth.Client, scope, aud string, cnf *auth.Confirmatio
 	}
 	return nil, kid, nil
 }
+
+// Max is the most tokens tc keeps; 0 for nil (none kept).
+func (tc *TokenCache) Max() int {
+	if tc == nil {
+		return 0
+	}
+	return tc.max
+}

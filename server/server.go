@@ -371,7 +371,7 @@ func (s *Server) handler() (http.Handler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("admin API: %w", err)
 		}
-		svc := &admin.Service{Store: s.replica, Keys: s.keys, Clock: s.clock,
+		svc := &admin.Service{Store: s.replica, Keys: s.keys, Clock: s.clock, TokenIssuer: s.issuer,
 			AllowHTTPJWKSURI: c.AllowHTTPJWKSURI, AllowPrivateAddresses: c.AllowPrivateAddresses}
 		api.Admin = (&httpapi.Admin{Service: svc, Guard: guard, Logger: s.logger, NodeStats: s.fleetStats}).Handler()
 		if !c.NoConsole {

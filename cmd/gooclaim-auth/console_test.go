@@ -95,8 +95,12 @@ func TestConsoleSignIn(t *testing.T) {
 			t.Error("the redemption is not logged with created_by")
 		}
 
-		// A second run keeps the client as it is; disabling it ends everything.
-		code2, _ := a.signInLink()
+		// A second run keeps the client as it is (and may open any page,
+		// the latest ones too); disabling it ends everything.
+		code2, page2 := a.signInLink("--page", "policies")
+		if page2 != "policies" {
+			t.Errorf("page %q, want policies", page2)
+		}
 		if _, e, rc := a.cli("", "clients", "disable", console.ClientID); rc != 0 {
 			t.Fatalf("disable: %s", e)
 		}

@@ -23,7 +23,7 @@ const consoleClientTTL = 15 * time.Minute
 func newConsoleCmd(e *env, g *globalFlags) *cobra.Command {
 	var issuer, page, adminAudience string
 	cmd := &cobra.Command{
-		Use:   "console --issuer URL [--page overview|clients|keys|audit]",
+		Use:   "console --issuer URL [--page PAGE]",
 		Short: "Print a one-time sign-in link to the admin web console",
 		Long: `Print a link that signs in to the admin web console that serve offers at
 /console/. The link works once, for one minute, on any node that shares this

@@ -1,6 +1,7 @@
 // Command gooclaim-auth is the Gooclaim Auth token service and its
 // management tool: `serve` runs the OAuth 2.0 client credentials token
-// endpoint; `clients`, `keys` and `migrate` manage its database; `token`
+// endpoint; `clients`, `keys` and `migrate` manage its database (`policies`
+// shows and tries its policies); `token`
 // and `verify` fetch and check access tokens over HTTP with the client and
 // verification kits.
 //
@@ -126,6 +127,7 @@ value came from.`,
 		newApplyCmd(e, g),
 		newExportCmd(e, g),
 		newAuditCmd(e, g),
+		newPoliciesCmd(e, g),
 		newConsoleCmd(e, g),
 		newTokenCmd(e),
 		newVerifyCmd(e),

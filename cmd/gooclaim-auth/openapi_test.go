@@ -64,6 +64,8 @@ var servedRoutes = []string{
 	"GET /v1/admin/audit",
 	"POST /v1/admin/apply",
 	"GET /v1/admin/stats",
+	"GET /v1/admin/policies",
+	"POST /v1/admin/policies/evaluate",
 	"GET /schemas/auth/v1/auth-config.json",
 	"GET /console/",
 	"POST /console/session",
@@ -736,6 +738,16 @@ func TestOpenAPIContract(t *testing.T) {
 		adminCall("keys after rotations", "GET", "/v1/admin/keys", "", 200, "", conforms),
 		adminCall("stats", "GET", "/v1/admin/stats", "", 200, "", conforms),
 		adminCall("DELETE", "DELETE", "/v1/admin/stats", "", 405, "method_not_allowed", nonconform),
+		adminCall("policies", "GET", "/v1/admin/policies", "", 200, "", conforms),
+		adminCall("POST", "POST", "/v1/admin/policies", "", 405, "method_not_allowed", nonconform),
+		adminCall("evaluate", "POST", "/v1/admin/policies/evaluate", `{"client_id":"`+id+`","claims":{"owner":"client.metadata.owner"},"condition":"ip_in(request.remote_ip, [\"10.0.0.0/8\"])","request":{"remote_ip":"10.1.2.3"}}`, 200, "", conforms),
+		adminCall("evaluate the client's own", "POST", "/v1/admin/policies/evaluate", `{"client_id":"`+id+`"}`, 200, "", conforms),
+		adminCall("evaluate, a syntax error", "POST", "/v1/admin/policies/evaluate", `{"client_id":"`+id+`","claims":{"owner":"client.metadata."}}`, 400, "invalid_request", conforms),
+		adminCall("evaluate, an unknown client", "POST", "/v1/admin/policies/evaluate", `{"client_id":"gooclaim_app_nosuchclient"}`, 404, "not_found", conforms),
+		adminCall("GET", "GET", "/v1/admin/policies/evaluate", "", 405, "method_not_allowed", nonconform),
+		adminCall("a body over 1 MiB", "POST", "/v1/admin/policies/evaluate", megabyte, 413, "invalid_request", nonconform),
+		admin(call{name: "not JSON", method: "POST", path: "/v1/admin/policies/evaluate", contentType: "text/plain", body: "x",
+			status: 415, code: "unsupported_media_type", req: nonconform}),
 
 		adminCall("audit", "GET", "/v1/admin/audit?limit=3&since=2020-01-02T15:04:05Z", "", 200, "", conforms),
 		adminCall("audit of a client", "GET", "/v1/admin/audit?target_id="+id+"&actor=client:"+adminID+"&action=client.update&after=0&until=2999-01-01T00:00:00Z", "", 200, "", conforms),
@@ -856,6 +868,8 @@ func TestOpenAPIContract(t *testing.T) {
 		{"GET", "/v1/admin/audit", ""},
 		{"POST", "/v1/admin/apply", `{"document":"kind: AuthConfig"}`},
 		{"GET", "/v1/admin/stats", ""},
+		{"GET", "/v1/admin/policies", ""},
+		{"POST", "/v1/admin/policies/evaluate", `{"client_id":"gooclaim_app_imported"}`},
 	}
 	var refusals []call
 	for _, op := range adminOps {

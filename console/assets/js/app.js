@@ -1,7 +1,7 @@
 // The console's shell: the one-time link exchange, sign-in, the layout and
 // the hash router (#/overview, #/clients, #/clients/<id>, #/clients/new,
 // #/keys, #/audit, #/issuers, #/issuers/<name>, #/issuers/<name>/edit,
-// #/issuers/new, #/plans).
+// #/issuers/new, #/plans, #/policies).
 
 import * as session from './session.js';
 import * as api from './api.js';
@@ -14,6 +14,7 @@ import * as keys from './pages/keys.js';
 import * as audit from './pages/audit.js';
 import * as issuers from './pages/issuers.js';
 import * as plans from './pages/plans.js';
+import * as policies from './pages/policies.js';
 
 // The navigation, in order. An entry without href is shown as coming later:
 // adding a page is one line here and one in ROUTES.
@@ -24,7 +25,7 @@ const NAV = [
   { id: 'audit', label: 'Audit trail', href: '#/audit' },
   { id: 'issuers', label: 'Trusted issuers', href: '#/issuers' },
   { id: 'plans', label: 'Configuration plans', href: '#/plans' },
-  { id: 'policies', label: 'Policies' },
+  { id: 'policies', label: 'Policies', href: '#/policies' },
 ];
 
 // The routes: a path pattern, the page rendering it, the nav entry it belongs to.
@@ -41,6 +42,7 @@ const ROUTES = [
   { re: /^issuers\/([^/]+)\/edit$/, nav: 'issuers', render: issuers.renderEdit },
   { re: /^issuers\/([^/]+)$/, nav: 'issuers', render: issuers.renderShow },
   { re: /^plans$/, nav: 'plans', render: plans.render },
+  { re: /^policies$/, nav: 'policies', render: policies.render },
 ];
 
 const DEFAULT_ROUTE = '#/overview';

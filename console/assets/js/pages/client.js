@@ -236,7 +236,7 @@ const REUSE_SHOWN = {
 
 // The form, for create and edit.
 
-function parseMetadata(text, what = 'Metadata', form = 'KEY=VALUE') {
+export function parseMetadata(text, what = 'Metadata', form = 'KEY=VALUE') {
   const out = {};
   for (const line of splitLines(text)) {
     const i = line.indexOf('=');
