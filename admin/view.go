@@ -67,8 +67,12 @@ type ClientView struct {
 	TLSClientAuthSANEmail  string       `json:"tls_client_auth_san_email,omitempty"`
 	TokensRevokedBefore    *time.Time   `json:"tokens_revoked_before,omitempty"`
 	Secrets                []SecretView `json:"secrets"`
-	CreatedAt              time.Time    `json:"created_at"`
-	UpdatedAt              time.Time    `json:"updated_at"`
+	// ManagedBy is "apply" when a configuration file manages the client
+	// (gooclaim-auth apply, serve --config-file): a change made by hand is
+	// undone by the file's next apply. Absent for a client made by hand.
+	ManagedBy string    `json:"managed_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // QuotaModeName is how a quota mode is shown: "enforce" or "warn".
@@ -111,7 +115,7 @@ func View(c *auth.Client) ClientView {
 		AuthMethods: nonNil(c.AuthMethods), AllowedAuthMethods: []string{}, JWKSURI: c.JWKSURI,
 		Metadata: c.Metadata, Federated: []FederatedView{}, ExchangeAudiences: nonNil(c.ExchangeAudiences),
 		Quotas: nonNil(auth.FormatQuotas(c.Quotas)), QuotaMode: QuotaModeName(c.QuotaMode),
-		Claims: c.Claims, Condition: c.Condition, TokenReuse: TokenReuseName(c.TokenReuse),
+		Claims: c.Claims, Condition: c.Condition, TokenReuse: TokenReuseName(c.TokenReuse), ManagedBy: c.ManagedBy,
 
 		DPoPBoundAccessTokens:                 c.RequireDPoP,
 		TLSClientCertificateBoundAccessTokens: c.RequireCertificateBoundTokens,
@@ -169,16 +173,19 @@ type IssuerView struct {
 	// Audience is absent for the default: this server's issuer or token endpoint.
 	Audience string `json:"audience,omitempty"`
 	// MaxTokenAge is absent for the default, auth.DefaultMaxTokenAge.
-	MaxTokenAge string    `json:"max_token_age,omitempty"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	MaxTokenAge string `json:"max_token_age,omitempty"`
+	Disabled    bool   `json:"disabled"`
+	// ManagedBy is "apply" when a configuration file manages the issuer,
+	// as for a client (ClientView.ManagedBy).
+	ManagedBy string    `json:"managed_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ViewIssuer returns the view of t.
 func ViewIssuer(t *auth.TrustedIssuer) IssuerView {
 	v := IssuerView{Name: t.Name, Issuer: t.Issuer, JWKSURI: t.JWKSURI, Audience: t.Audience, Disabled: t.Disabled,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		ManagedBy: t.ManagedBy, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if len(t.JWKS) > 0 && json.Valid(t.JWKS) {
 		v.JWKS = json.RawMessage(t.JWKS)
 	}

@@ -157,6 +157,13 @@ func TestApplyCLI(t *testing.T) {
 			}
 		}
 
+		// show says which objects the file manages, and why that matters.
+		for _, show := range [][]string{{"clients", "show", "billing"}, {"issuers", "show", "k8s"}} {
+			if out, e, c := a.cli("", show...); c != 0 || !strings.Contains(out, "Managed by:") || !strings.Contains(out, "undone by its next apply") {
+				t.Errorf("%v: exit %d: %s%s", show, c, out, e)
+			}
+		}
+
 		// Idempotent: nothing to do, nothing written.
 		p, code = a.planJSON("-f", file)
 		if code != 0 || p.Changed || p.Summary.Unchanged != 4 {
@@ -190,6 +197,9 @@ func TestApplyCLI(t *testing.T) {
 		// A client made by hand is not changed without adopt: true.
 		a.createClient("--client-id", "manual", "--name", "Manual", "--scope", "x")
 		a.createClient("--client-id", "bystander", "--name", "Bystander", "--scope", "x")
+		if out, _, _ := a.cli("", "clients", "show", "manual"); strings.Contains(out, "Managed by:") {
+			t.Errorf("a client made by hand is shown as managed:\n%s", out)
+		}
 		withManual := applyDoc + `  - client_id: manual
     name: Manual, renamed
     scopes: [x]
@@ -543,6 +553,27 @@ func TestApplyRemote(t *testing.T) {
 		r = b.do("POST", "/v1/admin/apply", "application/json", string(body), bearer...)
 		if r.StatusCode != 200 || json.Unmarshal(r.body, &plan) != nil || !plan.Applied {
 			t.Fatalf("JSON apply: %d %s", r.StatusCode, r.body)
+		}
+		// The admin API says which objects the file manages (a change made
+		// by hand would be undone by its next apply), on every node, and
+		// says nothing of those made by hand.
+		for _, c := range []struct{ path, want string }{
+			{"clients/billing", auth.ManagedByApply},
+			{"issuers/k8s", auth.ManagedByApply},
+			{"clients/" + adminID, ""},
+		} {
+			for _, n := range []*testServer{a, b} {
+				var v struct {
+					ManagedBy *string `json:"managed_by"`
+				}
+				r := n.do("GET", "/v1/admin/"+c.path, "", "", bearer...)
+				if r.StatusCode != 200 || json.Unmarshal(r.body, &v) != nil {
+					t.Fatalf("GET %s: %d %s", c.path, r.StatusCode, r.body)
+				}
+				if got := v.ManagedBy; (c.want == "") != (got == nil) || (got != nil && *got != c.want) {
+					t.Errorf("GET %s: %s; want managed_by %q (absent when empty)", c.path, r.body, c.want)
+				}
+			}
 		}
 		for _, c := range []struct {
 			name, query, ct, body string

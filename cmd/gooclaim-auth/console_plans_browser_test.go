@@ -97,8 +97,24 @@ func TestConsolePlansBrowser(t *testing.T) {
 		t.Fatal("no token with the generated secret shown")
 	}
 
+	// The applied client's pages say that the file manages it, so that a
+	// change made there would be undone; a client made by hand's do not.
+	for _, page := range []string{"#/clients/" + id, "#/clients/" + id + "/edit"} {
+		br.open(t, page)
+		br.waitFor(t, "the managed notice on "+page, `document.querySelector('[data-testid="managed-notice"]') !== null`)
+		if got := br.text(t, `[data-testid="managed-notice"]`); !strings.Contains(got, "configuration file") {
+			t.Errorf("%s: the managed notice says %q", page, got)
+		}
+	}
+	br.open(t, "#/clients/"+id)
+	br.waitFor(t, "the client's settings", `document.querySelector('[data-testid="client-managed-by"]') !== null`)
+	br.open(t, "#/clients/"+adminID)
+	br.waitFor(t, "the hand-made client's page", `document.querySelector('[data-testid="edit-client"]') !== null`)
+	if found := eval[bool](t, br, `document.querySelector('[data-testid="managed-notice"], [data-testid="client-managed-by"]') !== null`); found {
+		t.Error("a client made by hand is shown as managed by a configuration file")
+	}
+
 	// Leaving the page clears the secret; the document stays.
-	br.open(t, "#/clients")
 	br.open(t, "#/plans")
 	if found := eval[bool](t, br, fmt.Sprintf(`document.documentElement.outerHTML.includes(%q) || document.querySelector('[data-testid="secret-panel"]') !== null`, secret)); found {
 		t.Error("back on the plans page, the generated secret is still in the DOM")

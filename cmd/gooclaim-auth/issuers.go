@@ -368,6 +368,9 @@ func writeIssuerDetail(w io.Writer, t *auth.TrustedIssuer) error {
 		age += " (default)"
 	}
 	fmt.Fprintf(tw, "Max token age:\t%s\n", age)
+	if t.ManagedBy != "" {
+		fmt.Fprintf(tw, "Managed by:\t%s\n", managedByFile)
+	}
 	fmt.Fprintf(tw, "Created:\t%s\n", t.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Updated:\t%s\n", t.UpdatedAt.Format(time.RFC3339))
 	return tw.Flush()

@@ -97,6 +97,10 @@ func credentials(c *auth.Client, now time.Time) string {
 	return orDefault(strings.Join(parts, "+"), "-")
 }
 
+// managedByFile is how show commands describe an object a configuration
+// file manages (ManagedBy "apply"): the reason not to change it by hand.
+const managedByFile = "a configuration file (apply): a change made by hand is undone by its next apply"
+
 func writeClientDetail(w io.Writer, c *auth.Client) error {
 	v := admin.View(c)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -140,6 +144,9 @@ func writeClientDetail(w io.Writer, c *auth.Client) error {
 	}
 	if v.TokensRevokedBefore != nil {
 		fmt.Fprintf(tw, "Tokens revoked:\tevery token issued at or before %s\n", v.TokensRevokedBefore.Format(time.RFC3339))
+	}
+	if v.ManagedBy != "" {
+		fmt.Fprintf(tw, "Managed by:\t%s\n", managedByFile)
 	}
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Updated:\t%s\n", v.UpdatedAt.Format(time.RFC3339))

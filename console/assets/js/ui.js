@@ -167,6 +167,21 @@ export function notice(text, kind = 'info') {
   return h('div', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
 }
 
+// managedNotice warns, on a client or trusted issuer a configuration file
+// manages (managed_by "apply"), that a change made here does not last:
+// the file's next apply puts back what the file says. Null for an object
+// made by hand.
+export function managedNotice(what, managedBy) {
+  if (!managedBy) return null;
+  return h('div', { class: 'alert alert-warning', role: 'status', 'data-testid': 'managed-notice' },
+    `This ${what} is managed by a configuration file (gooclaim-auth apply): a change made here is undone by the file’s next apply. Change the file instead.`);
+}
+
+// managedBy is how an object's managed_by is shown.
+export function managedBy(value) {
+  return value === 'apply' ? 'a configuration file (apply)' : value;
+}
+
 export function empty(title, ...extra) {
   return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), extra);
 }

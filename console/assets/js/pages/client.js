@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import {
   h, append, clear, loading, errorBox, table, time, badge, mono, empty, list, dl, field, checkbox, busy,
-  openDialog, secretPanel, splitList, splitLines, id, notice, relative, confirmByName,
+  openDialog, secretPanel, splitList, splitLines, id, notice, relative, confirmByName, managedNotice, managedBy,
 } from '../ui.js';
 
 const AUTH_METHODS = [
@@ -123,6 +123,8 @@ function renderClient(c, { flash, say, showSecret, redraw, navigate }) {
       h('p', { class: 'muted' }, mono(cid))),
     actions));
   frag.append(flash);
+  const managed = managedNotice('client', c.managed_by);
+  if (managed) frag.append(managed);
 
   const secretMethod = !c.auth_methods || c.auth_methods.length === 0 ? 'every method its credentials allow' : null;
   const tls = TLS_FIELDS.find(([k]) => k && c[k]);
@@ -151,6 +153,7 @@ function renderClient(c, { flash, say, showSecret, redraw, navigate }) {
     ['DPoP-bound tokens', c.dpop_bound_access_tokens ? 'Required' : 'Not required'],
     ['Certificate-bound tokens', c.tls_client_certificate_bound_access_tokens ? 'Required' : 'Not required'],
     ['Tokens revoked before', c.tokens_revoked_before ? time(c.tokens_revoked_before) : null],
+    ['Managed by', c.managed_by ? h('span', { 'data-testid': 'client-managed-by' }, managedBy(c.managed_by)) : null],
     ['Created', time(c.created_at)],
     ['Updated', time(c.updated_at)],
   ])));
@@ -480,7 +483,7 @@ export function renderEdit(ctx) {
     const el = h('form', { class: 'client-form', novalidate: true },
       errSlot, form.el,
       h('div', { class: 'form-actions' }, submit, h('a', { href: `#/clients/${api.enc(cid)}`, class: 'btn' }, 'Cancel')));
-    append(body, [h('h1', null, 'Edit ', c.name), h('p', { class: 'muted' }, mono(c.client_id)), el]);
+    append(body, [h('h1', null, 'Edit ', c.name), h('p', { class: 'muted' }, mono(c.client_id)), managedNotice('client', c.managed_by), el]);
     el.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       clear(errSlot);

@@ -6,7 +6,7 @@
 import * as api from '../api.js';
 import {
   h, append, clear, loader, loading, errorBox, table, time, badge, mono, empty, dl, field, checkbox, busy,
-  openDialog, notice, confirmByName,
+  openDialog, notice, confirmByName, managedNotice, managedBy,
 } from '../ui.js';
 
 const DEFAULT_AGE = '1h';
@@ -45,8 +45,8 @@ function renderIssuers(issuers) {
     return h('div', { 'data-testid': 'issuers-empty' }, empty('No trusted issuers yet — add one.',
       h('p', null, h('a', { href: '#/issuers/new', class: 'btn btn-primary' }, 'Add a trusted issuer'))));
   }
-  // managed_by names the configuration file that owns an issuer, where the
-  // server says so; a column only when some issuer has one.
+  // managed_by says a configuration file manages an issuer; a column only
+  // when some issuer has one.
   const managed = issuers.some((t) => t.managed_by);
   return table([
     { label: 'Name', cell: (t) => h('a', { href: `#/issuers/${api.enc(t.name)}`, class: 'strong', 'data-testid': 'issuer-link' }, t.name) },
@@ -55,7 +55,7 @@ function renderIssuers(issuers) {
     { label: 'Audience', cell: (t) => (t.audience ? h('span', { 'data-testid': 'issuer-audience' }, t.audience) : muted('default')) },
     { label: 'Max token age', cell: (t) => t.max_token_age || muted(`${DEFAULT_AGE} (default)`) },
     { label: 'Status', cell: status },
-    managed ? { label: 'Managed by', cell: (t) => (t.managed_by ? mono(t.managed_by) : muted('by hand')) } : null,
+    managed ? { label: 'Managed by', cell: (t) => (t.managed_by ? managedBy(t.managed_by) : muted('by hand')) } : null,
     { label: 'Created', cell: (t) => time(t.created_at) },
   ].filter(Boolean), issuers, { caption: 'Trusted issuers', rowAttrs: (t) => ({ 'data-issuer-name': t.name }) });
 }
@@ -117,6 +117,8 @@ function renderIssuer(t, { flash, redraw, navigate }) {
       toggle,
       h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'remove-issuer', onClick: () => removeDialog(t, navigate) }, 'Remove'))));
   frag.append(flash);
+  const managed = managedNotice('trusted issuer', t.managed_by);
+  if (managed) frag.append(managed);
   frag.append(h('section', { class: 'panel' }, h('h2', null, 'Settings'), dl([
     ['Name', mono(t.name)],
     ['Issuer', h('span', { 'data-testid': 'issuer-url' }, mono(t.issuer))],
@@ -125,7 +127,7 @@ function renderIssuer(t, { flash, redraw, navigate }) {
     ['JWKS URI', t.jwks_uri ? mono(t.jwks_uri) : null],
     ['Audience', h('span', { 'data-testid': 'issuer-audience' }, t.audience || muted('this server’s issuer or token endpoint'))],
     ['Max token age', h('span', { 'data-testid': 'issuer-max-age' }, t.max_token_age || muted(`${DEFAULT_AGE} (default)`))],
-    ['Managed by', t.managed_by ? mono(t.managed_by) : null],
+    ['Managed by', t.managed_by ? h('span', { 'data-testid': 'issuer-managed-by' }, managedBy(t.managed_by)) : null],
     ['Created', time(t.created_at)],
     ['Updated', time(t.updated_at)],
   ])));
@@ -272,7 +274,7 @@ export function renderEdit(ctx) {
     clear(body);
     append(body, formPage(ctx, {
       heading: h('h1', null, 'Edit ', t.name),
-      intro: h('p', { class: 'muted' }, mono(t.issuer)),
+      intro: [h('p', { class: 'muted' }, mono(t.issuer)), managedNotice('trusted issuer', t.managed_by)],
       form: issuerForm(t, { create: false }),
       submitLabel: 'Save changes',
       busyLabel: 'Saving…',
