@@ -196,6 +196,20 @@ func TestConsoleIssuersBrowser(t *testing.T) {
 			t.Errorf("after the removal GET /v1/admin/issuers/ci-prod answers %d %s, want 404", r.StatusCode, r.body)
 		}
 
+		t.Log("step: an issuer named new")
+		// "new" is also the create form's address; its link must open it.
+		if r := adminAPI("POST", "", map[string]any{"name": "new", "issuer": "https://new.example.com", "jwks": json.RawMessage(testIssuerJWKS)}); r.StatusCode != http.StatusCreated {
+			t.Fatalf("create the issuer new: %d %s", r.StatusCode, r.body)
+		}
+		br.open(t, "#/issuers")
+		br.do(t, "open the issuer new from the list",
+			chromedp.Click(chromedp.CSS(`tr[data-issuer-name="new"] [data-testid="issuer-link"]`)),
+			chromedp.WaitVisible(tid("issuer-url")),
+		)
+		if got := br.text(t, `[data-testid="issuer-url"]`); got != "https://new.example.com" {
+			t.Errorf("the issuer new's link opens a page showing %q", got)
+		}
+
 		br.checkNoErrors(t)
 		t.Logf("browser walk: %v", time.Since(start).Round(time.Millisecond))
 	})

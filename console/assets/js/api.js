@@ -134,3 +134,12 @@ export async function admin(method, path, { query, body, type, signal } = {}) {
 }
 
 export const enc = encodeURIComponent;
+
+// page encodes a client ID or issuer name for a page's address
+// (#/clients/<id>): as enc, but "new", which is also the create form's
+// address, with its first letter escaped, so that an object named so opens
+// its own page. The router decodes it back.
+export function page(id) {
+  const s = enc(id);
+  return s === 'new' ? '%6Eew' : s;
+}

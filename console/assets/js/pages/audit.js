@@ -109,7 +109,7 @@ function renderPage(st, page, reload) {
 function targetLink(e) {
   if (!e.target_id) return h('span', { class: 'muted' }, e.target_kind || '—');
   const label = [e.target_kind ? h('span', { class: 'muted' }, `${e.target_kind} `) : null, mono(e.target_id)];
-  if (e.target_kind === 'client' && e.action !== 'client.delete') return h('a', { href: `#/clients/${api.enc(e.target_id)}` }, label);
+  if (e.target_kind === 'client' && e.action !== 'client.delete') return h('a', { href: `#/clients/${api.page(e.target_id)}` }, label);
   return h('span', null, label);
 }
 

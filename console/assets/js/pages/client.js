@@ -88,7 +88,7 @@ function renderClient(c, { flash, say, showSecret, redraw, navigate }) {
   };
 
   const actions = h('div', { class: 'page-actions wrap' },
-    h('a', { href: `#/clients/${api.enc(cid)}/edit`, class: 'btn', 'data-testid': 'edit-client' }, 'Edit'),
+    h('a', { href: `#/clients/${api.page(cid)}/edit`, class: 'btn', 'data-testid': 'edit-client' }, 'Edit'),
     c.disabled
       ? act('Enable', 'btn', async (ev) => {
         try { await busy(ev.currentTarget, 'Enabling…', () => post('enable', {}, 'Client enabled: it can obtain tokens again.')); } catch (err) { showErr(flash, err); }
@@ -457,7 +457,7 @@ export function renderCreate(ctx) {
       form.clearSecret();
       const created = out.client;
       ctx.handoff.secret = { clientId: created.client_id, secret: out.client_secret || '' };
-      ctx.navigate(`#/clients/${api.enc(created.client_id)}`);
+      ctx.navigate(`#/clients/${api.page(created.client_id)}`);
     } catch (err) {
       if (err.expired) return;
       errSlot.append(errorBox(err, 'The client was not created:'));
@@ -471,7 +471,7 @@ export function renderEdit(ctx) {
   ctx.setTitle(`Edit ${cid}`);
   const body = h('div', null, loading('Loading the client…'));
   append(ctx.main, [
-    h('p', { class: 'crumbs' }, h('a', { href: `#/clients/${api.enc(cid)}` }, '← Back to the client')),
+    h('p', { class: 'crumbs' }, h('a', { href: `#/clients/${api.page(cid)}` }, '← Back to the client')),
     body,
   ]);
   api.admin('GET', `/clients/${api.enc(cid)}`).then((c) => {
@@ -482,7 +482,7 @@ export function renderEdit(ctx) {
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'edit-submit' }, 'Save changes');
     const el = h('form', { class: 'client-form', novalidate: true },
       errSlot, form.el,
-      h('div', { class: 'form-actions' }, submit, h('a', { href: `#/clients/${api.enc(cid)}`, class: 'btn' }, 'Cancel')));
+      h('div', { class: 'form-actions' }, submit, h('a', { href: `#/clients/${api.page(cid)}`, class: 'btn' }, 'Cancel')));
     append(body, [h('h1', null, 'Edit ', c.name), h('p', { class: 'muted' }, mono(c.client_id)), managedNotice('client', c.managed_by), el]);
     el.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -495,7 +495,7 @@ export function renderEdit(ctx) {
           return;
         }
         await busy(submit, 'Saving…', () => api.admin('PATCH', `/clients/${api.enc(cid)}`, { body: patch }));
-        ctx.navigate(`#/clients/${api.enc(cid)}`);
+        ctx.navigate(`#/clients/${api.page(cid)}`);
       } catch (err) {
         if (err.expired) return;
         errSlot.append(errorBox(err, 'Not saved:'));

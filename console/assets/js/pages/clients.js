@@ -105,7 +105,7 @@ function renderResults(st, view, reload) {
     else frag.append(empty('No client matches this search.'));
   } else {
     frag.append(table([
-      { label: 'Name', cell: (c) => h('a', { href: `#/clients/${api.enc(c.client_id)}`, class: 'strong', 'data-testid': 'client-link' }, c.name || '(no name)') },
+      { label: 'Name', cell: (c) => h('a', { href: `#/clients/${api.page(c.client_id)}`, class: 'strong', 'data-testid': 'client-link' }, c.name || '(no name)') },
       { label: 'Client ID', cell: (c) => mono(c.client_id) },
       { label: 'Scopes', cell: (c) => list(c.scopes, 'none') },
       { label: 'Auth methods', cell: (c) => list(c.allowed_auth_methods, 'none') },

@@ -49,7 +49,7 @@ function renderIssuers(issuers) {
   // when some issuer has one.
   const managed = issuers.some((t) => t.managed_by);
   return table([
-    { label: 'Name', cell: (t) => h('a', { href: `#/issuers/${api.enc(t.name)}`, class: 'strong', 'data-testid': 'issuer-link' }, t.name) },
+    { label: 'Name', cell: (t) => h('a', { href: `#/issuers/${api.page(t.name)}`, class: 'strong', 'data-testid': 'issuer-link' }, t.name) },
     { label: 'Issuer', cell: (t) => mono(t.issuer) },
     { label: 'Keys', cell: keysSource },
     { label: 'Audience', cell: (t) => (t.audience ? h('span', { 'data-testid': 'issuer-audience' }, t.audience) : muted('default')) },
@@ -113,7 +113,7 @@ function renderIssuer(t, { flash, redraw, navigate }) {
   frag.append(h('div', { class: 'page-head' },
     h('div', null, h('h1', null, t.name, ' ', status(t)), h('p', { class: 'muted' }, mono(t.issuer))),
     h('div', { class: 'page-actions wrap' },
-      h('a', { href: `#/issuers/${api.enc(t.name)}/edit`, class: 'btn', 'data-testid': 'edit-issuer' }, 'Edit'),
+      h('a', { href: `#/issuers/${api.page(t.name)}/edit`, class: 'btn', 'data-testid': 'edit-issuer' }, 'Edit'),
       toggle,
       h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'remove-issuer', onClick: () => removeDialog(t, navigate) }, 'Remove'))));
   frag.append(flash);
@@ -258,7 +258,7 @@ export function renderCreate(ctx) {
       submit: async (v) => {
         const body = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== '' && x !== null));
         const t = await api.admin('POST', '/issuers', { body });
-        return `#/issuers/${api.enc(t.name)}`;
+        return `#/issuers/${api.page(t.name)}`;
       },
     }),
   ]);
@@ -266,7 +266,7 @@ export function renderCreate(ctx) {
 
 export function renderEdit(ctx) {
   const [name] = ctx.params;
-  const back = `#/issuers/${api.enc(name)}`;
+  const back = `#/issuers/${api.page(name)}`;
   ctx.setTitle(`Edit ${name}`);
   const body = h('div', null, loading('Loading the issuer…'));
   append(ctx.main, [h('p', { class: 'crumbs' }, h('a', { href: back }, '← Back to the issuer')), body]);

@@ -190,7 +190,7 @@ function renderStats(stats) {
   if (topRows.length === 0) topSection.append(empty('No client was rate limited.'));
   else {
     topSection.append(table([
-      { label: 'Client', cell: ([id]) => h('a', { href: `#/clients/${api.enc(id)}` }, mono(id)) },
+      { label: 'Client', cell: ([id]) => h('a', { href: `#/clients/${api.page(id)}` }, mono(id)) },
       { label: '429s', class: 'num', cell: ([, c]) => fmtNum(c) },
     ], topRows, { caption: 'Most rate-limited clients' }));
   }
