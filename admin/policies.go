@@ -68,7 +68,7 @@ func (s *Service) Policies() (PoliciesView, error) {
 		ReuseTokens:      cfg.ReuseTokens,
 		ReuseMaxTokens:   cfg.Tokens.Max(),
 		DefaultAudience:  cfg.Audience,
-		DefaultTokenTTL:  cfg.TokenTTL.String(),
+		DefaultTokenTTL:  auth.FormatDuration(cfg.TokenTTL),
 		DefaultRateLimit: cfg.RateLimit.String(),
 		Limits:           PolicyLimitsView{MaxClaims: policy.MaxClaims, MaxExpressionLength: policy.MaxExpressionLength, MaxCost: policy.MaxCost},
 		RegisteredClaims: slices.Clone(policy.Registered),
@@ -175,10 +175,6 @@ func (s *Service) EvaluatePolicy(ctx context.Context, e PolicyEvaluation) (Polic
 	return v, nil
 }
 
-// requestMethods are the auth_method values a token request can have.
-var requestMethods = []string{auth.AuthClientSecretBasic, auth.AuthClientSecretPost, auth.AuthPrivateKeyJWT,
-	auth.AuthFederatedJWT, auth.AuthTLSClientAuth, auth.AuthSelfSignedTLSClientAuth}
-
 // checkPolicyRequest checks what EvaluatePolicy takes beside expressions.
 func checkPolicyRequest(e PolicyEvaluation) []string {
 	var p []string
@@ -190,8 +186,8 @@ func checkPolicyRequest(e PolicyEvaluation) []string {
 			p = append(p, fmt.Sprintf("remote_ip %.64q is not an IP address (such as 10.1.2.3 or 2001:db8::1)", ip))
 		}
 	}
-	if m := e.Request.AuthMethod; m != "" && !slices.Contains(requestMethods, m) {
-		p = append(p, fmt.Sprintf("auth_method %.64q: want one of %s", m, strings.Join(requestMethods, ", ")))
+	if m := e.Request.AuthMethod; m != "" && !slices.Contains(AuthMethods, m) {
+		p = append(p, fmt.Sprintf("auth_method %.64q: want one of %s", m, strings.Join(AuthMethods, ", ")))
 	}
 	return p
 }

@@ -17,6 +17,7 @@ func policiesServer(t *testing.T) (ts *testServer, bearer []string) {
 		c.defaultQuotas = quotasValue{{Limit: 10000, Window: 24 * time.Hour}}
 		c.reuseTokens = true
 		c.reuseMaxTokens = 500
+		c.tokenTTL = durationValue(90 * time.Minute)
 	})
 	adminID, adminSecret := ts.createClient("--name", "ops", "--admin")
 	return ts, []string{"Authorization", "Bearer " + ts.tokenFor(adminID, adminSecret)}
@@ -60,12 +61,14 @@ func TestPoliciesAPI(t *testing.T) {
 		DefaultQuotas  []string          `json:"default_quotas"`
 		ReuseTokens    bool              `json:"reuse_tokens"`
 		ReuseMaxTokens int               `json:"reuse_max_tokens"`
+		DefaultTTL     string            `json:"default_token_ttl"`
 	}
 	if err := json.Unmarshal(r.body, &p); r.StatusCode != 200 || err != nil {
 		t.Fatalf("GET /v1/admin/policies: %d %s (%v)", r.StatusCode, r.body, err)
 	}
-	if p.DefaultClaims["region"] != `"eu"` || len(p.DefaultClaims) != 1 || len(p.DefaultQuotas) != 1 || p.DefaultQuotas[0] != "10000/1d" || !p.ReuseTokens || p.ReuseMaxTokens != 500 {
-		t.Errorf("GET /v1/admin/policies: %s; want the server's flags: region \"eu\", 10000/1d, reuse on, 500", r.body)
+	if p.DefaultClaims["region"] != `"eu"` || len(p.DefaultClaims) != 1 || len(p.DefaultQuotas) != 1 || p.DefaultQuotas[0] != "10000/1d" || !p.ReuseTokens || p.ReuseMaxTokens != 500 ||
+		p.DefaultTTL != "1h30m" {
+		t.Errorf("GET /v1/admin/policies: %s; want the server's flags: region \"eu\", 10000/1d, reuse on, 500, a lifetime of 1h30m (as --token-ttl takes it)", r.body)
 	}
 
 	// A client with one token a day and one request a minute: whatever

@@ -82,7 +82,7 @@ server answers the same at GET /v1/admin/policies.
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "default claims\t%s\n", orDefault(strings.Join(claims, "; "), "none"))
 			fmt.Fprintf(tw, "default quotas\t%s\n", orDefault(strings.Join(v.DefaultQuotas, " "), "none"))
-			fmt.Fprintf(tw, "token reuse\t%s (at most %d tokens kept per node)\n", onOff(v.ReuseTokens), v.ReuseMaxTokens)
+			fmt.Fprintf(tw, "token reuse\t%s (at most %d tokens kept per node)\n", yesNo(v.ReuseTokens, "on", "off"), v.ReuseMaxTokens)
 			fmt.Fprintf(tw, "default audience\t%s\n", v.DefaultAudience)
 			fmt.Fprintf(tw, "default token lifetime\t%s\n", v.DefaultTokenTTL)
 			fmt.Fprintf(tw, "default rate limit\t%s\n", v.DefaultRateLimit)
@@ -150,11 +150,4 @@ POST /v1/admin/policies/evaluate, as JSON.
 	f.StringVar(&method, "auth-method", "", "request.auth_method: "+authMethodsHelp+" (default client_secret_post)")
 	_ = cmd.MarkFlagRequired("client")
 	return cmd
-}
-
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
 }
